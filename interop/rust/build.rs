@@ -1,0 +1,17 @@
+//! Generates the prost types for `proto/interop/v1/interop.proto` (and the
+//! `protosocket/v1/status.proto` it imports). Needs `protoc` on PATH (or
+//! `PROTOC=/path/to/protoc`) and the well-known types (`google/protobuf/any.proto`)
+//! next to it; on Debian: `apt-get install -y protobuf-compiler libprotobuf-dev`.
+
+fn main() -> std::io::Result<()> {
+    let proto_root = "../../proto";
+    let interop = "../../proto/interop/v1/interop.proto";
+    println!("cargo:rerun-if-changed={interop}");
+    println!("cargo:rerun-if-changed={proto_root}/protosocket/v1/status.proto");
+
+    let mut config = prost_build::Config::new();
+    // `bytes` fields stay `Vec<u8>`; `google.protobuf.Any` maps to `prost_types::Any`
+    // (prost-build's default extern path for the well-known types).
+    config.compile_protos(&[interop], &[proto_root])?;
+    Ok(())
+}
