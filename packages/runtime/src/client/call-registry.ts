@@ -1,0 +1,372 @@
+import { create, type Message } from "@bufbuild/protobuf";
+import type { Connection } from "../conn/connection.js";
+import { ControlCode } from "../envelope/control-code.js";
+import type { EnvelopeMessage } from "../envelope/envelope-codec.js";
+import { Code, RpcError } from "../errors.js";
+import type { ServiceDefinition } from "../service/service-definition.js";
+import { FrameError } from "../wire/frame-error.js";
+import type { CallOptions } from "./client-types.js";
+import { createClientEnvelopes, type ClientEnvelopes, type ClientMethod } from "./client-service.js";
+
+/** Options of {@link createCallRegistry}. */
+export interface CallRegistryOptions {
+  /** The peer, for errors. */
+  peer: string;
+  /** Per-stream buffered responses above which reading pauses. */
+  streamBufferMessages: number;
+  /** The connection (available once the registry is wired to it). */
+  connection: () => Connection;
+}
+
+/**
+ * The client side of a connection: assigns ids, keeps the calls in flight,
+ * routes each response frame to its call, and fails every call when the
+ * connection closes.
+ */
+export interface CallRegistry {
+  /** Calls in flight. */
+  readonly size: number;
+  /** Binds a service's envelopes to this connection (all services must share one pair). */
+  attach(def: ServiceDefinition): void;
+  /** Starts a unary call. */
+  unary(method: ClientMethod, request: unknown, options: CallOptions | undefined): Promise<Message>;
+  /** Creates a server-streaming call; the request is sent when iteration starts. */
+  stream(method: ClientMethod, request: unknown, options: CallOptions | undefined): AsyncIterable<Message>;
+  /** Handles one response frame. */
+  onFrame(body: Uint8Array): void;
+  /** Fails every call in flight (the connection closed). */
+  failAll(error: RpcError): void;
+}
+
+interface PendingCall {
+  readonly id: number;
+  readonly method: ClientMethod;
+  deliver(value: Message): void;
+  end(): void;
+  fail(error: RpcError): void;
+}
+
+const MAX_ID = Number.MAX_SAFE_INTEGER;
+
+/** Creates the {@link CallRegistry} of one connection. */
+export function createCallRegistry(options: CallRegistryOptions): CallRegistry {
+  const { peer } = options;
+  const calls = new Map<number, PendingCall>();
+  let envelopes: ClientEnvelopes | undefined;
+  let envelopeKey: string | undefined;
+  let lastId = 0;
+  let closedError: RpcError | undefined;
+
+  function nextId(): number {
+    for (;;) {
+      lastId = lastId >= MAX_ID ? 1 : lastId + 1;
+      if (!calls.has(lastId)) return lastId;
+    }
+  }
+
+  function contextOf(method: ClientMethod) {
+    return { method: method.fullName, peer };
+  }
+
+  /** Encodes and queues a request; registers `call` only once the frame is queued. */
+  function start(method: ClientMethod, request: unknown, makeCall: (id: number) => PendingCall): PendingCall {
+    if (closedError !== undefined) {
+      throw new RpcError(closedError.code === Code.Cancelled ? Code.Unavailable : closedError.code, `connection is closed: ${closedError.rawMessage}`, [], contextOf(method));
+    }
+    const env = envelopes as ClientEnvelopes;
+    const id = nextId();
+    const envelope = env.request.create(BigInt(id), ControlCode.Normal);
+    let body: Uint8Array;
+    try {
+      method.request.set(envelope, create(method.input, request as never));
+      body = env.request.encode(envelope);
+    } catch (e) {
+      throw new RpcError(Code.InvalidArgument, `cannot encode request: ${e instanceof Error ? e.message : String(e)}`, [], { ...contextOf(method), cause: e });
+    }
+    try {
+      options.connection().send(body);
+    } catch (e) {
+      if (e instanceof FrameError) {
+        throw new RpcError(Code.ResourceExhausted, `request not sent: ${e.message}`, [], { ...contextOf(method), cause: e });
+      }
+      throw RpcError.from(e, Code.Unavailable).withContext(contextOf(method));
+    }
+    const call = makeCall(id);
+    calls.set(id, call);
+    return call;
+  }
+
+  /** Removes a call the client gave up on and tells the server. */
+  function cancel(call: PendingCall): void {
+    if (calls.get(call.id) !== call) return;
+    calls.delete(call.id);
+    const conn = options.connection();
+    if (!conn.closed && envelopes !== undefined) {
+      conn.send(envelopes.request.encode(envelopes.request.create(BigInt(call.id), ControlCode.Cancel)));
+    }
+  }
+
+  /** Arms `signal` and `timeoutMs` for a call; returns the disarm function. */
+  function arm(call: PendingCall, callOptions: CallOptions | undefined, onAbort: (e: RpcError) => void): () => void {
+    const signal = callOptions?.signal;
+    const timeoutMs = callOptions?.timeoutMs;
+    if (signal === undefined && timeoutMs === undefined) return noop;
+    let timer: NodeJS.Timeout | undefined;
+    const abort = () => {
+      disarm();
+      onAbort(new RpcError(Code.Cancelled, "call cancelled by the client", [], { ...contextOf(call.method), cause: signal?.reason }));
+    };
+    if (timeoutMs !== undefined) {
+      timer = setTimeout(() => {
+        disarm();
+        onAbort(new RpcError(Code.DeadlineExceeded, `no response within ${timeoutMs} ms (timeoutMs)`, [], contextOf(call.method)));
+      }, timeoutMs);
+    }
+    signal?.addEventListener("abort", abort, { once: true });
+    function disarm() {
+      if (timer !== undefined) clearTimeout(timer);
+      signal?.removeEventListener("abort", abort);
+    }
+    return disarm;
+  }
+
+  function preflight(method: ClientMethod, callOptions: CallOptions | undefined): RpcError | undefined {
+    if (callOptions?.signal?.aborted) {
+      return new RpcError(Code.Cancelled, "call cancelled by the client before it started", [], { ...contextOf(method), cause: callOptions.signal.reason });
+    }
+    if (callOptions?.timeoutMs !== undefined && callOptions.timeoutMs <= 0) {
+      return new RpcError(Code.DeadlineExceeded, `timeoutMs ${callOptions.timeoutMs} leaves no time for the call`, [], contextOf(method));
+    }
+    return undefined;
+  }
+
+  function unary(method: ClientMethod, request: unknown, callOptions: CallOptions | undefined): Promise<Message> {
+    return new Promise<Message>((resolve, reject) => {
+      const early = preflight(method, callOptions);
+      if (early !== undefined) {
+        reject(early);
+        return;
+      }
+      let disarm = noop;
+      let call: PendingCall;
+      try {
+        call = start(method, request, (id) => ({
+          id,
+          method,
+          deliver(value) {
+            disarm();
+            resolve(value);
+          },
+          end() {
+            disarm();
+            reject(new RpcError(Code.Internal, "protocol violation by server: End on a unary call", [], contextOf(method)));
+          },
+          fail(error) {
+            disarm();
+            reject(error);
+          },
+        }));
+      } catch (e) {
+        reject(e);
+        return;
+      }
+      disarm = arm(call, callOptions, (e) => {
+        cancel(call);
+        reject(e);
+      });
+    });
+  }
+
+  function stream(method: ClientMethod, request: unknown, callOptions: CallOptions | undefined): AsyncIterable<Message> {
+    return {
+      [Symbol.asyncIterator]: () => createStreamIterator(method, request, callOptions),
+    };
+  }
+
+  function createStreamIterator(method: ClientMethod, request: unknown, callOptions: CallOptions | undefined): AsyncIterator<Message> {
+    const highWater = options.streamBufferMessages;
+    let buffer: Message[] = [];
+    let head = 0;
+    let state: "idle" | "open" | "ended" | "failed" | "done" = "idle";
+    let error: RpcError | undefined;
+    let waiting: { resolve: (r: IteratorResult<Message>) => void; reject: (e: unknown) => void } | undefined;
+    let paused = false;
+    let call: PendingCall | undefined;
+    let disarm = noop;
+
+    const buffered = () => buffer.length - head;
+    const unpause = () => {
+      if (paused) {
+        paused = false;
+        options.connection().resumeReading();
+      }
+    };
+    const settle = () => {
+      const w = waiting;
+      if (w === undefined) return;
+      if (buffered() > 0) {
+        waiting = undefined;
+        w.resolve({ value: take(), done: false });
+      } else if (state === "failed") {
+        waiting = undefined;
+        state = "done";
+        w.reject(error);
+      } else if (state === "ended") {
+        waiting = undefined;
+        state = "done";
+        w.resolve({ value: undefined, done: true });
+      }
+    };
+    const take = (): Message => {
+      const v = buffer[head] as Message;
+      buffer[head++] = undefined as never;
+      if (head === buffer.length) {
+        buffer = [];
+        head = 0;
+      }
+      if (paused && buffered() <= highWater / 2) unpause();
+      return v;
+    };
+    const finish = (next: "ended" | "failed", e?: RpcError) => {
+      if (state !== "open") return;
+      disarm();
+      state = next;
+      error = e;
+      unpause();
+      settle();
+    };
+    const begin = (): RpcError | undefined => {
+      state = "open";
+      const early = preflight(method, callOptions);
+      if (early !== undefined) return early;
+      try {
+        call = start(method, request, (id) => ({
+          id,
+          method,
+          deliver(value) {
+            buffer.push(value);
+            if (!paused && buffered() >= highWater) {
+              paused = true;
+              options.connection().pauseReading();
+            }
+            settle();
+          },
+          end: () => finish("ended"),
+          fail: (e) => finish("failed", e),
+        }));
+      } catch (e) {
+        return RpcError.from(e);
+      }
+      const c = call;
+      disarm = arm(c, callOptions, (e) => {
+        cancel(c);
+        finish("failed", e);
+      });
+      return undefined;
+    };
+
+    return {
+      next() {
+        if (state === "idle") {
+          const e = begin();
+          if (e !== undefined) {
+            state = "done";
+            return Promise.reject(e);
+          }
+        }
+        if (buffered() > 0) return Promise.resolve({ value: take(), done: false });
+        if (state === "failed") {
+          state = "done";
+          return Promise.reject(error);
+        }
+        if (state === "ended" || state === "done") {
+          state = "done";
+          return Promise.resolve({ value: undefined, done: true });
+        }
+        return new Promise((resolve, reject) => {
+          waiting = { resolve, reject };
+        });
+      },
+      return() {
+        if (state === "open" && call !== undefined) {
+          cancel(call);
+        }
+        if (state === "open") {
+          disarm();
+          unpause();
+        }
+        state = "done";
+        buffer = [];
+        head = 0;
+        return Promise.resolve({ value: undefined, done: true });
+      },
+    };
+  }
+
+  function onFrame(body: Uint8Array): void {
+    if (envelopes === undefined) {
+      throw new Error("frame received before any call was made");
+    }
+    const env: EnvelopeMessage = envelopes.response.decode(body);
+    const rawId = envelopes.response.readId(env);
+    if (rawId > BigInt(MAX_ID)) return; // never assigned by this client
+    const call = calls.get(Number(rawId));
+    if (call === undefined) return; // late (after a client cancel) or unknown: ignored
+    const code = envelopes.response.readCode(env);
+    if (code === ControlCode.Normal) {
+      const value = call.method.response.get(env);
+      if (value !== undefined) {
+        if (call.method.binding.kind === "unary") calls.delete(call.id);
+        call.deliver(value);
+        return;
+      }
+      calls.delete(call.id);
+      const err = envelopes.error?.read(env);
+      if (err !== undefined) {
+        call.fail(new RpcError(err.code, err.message, err.details, contextOf(call.method)));
+      } else {
+        call.fail(new RpcError(Code.Internal, `protocol violation by server: response without the "${call.method.binding.response.path}" case`, [], contextOf(call.method)));
+      }
+      return;
+    }
+    calls.delete(call.id);
+    if (code === ControlCode.End) {
+      call.end();
+    } else {
+      call.fail(new RpcError(Code.Cancelled, "call cancelled by the server", [], contextOf(call.method)));
+    }
+  }
+
+  function failAll(error: RpcError): void {
+    closedError = error;
+    const all = [...calls.values()];
+    calls.clear();
+    for (const call of all) {
+      const code = error.code === Code.Cancelled ? Code.Cancelled : error.code;
+      call.fail(new RpcError(code, error.rawMessage, [], { ...contextOf(call.method), cause: error }));
+    }
+  }
+
+  return {
+    get size() {
+      return calls.size;
+    },
+    attach(def) {
+      const key = `${def.requestEnvelope.typeName}|${def.responseEnvelope.typeName}`;
+      if (envelopeKey === undefined) {
+        envelopes = createClientEnvelopes(def);
+        envelopeKey = key;
+      } else if (envelopeKey !== key) {
+        throw new Error(
+          `${def.service.typeName} uses envelopes ${def.requestEnvelope.typeName}/${def.responseEnvelope.typeName}, but this transport already carries ${envelopeKey.replace("|", "/")}; connect a separate transport`,
+        );
+      }
+    },
+    unary,
+    stream,
+    onFrame,
+    failAll,
+  };
+}
+
+function noop(): void {}

@@ -1,0 +1,206 @@
+import type { Socket } from "node:net";
+import { Code, RpcError } from "../errors.js";
+import { createFrameDecoder } from "../wire/frame-decoder.js";
+import { FrameError } from "../wire/frame-error.js";
+import { encodeFramePrefix } from "../wire/frame-encoder.js";
+
+/** Options of {@link createConnection}. */
+export interface ConnectionOptions {
+  /** A connected socket (TCP or TLS). */
+  socket: Socket;
+  /** The peer's address, "host:port", for error messages. */
+  peer: string;
+  /** Largest frame accepted and sent, prefix included. */
+  maxFrameBytes: number;
+  /**
+   * Called for every received frame body, in order. Throwing here is a
+   * protocol violation: the connection closes with that error.
+   */
+  onFrame(body: Uint8Array): void;
+  /** Called once when the connection closes; `error` says why. */
+  onClose(error: RpcError): void;
+  /** Queued outbound bytes above which {@link Connection.writable} is false. Default 1 MiB. */
+  writeHighWaterBytes?: number;
+}
+
+/**
+ * A framed socket: reads frames and hands them over in order; writes frames
+ * in batches (many frames per socket write) and reports backpressure.
+ */
+export interface Connection {
+  /** The peer's address, "host:port". */
+  readonly peer: string;
+  /** True once the connection has closed. */
+  readonly closed: boolean;
+  /**
+   * True while the peer keeps up: the socket does not need draining and
+   * fewer than the high-water bytes are queued. Producers wait with
+   * {@link whenWritable} when it is false.
+   */
+  readonly writable: boolean;
+  /** Bytes queued and not yet handed to the socket. */
+  readonly queuedBytes: number;
+  /**
+   * Queues one frame for `body`. Throws a FrameError (writing nothing) when
+   * the frame would exceed the limit, and an RpcError when closed.
+   */
+  send(body: Uint8Array): void;
+  /** Resolves when {@link writable} is true again (or the connection closes). */
+  whenWritable(): Promise<void>;
+  /** Stops reading from the socket until every pause is matched by a resume. */
+  pauseReading(): void;
+  /** Undoes one {@link pauseReading}. */
+  resumeReading(): void;
+  /** Writes out what is queued, then closes the socket. */
+  end(): void;
+  /** Closes at once: the socket is destroyed and `onClose` called with `error`. */
+  close(error: RpcError): void;
+}
+
+const BATCH_BYTES = 64 * 1024;
+
+/** Wraps a connected socket in a {@link Connection}. */
+export function createConnection(options: ConnectionOptions): Connection {
+  const { socket, peer, maxFrameBytes } = options;
+  const highWater = options.writeHighWaterBytes ?? 1024 * 1024;
+  const decoder = createFrameDecoder({ maxFrameBytes });
+  let pending: Uint8Array[] = [];
+  let pendingBytes = 0;
+  let flushScheduled = false;
+  let closed = false;
+  let ending = false;
+  let pauses = 0;
+  let waiters: (() => void)[] = [];
+
+  socket.setNoDelay(true);
+
+  const onFrame = options.onFrame;
+  const onData = (chunk: Buffer) => {
+    try {
+      decoder.push(chunk, onFrame);
+    } catch (e) {
+      close(violation(e));
+    }
+  };
+
+  function violation(e: unknown): RpcError {
+    if (e instanceof RpcError) {
+      return e.withContext({ peer });
+    }
+    if (e instanceof FrameError) {
+      return new RpcError(
+        e.kind === "frame-too-large" ? Code.ResourceExhausted : Code.Internal,
+        `protocol violation by peer: ${e.message}; connection closed`,
+        [],
+        { peer, cause: e },
+      );
+    }
+    const message = e instanceof Error ? e.message : String(e);
+    return new RpcError(Code.Internal, `protocol violation by peer: undecodable frame (${message}); connection closed`, [], { peer, cause: e });
+  }
+
+  function isWritable(): boolean {
+    return !closed && !socket.writableNeedDrain && pendingBytes < highWater;
+  }
+
+  function wake(): void {
+    if (waiters.length > 0 && (closed || isWritable())) {
+      const w = waiters;
+      waiters = [];
+      for (const f of w) f();
+    }
+  }
+
+  function flush(): void {
+    flushScheduled = false;
+    if (closed || pendingBytes === 0 || socket.writableNeedDrain) {
+      return;
+    }
+    const chunks = pending;
+    const bytes = pendingBytes;
+    pending = [];
+    pendingBytes = 0;
+    const data = chunks.length === 1 ? (chunks[0] as Uint8Array) : Buffer.concat(chunks, bytes);
+    socket.write(data);
+    if (ending && pendingBytes === 0) {
+      socket.end();
+    }
+    wake();
+  }
+
+  function scheduleFlush(): void {
+    if (pendingBytes >= BATCH_BYTES) {
+      flush();
+    } else if (!flushScheduled) {
+      flushScheduled = true;
+      setImmediate(flush);
+    }
+  }
+
+  function close(error: RpcError): void {
+    if (closed) return;
+    closed = true;
+    pending = [];
+    pendingBytes = 0;
+    socket.destroy();
+    wake();
+    options.onClose(error);
+  }
+
+  socket.on("data", onData);
+  socket.on("drain", () => {
+    flush();
+    wake();
+  });
+  socket.on("end", () => {
+    close(new RpcError(Code.Unavailable, "connection closed by peer", [], { peer }));
+  });
+  socket.on("error", (err: NodeJS.ErrnoException) => {
+    close(new RpcError(Code.Unavailable, `connection lost: ${err.code ?? err.message}`, [], { peer, cause: err }));
+  });
+  socket.on("close", () => {
+    close(new RpcError(Code.Unavailable, "connection closed", [], { peer }));
+  });
+
+  return {
+    peer,
+    get closed() {
+      return closed;
+    },
+    get writable() {
+      return isWritable();
+    },
+    get queuedBytes() {
+      return pendingBytes;
+    },
+    send(body) {
+      if (closed) {
+        throw new RpcError(Code.Unavailable, "connection is closed", [], { peer });
+      }
+      const prefix = encodeFramePrefix(body.byteLength, maxFrameBytes);
+      pending.push(prefix, body);
+      pendingBytes += prefix.byteLength + body.byteLength;
+      scheduleFlush();
+    },
+    whenWritable() {
+      if (isWritable() || closed) return Promise.resolve();
+      return new Promise<void>((resolve) => waiters.push(resolve));
+    },
+    pauseReading() {
+      if (pauses++ === 0) socket.pause();
+    },
+    resumeReading() {
+      if (pauses > 0 && --pauses === 0 && !closed) socket.resume();
+    },
+    end() {
+      if (closed || ending) return;
+      ending = true;
+      if (pendingBytes === 0) {
+        socket.end();
+      } else {
+        flush();
+      }
+    },
+    close,
+  };
+}

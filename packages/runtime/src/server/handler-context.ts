@@ -1,0 +1,51 @@
+import type { DescMethod } from "@bufbuild/protobuf";
+import type { HandlerContext } from "./handler-types.js";
+
+/**
+ * The context of one call. The AbortController behind `signal` is created
+ * only when a handler reads `signal`, so calls that never look at it cost
+ * no controller.
+ */
+export class CallContext implements HandlerContext {
+  /** The client's address. */
+  readonly peer: string;
+  /** "package.Service/Method". */
+  readonly method: string;
+  /** The method's descriptor. */
+  readonly methodDesc: DescMethod;
+  /** The call's message id. */
+  readonly messageId: bigint;
+  private controller: AbortController | undefined;
+  private abortReason: unknown;
+  private aborted = false;
+
+  /**
+   * @param peer the client's address.
+   * @param method "package.Service/Method".
+   * @param methodDesc the method's descriptor.
+   * @param messageId the call's message id.
+   */
+  constructor(peer: string, method: string, methodDesc: DescMethod, messageId: bigint) {
+    this.peer = peer;
+    this.method = method;
+    this.methodDesc = methodDesc;
+    this.messageId = messageId;
+  }
+
+  /** Aborts when the client cancels, the connection is lost, or the server shuts down. */
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort(this.abortReason);
+    }
+    return this.controller.signal;
+  }
+
+  /** Aborts the signal with `reason` (once). */
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.abortReason = reason;
+    this.controller?.abort(reason);
+  }
+}

@@ -1,0 +1,43 @@
+import type {
+  DescMethod,
+  DescMethodServerStreaming,
+  DescMethodUnary,
+  DescService,
+  MessageInitShape,
+  MessageShape,
+} from "@bufbuild/protobuf";
+
+/** What a handler knows about the call it serves. */
+export interface HandlerContext {
+  /** Aborts when the client cancels, the connection is lost, or the server shuts down. */
+  readonly signal: AbortSignal;
+  /** The client's address, "host:port". */
+  readonly peer: string;
+  /** The method, as "package.Service/Method". */
+  readonly method: string;
+  /** The method's descriptor. */
+  readonly methodDesc: DescMethod;
+  /** The message id of the call on its connection (a uint64). */
+  readonly messageId: bigint;
+}
+
+/** A unary handler: the request in, the response (or a promise of it) out. */
+export type UnaryHandler<I extends DescMethodUnary["input"], O extends DescMethodUnary["output"]> = (
+  request: MessageShape<I>,
+  ctx: HandlerContext,
+) => Promise<MessageInitShape<O>> | MessageInitShape<O>;
+
+/** A server-streaming handler: an async generator (or any async iterable) of responses. */
+export type ServerStreamingHandler<
+  I extends DescMethodServerStreaming["input"],
+  O extends DescMethodServerStreaming["output"],
+> = (request: MessageShape<I>, ctx: HandlerContext) => AsyncIterable<MessageInitShape<O>>;
+
+/** The implementation of a service: one handler per rpc, named by its local name. */
+export type ServiceImpl<S extends DescService> = {
+  [P in keyof S["method"]]: S["method"][P] extends DescMethodUnary<infer I, infer O>
+    ? UnaryHandler<I, O>
+    : S["method"][P] extends DescMethodServerStreaming<infer I, infer O>
+      ? ServerStreamingHandler<I, O>
+      : never;
+};

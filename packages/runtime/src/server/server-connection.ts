@@ -1,0 +1,304 @@
+import { create, type Message } from "@bufbuild/protobuf";
+import type { Socket } from "node:net";
+import { createConnection, type Connection } from "../conn/connection.js";
+import { ControlCode } from "../envelope/control-code.js";
+import type { EnvelopeCodec, EnvelopeMessage } from "../envelope/envelope-codec.js";
+import type { ErrorCaseCodec } from "../envelope/error-case.js";
+import { Code, RpcError } from "../errors.js";
+import { FrameError } from "../wire/frame-error.js";
+import type { Dispatcher, ServerMethod } from "./dispatch.js";
+import { CallContext } from "./handler-context.js";
+
+/** The envelopes a server speaks, prepared once. */
+export interface ServerEnvelopes {
+  /** Request envelope codec. */
+  readonly request: EnvelopeCodec;
+  /** Response envelope codec. */
+  readonly response: EnvelopeCodec;
+  /** The response envelope's error case, if it has one. */
+  readonly error: ErrorCaseCodec | undefined;
+}
+
+/** Limits and hooks of one server connection. */
+export interface ServerConnectionOptions {
+  /** The accepted socket. */
+  socket: Socket;
+  /** The client's address. */
+  peer: string;
+  /** Envelope codecs. */
+  envelopes: ServerEnvelopes;
+  /** Method lookup. */
+  dispatcher: Dispatcher;
+  /** Largest frame, prefix included. */
+  maxFrameBytes: number;
+  /** Calls that may run at once on the connection. */
+  maxConcurrentCalls: number;
+  /** Called when the connection closes. */
+  onClose(conn: ServerConnection, error: RpcError): void;
+  /** Called for a handler error, for logging. */
+  onHandlerError?(error: RpcError, method: string, peer: string): void;
+}
+
+/** One client connection of a server. */
+export interface ServerConnection {
+  /** The client's address. */
+  readonly peer: string;
+  /** Calls running. */
+  readonly activeCalls: number;
+  /** Rejects new calls with `unavailable` from now on; resolves when no call is left running. */
+  drain(): Promise<void>;
+  /** Ends every running call with `error` (sent to the client), then closes the connection after writing what is queued. */
+  shutdown(error: RpcError): void;
+  /** Closes at once. */
+  close(error: RpcError): void;
+}
+
+interface ServerCall {
+  readonly id: bigint;
+  readonly method: ServerMethod;
+  readonly ctx: CallContext;
+  done: boolean;
+  iterator: AsyncIterator<unknown> | undefined;
+}
+
+/** Serves calls on one accepted socket. */
+export function createServerConnection(options: ServerConnectionOptions): ServerConnection {
+  const { peer, envelopes, dispatcher, maxConcurrentCalls } = options;
+  const calls = new Map<bigint, ServerCall>();
+  let draining = false;
+  let drainWaiters: (() => void)[] = [];
+  let readPaused = false;
+  let self: ServerConnection;
+
+  const conn: Connection = createConnection({
+    socket: options.socket,
+    peer,
+    maxFrameBytes: options.maxFrameBytes,
+    onFrame,
+    onClose(error) {
+      const all = [...calls.values()];
+      calls.clear();
+      for (const call of all) stopCall(call, error);
+      notifyDrained();
+      options.onClose(self, error);
+    },
+  });
+
+  function send(envelope: EnvelopeMessage): void {
+    if (conn.closed) return;
+    conn.send(envelopes.response.encode(envelope));
+    if (!readPaused && !conn.writable) {
+      // Inbound backpressure: read no more requests while the client does not read responses.
+      readPaused = true;
+      conn.pauseReading();
+      void conn.whenWritable().then(() => {
+        readPaused = false;
+        conn.resumeReading();
+      });
+    }
+  }
+
+  function sendControl(id: bigint, code: ControlCode): void {
+    send(envelopes.response.create(id, code));
+  }
+
+  /** Sends `error` for `id`: the error case when the envelope has one, otherwise a Cancel. */
+  function sendError(id: bigint, error: RpcError): void {
+    if (envelopes.error === undefined) {
+      sendControl(id, ControlCode.Cancel);
+      return;
+    }
+    const env = envelopes.response.create(id, ControlCode.Normal);
+    envelopes.error.write(env, error);
+    send(env);
+  }
+
+  function notifyDrained(): void {
+    if (calls.size === 0 && drainWaiters.length > 0) {
+      const w = drainWaiters;
+      drainWaiters = [];
+      for (const f of w) f();
+    }
+  }
+
+  function removeCall(call: ServerCall): void {
+    call.done = true;
+    if (calls.get(call.id) === call) calls.delete(call.id);
+    if (draining) notifyDrained();
+  }
+
+  /** Stops a running call: aborts its signal and returns its stream. */
+  function stopCall(call: ServerCall, reason: RpcError): void {
+    call.done = true;
+    call.ctx.abort(reason);
+    const it = call.iterator;
+    if (it?.return !== undefined) {
+      it.return().catch(() => {});
+    }
+  }
+
+  function onFrame(body: Uint8Array): void {
+    const env = envelopes.request.decode(body);
+    const id = envelopes.request.readId(env);
+    const code = envelopes.request.readCode(env);
+    if (code === ControlCode.Cancel) {
+      const call = calls.get(id);
+      if (call !== undefined) {
+        // The client gave up: stop the handler and echo the Cancel.
+        removeCall(call);
+        stopCall(call, new RpcError(Code.Cancelled, "call cancelled by the client", [], { method: call.method.fullName, peer }));
+        sendControl(id, ControlCode.Cancel);
+      }
+      return;
+    }
+    if (code === ControlCode.End) {
+      return; // clients never end anything; ignored like the Rust server does
+    }
+    if (calls.has(id)) {
+      sendError(id, new RpcError(Code.AlreadyExists, `message id ${id} is already in flight on this connection; the duplicate was not run`));
+      return;
+    }
+    if (draining) {
+      sendError(id, new RpcError(Code.Unavailable, "server is shutting down"));
+      return;
+    }
+    if (calls.size >= maxConcurrentCalls) {
+      sendError(id, new RpcError(Code.ResourceExhausted, `too many concurrent calls on this connection (limit ${maxConcurrentCalls}, maxConcurrentCallsPerConnection)`));
+      return;
+    }
+    const match = dispatcher.match(env);
+    if (match === undefined) {
+      sendError(id, new RpcError(Code.Unimplemented, "the request carries no case of a method this server serves"));
+      return;
+    }
+    const { method, request } = match;
+    if (method.handler === undefined) {
+      sendError(id, new RpcError(Code.Unimplemented, `${method.fullName} is not implemented`));
+      return;
+    }
+    const ctx = new CallContext(peer, method.fullName, method.desc, id);
+    const call: ServerCall = { id, method, ctx, done: false, iterator: undefined };
+    calls.set(id, call);
+    if (method.binding.kind === "unary") {
+      runUnary(call, method.handler, request);
+    } else {
+      void runStream(call, method.handler, request);
+    }
+  }
+
+  function runUnary(call: ServerCall, handler: NonNullable<ServerMethod["handler"]>, request: Message): void {
+    let result: unknown;
+    try {
+      result = handler(request as never, call.ctx as never);
+    } catch (e) {
+      fail(call, e);
+      return;
+    }
+    if (result instanceof Promise) {
+      result.then(
+        (value) => respond(call, value),
+        (e) => fail(call, e),
+      );
+    } else {
+      respond(call, result);
+    }
+  }
+
+  function respond(call: ServerCall, value: unknown): void {
+    if (call.done) return;
+    removeCall(call);
+    let env: EnvelopeMessage;
+    try {
+      env = responseEnvelope(call, value);
+    } catch (e) {
+      fail(call, e, true);
+      return;
+    }
+    sendResponse(call, env);
+  }
+
+  function responseEnvelope(call: ServerCall, value: unknown): EnvelopeMessage {
+    const env = envelopes.response.create(call.id, ControlCode.Normal);
+    call.method.response.set(env, create(call.method.output, value as never));
+    return env;
+  }
+
+  /** Sends a response envelope; a response over the frame limit becomes a resource_exhausted error. */
+  function sendResponse(call: ServerCall, env: EnvelopeMessage): void {
+    try {
+      send(env);
+    } catch (e) {
+      if (e instanceof FrameError) {
+        const err = new RpcError(Code.ResourceExhausted, `response not sent: ${e.message}`, [], { method: call.method.fullName, peer });
+        options.onHandlerError?.(err, call.method.fullName, peer);
+        sendError(call.id, err);
+        return;
+      }
+      throw e;
+    }
+  }
+
+  function fail(call: ServerCall, reason: unknown, force = false): void {
+    if (call.done && !force) return;
+    removeCall(call);
+    const error = RpcError.from(reason);
+    options.onHandlerError?.(error, call.method.fullName, peer);
+    sendError(call.id, error);
+  }
+
+  async function runStream(call: ServerCall, handler: NonNullable<ServerMethod["handler"]>, request: Message): Promise<void> {
+    try {
+      const iterable = handler(request as never, call.ctx as never) as AsyncIterable<unknown>;
+      const it = iterable[Symbol.asyncIterator]();
+      call.iterator = it;
+      for (;;) {
+        if (!conn.writable) await conn.whenWritable();
+        if (call.done) return;
+        const r = await it.next();
+        if (call.done) return;
+        if (r.done === true) {
+          removeCall(call);
+          sendControl(call.id, ControlCode.End);
+          return;
+        }
+        const env = responseEnvelope(call, r.value);
+        send(env);
+      }
+    } catch (e) {
+      if (call.done) return;
+      if (e instanceof FrameError) {
+        fail(call, new RpcError(Code.ResourceExhausted, `stream response not sent: ${e.message}`));
+      } else {
+        fail(call, e);
+      }
+      const it = call.iterator;
+      if (it?.return !== undefined) it.return().catch(() => {});
+    }
+  }
+
+  self = {
+    peer,
+    get activeCalls() {
+      return calls.size;
+    },
+    drain() {
+      draining = true;
+      if (calls.size === 0) return Promise.resolve();
+      return new Promise<void>((resolve) => drainWaiters.push(resolve));
+    },
+    shutdown(error) {
+      draining = true;
+      const all = [...calls.values()];
+      for (const call of all) {
+        removeCall(call);
+        stopCall(call, error);
+        sendError(call.id, error.withContext({ method: call.method.fullName }));
+      }
+      conn.end();
+    },
+    close(error) {
+      conn.close(error);
+    },
+  };
+  return self;
+}

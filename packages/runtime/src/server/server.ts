@@ -1,0 +1,211 @@
+import type { DescService } from "@bufbuild/protobuf";
+import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
+import { createServer as createTlsServer } from "node:tls";
+import { findRequestClash } from "../binding/resolve.js";
+import { formatAddress, type ServerTlsOptions } from "../conn/socket-options.js";
+import { createEnvelopeCodec } from "../envelope/envelope-codec.js";
+import { createErrorCaseCodec } from "../envelope/error-case.js";
+import { Code, RpcError } from "../errors.js";
+import type { ServiceDefinition } from "../service/service-definition.js";
+import { DEFAULT_MAX_FRAME_BYTES } from "../wire/limits.js";
+import { createDispatcher, createServerMethod, type ServerMethod } from "./dispatch.js";
+import type { ServiceImpl } from "./handler-types.js";
+import { createServerConnection, type ServerConnection, type ServerEnvelopes } from "./server-connection.js";
+
+/** Options of {@link createServer}. */
+export interface ServerOptions {
+  /** Largest frame accepted or sent, prefix included. Default 4 MiB. */
+  maxFrameBytes?: number;
+  /**
+   * Calls that may run at once on one connection; a request past it is
+   * answered with `resource_exhausted` and not run. Default 16,384.
+   */
+  maxConcurrentCallsPerConnection?: number;
+  /** Called when a handler fails (thrown error or invalid response), for logging. */
+  onHandlerError?(error: RpcError, method: string, peer: string): void;
+  /** Called when a connection closes with a protocol violation or an I/O error. */
+  onConnectionError?(error: RpcError, peer: string): void;
+}
+
+/** Options of {@link Server.listen}. */
+export interface ListenOptions {
+  /** Interface to bind. Default "127.0.0.1". */
+  host?: string;
+  /** Port to bind; 0 picks a free one. Default 0. */
+  port?: number;
+  /** Serve TLS with these node:tls options (key and cert at least). */
+  tls?: ServerTlsOptions;
+  /** Listen backlog. Default 511. */
+  backlog?: number;
+}
+
+/** Options of {@link Server.close}. */
+export interface CloseOptions {
+  /**
+   * How long calls in flight may run on before they are cancelled (they
+   * fail with `unavailable`). Default 5,000 ms.
+   */
+  graceMs?: number;
+}
+
+/** Where a server listens. */
+export interface ServerAddress {
+  /** The bound host. */
+  readonly host: string;
+  /** The bound port. */
+  readonly port: number;
+}
+
+/** A protosocket server: services registered on it, listening on one address. */
+export interface Server {
+  /** Registers a service with a handler for every method. */
+  register<S extends DescService>(def: ServiceDefinition<S>, impl: ServiceImpl<S>): void;
+  /** Registers a service whose missing handlers answer `unimplemented`. */
+  registerPartial<S extends DescService>(def: ServiceDefinition<S>, impl: Partial<ServiceImpl<S>>): void;
+  /** Starts listening; resolves with the bound address (port 0 picks one). */
+  listen(options?: ListenOptions): Promise<ServerAddress>;
+  /** The bound address, once listening. */
+  readonly address: ServerAddress | undefined;
+  /** Open connections. */
+  readonly connections: number;
+  /**
+   * Stops accepting, lets calls in flight finish for up to `graceMs`, then
+   * fails the rest with `unavailable` and closes every connection.
+   */
+  close(options?: CloseOptions): Promise<void>;
+}
+
+/** Creates a {@link Server}. */
+export function createServer(options: ServerOptions = {}): Server {
+  const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  const maxConcurrentCalls = options.maxConcurrentCallsPerConnection ?? 16_384;
+  const dispatcher = createDispatcher();
+  const methods: ServerMethod[] = [];
+  const services = new Set<string>();
+  let envelopes: ServerEnvelopes | undefined;
+  let listener: NetServer | undefined;
+  let address: ServerAddress | undefined;
+  let closing: Promise<void> | undefined;
+  const connections = new Set<ServerConnection>();
+
+  function register(def: ServiceDefinition, impl: Record<string, unknown>, partial: boolean): void {
+    if (listener !== undefined) throw new Error(`cannot register ${def.service.typeName}: the server is already listening`);
+    if (services.has(def.service.typeName)) throw new Error(`${def.service.typeName} is already registered`);
+    const { binding } = def;
+    if (envelopes === undefined) {
+      envelopes = {
+        request: createEnvelopeCodec(def.requestEnvelope, binding.request),
+        response: createEnvelopeCodec(def.responseEnvelope, binding.response),
+        error: binding.response.error !== undefined ? createErrorCaseCodec(def.responseEnvelope, binding.response.error) : undefined,
+      };
+    } else if (envelopes.request.schema.typeName !== def.requestEnvelope.typeName || envelopes.response.schema.typeName !== def.responseEnvelope.typeName) {
+      throw new Error(
+        `${def.service.typeName} uses envelopes ${def.requestEnvelope.typeName}/${def.responseEnvelope.typeName}, but this server already serves ${envelopes.request.schema.typeName}/${envelopes.response.schema.typeName}; one listener serves one envelope pair`,
+      );
+    }
+    const added: ServerMethod[] = [];
+    for (const mb of binding.methods) {
+      const desc = def.service.methods.find((m) => m.name === mb.name);
+      if (desc === undefined) throw new Error(`method ${mb.name} is not in ${def.service.typeName}`);
+      const handler = impl[mb.localName];
+      if (handler === undefined && !partial) {
+        throw new Error(`${def.service.typeName}: no handler for ${mb.name} (property "${mb.localName}"); implement it or use registerPartial`);
+      }
+      if (handler !== undefined && typeof handler !== "function") {
+        throw new Error(`${def.service.typeName}: handler for ${mb.name} is not a function`);
+      }
+      added.push(
+        createServerMethod(mb, def.service.typeName, desc, def.requestEnvelope, def.responseEnvelope, handler === undefined ? undefined : (handler as ServerMethod["handler"])?.bind(impl)),
+      );
+    }
+    const clash = findRequestClash([...methods, ...added].map((m) => m.binding));
+    if (clash !== undefined) {
+      throw new Error(`${def.service.typeName}: request case "${clash[1].request.path}" of ${clash[1].name} clashes with "${clash[0].request.path}" of ${clash[0].name}`);
+    }
+    for (const m of added) {
+      methods.push(m);
+      dispatcher.add(m);
+    }
+    services.add(def.service.typeName);
+  }
+
+  function accept(socket: Socket): void {
+    const peer = formatAddress(socket.remoteAddress, socket.remotePort);
+    if (closing !== undefined || envelopes === undefined) {
+      socket.destroy();
+      return;
+    }
+    const conn = createServerConnection({
+      socket,
+      peer,
+      envelopes,
+      dispatcher,
+      maxFrameBytes,
+      maxConcurrentCalls,
+      onClose(c, error) {
+        connections.delete(c);
+        if (error.code !== Code.Unavailable) options.onConnectionError?.(error, peer);
+      },
+      ...(options.onHandlerError !== undefined ? { onHandlerError: options.onHandlerError } : {}),
+    });
+    connections.add(conn);
+  }
+
+  return {
+    register(def, impl) {
+      register(def as ServiceDefinition, impl as Record<string, unknown>, false);
+    },
+    registerPartial(def, impl) {
+      register(def as ServiceDefinition, impl as Record<string, unknown>, true);
+    },
+    get address() {
+      return address;
+    },
+    get connections() {
+      return connections.size;
+    },
+    listen(listenOptions = {}) {
+      if (listener !== undefined) return Promise.reject(new Error("the server is already listening"));
+      if (envelopes === undefined) return Promise.reject(new Error("register a service before listening"));
+      const host = listenOptions.host ?? "127.0.0.1";
+      const tls = listenOptions.tls;
+      const srv: NetServer =
+        tls === undefined ? createNetServer({ noDelay: true }, accept) : createTlsServer({ ...tls }, accept);
+      if (tls !== undefined) {
+        // A failed handshake concerns that client only.
+        srv.on("tlsClientError", (err: Error, socket: Socket) => {
+          options.onConnectionError?.(new RpcError(Code.Unavailable, `TLS handshake failed: ${err.message}`, [], { cause: err }), formatAddress(socket.remoteAddress, socket.remotePort));
+          socket.destroy();
+        });
+      }
+      listener = srv;
+      return new Promise<ServerAddress>((resolve, reject) => {
+        srv.once("error", reject);
+        srv.listen({ host, port: listenOptions.port ?? 0, backlog: listenOptions.backlog ?? 511 }, () => {
+          srv.off("error", reject);
+          const a = srv.address();
+          address = typeof a === "object" && a !== null ? { host: a.address, port: a.port } : { host, port: listenOptions.port ?? 0 };
+          resolve(address);
+        });
+      });
+    },
+    close(closeOptions = {}) {
+      if (closing !== undefined) return closing;
+      const graceMs = closeOptions.graceMs ?? 5_000;
+      closing = (async () => {
+        const closed = listener !== undefined ? new Promise<void>((r) => listener?.close(() => r())) : Promise.resolve();
+        const conns = [...connections];
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          Promise.all(conns.map((c) => c.drain())),
+          new Promise<void>((r) => (timer = setTimeout(r, graceMs))),
+        ]);
+        clearTimeout(timer);
+        const shutdown = new RpcError(Code.Unavailable, `server shut down; the call did not finish within the grace period of ${graceMs} ms`);
+        for (const c of connections) c.shutdown(shutdown);
+        await closed;
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,42 @@
+import { FrameError } from "./frame-error.js";
+import { varintSize, writeVarint } from "./varint-prefix.js";
+
+/**
+ * Frames one message body: minimal varint(length) followed by the body, in
+ * one new buffer. Throws a FrameError (and returns nothing to write) when
+ * the frame, prefix included, would exceed `maxFrameBytes`.
+ */
+export function encodeFrame(body: Uint8Array, maxFrameBytes: number): Uint8Array {
+  const prefixBytes = varintSize(body.byteLength);
+  const frameBytes = prefixBytes + body.byteLength;
+  if (frameBytes > maxFrameBytes) {
+    throw new FrameError(
+      "frame-too-large",
+      `frame of ${frameBytes} bytes exceeds the limit of ${maxFrameBytes} bytes (maxFrameBytes)`,
+      frameBytes,
+    );
+  }
+  const frame = new Uint8Array(frameBytes);
+  writeVarint(body.byteLength, frame, 0);
+  frame.set(body, prefixBytes);
+  return frame;
+}
+
+/**
+ * The prefix of a frame for a body of `bodyBytes`, checked against the limit
+ * like {@link encodeFrame}. Lets a writer send prefix and body as two chunks
+ * of one batch without copying the body.
+ */
+export function encodeFramePrefix(bodyBytes: number, maxFrameBytes: number): Uint8Array {
+  const prefixBytes = varintSize(bodyBytes);
+  if (prefixBytes + bodyBytes > maxFrameBytes) {
+    throw new FrameError(
+      "frame-too-large",
+      `frame of ${prefixBytes + bodyBytes} bytes exceeds the limit of ${maxFrameBytes} bytes (maxFrameBytes)`,
+      prefixBytes + bodyBytes,
+    );
+  }
+  const prefix = new Uint8Array(prefixBytes);
+  writeVarint(bodyBytes, prefix, 0);
+  return prefix;
+}

@@ -1,0 +1,22 @@
+/** Why a byte stream is not a valid sequence of frames. */
+export type FrameErrorKind = "malformed-prefix" | "frame-too-large";
+
+/** A framing violation found by the decoder or refused by the encoder. */
+export class FrameError extends Error {
+  /** What was wrong. */
+  readonly kind: FrameErrorKind;
+  /** The declared frame size (prefix included), for `frame-too-large`. */
+  readonly frameBytes: number | undefined;
+
+  /**
+   * @param kind what was wrong.
+   * @param message a sentence naming the limit or the defect.
+   * @param frameBytes the declared frame size, when known.
+   */
+  constructor(kind: FrameErrorKind, message: string, frameBytes?: number) {
+    super(message);
+    this.name = "FrameError";
+    this.kind = kind;
+    this.frameBytes = frameBytes;
+  }
+}
