@@ -239,6 +239,7 @@ export const KvResponseSchema: GenMessage<KvResponse> = /*@__PURE__*/
 
 /**
  * The error codes of this service, numbered like gRPC's.
+ * buf:lint:ignore ENUM_ZERO_VALUE_SUFFIX
  *
  * @generated from enum test.v1.KvCode
  */

@@ -1,0 +1,203 @@
+// The coordinator: `npm run bench -- [flags]`. For every round, workload and system
+// (interleaved: A B C A B C …) it starts the system's server in its own process, then a
+// load generator in another, samples the server's CPU and RSS at the start and end of
+// the measured window, and finally prints one table (and writes --json).
+
+import { writeFile } from "node:fs/promises";
+import os from "node:os";
+import { Command, Option } from "commander";
+import { LineChild, serverStats } from "./child.js";
+import { aggregate, renderTable, type Measurement, type SystemInfo } from "./report.js";
+import { loadSystem, SYSTEM_NAMES } from "./systems/index.js";
+import type { WorkloadKind } from "./system.js";
+import { LARGE_PAYLOAD_BYTES, measurementKey, SMALL_PAYLOAD_BYTES, WORKLOADS, type LoadResult, type MeasurementSpec } from "./workloads.js";
+
+const list = (value: string): string[] =>
+  value
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+const positiveNumber = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`not a positive number: ${value}`);
+  return n;
+};
+const positiveInt = (value: string): number => {
+  const n = positiveNumber(value);
+  if (!Number.isInteger(n)) throw new Error(`not a positive integer: ${value}`);
+  return n;
+};
+
+const program = new Command()
+  .name("bench")
+  .description("protosocket-ts against grpc-js, connect-node, Thrift and a raw-TCP ceiling; servers and load generator in separate processes over 127.0.0.1")
+  .option("--duration <seconds>", "measured seconds per measurement", positiveNumber, 3)
+  .option("--warmup <seconds>", "warm-up seconds before each measurement (not measured)", positiveNumber, 1)
+  .option("--rounds <n>", "rounds; systems are interleaved within each round", positiveInt, 3)
+  .option("--concurrency <list>", "calls in flight for unary-small", (v) => list(v).map(positiveInt), [1, 32, 256])
+  .option("--systems <list>", `systems, in table order (known: ${SYSTEM_NAMES.join(",")})`, list, [...SYSTEM_NAMES])
+  .option("--workloads <list>", `workloads (${WORKLOADS.join(",")})`, list, [...WORKLOADS])
+  .option("--large-concurrency <n>", "calls in flight for unary-64k", positiveInt, 32)
+  .option("--connect-concurrency <n>", "connections being opened at once for connect-rate", positiveInt, 4)
+  .option("--stream-count <n>", "messages in the measured stream", positiveInt, 1_000_000)
+  .option("--json <file>", "write every measurement and the summary as JSON")
+  .option("--profile <dir>", "run every child with node --cpu-prof, profiles written to this directory")
+  .option("--quick", "smoke run: 1 round, 2 s, 0.5 s warm-up, 200,000 streamed messages (explicit flags win)")
+  .addOption(new Option("--host <host>", "address the servers listen on").default("127.0.0.1").hideHelp());
+
+interface Options {
+  duration: number;
+  warmup: number;
+  rounds: number;
+  concurrency: number[];
+  systems: string[];
+  workloads: string[];
+  largeConcurrency: number;
+  connectConcurrency: number;
+  streamCount: number;
+  json?: string;
+  profile?: string;
+  quick?: boolean;
+  host: string;
+}
+
+program.parse();
+const options = program.opts<Options>();
+if (options.quick) {
+  const fromDefault = (name: string) => program.getOptionValueSource(name) !== "cli";
+  if (fromDefault("rounds")) options.rounds = 1;
+  if (fromDefault("duration")) options.duration = 2;
+  if (fromDefault("warmup")) options.warmup = 0.5;
+  if (fromDefault("streamCount")) options.streamCount = 200_000;
+}
+for (const w of options.workloads) {
+  if (!(WORKLOADS as readonly string[]).includes(w)) program.error(`unknown workload "${w}" (known: ${WORKLOADS.join(", ")})`);
+}
+for (const s of options.systems) {
+  if (!SYSTEM_NAMES.includes(s)) program.error(`unknown system "${s}" (known: ${SYSTEM_NAMES.join(", ")})`);
+}
+
+const nodeArgs = options.profile !== undefined ? ["--cpu-prof", "--cpu-prof-dir", options.profile] : [];
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+/** The measurements of one round, in order: [workload, concurrency, payload]. */
+function plan(): { workload: WorkloadKind; concurrency: number; payloadBytes: number }[] {
+  const out: { workload: WorkloadKind; concurrency: number; payloadBytes: number }[] = [];
+  for (const workload of options.workloads as WorkloadKind[]) {
+    if (workload === "unary-small") {
+      for (const c of options.concurrency) out.push({ workload, concurrency: c, payloadBytes: SMALL_PAYLOAD_BYTES });
+    } else if (workload === "unary-64k") {
+      out.push({ workload, concurrency: options.largeConcurrency, payloadBytes: LARGE_PAYLOAD_BYTES });
+    } else if (workload === "stream") {
+      out.push({ workload, concurrency: 1, payloadBytes: 0 });
+    } else {
+      out.push({ workload, concurrency: options.connectConcurrency, payloadBytes: SMALL_PAYLOAD_BYTES });
+    }
+  }
+  return out;
+}
+
+async function measure(serverName: string, spec: Omit<MeasurementSpec, "port">): Promise<Omit<Measurement, "round" | "key">> {
+  const server = new LineChild(new URL(`./servers/${serverName}.js`, import.meta.url), ["--port", "0"], nodeArgs);
+  let loadgen: LineChild | undefined;
+  try {
+    const port = Number(await server.next("LISTENING ", 20_000));
+    const full: MeasurementSpec = { ...spec, port };
+    loadgen = new LineChild(new URL("./loadgen.js", import.meta.url), ["--spec", JSON.stringify(full)], nodeArgs);
+    const budget = spec.workload === "stream" ? 600_000 : (spec.warmupSeconds + spec.durationSeconds) * 1000 + 60_000;
+    await loadgen.next("READY", 30_000);
+    await loadgen.next("MEASURE", budget);
+    const serverStart = await serverStats(server);
+    await loadgen.next("DONE", budget);
+    const serverEnd = await serverStats(server);
+    const client = JSON.parse(await loadgen.next("RESULT ", 30_000)) as LoadResult | { failed: string };
+    if ("failed" in client) throw new Error(client.failed);
+    return { spec: full, client, server: { start: serverStart, end: serverEnd } };
+  } catch (error) {
+    let message = (error as Error).message;
+    if (loadgen !== undefined) {
+      // The load generator's own account, when it gave one, says more than a missing line.
+      const reported = await loadgen.next("RESULT ", 500).catch(() => undefined);
+      if (reported !== undefined) message = (JSON.parse(reported) as { failed?: string }).failed ?? message;
+    }
+    return { spec: { ...spec, port: 0 }, error: message.replace(/\s*\n\s*/g, " | ").slice(0, 600) };
+  } finally {
+    if (loadgen !== undefined) {
+      loadgen.process.kill("SIGTERM");
+      await Promise.race([loadgen.exit, new Promise((r) => setTimeout(r, 3000))]);
+      if (loadgen.process.exitCode === null) loadgen.process.kill("SIGKILL");
+    }
+    await server.stop();
+  }
+}
+
+function brief(m: Omit<Measurement, "round" | "key">): string {
+  if (m.error !== undefined) return `failed: ${m.error}`;
+  const c = m.client!;
+  const unit = m.spec.workload === "stream" ? "msgs/s" : m.spec.workload === "connect-rate" ? "conns/s" : "calls/s";
+  const p99 = c.latencyUs !== null ? `, p99 ${c.latencyUs.p99} µs` : "";
+  const errors = c.errors > 0 ? `, ${c.errors} errors (${c.firstError ?? "?"})` : "";
+  return `${Math.round(c.rate).toLocaleString("en-US")} ${unit}${p99}${errors}`;
+}
+
+async function main(): Promise<void> {
+  const systems: SystemInfo[] = [];
+  for (const name of options.systems) {
+    const system = await loadSystem(name);
+    const skipped = system.available === undefined ? undefined : await system.available();
+    const info: SystemInfo = { name, description: system.description, server: system.server, unsupported: system.unsupported ?? {} };
+    if (skipped !== undefined) {
+      info.skipped = skipped;
+      log(`${name}: skipped — ${skipped}`);
+    }
+    systems.push(info);
+  }
+  const active = systems.filter((s) => s.skipped === undefined);
+  const steps = plan();
+  const measurements: Measurement[] = [];
+  const startedAt = new Date();
+  log(
+    `bench: ${options.rounds} round(s) × ${steps.length} workload(s) × ${active.length} system(s); ` +
+      `${options.duration} s measured after ${options.warmup} s warm-up; stream of ${options.streamCount.toLocaleString("en-US")}`,
+  );
+  for (let round = 1; round <= options.rounds; round++) {
+    for (const step of steps) {
+      const key = measurementKey(step);
+      for (const system of active) {
+        if (system.unsupported[step.workload] !== undefined) continue;
+        const result = await measure(system.server, {
+          system: system.name,
+          workload: step.workload,
+          host: options.host,
+          concurrency: step.concurrency,
+          payloadBytes: step.payloadBytes,
+          streamCount: options.streamCount,
+          warmupSeconds: options.warmup,
+          durationSeconds: options.duration,
+        });
+        measurements.push({ round, key, ...result });
+        log(`[round ${round}/${options.rounds}] ${key.padEnd(18)} ${system.name.padEnd(18)} ${brief(result)}`);
+      }
+    }
+  }
+
+  const summary = aggregate(systems, steps.map(measurementKey), measurements);
+  process.stdout.write(`\n${renderTable(systems, summary, { rounds: options.rounds, duration: options.duration })}\n`);
+
+  if (options.json !== undefined) {
+    const cpus = os.cpus();
+    const report = {
+      startedAt: startedAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+      machine: { node: process.version, platform: `${os.platform()} ${os.release()}`, cpus: cpus.length, cpuModel: cpus[0]?.model ?? "?", totalMemory: os.totalmem() },
+      options,
+      systems,
+      summary,
+      measurements,
+    };
+    await writeFile(options.json, `${JSON.stringify(report, null, 2)}\n`);
+    log(`wrote ${options.json}`);
+  }
+}
+
+await main();

@@ -1,0 +1,50 @@
+// The server side of every system: `node dist/servers/<server>.js --port 0` starts the
+// server on 127.0.0.1, prints `LISTENING <port>`, then answers a line protocol on stdin:
+//   STATS  → `STATS {"cpuUserUs":…,"cpuSystemUs":…,"rss":…,"heapUsed":…}` (process.cpuUsage, memoryUsage)
+//   EXIT   → closes and exits (so does the end of stdin).
+
+import { createInterface } from "node:readline";
+import { Command } from "commander";
+import type { System } from "../system.js";
+
+export interface ProcessStats {
+  cpuUserUs: number;
+  cpuSystemUs: number;
+  rss: number;
+  heapUsed: number;
+}
+
+export function processStats(): ProcessStats {
+  const cpu = process.cpuUsage();
+  const memory = process.memoryUsage();
+  return { cpuUserUs: cpu.user, cpuSystemUs: cpu.system, rss: memory.rss, heapUsed: memory.heapUsed };
+}
+
+export async function runServer(load: () => Promise<System>): Promise<void> {
+  const options = new Command()
+    .option("--port <port>", "TCP port on 127.0.0.1 (0 = any free port)", "0")
+    .parse()
+    .opts<{ port: string }>();
+  const system = await load();
+  const server = await system.serve(Number(options.port));
+  process.stdout.write(`LISTENING ${server.port}\n`);
+
+  let exiting = false;
+  const exit = (): void => {
+    if (exiting) return;
+    exiting = true;
+    // Connections may be open; the coordinator is done with this process either way.
+    const timer = setTimeout(() => process.exit(0), 500);
+    void server.close().finally(() => {
+      clearTimeout(timer);
+      process.exit(0);
+    });
+  };
+  const lines = createInterface({ input: process.stdin });
+  lines.on("line", (line) => {
+    const command = line.trim();
+    if (command === "STATS") process.stdout.write(`STATS ${JSON.stringify(processStats())}\n`);
+    else if (command === "EXIT") exit();
+  });
+  lines.on("close", exit);
+}

@@ -1,0 +1,58 @@
+// The interface every benchmarked system implements. One module per system family in
+// src/systems/, registered in src/systems/index.ts; its server runs as
+// `node dist/servers/<server>.js --port 0` (see src/servers/run.ts).
+
+/** A connected client of one system, as the load generator drives it. */
+export interface BenchClient {
+  /**
+   * One unary `echo.v1.EchoService/Echo` call with `message: "hello"` and this payload.
+   * Resolves with the byte length of the payload the server echoed (the load generator
+   * checks it), rejects on any RPC error.
+   */
+  unary(payload: Uint8Array): Promise<number>;
+  /**
+   * One server-streaming `echo.v1.EchoService/Count` call with `count` (and `delay_ms` 0),
+   * consuming every message. Resolves with the number of messages received.
+   */
+  stream(count: number): Promise<number>;
+  /** Closes every connection of this client. */
+  close(): Promise<void>;
+}
+
+/** A running server of one system, inside its own process. */
+export interface BenchServer {
+  /** The TCP port it listens on (127.0.0.1). */
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+export interface ConnectOptions {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** The workloads; see src/workloads.ts. */
+export type WorkloadKind = "unary-small" | "unary-64k" | "stream" | "connect-rate";
+
+export interface System {
+  /** The name used by `--systems` and in the table. */
+  readonly name: string;
+  /** One line for the report. */
+  readonly description: string;
+  /** The server entry point, dist/servers/<server>.js; several systems may share one. */
+  readonly server: string;
+  /** Workloads this system cannot run, with the reason shown in the report. */
+  readonly unsupported?: Partial<Record<WorkloadKind, string>>;
+  /**
+   * Resolves with undefined when the system can run, or with the reason it cannot
+   * (the coordinator then skips it and says why). Optional: absent means available.
+   */
+  available?(): Promise<string | undefined>;
+  /** Starts the server on 127.0.0.1:port (0 = any free port). Runs in the server process. */
+  serve(port: number): Promise<BenchServer>;
+  /** Opens a client (its connection(s) established before it resolves). Runs in the load generator. */
+  connect(options: ConnectOptions): Promise<BenchClient>;
+}
+
+/** The small unary request's text field, sent by every system. */
+export const ECHO_MESSAGE = "hello";

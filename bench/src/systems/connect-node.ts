@@ -1,0 +1,109 @@
+// @connectrpc/connect-node with the generated EchoService descriptor: one HTTP/2 (h2c)
+// server that speaks both protocols, and two client systems — the gRPC protocol
+// (`connect-grpc`) and the Connect protocol (`connect`), both over HTTP/2 with binary
+// protobuf and no compression.
+
+import http2 from "node:http2";
+import { once } from "node:events";
+import { create } from "@bufbuild/protobuf";
+import { ConnectError, Code, createClient, type Client, type Transport } from "@connectrpc/connect";
+import {
+  connectNodeAdapter,
+  createConnectTransport,
+  createGrpcTransport,
+  Http2SessionManager,
+} from "@connectrpc/connect-node";
+import { CountResponseSchema, EchoResponseSchema, EchoService } from "../gen/echo/v1/echo_pb.js";
+import { ECHO_MESSAGE, type BenchClient, type BenchServer, type ConnectOptions, type System } from "../system.js";
+
+async function serve(port: number): Promise<BenchServer> {
+  const handler = connectNodeAdapter({
+    acceptCompression: [],
+    readMaxBytes: 16 * 1024 * 1024,
+    writeMaxBytes: 16 * 1024 * 1024,
+    routes(router) {
+      router.service(EchoService, {
+        echo(request) {
+          return create(EchoResponseSchema, { message: request.message, payload: request.payload });
+        },
+        async *count(request) {
+          for (let n = 1; n <= request.count; n++) yield create(CountResponseSchema, { n });
+        },
+        fail(request) {
+          throw new ConnectError(request.message, request.code as Code);
+        },
+      });
+    },
+  });
+  const server = http2.createServer(handler);
+  server.listen(port, "127.0.0.1");
+  await once(server, "listening");
+  const address = server.address();
+  if (address === null || typeof address === "string") throw new Error("server has no TCP address");
+  return {
+    port: address.port,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+class ConnectNodeClient implements BenchClient {
+  private readonly client: Client<typeof EchoService>;
+
+  constructor(
+    transport: Transport,
+    private readonly sessions: Http2SessionManager,
+  ) {
+    this.client = createClient(EchoService, transport);
+  }
+
+  async unary(payload: Uint8Array): Promise<number> {
+    const response = await this.client.echo({ message: ECHO_MESSAGE, payload });
+    return response.payload.length;
+  }
+
+  async stream(count: number): Promise<number> {
+    let received = 0;
+    for await (const _ of this.client.count({ count })) received++;
+    return received;
+  }
+
+  async close(): Promise<void> {
+    this.sessions.abort();
+  }
+}
+
+function connectWith(protocol: "grpc" | "connect") {
+  return async (options: ConnectOptions): Promise<BenchClient> => {
+    const baseUrl = `http://${options.host}:${options.port}`;
+    const sessions = new Http2SessionManager(baseUrl);
+    const common = {
+      baseUrl,
+      httpVersion: "2" as const,
+      sessionManager: sessions,
+      useBinaryFormat: true,
+      acceptCompression: [],
+      readMaxBytes: 16 * 1024 * 1024,
+      writeMaxBytes: 16 * 1024 * 1024,
+    };
+    const transport = protocol === "grpc" ? createGrpcTransport(common) : createConnectTransport(common);
+    const state = await sessions.connect();
+    if (state === "error") throw new Error(`connect-node: could not connect to ${baseUrl}`);
+    return new ConnectNodeClient(transport, sessions);
+  };
+}
+
+export const connectGrpc: System = {
+  name: "connect-grpc",
+  description: "@connectrpc/connect-node, gRPC protocol over HTTP/2 (h2c), binary protobuf",
+  server: "connect-node",
+  serve,
+  connect: connectWith("grpc"),
+};
+
+export const connectProtocol: System = {
+  name: "connect",
+  description: "@connectrpc/connect-node, Connect protocol over HTTP/2 (h2c), binary protobuf",
+  server: "connect-node",
+  serve,
+  connect: connectWith("connect"),
+};

@@ -1,0 +1,22 @@
+// Every system the benchmark knows, in table order. Modules load lazily, so a process
+// imports only the system it runs (and a missing optional dependency breaks only its own).
+
+import type { System } from "../system.js";
+
+export const SYSTEM_LOADERS: Readonly<Record<string, () => Promise<System>>> = {
+  protosocket: async () => (await import("./protosocket.js")).protosocket,
+  "protosocket-4conn": async () => (await import("./protosocket.js")).protosocket4conn,
+  "grpc-js": async () => (await import("./grpc-js.js")).grpcJs,
+  "connect-grpc": async () => (await import("./connect-node.js")).connectGrpc,
+  connect: async () => (await import("./connect-node.js")).connectProtocol,
+  thrift: async () => (await import("./thrift.js")).thriftSystem,
+  raw: async () => (await import("./raw.js")).raw,
+};
+
+export const SYSTEM_NAMES: readonly string[] = Object.keys(SYSTEM_LOADERS);
+
+export async function loadSystem(name: string): Promise<System> {
+  const loader = SYSTEM_LOADERS[name];
+  if (loader === undefined) throw new Error(`unknown system "${name}" (known: ${SYSTEM_NAMES.join(", ")})`);
+  return loader();
+}

@@ -1,0 +1,190 @@
+// ============================================================================
+//  protosocket-ts — OUR system. The one file to edit when the runtime lands.
+// ============================================================================
+//
+// Registered as `protosocket` (one connection) and `protosocket-4conn` (four
+// connections, calls spread round-robin). Until `@protosocket/runtime` can be imported
+// (packages/runtime built: `npm run build`) and has the exports below, both are skipped
+// with "not yet available: …".
+//
+// What this module expects from @protosocket/runtime (checked at load; adapt the
+// adapter functions below if the final names differ — nothing else in bench/ knows them):
+//
+//   serviceFromRegistry(service: DescService, registry: Registry): ServiceDefinition
+//       the echo.v1.EchoService bound to its envelopes at run time from the protobuf-es
+//       descriptors in src/gen (no protoc-gen-protosocket output needed). When the plugin
+//       generates bench/src/gen/echo/v1/echo_protosocket.ts, use its exported definition
+//       instead (a static import) and drop the registry.
+//   createServer(): RuntimeServer
+//       server.register(definition, impl): registers handlers { echo, count }
+//       server.listen({ host, port }): Promise<{ port: number }>   (port 0 = any free port)
+//       server.close(): Promise<void>
+//   connect({ host, port }): Promise<RuntimeConnection>
+//       one TCP connection; connection.close(): Promise<void>
+//   createClient(definition, connection): { echo(init): Promise<EchoResponse>;
+//                                           count(init): AsyncIterable<CountResponse> }
+//
+// The handlers are the same as every other system's: echo returns the request's message
+// and payload; count yields { n } for n = 1..count.
+
+import { createRegistry, type DescService, type Registry } from "@bufbuild/protobuf";
+import { file_protosocket_v1_status } from "../gen/protosocket/v1/status_pb.js";
+import { EchoService, file_echo_v1_echo, type CountResponse, type EchoRequest, type EchoResponse } from "../gen/echo/v1/echo_pb.js";
+import { ECHO_MESSAGE, type BenchClient, type BenchServer, type ConnectOptions, type System } from "../system.js";
+
+// ---- the shapes this file relies on ------------------------------------------------
+
+type ServiceDefinition = object;
+
+interface EchoImpl {
+  echo(request: EchoRequest): { message: string; payload: Uint8Array };
+  count(request: { count: number }): AsyncIterable<{ n: number }>;
+}
+
+interface RuntimeServer {
+  register(definition: ServiceDefinition, impl: EchoImpl): void;
+  listen(options: { host: string; port: number }): Promise<{ port: number }>;
+  close(): Promise<void>;
+}
+
+interface RuntimeConnection {
+  close(): Promise<void>;
+}
+
+interface EchoClient {
+  echo(request: { message: string; payload: Uint8Array }): Promise<EchoResponse>;
+  count(request: { count: number }): AsyncIterable<CountResponse>;
+}
+
+interface Runtime {
+  serviceFromRegistry(service: DescService, registry: Registry): ServiceDefinition;
+  createServer(): RuntimeServer;
+  connect(options: { host: string; port: number }): Promise<RuntimeConnection>;
+  createClient(definition: ServiceDefinition, connection: RuntimeConnection): EchoClient;
+}
+
+const EXPECTED_EXPORTS = ["serviceFromRegistry", "createServer", "connect", "createClient"] as const;
+
+// ---- loading -----------------------------------------------------------------------
+
+// A variable specifier keeps tsc from resolving the package, so the bench builds while the
+// runtime does not exist yet. When wiring in, replace with `import * as runtime from "@protosocket/runtime"`.
+const RUNTIME_SPECIFIER: string = "@protosocket/runtime";
+
+let loaded: Promise<{ runtime: Runtime; definition: ServiceDefinition } | string> | undefined;
+
+function load(): Promise<{ runtime: Runtime; definition: ServiceDefinition } | string> {
+  loaded ??= (async () => {
+    let module: Record<string, unknown>;
+    try {
+      module = (await import(RUNTIME_SPECIFIER)) as Record<string, unknown>;
+    } catch (error) {
+      return `not yet available: ${RUNTIME_SPECIFIER} cannot be imported (${(error as Error).message.split("\n")[0]})`;
+    }
+    const missing = EXPECTED_EXPORTS.filter((name) => typeof module[name] !== "function");
+    if (missing.length > 0) {
+      return `not yet available: ${RUNTIME_SPECIFIER} has no ${missing.join(", ")} (see bench/src/systems/protosocket.ts)`;
+    }
+    const runtime = module as unknown as Runtime;
+    const definition = runtime.serviceFromRegistry(EchoService, createRegistry(file_echo_v1_echo, file_protosocket_v1_status));
+    return { runtime, definition };
+  })();
+  return loaded;
+}
+
+async function required(): Promise<{ runtime: Runtime; definition: ServiceDefinition }> {
+  const result = await load();
+  if (typeof result === "string") throw new Error(result);
+  return result;
+}
+
+// ---- server ------------------------------------------------------------------------
+
+const impl: EchoImpl = {
+  echo(request) {
+    return { message: request.message, payload: request.payload };
+  },
+  async *count(request) {
+    for (let n = 1; n <= request.count; n++) yield { n };
+  },
+};
+
+async function serve(port: number): Promise<BenchServer> {
+  const { runtime, definition } = await required();
+  const server = runtime.createServer();
+  server.register(definition, impl);
+  const address = await server.listen({ host: "127.0.0.1", port });
+  return { port: address.port, close: () => server.close() };
+}
+
+// ---- client ------------------------------------------------------------------------
+
+class ProtosocketClient implements BenchClient {
+  private next = 0;
+
+  constructor(
+    private readonly clients: EchoClient[],
+    private readonly connections: RuntimeConnection[],
+  ) {}
+
+  private pick(): EchoClient {
+    const client = this.clients[this.next]!;
+    this.next = (this.next + 1) % this.clients.length;
+    return client;
+  }
+
+  async unary(payload: Uint8Array): Promise<number> {
+    const response = await this.pick().echo({ message: ECHO_MESSAGE, payload });
+    return response.payload.length;
+  }
+
+  async stream(count: number): Promise<number> {
+    let received = 0;
+    for await (const _ of this.pick().count({ count })) received++;
+    return received;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.connections.map((c) => c.close()));
+  }
+}
+
+function connectWith(connectionCount: number) {
+  return async (options: ConnectOptions): Promise<BenchClient> => {
+    const { runtime, definition } = await required();
+    const connections = await Promise.all(
+      Array.from({ length: connectionCount }, () => runtime.connect({ host: options.host, port: options.port })),
+    );
+    return new ProtosocketClient(
+      connections.map((c) => runtime.createClient(definition, c)),
+      connections,
+    );
+  };
+}
+
+async function available(): Promise<string | undefined> {
+  const result = await load();
+  return typeof result === "string" ? result : undefined;
+}
+
+export const protosocket: System = {
+  name: "protosocket",
+  description: "protosocket-ts (@protosocket/runtime), one connection",
+  server: "protosocket",
+  available,
+  serve,
+  connect: connectWith(1),
+};
+
+export const protosocket4conn: System = {
+  name: "protosocket-4conn",
+  description: "protosocket-ts (@protosocket/runtime), four connections, calls spread round-robin",
+  server: "protosocket",
+  unsupported: {
+    stream: "one stream uses one connection: see protosocket",
+    "connect-rate": "see protosocket",
+  },
+  available,
+  serve,
+  connect: connectWith(4),
+};
