@@ -27,12 +27,23 @@ export class LineChild {
     this.exit = new Promise((resolve) => {
       // "close", not "exit": every stdout line has been read by then.
       this.process.on("close", (code, signal) => {
-        this.exited = new Error(`${script.pathname.split("/").slice(-2).join("/")} exited (${signal ?? code})${this.stderr ? `: ${this.stderr.trim().split("\n").slice(-3).join(" | ")}` : ""}`);
+        this.exited = new Error(`${script.pathname.split("/").slice(-2).join("/")} exited (${signal ?? code})${this.stderr ? `: ${this.stderrSummary()}` : ""}`);
         for (const waiter of this.waiters.splice(0)) waiter.reject(this.exited);
         resolve(code);
       });
     });
     this.process.stdin!.on("error", () => {});
+  }
+
+  /** The error line of stderr (e.g. "Error: …" of an uncaught exception) and its last lines. */
+  stderrSummary(): string {
+    const lines = this.stderr
+      .trim()
+      .split("\n")
+      .filter((l) => l.trim() !== "" && !l.startsWith("Node.js v") && !/^\s*at /.test(l) && l.trim() !== "^");
+    const error = lines.find((l) => /^\w*(Error|Exception)\b/.test(l.trim()));
+    const tail = lines.slice(-2);
+    return [...(error !== undefined && !tail.includes(error) ? [error] : []), ...tail].join(" | ");
   }
 
   private onLine(line: string): void {
@@ -54,7 +65,7 @@ export class LineChild {
       const timer = setTimeout(() => {
         const i = this.waiters.indexOf(waiter);
         if (i >= 0) this.waiters.splice(i, 1);
-        reject(new Error(`no "${prefix}" line within ${timeoutMs} ms${this.stderr ? `; stderr: ${this.stderr.trim().split("\n").slice(-3).join(" | ")}` : ""}`));
+        reject(new Error(`no "${prefix}" line within ${timeoutMs} ms${this.stderr ? `; stderr: ${this.stderrSummary()}` : ""}`));
       }, timeoutMs);
       const waiter: Waiter = {
         prefix,

@@ -163,7 +163,9 @@ export function renderTable(systems: readonly SystemInfo[], rows: readonly Summa
       mb(row.serverRss),
     ]);
   }
-  const widths = header.map((_, i) => Math.max(...table.filter((r) => r.length === header.length).map((r) => r[i]!.length)));
+  const widths = header.map((_, i) =>
+    Math.max(...table.filter((r) => r.length === header.length || i < 2).map((r) => r[i]!.length)),
+  );
   const lines = table.map((cells) => {
     if (cells.length !== header.length) return `${cells[0]!.padEnd(widths[0]!)}  ${cells[1]!.padEnd(widths[1]!)}  ${cells[2]}`;
     return cells.map((c, i) => (right.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join("  ");

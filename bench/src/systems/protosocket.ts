@@ -16,11 +16,11 @@
 //       generates bench/src/gen/echo/v1/echo_protosocket.ts, use its exported definition
 //       instead (a static import) and drop the registry.
 //   createServer(): RuntimeServer
-//       server.register(definition, impl): registers handlers { echo, count }
+//       server.register(definition, impl): registers handlers { echo, count, fail }
 //       server.listen({ host, port }): Promise<{ port: number }>   (port 0 = any free port)
 //       server.close(): Promise<void>
 //   connect({ host, port }): Promise<RuntimeConnection>
-//       one TCP connection; connection.close(): Promise<void>
+//       one TCP connection (the runtime's Transport); connection.close()
 //   createClient(definition, connection): { echo(init): Promise<EchoResponse>;
 //                                           count(init): AsyncIterable<CountResponse> }
 //
@@ -39,6 +39,7 @@ type ServiceDefinition = object;
 interface EchoImpl {
   echo(request: EchoRequest): { message: string; payload: Uint8Array };
   count(request: { count: number }): AsyncIterable<{ n: number }>;
+  fail(request: { code: number; message: string }): never;
 }
 
 interface RuntimeServer {
@@ -48,7 +49,7 @@ interface RuntimeServer {
 }
 
 interface RuntimeConnection {
-  close(): Promise<void>;
+  close(): void | Promise<void>;
 }
 
 interface EchoClient {
@@ -107,6 +108,9 @@ const impl: EchoImpl = {
   async *count(request) {
     for (let n = 1; n <= request.count; n++) yield { n };
   },
+  fail(request) {
+    throw new Error(request.message);
+  },
 };
 
 async function serve(port: number): Promise<BenchServer> {
@@ -145,7 +149,7 @@ class ProtosocketClient implements BenchClient {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.connections.map((c) => c.close()));
+    await Promise.all(this.connections.map(async (c) => c.close()));
   }
 }
 
