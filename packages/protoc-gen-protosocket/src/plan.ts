@@ -1,0 +1,134 @@
+import { createRegistry, type DescFile, type DescMessage, type DescService } from "@bufbuild/protobuf";
+import type { Schema } from "@bufbuild/protoplugin";
+import {
+  BindingError,
+  findRequestClash,
+  isBoundService,
+  resolveServiceBinding,
+  type MethodBinding,
+  type ServiceBinding,
+} from "@protosocket/runtime/binding";
+import type { Options } from "./options.js";
+
+/** A service with its resolved binding, ready to print. */
+export interface BoundService {
+  readonly service: DescService;
+  readonly binding: ServiceBinding;
+  readonly requestEnvelope: DescMessage;
+  readonly responseEnvelope: DescMessage;
+}
+
+/** What one run generates: the bound services of each file to generate, in order. */
+export interface Plan {
+  readonly files: readonly { readonly file: DescFile; readonly services: readonly BoundService[] }[];
+}
+
+/** All binding errors of a run, one per line, each naming file, service, method and fix. */
+export class GenerateError extends Error {
+  readonly problems: readonly string[];
+
+  constructor(problems: readonly string[]) {
+    super(problems.length === 1 ? (problems[0] as string) : `${problems.length} binding errors:\n${problems.join("\n")}`);
+    this.name = "GenerateError";
+    this.problems = problems;
+  }
+}
+
+/**
+ * Resolves the binding of every service in the files to generate, and checks
+ * what no single service can: services sharing a request envelope must not
+ * have clashing request cases. Throws {@link GenerateError} with every problem
+ * found; reports unbound services through `warn` (or as errors, by option).
+ */
+export function planGeneration(schema: Schema<Options>, warn: (message: string) => void): Plan {
+  const registry = createRegistry(...schema.allFiles);
+  const problems: string[] = [];
+  const files: { file: DescFile; services: BoundService[] }[] = [];
+  const all: BoundService[] = [];
+
+  for (const file of schema.files) {
+    const services: BoundService[] = [];
+    for (const service of file.services) {
+      if (!isBoundService(service)) {
+        switch (schema.options.unboundServices) {
+          case "error":
+            problems.push(
+              `${file.proto.name}: service ${service.typeName}: no (protosocket.v1.envelope) option; bind it with option (protosocket.v1.envelope) = { request: "MyRequestEnvelope" response: "MyResponseEnvelope" }; or drop unbound_services=error to skip such services`,
+            );
+            break;
+          case "warn":
+            warn(`protoc-gen-protosocket: skipping service ${service.typeName}: no (protosocket.v1.envelope) option (${file.proto.name})`);
+            break;
+          case "ignore":
+            break;
+        }
+        continue;
+      }
+      try {
+        const binding = resolveServiceBinding(service, registry);
+        const bound: BoundService = {
+          service,
+          binding,
+          requestEnvelope: mustGetMessage(registry, binding.request.typeName),
+          responseEnvelope: mustGetMessage(registry, binding.response.typeName),
+        };
+        services.push(bound);
+        all.push(bound);
+      } catch (e) {
+        if (e instanceof BindingError) {
+          problems.push(e.message);
+        } else {
+          throw e;
+        }
+      }
+    }
+    if (services.length > 0) {
+      files.push({ file, services });
+    }
+  }
+
+  problems.push(...findSharedEnvelopeClashes(all));
+  if (problems.length > 0) {
+    throw new GenerateError(problems);
+  }
+  return { files };
+}
+
+function mustGetMessage(registry: { getMessage(typeName: string): DescMessage | undefined }, typeName: string): DescMessage {
+  const m = registry.getMessage(typeName);
+  if (m === undefined) {
+    // resolveServiceBinding found it in the same registry.
+    throw new Error(`internal error: message ${typeName} vanished from the registry`);
+  }
+  return m;
+}
+
+/** Services that share a request envelope: one server serves them all, so their cases must differ. */
+function findSharedEnvelopeClashes(services: readonly BoundService[]): string[] {
+  const byEnvelope = new Map<string, BoundService[]>();
+  for (const s of services) {
+    const group = byEnvelope.get(s.binding.request.typeName);
+    if (group === undefined) byEnvelope.set(s.binding.request.typeName, [s]);
+    else group.push(s);
+  }
+  const problems: string[] = [];
+  for (const [envelope, group] of byEnvelope) {
+    if (group.length < 2) continue;
+    const owner = new Map<MethodBinding, BoundService>();
+    for (const s of group) for (const m of s.binding.methods) owner.set(m, s);
+    const clash = findRequestClash([...owner.keys()]);
+    if (clash === undefined) continue;
+    const [a, b] = clash;
+    const sa = owner.get(a) as BoundService;
+    const sb = owner.get(b) as BoundService;
+    problems.push(
+      new BindingError(
+        sb.service.file.proto.name,
+        sb.service.typeName,
+        b.name,
+        `request case "${b.request.path}" clashes with "${a.request.path}" of method ${a.name} of service ${sa.service.typeName} (${sa.service.file.proto.name}), which shares the request envelope ${envelope}: a server serving both could not tell them apart; give one of the methods its own case in the envelope and name it with option (protosocket.v1.method) = { request_case: "..." }, or bind the services to separate envelopes`,
+      ).message,
+    );
+  }
+  return problems;
+}
