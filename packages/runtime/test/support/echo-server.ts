@@ -29,11 +29,12 @@ export function echoImpl(probe: EchoProbe): ServiceImpl<typeof EchoService> {
       return { message: req.message, payload: req.payload };
     },
     async *count(req, ctx) {
+      const payload = new Uint8Array(req.payloadSize);
       try {
         for (let n = 1; n <= req.count; n++) {
           if (req.delayMs > 0) await sleep(req.delayMs, undefined, { signal: ctx.signal });
           probe.yielded++;
-          yield { n };
+          yield { n, payload };
         }
       } finally {
         if (ctx.signal.aborted) probe.aborted++;
