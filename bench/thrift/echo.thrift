@@ -19,10 +19,12 @@ struct EchoResponse {
 struct CountRequest {
   1: i32 count
   2: i32 delay_ms
+  3: i32 payload_size
 }
 
 struct CountResponse {
   1: i32 n
+  2: binary payload
 }
 
 struct FailRequest {

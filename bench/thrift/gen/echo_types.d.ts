@@ -26,14 +26,16 @@ declare class EchoResponse {
 declare class CountRequest {
     public count: number;
     public delay_ms: number;
+    public payload_size: number;
 
-      constructor(args?: { count: number; delay_ms: number; });
+      constructor(args?: { count: number; delay_ms: number; payload_size: number; });
   }
 
 declare class CountResponse {
     public n: number;
+    public payload: Buffer;
 
-      constructor(args?: { n: number; });
+      constructor(args?: { n: number; payload: Buffer; });
   }
 
 declare class FailRequest {

@@ -145,12 +145,16 @@ const CountRequest = module.exports.CountRequest = class {
   constructor(args) {
     this.count = null;
     this.delay_ms = null;
+    this.payload_size = null;
     if (args) {
       if (args.count !== undefined && args.count !== null) {
         this.count = args.count;
       }
       if (args.delay_ms !== undefined && args.delay_ms !== null) {
         this.delay_ms = args.delay_ms;
+      }
+      if (args.payload_size !== undefined && args.payload_size !== null) {
+        this.payload_size = args.payload_size;
       }
     }
   }
@@ -179,6 +183,13 @@ const CountRequest = module.exports.CountRequest = class {
           input.skip(ftype);
         }
         break;
+        case 3:
+        if (ftype == Thrift.Type.I32) {
+          this.payload_size = input.readI32();
+        } else {
+          input.skip(ftype);
+        }
+        break;
         default:
           input.skip(ftype);
       }
@@ -200,6 +211,11 @@ const CountRequest = module.exports.CountRequest = class {
       output.writeI32(this.delay_ms);
       output.writeFieldEnd();
     }
+    if (this.payload_size !== null && this.payload_size !== undefined) {
+      output.writeFieldBegin('payload_size', Thrift.Type.I32, 3);
+      output.writeI32(this.payload_size);
+      output.writeFieldEnd();
+    }
     output.writeFieldStop();
     output.writeStructEnd();
     return;
@@ -209,9 +225,13 @@ const CountRequest = module.exports.CountRequest = class {
 const CountResponse = module.exports.CountResponse = class {
   constructor(args) {
     this.n = null;
+    this.payload = null;
     if (args) {
       if (args.n !== undefined && args.n !== null) {
         this.n = args.n;
+      }
+      if (args.payload !== undefined && args.payload !== null) {
+        this.payload = args.payload;
       }
     }
   }
@@ -233,9 +253,13 @@ const CountResponse = module.exports.CountResponse = class {
           input.skip(ftype);
         }
         break;
-        case 0:
+        case 2:
+        if (ftype == Thrift.Type.STRING) {
+          this.payload = input.readBinary();
+        } else {
           input.skip(ftype);
-          break;
+        }
+        break;
         default:
           input.skip(ftype);
       }
@@ -250,6 +274,11 @@ const CountResponse = module.exports.CountResponse = class {
     if (this.n !== null && this.n !== undefined) {
       output.writeFieldBegin('n', Thrift.Type.I32, 1);
       output.writeI32(this.n);
+      output.writeFieldEnd();
+    }
+    if (this.payload !== null && this.payload !== undefined) {
+      output.writeFieldBegin('payload', Thrift.Type.STRING, 2);
+      output.writeBinary(this.payload);
       output.writeFieldEnd();
     }
     output.writeFieldStop();

@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file echo/v1/echo.proto.
  */
 export const file_echo_v1_echo: GenFile = /*@__PURE__*/
-  fileDesc("ChJlY2hvL3YxL2VjaG8ucHJvdG8SB2VjaG8udjEiLwoLRWNob1JlcXVlc3QSDwoHbWVzc2FnZRgBIAEoCRIPCgdwYXlsb2FkGAIgASgMIjAKDEVjaG9SZXNwb25zZRIPCgdtZXNzYWdlGAEgASgJEg8KB3BheWxvYWQYAiABKAwiLwoMQ291bnRSZXF1ZXN0Eg0KBWNvdW50GAEgASgNEhAKCGRlbGF5X21zGAIgASgNIhoKDUNvdW50UmVzcG9uc2USCQoBbhgBIAEoDSIsCgtGYWlsUmVxdWVzdBIMCgRjb2RlGAEgASgFEg8KB21lc3NhZ2UYAiABKAkiDgoMRmFpbFJlc3BvbnNlIrsBChNFY2hvUmVxdWVzdEVudmVsb3BlEhIKCm1lc3NhZ2VfaWQYASABKAQSFAoMY29udHJvbF9jb2RlGAIgASgNEiQKBGVjaG8YAyABKAsyFC5lY2hvLnYxLkVjaG9SZXF1ZXN0SAASJgoFY291bnQYBCABKAsyFS5lY2hvLnYxLkNvdW50UmVxdWVzdEgAEiQKBGZhaWwYBSABKAsyFC5lY2hvLnYxLkZhaWxSZXF1ZXN0SABCBgoEYm9keSLoAQoURWNob1Jlc3BvbnNlRW52ZWxvcGUSEgoKbWVzc2FnZV9pZBgBIAEoBBIUCgxjb250cm9sX2NvZGUYAiABKA0SJQoEZWNobxgDIAEoCzIVLmVjaG8udjEuRWNob1Jlc3BvbnNlSAASJwoFY291bnQYBCABKAsyFi5lY2hvLnYxLkNvdW50UmVzcG9uc2VIABIlCgRmYWlsGAUgASgLMhUuZWNoby52MS5GYWlsUmVzcG9uc2VIABInCgVlcnJvchgPIAEoCzIWLnByb3Rvc29ja2V0LnYxLlN0YXR1c0gAQgYKBGJvZHky4gEKC0VjaG9TZXJ2aWNlEjMKBEVjaG8SFC5lY2hvLnYxLkVjaG9SZXF1ZXN0GhUuZWNoby52MS5FY2hvUmVzcG9uc2USOAoFQ291bnQSFS5lY2hvLnYxLkNvdW50UmVxdWVzdBoWLmVjaG8udjEuQ291bnRSZXNwb25zZTABEjMKBEZhaWwSFC5lY2hvLnYxLkZhaWxSZXF1ZXN0GhUuZWNoby52MS5GYWlsUmVzcG9uc2UaL9K8GSsKE0VjaG9SZXF1ZXN0RW52ZWxvcGUSFEVjaG9SZXNwb25zZUVudmVsb3BlYgZwcm90bzM", [file_protosocket_v1_options, file_protosocket_v1_status]);
+  fileDesc("ChJlY2hvL3YxL2VjaG8ucHJvdG8SB2VjaG8udjEiLwoLRWNob1JlcXVlc3QSDwoHbWVzc2FnZRgBIAEoCRIPCgdwYXlsb2FkGAIgASgMIjAKDEVjaG9SZXNwb25zZRIPCgdtZXNzYWdlGAEgASgJEg8KB3BheWxvYWQYAiABKAwiRQoMQ291bnRSZXF1ZXN0Eg0KBWNvdW50GAEgASgNEhAKCGRlbGF5X21zGAIgASgNEhQKDHBheWxvYWRfc2l6ZRgDIAEoDSIrCg1Db3VudFJlc3BvbnNlEgkKAW4YASABKA0SDwoHcGF5bG9hZBgCIAEoDCIsCgtGYWlsUmVxdWVzdBIMCgRjb2RlGAEgASgFEg8KB21lc3NhZ2UYAiABKAkiDgoMRmFpbFJlc3BvbnNlIrsBChNFY2hvUmVxdWVzdEVudmVsb3BlEhIKCm1lc3NhZ2VfaWQYASABKAQSFAoMY29udHJvbF9jb2RlGAIgASgNEiQKBGVjaG8YAyABKAsyFC5lY2hvLnYxLkVjaG9SZXF1ZXN0SAASJgoFY291bnQYBCABKAsyFS5lY2hvLnYxLkNvdW50UmVxdWVzdEgAEiQKBGZhaWwYBSABKAsyFC5lY2hvLnYxLkZhaWxSZXF1ZXN0SABCBgoEYm9keSLoAQoURWNob1Jlc3BvbnNlRW52ZWxvcGUSEgoKbWVzc2FnZV9pZBgBIAEoBBIUCgxjb250cm9sX2NvZGUYAiABKA0SJQoEZWNobxgDIAEoCzIVLmVjaG8udjEuRWNob1Jlc3BvbnNlSAASJwoFY291bnQYBCABKAsyFi5lY2hvLnYxLkNvdW50UmVzcG9uc2VIABIlCgRmYWlsGAUgASgLMhUuZWNoby52MS5GYWlsUmVzcG9uc2VIABInCgVlcnJvchgPIAEoCzIWLnByb3Rvc29ja2V0LnYxLlN0YXR1c0gAQgYKBGJvZHky4gEKC0VjaG9TZXJ2aWNlEjMKBEVjaG8SFC5lY2hvLnYxLkVjaG9SZXF1ZXN0GhUuZWNoby52MS5FY2hvUmVzcG9uc2USOAoFQ291bnQSFS5lY2hvLnYxLkNvdW50UmVxdWVzdBoWLmVjaG8udjEuQ291bnRSZXNwb25zZTABEjMKBEZhaWwSFC5lY2hvLnYxLkZhaWxSZXF1ZXN0GhUuZWNoby52MS5GYWlsUmVzcG9uc2UaL9K8GSsKE0VjaG9SZXF1ZXN0RW52ZWxvcGUSFEVjaG9SZXNwb25zZUVudmVsb3BlYgZwcm90bzM", [file_protosocket_v1_options, file_protosocket_v1_status]);
 
 /**
  * The request of Echo.
@@ -92,6 +92,13 @@ export type CountRequest = Message<"echo.v1.CountRequest"> & {
    * @generated from field: uint32 delay_ms = 2;
    */
   delayMs: number;
+
+  /**
+   * Size of the payload each response carries, in bytes.
+   *
+   * @generated from field: uint32 payload_size = 3;
+   */
+  payloadSize: number;
 };
 
 /**
@@ -113,6 +120,13 @@ export type CountResponse = Message<"echo.v1.CountResponse"> & {
    * @generated from field: uint32 n = 1;
    */
   n: number;
+
+  /**
+   * `payload_size` bytes.
+   *
+   * @generated from field: bytes payload = 2;
+   */
+  payload: Uint8Array;
 };
 
 /**
@@ -282,7 +296,8 @@ export const EchoService: GenService<{
     output: typeof EchoResponseSchema;
   },
   /**
-   * Count streams `count` responses numbered from 1, `delay_ms` apart.
+   * Count streams `count` responses numbered from 1, `delay_ms` apart, each
+   * carrying `payload_size` bytes.
    *
    * @generated from rpc echo.v1.EchoService.Count
    */
