@@ -82,10 +82,16 @@ fn echo_body(message: &str, payload: Vec<u8>) -> request::Body {
 }
 
 /// Checks that a unary answer is a Normal frame for `id` and returns its body.
-fn normal_body(id: u64, result: protosocket_rpc::Result<Response>) -> Result<Option<response::Body>, String> {
+fn normal_body(
+    id: u64,
+    result: protosocket_rpc::Result<Response>,
+) -> Result<Option<response::Body>, String> {
     let response = result.map_err(|e| format!("rpc {id} failed: {e}"))?;
     if response.request_id != id {
-        return Err(format!("response id {} for request {id}", response.request_id));
+        return Err(format!(
+            "response id {} for request {id}",
+            response.request_id
+        ));
     }
     if response.code != 0 {
         return Err(format!("response code {} (expected 0)", response.code));
@@ -112,9 +118,10 @@ impl Peer {
     where
         C: StreamConnector,
     {
-        let (client, connection) = protosocket_rpc::client::connect::<ClientCodec, C>(addr, configuration)
-            .await
-            .map_err(|e| format!("connect to {addr}: {e}"))?;
+        let (client, connection) =
+            protosocket_rpc::client::connect::<ClientCodec, C>(addr, configuration)
+                .await
+                .map_err(|e| format!("connect to {addr}: {e}"))?;
         let connection = tokio::spawn(connection);
         Ok(Self { client, connection })
     }
@@ -122,7 +129,10 @@ impl Peer {
     async fn unary(&self, body: request::Body) -> Result<Option<response::Body>, String> {
         let req = request(body);
         let id = req.request_id;
-        let completion = self.client.send_unary(req).map_err(|e| format!("send: {e}"))?;
+        let completion = self
+            .client
+            .send_unary(req)
+            .map_err(|e| format!("send: {e}"))?;
         normal_body(id, completion.await)
     }
 
@@ -136,16 +146,15 @@ impl Peer {
     async fn stats(&self) -> Result<StatsResponse, String> {
         match self.unary(request::Body::Stats(StatsRequest {})).await? {
             Some(response::Body::Stats(stats)) => Ok(stats),
-            other => Err(format!("stats: expected the stats case, got {}", describe(&other))),
+            other => Err(format!(
+                "stats: expected the stats case, got {}",
+                describe(&other)
+            )),
         }
     }
 
     /// Polls stats until `check` holds, for at most `CANCEL_OBSERVE_TIMEOUT`.
-    async fn wait_for_stats(
-        &self,
-        what: &str,
-        check: impl Fn(&StatsResponse) -> bool,
-    ) -> Outcome {
+    async fn wait_for_stats(&self, what: &str, check: impl Fn(&StatsResponse) -> bool) -> Outcome {
         let deadline = Instant::now() + CANCEL_OBSERVE_TIMEOUT;
         loop {
             let stats = self.stats().await?;
@@ -153,7 +162,9 @@ impl Peer {
                 return Ok(());
             }
             if Instant::now() >= deadline {
-                return Err(format!("{what} within {CANCEL_OBSERVE_TIMEOUT:?}; last stats {stats:?}"));
+                return Err(format!(
+                    "{what} within {CANCEL_OBSERVE_TIMEOUT:?}; last stats {stats:?}"
+                ));
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
@@ -167,22 +178,45 @@ impl Peer {
             item_delay_ms: 0,
         }));
         let id = req.request_id;
-        let mut stream = self.client.send_streaming(req).map_err(|e| format!("send: {e}"))?;
+        let mut stream = self
+            .client
+            .send_streaming(req)
+            .map_err(|e| format!("send: {e}"))?;
         let mut items = Vec::with_capacity(count as usize);
         loop {
             match stream.next().await {
                 Some(Ok(item)) => {
                     if item.request_id != id || item.code != 0 {
-                        return Err(format!("item {} has id {} code {}", items.len(), item.request_id, item.code));
+                        return Err(format!(
+                            "item {} has id {} code {}",
+                            items.len(),
+                            item.request_id,
+                            item.code
+                        ));
                     }
                     match item.body {
-                        Some(response::Body::Stream(item)) => items.push((item.sequence, item.payload.len())),
-                        other => return Err(format!("item {}: expected the stream case, got {}", items.len(), describe(&other))),
+                        Some(response::Body::Stream(item)) => {
+                            items.push((item.sequence, item.payload.len()))
+                        }
+                        other => {
+                            return Err(format!(
+                                "item {}: expected the stream case, got {}",
+                                items.len(),
+                                describe(&other)
+                            ))
+                        }
                     }
                 }
                 Some(Err(protosocket_rpc::Error::Finished)) => break,
-                Some(Err(e)) => return Err(format!("stream error after {} items: {e}", items.len())),
-                None => return Err(format!("stream ended without Finished after {} items", items.len())),
+                Some(Err(e)) => {
+                    return Err(format!("stream error after {} items: {e}", items.len()))
+                }
+                None => {
+                    return Err(format!(
+                        "stream ended without Finished after {} items",
+                        items.len()
+                    ))
+                }
             }
         }
         if stream.next().await.is_some() {
@@ -201,7 +235,9 @@ fn check_items(items: &[(u64, usize)], count: u64, payload_size: usize) -> Outco
             return Err(format!("item {index} has sequence {sequence}"));
         }
         if *len != payload_size {
-            return Err(format!("item {index} has a {len}-byte payload, expected {payload_size}"));
+            return Err(format!(
+                "item {index} has a {len}-byte payload, expected {payload_size}"
+            ));
         }
     }
     Ok(())
@@ -234,7 +270,11 @@ async fn scenario_large(peer: &Peer) -> Outcome {
         return Err(format!("message {:?}", echo.message));
     }
     if echo.payload.len() != payload.len() {
-        return Err(format!("payload of {} bytes, expected {}", echo.payload.len(), payload.len()));
+        return Err(format!(
+            "payload of {} bytes, expected {}",
+            echo.payload.len(),
+            payload.len()
+        ));
     }
     if let Some(at) = echo.payload.iter().zip(&payload).position(|(a, b)| a != b) {
         return Err(format!("payload differs at byte {at}"));
@@ -249,7 +289,10 @@ async fn scenario_concurrent(peer: &Peer) -> Outcome {
         let message = format!("concurrent-{i}");
         let req = request(echo_body(&message, (i as u32).to_le_bytes().to_vec()));
         let id = req.request_id;
-        let completion = peer.client.send_unary(req).map_err(|e| format!("send {i}: {e}"))?;
+        let completion = peer
+            .client
+            .send_unary(req)
+            .map_err(|e| format!("send {i}: {e}"))?;
         calls.push(async move { (i, message, normal_body(id, completion.await)) });
     }
     // All 1000 are submitted before any is awaited: they are in flight together.
@@ -260,7 +303,12 @@ async fn scenario_concurrent(peer: &Peer) -> Outcome {
                     return Err(format!("call {i} got {echo:?}"));
                 }
             }
-            other => return Err(format!("call {i}: expected the echo case, got {}", describe(&other))),
+            other => {
+                return Err(format!(
+                    "call {i}: expected the echo case, got {}",
+                    describe(&other)
+                ))
+            }
         }
     }
     Ok(())
@@ -283,7 +331,10 @@ async fn scenario_cancel_stream(peer: &Peer) -> Outcome {
         payload_size: 8,
         item_delay_ms: 1,
     }));
-    let mut stream = peer.client.send_streaming(req).map_err(|e| format!("send: {e}"))?;
+    let mut stream = peer
+        .client
+        .send_streaming(req)
+        .map_err(|e| format!("send: {e}"))?;
     for expected in 0..5u64 {
         match stream.next().await {
             Some(Ok(Response {
@@ -304,7 +355,10 @@ async fn scenario_cancel_stream(peer: &Peer) -> Outcome {
 async fn scenario_cancel_unary(peer: &Peer) -> Outcome {
     let before = peer.stats().await?;
     let req = request(request::Body::Sleep(SleepRequest { ms: 10_000 }));
-    let completion = peer.client.send_unary(req).map_err(|e| format!("send: {e}"))?;
+    let completion = peer
+        .client
+        .send_unary(req)
+        .map_err(|e| format!("send: {e}"))?;
     // The timeout drops the completion after 100 ms, which sends a Cancel.
     match tokio::time::timeout(Duration::from_millis(100), completion).await {
         Err(_elapsed) => {}
@@ -329,7 +383,10 @@ async fn scenario_error(peer: &Peer) -> Outcome {
         other => return Err(format!("expected the error case, got {}", describe(&other))),
     };
     if status.code != 5 || status.message != "not here" {
-        return Err(format!("status code {} message {:?}", status.code, status.message));
+        return Err(format!(
+            "status code {} message {:?}",
+            status.code, status.message
+        ));
     }
     if status.details.len() != 1 {
         return Err(format!("{} details, expected 1", status.details.len()));
@@ -338,7 +395,8 @@ async fn scenario_error(peer: &Peer) -> Outcome {
     if detail.type_url != DETAIL_TYPE_URL {
         return Err(format!("detail type_url {:?}", detail.type_url));
     }
-    let echo = EchoResponse::decode(detail.value.as_slice()).map_err(|e| format!("detail does not decode: {e}"))?;
+    let echo = EchoResponse::decode(detail.value.as_slice())
+        .map_err(|e| format!("detail does not decode: {e}"))?;
     if echo.message != "detail" || !echo.payload.is_empty() {
         return Err(format!("detail is {echo:?}"));
     }
@@ -348,13 +406,18 @@ async fn scenario_error(peer: &Peer) -> Outcome {
 async fn scenario_reject(peer: &Peer) -> Outcome {
     let before = peer.stats().await?;
     let req = request(request::Body::Reject(RejectRequest {}));
-    let completion = peer.client.send_unary(req).map_err(|e| format!("send: {e}"))?;
+    let completion = peer
+        .client
+        .send_unary(req)
+        .map_err(|e| format!("send: {e}"))?;
     match completion.await {
         Err(protosocket_rpc::Error::CancelledRemotely) => {}
         other => return Err(format!("expected CancelledRemotely, got {other:?}")),
     }
-    peer.wait_for_stats("rejected did not increase", |stats| stats.rejected > before.rejected)
-        .await
+    peer.wait_for_stats("rejected did not increase", |stats| {
+        stats.rejected > before.rejected
+    })
+    .await
 }
 
 async fn scenario_stats(peer: &Peer) -> Outcome {
@@ -362,16 +425,24 @@ async fn scenario_stats(peer: &Peer) -> Outcome {
     peer.echo("stats", Vec::new()).await?;
     let second = peer.stats().await?;
     if second.completed < first.completed + 1 {
-        return Err(format!("completed did not count an echo: {first:?} then {second:?}"));
+        return Err(format!(
+            "completed did not count an echo: {first:?} then {second:?}"
+        ));
     }
     if second.cancelled_handlers < first.cancelled_handlers || second.rejected < first.rejected {
-        return Err(format!("counters went backwards: {first:?} then {second:?}"));
+        return Err(format!(
+            "counters went backwards: {first:?} then {second:?}"
+        ));
     }
     Ok(())
 }
 
 /// Runs one scenario on a fresh connection.
-pub async fn run_scenario<C>(name: &str, addr: SocketAddr, configuration: &Configuration<C>) -> Outcome
+pub async fn run_scenario<C>(
+    name: &str,
+    addr: SocketAddr,
+    configuration: &Configuration<C>,
+) -> Outcome
 where
     C: StreamConnector,
 {
@@ -401,14 +472,21 @@ where
 /// Expands `all` and checks names; keeps the order given.
 pub fn resolve_scenarios(names: &[String]) -> Result<Vec<&'static str>, String> {
     let mut out = Vec::new();
-    let names: Vec<String> = if names.is_empty() { vec!["all".to_string()] } else { names.to_vec() };
+    let names: Vec<String> = if names.is_empty() {
+        vec!["all".to_string()]
+    } else {
+        names.to_vec()
+    };
     for name in &names {
         if name == "all" {
             out.extend_from_slice(SCENARIOS);
         } else if let Some(known) = SCENARIOS.iter().find(|s| **s == name.as_str()) {
             out.push(*known);
         } else {
-            return Err(format!("unknown scenario {name:?}; known: all, {}", SCENARIOS.join(", ")));
+            return Err(format!(
+                "unknown scenario {name:?}; known: all, {}",
+                SCENARIOS.join(", ")
+            ));
         }
     }
     Ok(out)

@@ -69,7 +69,9 @@ impl Obj {
 }
 
 fn echo_fields(message: &str, payload: &[u8]) -> Obj {
-    Obj::new().string("message", message).bytes("payload", payload)
+    Obj::new()
+        .string("message", message)
+        .bytes("payload", payload)
 }
 
 pub fn echo_request(m: &EchoRequest) -> Value {
@@ -101,7 +103,10 @@ pub fn fail_request(m: &FailRequest) -> Value {
 }
 
 pub fn stream_item(m: &StreamItem) -> Value {
-    Obj::new().u64("sequence", m.sequence).bytes("payload", &m.payload).done()
+    Obj::new()
+        .u64("sequence", m.sequence)
+        .bytes("payload", &m.payload)
+        .done()
 }
 
 pub fn sleep_response(m: &SleepResponse) -> Value {

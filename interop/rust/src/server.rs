@@ -110,7 +110,9 @@ pub fn fail_status(fail: FailRequest) -> Status {
 }
 
 /// A unary rpc whose response is ready at once.
-fn ready_unary(body: impl FnOnce() -> response::Body + Send + 'static) -> BoxFuture<'static, Response> {
+fn ready_unary(
+    body: impl FnOnce() -> response::Body + Send + 'static,
+) -> BoxFuture<'static, Response> {
     let guard = RpcGuard::new();
     async move {
         let response = normal(body());
@@ -144,7 +146,8 @@ fn item_stream(request: StreamRequest) -> BoxStream<'static, Response> {
         next: 0,
         count: request.count,
         payload_size: request.payload_size as usize,
-        delay: (request.item_delay_ms > 0).then(|| Duration::from_millis(request.item_delay_ms as u64)),
+        delay: (request.item_delay_ms > 0)
+            .then(|| Duration::from_millis(request.item_delay_ms as u64)),
     };
     futures::stream::unfold(state, |mut state| async move {
         if state.next >= state.count {
@@ -190,16 +193,18 @@ impl ConnectionService for InteropConnection {
             })),
             Some(request::Body::Stream(stream)) => RpcKind::Streaming(item_stream(stream)),
             Some(request::Body::Sleep(sleep)) => RpcKind::Unary(sleep_unary(sleep.ms)),
-            Some(request::Body::Fail(fail)) => {
-                RpcKind::Unary(ready_unary(move || response::Body::Error(fail_status(fail))))
-            }
+            Some(request::Body::Fail(fail)) => RpcKind::Unary(ready_unary(move || {
+                response::Body::Error(fail_status(fail))
+            })),
             Some(request::Body::Reject(_)) | None => {
                 REJECTED.fetch_add(1, Ordering::SeqCst);
                 RpcKind::Cancelled
             }
             // The snapshot is taken when the rpc is first polled, before this rpc's own
             // completion is counted.
-            Some(request::Body::Stats(_)) => RpcKind::Unary(ready_unary(|| response::Body::Stats(stats()))),
+            Some(request::Body::Stats(_)) => {
+                RpcKind::Unary(ready_unary(|| response::Body::Stats(stats())))
+            }
         }
     }
 }
@@ -240,7 +245,11 @@ pub fn listen(addr: SocketAddr) -> std::io::Result<(TcpSocketListener, SocketAdd
     if addr.port() != 0 {
         return Ok((TcpSocketListener::listen(addr, 1024, None)?, addr));
     }
-    let placeholder = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None)?;
+    let placeholder = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        None,
+    )?;
     placeholder.set_reuse_port(true)?;
     placeholder.set_reuse_address(true)?;
     placeholder.bind(&addr.into())?;
@@ -269,7 +278,10 @@ pub struct BoundServer {
     pub serve: Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>>,
 }
 
-fn build<L>(listener: L, max_buffer_length: usize) -> std::io::Result<Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>>>
+fn build<L>(
+    listener: L,
+    max_buffer_length: usize,
+) -> std::io::Result<Pin<Box<dyn Future<Output = std::io::Result<()>> + Send>>>
 where
     L: SocketListener + Send + 'static,
     L::Stream: Send,
@@ -293,7 +305,10 @@ pub fn bind(options: &ServerOptions) -> std::io::Result<BoundServer> {
         None => build(tcp, options.max_buffer_length)?,
         Some((cert, key)) => {
             let config = crate::tls::server_config(Path::new(cert), Path::new(key))?;
-            build(TlsSocketListener::wrap(tcp, config), options.max_buffer_length)?
+            build(
+                TlsSocketListener::wrap(tcp, config),
+                options.max_buffer_length,
+            )?
         }
     };
     Ok(BoundServer { local_addr, serve })

@@ -16,12 +16,18 @@ use tokio_rustls::rustls;
 pub fn server_config(cert: &Path, key: &Path) -> std::io::Result<rustls::ServerConfig> {
     let certs = CertificateDer::pem_file_iter(cert)
         .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| std::io::Error::other(format!("reading certificate {}: {e}", cert.display())))?;
+        .map_err(|e| {
+            std::io::Error::other(format!("reading certificate {}: {e}", cert.display()))
+        })?;
     if certs.is_empty() {
-        return Err(std::io::Error::other(format!("no certificate in {}", cert.display())));
+        return Err(std::io::Error::other(format!(
+            "no certificate in {}",
+            cert.display()
+        )));
     }
-    let key = PrivateKeyDer::from_pem_file(key)
-        .map_err(|e| std::io::Error::other(format!("reading private key {}: {e}", key.display())))?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| {
+        std::io::Error::other(format!("reading private key {}: {e}", key.display()))
+    })?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

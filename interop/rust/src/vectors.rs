@@ -46,8 +46,12 @@ impl Envelope {
     pub fn frame(&self) -> Vec<u8> {
         let mut buffer = Vec::new();
         match self {
-            Envelope::Request(m) => ProstSerializer::<Request>::default().serialize_into_buffer(m.clone(), &mut buffer),
-            Envelope::Response(m) => ProstSerializer::<Response>::default().serialize_into_buffer(m.clone(), &mut buffer),
+            Envelope::Request(m) => {
+                ProstSerializer::<Request>::default().serialize_into_buffer(m.clone(), &mut buffer)
+            }
+            Envelope::Response(m) => {
+                ProstSerializer::<Response>::default().serialize_into_buffer(m.clone(), &mut buffer)
+            }
         }
         buffer
     }
@@ -71,7 +75,10 @@ impl Envelope {
             other => return Err(format!("unknown direction {other:?}")),
         };
         if consumed != frame.len() {
-            return Err(format!("decoder consumed {consumed} of {} bytes", frame.len()));
+            return Err(format!(
+                "decoder consumed {consumed} of {} bytes",
+                frame.len()
+            ));
         }
         Ok(envelope)
     }
@@ -94,14 +101,22 @@ pub struct Case {
 fn req(name: &'static str, request_id: u64, code: u32, body: Option<request::Body>) -> Case {
     Case {
         name,
-        envelope: Envelope::Request(Request { request_id, code, body }),
+        envelope: Envelope::Request(Request {
+            request_id,
+            code,
+            body,
+        }),
     }
 }
 
 fn resp(name: &'static str, request_id: u64, code: u32, body: Option<response::Body>) -> Case {
     Case {
         name,
-        envelope: Envelope::Response(Response { request_id, code, body }),
+        envelope: Envelope::Response(Response {
+            request_id,
+            code,
+            body,
+        }),
     }
 }
 
@@ -141,10 +156,30 @@ pub fn cases() -> Vec<Case> {
                 item_delay_ms: 1,
             })),
         ),
-        req("request_sleep", 3, 0, Some(request::Body::Sleep(SleepRequest { ms: 10_000 }))),
-        req("request_fail", 4, 0, Some(request::Body::Fail(fail.clone()))),
-        req("request_reject", 5, 0, Some(request::Body::Reject(RejectRequest {}))),
-        req("request_stats", 6, 0, Some(request::Body::Stats(StatsRequest {}))),
+        req(
+            "request_sleep",
+            3,
+            0,
+            Some(request::Body::Sleep(SleepRequest { ms: 10_000 })),
+        ),
+        req(
+            "request_fail",
+            4,
+            0,
+            Some(request::Body::Fail(fail.clone())),
+        ),
+        req(
+            "request_reject",
+            5,
+            0,
+            Some(request::Body::Reject(RejectRequest {})),
+        ),
+        req(
+            "request_stats",
+            6,
+            0,
+            Some(request::Body::Stats(StatsRequest {})),
+        ),
         // Edge cases of requests.
         req("request_echo_empty_body", 7, 0, echo_req("", &[])),
         req("request_no_body", 7, 0, None),
@@ -185,9 +220,24 @@ pub fn cases() -> Vec<Case> {
                 payload: vec![0; 4],
             })),
         ),
-        resp("response_sleep", 3, 0, Some(response::Body::Sleep(SleepResponse { slept_ms: 10_000 }))),
-        resp("response_fail", 4, 0, Some(response::Body::Fail(FailResponse {}))),
-        resp("response_reject", 5, 0, Some(response::Body::Reject(RejectResponse {}))),
+        resp(
+            "response_sleep",
+            3,
+            0,
+            Some(response::Body::Sleep(SleepResponse { slept_ms: 10_000 })),
+        ),
+        resp(
+            "response_fail",
+            4,
+            0,
+            Some(response::Body::Fail(FailResponse {})),
+        ),
+        resp(
+            "response_reject",
+            5,
+            0,
+            Some(response::Body::Reject(RejectResponse {})),
+        ),
         resp(
             "response_stats",
             6,
@@ -198,7 +248,12 @@ pub fn cases() -> Vec<Case> {
                 rejected: 2,
             })),
         ),
-        resp("response_error_with_details", 4, 0, Some(response::Body::Error(fail_status(fail)))),
+        resp(
+            "response_error_with_details",
+            4,
+            0,
+            Some(response::Body::Error(fail_status(fail))),
+        ),
         resp(
             "response_error_no_details",
             4,
@@ -211,7 +266,12 @@ pub fn cases() -> Vec<Case> {
         ),
         // Edge cases of responses.
         resp("response_echo_empty_body", 7, 0, echo_resp("", &[])),
-        resp("response_error_empty", 4, 0, Some(response::Body::Error(Status::default()))),
+        resp(
+            "response_error_empty",
+            4,
+            0,
+            Some(response::Body::Error(Status::default())),
+        ),
         resp("response_echo_prefix_128", 1, 0, echo_resp("", &prefix_128)),
         resp("response_end", 2, 2, None),
         resp("response_cancel", 5, 1, None),
@@ -225,7 +285,12 @@ pub fn cases() -> Vec<Case> {
         resp("response_all_default", 0, 0, None),
         // How the Rust Message impl reads codes other than 0/1/2: `code as u8`.
         resp("response_code_3_reads_as_cancel", 9, 3, None),
-        resp("response_code_256_reads_as_normal", 9, 256, echo_resp("x", &[])),
+        resp(
+            "response_code_256_reads_as_normal",
+            9,
+            256,
+            echo_resp("x", &[]),
+        ),
         resp("response_code_258_reads_as_end", 9, 258, None),
     ]
 }
@@ -235,12 +300,15 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 pub fn unhex(text: &str) -> Result<Vec<u8>, String> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return Err(format!("odd hex length {}", text.len()));
     }
     (0..text.len())
         .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).map_err(|e| format!("bad hex {:?}: {e}", &text[i..i + 2])))
+        .map(|i| {
+            u8::from_str_radix(&text[i..i + 2], 16)
+                .map_err(|e| format!("bad hex {:?}: {e}", &text[i..i + 2]))
+        })
         .collect()
 }
 
@@ -250,10 +318,19 @@ pub fn render() -> Result<String, String> {
     for case in cases() {
         let mut entry = Map::new();
         entry.insert("name".into(), Value::String(case.name.into()));
-        entry.insert("direction".into(), Value::String(case.envelope.direction().into()));
+        entry.insert(
+            "direction".into(),
+            Value::String(case.envelope.direction().into()),
+        );
         entry.insert("message".into(), case.envelope.json()?);
-        entry.insert("frame_hex".into(), Value::String(hex(&case.envelope.frame())));
-        entry.insert("control".into(), Value::String(control_word(case.envelope.code()).into()));
+        entry.insert(
+            "frame_hex".into(),
+            Value::String(hex(&case.envelope.frame())),
+        );
+        entry.insert(
+            "control".into(),
+            Value::String(control_word(case.envelope.code()).into()),
+        );
         entries.push(Value::Object(entry));
     }
     let mut root = Map::new();
@@ -283,17 +360,32 @@ pub fn verify(file: &Value) -> Result<usize, String> {
         .and_then(Value::as_array)
         .ok_or("no cases array")?;
     for entry in cases {
-        let name = entry.get("name").and_then(Value::as_str).ok_or("entry without name")?;
-        let direction = entry.get("direction").and_then(Value::as_str).ok_or(format!("{name}: no direction"))?;
-        let frame_hex = entry.get("frame_hex").and_then(Value::as_str).ok_or(format!("{name}: no frame_hex"))?;
+        let name = entry
+            .get("name")
+            .and_then(Value::as_str)
+            .ok_or("entry without name")?;
+        let direction = entry
+            .get("direction")
+            .and_then(Value::as_str)
+            .ok_or(format!("{name}: no direction"))?;
+        let frame_hex = entry
+            .get("frame_hex")
+            .and_then(Value::as_str)
+            .ok_or(format!("{name}: no frame_hex"))?;
         let frame = unhex(frame_hex).map_err(|e| format!("{name}: {e}"))?;
         let decoded = Envelope::decode(direction, &frame).map_err(|e| format!("{name}: {e}"))?;
         let json = decoded.json().map_err(|e| format!("{name}: {e}"))?;
         if Some(&json) != entry.get("message") {
-            return Err(format!("{name}: frame decodes to {json}, file says {:?}", entry.get("message")));
+            return Err(format!(
+                "{name}: frame decodes to {json}, file says {:?}",
+                entry.get("message")
+            ));
         }
         if decoded.frame() != frame {
-            return Err(format!("{name}: re-encoding gives {}", hex(&decoded.frame())));
+            return Err(format!(
+                "{name}: re-encoding gives {}",
+                hex(&decoded.frame())
+            ));
         }
         let control = entry.get("control").and_then(Value::as_str);
         if control != Some(control_word(decoded.code())) {
@@ -333,7 +425,10 @@ mod tests {
         assert_eq!(frame_of("response_all_default"), "00");
         assert_eq!(frame_of("request_all_default"), "00");
         assert_eq!(frame_of("response_cancel_id_300"), "0508ac021001");
-        assert_eq!(frame_of("response_cancel_id_max"), "0d08ffffffffffffffffff011001");
+        assert_eq!(
+            frame_of("response_cancel_id_max"),
+            "0d08ffffffffffffffffff011001"
+        );
         assert_eq!(frame_of("request_no_body"), "020807");
         assert_eq!(frame_of("request_echo_empty_body"), "0408071a00");
         // Unary request/response id=1 with message "1": same bytes as the example.
@@ -353,7 +448,8 @@ mod tests {
     #[test]
     fn committed_file_is_current() {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(FRAMES_PATH);
-        let committed = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let committed =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let expected = render().unwrap();
         assert!(
             committed == expected,

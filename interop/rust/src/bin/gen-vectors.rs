@@ -17,9 +17,9 @@ struct Args {
 
 fn main() {
     let args = Args::parse();
-    let path = args
-        .out
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(protosocket_interop::vectors::FRAMES_PATH));
+    let path = args.out.unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(protosocket_interop::vectors::FRAMES_PATH)
+    });
     let text = match protosocket_interop::vectors::render() {
         Ok(text) => text,
         Err(e) => {
@@ -31,7 +31,10 @@ fn main() {
         match std::fs::read_to_string(&path) {
             Ok(existing) if existing == text => println!("{} is up to date", path.display()),
             Ok(_) => {
-                eprintln!("{} is stale: run `cargo run --bin gen-vectors`", path.display());
+                eprintln!(
+                    "{} is stale: run `cargo run --bin gen-vectors`",
+                    path.display()
+                );
                 std::process::exit(1);
             }
             Err(e) => {
