@@ -71,7 +71,7 @@ export function createCallRegistry(options: CallRegistryOptions): CallRegistry {
   /** Encodes and queues a request; registers `call` only once the frame is queued. */
   function start(method: ClientMethod, request: unknown, makeCall: (id: number) => PendingCall): PendingCall {
     if (closedError !== undefined) {
-      throw new RpcError(closedError.code === Code.Cancelled ? Code.Unavailable : closedError.code, `connection is closed: ${closedError.rawMessage}`, [], contextOf(method));
+      throw new RpcError(Code.Unavailable, `connection is closed: ${closedError.rawMessage}`, [], contextOf(method));
     }
     const env = envelopes as ClientEnvelopes;
     const id = nextId();

@@ -51,7 +51,7 @@ export function defineService<S extends DescService>(
  *
  * @throws BindingError when the service breaks a binding rule.
  */
-export function serviceFromRegistry(service: DescService, registry: Registry): ServiceDefinition {
+export function serviceFromRegistry<S extends DescService>(service: S, registry: Registry): ServiceDefinition<S> {
   const binding = resolveServiceBinding(service, registry);
   const request = registry.getMessage(binding.request.typeName);
   const response = registry.getMessage(binding.response.typeName);

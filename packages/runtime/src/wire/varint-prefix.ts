@@ -34,7 +34,10 @@ export function readLengthPrefix(bytes: Uint8Array, offset: number, end: number)
     }
     const b = bytes[pos] as number;
     if (i === MAX_VARINT_BYTES - 1 && b > 1) {
-      return { kind: "malformed", reason: "varint length prefix overflows 64 bits" };
+      return {
+        kind: "malformed",
+        reason: (b & 0x80) !== 0 ? "varint length prefix longer than 10 bytes" : "varint length prefix overflows 64 bits",
+      };
     }
     length += (b & 0x7f) * multiplier;
     if ((b & 0x80) === 0) {
