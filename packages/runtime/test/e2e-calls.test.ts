@@ -137,6 +137,21 @@ describe("calls", () => {
     expect((err as RpcError).peer).toBe(transport?.peer);
   });
 
+  it("rejects with a bare Cancel when a handler throws a cancelled error", async () => {
+    const s = createServer();
+    server = s;
+    s.registerPartial(echoDef, {
+      echo() {
+        throw new RpcError(Code.Cancelled, "rejected");
+      },
+    });
+    const { port } = await s.listen();
+    transport = await connect({ port });
+    const err = await createClient(echoDef, transport).echo({}).catch((e: unknown) => e);
+    expect((err as RpcError).code).toBe(Code.Cancelled);
+    expect((err as RpcError).rawMessage).toBe("call cancelled by the server");
+  });
+
   it("serves grouped envelopes: wrapper cases, ids at other numbers, an error type with an enum code", async () => {
     const s = createServer();
     server = s;

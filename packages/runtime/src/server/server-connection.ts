@@ -242,6 +242,11 @@ export function createServerConnection(options: ServerConnectionOptions): Server
     if (call.done && !force) return;
     removeCall(call);
     const error = RpcError.from(reason);
+    if (error.code === Code.Cancelled) {
+      // A handler that gives up with `cancelled` rejects the call with a bare Cancel, as a Rust server does.
+      sendControl(call.id, ControlCode.Cancel);
+      return;
+    }
     options.onHandlerError?.(error, call.method.fullName, peer);
     sendError(call.id, error);
   }
