@@ -40,6 +40,10 @@ export interface Connection {
   readonly writable: boolean;
   /** Bytes queued and not yet handed to the socket. */
   readonly queuedBytes: number;
+  /** When (Date.now()) the frame being received began, if one is incomplete. */
+  readonly partialFrameSince: number | undefined;
+  /** When (Date.now()) the last complete frame arrived (or the connection opened). */
+  readonly lastFrameAt: number;
   /**
    * Queues one frame for `body`. Throws a FrameError (writing nothing) when
    * the frame would exceed the limit, and an RpcError when closed.
@@ -74,12 +78,25 @@ export function createConnection(options: ConnectionOptions): Connection {
 
   socket.setNoDelay(true);
 
-  const onFrame = options.onFrame;
+  let partialFrameSince: number | undefined;
+  let lastFrameAt = Date.now();
+  let frames = 0;
+  const onFrame = (body: Uint8Array) => {
+    frames++;
+    options.onFrame(body);
+  };
   const onData = (chunk: Buffer) => {
+    const before = frames;
     try {
       decoder.push(chunk, onFrame);
     } catch (e) {
       close(violation(e));
+      return;
+    }
+    if (frames !== before || partialFrameSince === undefined) {
+      const now = Date.now();
+      if (frames !== before) lastFrameAt = now;
+      partialFrameSince = decoder.atBoundary ? undefined : now;
     }
   };
 
@@ -172,6 +189,12 @@ export function createConnection(options: ConnectionOptions): Connection {
     },
     get queuedBytes() {
       return pendingBytes;
+    },
+    get partialFrameSince() {
+      return partialFrameSince;
+    },
+    get lastFrameAt() {
+      return lastFrameAt;
     },
     send(body) {
       if (closed) {

@@ -45,6 +45,12 @@ export interface ServerConnection {
   readonly peer: string;
   /** Calls running. */
   readonly activeCalls: number;
+  /** When the frame being received began, if one is incomplete. */
+  readonly partialFrameSince: number | undefined;
+  /** When the last complete frame arrived (or the connection opened). */
+  readonly lastFrameAt: number;
+  /** True until the first complete frame arrives. */
+  readonly awaitingFirstFrame: boolean;
   /** Rejects new calls with `unavailable` from now on; resolves when no call is left running. */
   drain(): Promise<void>;
   /** Ends every running call with `error` (sent to the client), then closes the connection after writing what is queued. */
@@ -68,6 +74,7 @@ export function createServerConnection(options: ServerConnectionOptions): Server
   let draining = false;
   let drainWaiters: (() => void)[] = [];
   let readPaused = false;
+  let sawFrame = false;
   let self: ServerConnection;
 
   const conn: Connection = createConnection({
@@ -138,6 +145,7 @@ export function createServerConnection(options: ServerConnectionOptions): Server
   }
 
   function onFrame(body: Uint8Array): void {
+    sawFrame = true;
     const env = envelopes.request.decode(body);
     const id = envelopes.request.readId(env);
     const code = envelopes.request.readCode(env);
@@ -285,6 +293,15 @@ export function createServerConnection(options: ServerConnectionOptions): Server
     peer,
     get activeCalls() {
       return calls.size;
+    },
+    get partialFrameSince() {
+      return conn.partialFrameSince;
+    },
+    get lastFrameAt() {
+      return conn.lastFrameAt;
+    },
+    get awaitingFirstFrame() {
+      return !sawFrame;
     },
     drain() {
       draining = true;

@@ -21,6 +21,32 @@ export interface ServerOptions {
    * answered with `resource_exhausted` and not run. Default 16,384.
    */
   maxConcurrentCallsPerConnection?: number;
+  /**
+   * Connections served at once; a connection past it is closed as soon as it
+   * is accepted, and the others are not disturbed. Default 10,000.
+   */
+  maxConnections?: number;
+  /**
+   * A connection must deliver its first complete frame within this long
+   * after it is accepted (after the TLS handshake), or it is closed. 0 turns
+   * it off. Default 30,000 ms.
+   */
+  firstFrameTimeoutMs?: number;
+  /**
+   * A frame that has begun must be complete within this long, or the
+   * connection is closed (a peer that trickles or stops mid-frame). 0 turns it
+   * off. Default 30,000 ms.
+   */
+  frameTimeoutMs?: number;
+  /**
+   * A connection with no call running and no frame received for this long
+   * is closed. 0 (the default) keeps idle connections open.
+   */
+  idleTimeoutMs?: number;
+  /** TLS handshakes that take longer fail. Default 10,000 ms. */
+  tlsHandshakeTimeoutMs?: number;
+  /** Enables TCP keepalive on accepted sockets with this initial delay (ms), to find dead peers. Default: off. */
+  keepAliveMs?: number;
   /** Called when a handler fails (thrown error or invalid response), for logging. */
   onHandlerError?(error: RpcError, method: string, peer: string): void;
   /** Called when a connection closes with a protocol violation or an I/O error. */
@@ -87,6 +113,41 @@ export function createServer(options: ServerOptions = {}): Server {
   let address: ServerAddress | undefined;
   let closing: Promise<void> | undefined;
   const connections = new Set<ServerConnection>();
+  const maxConnections = options.maxConnections ?? 10_000;
+  const firstFrameTimeoutMs = options.firstFrameTimeoutMs ?? 30_000;
+  const frameTimeoutMs = options.frameTimeoutMs ?? 30_000;
+  const idleTimeoutMs = options.idleTimeoutMs ?? 0;
+  let sweeper: NodeJS.Timeout | undefined;
+  let refused = 0;
+
+  /** Closes connections that broke a timeout; runs a few times per shortest timeout. */
+  function sweep(): void {
+    const now = Date.now();
+    for (const c of connections) {
+      const partial = c.partialFrameSince;
+      let why: string | undefined;
+      if (frameTimeoutMs > 0 && partial !== undefined && now - partial > frameTimeoutMs) {
+        why = `a frame stayed incomplete for more than ${frameTimeoutMs} ms (frameTimeoutMs)`;
+      } else if (firstFrameTimeoutMs > 0 && c.awaitingFirstFrame && now - c.lastFrameAt > firstFrameTimeoutMs) {
+        why = `no frame within ${firstFrameTimeoutMs} ms of connecting (firstFrameTimeoutMs)`;
+      } else if (idleTimeoutMs > 0 && c.activeCalls === 0 && now - c.lastFrameAt > idleTimeoutMs) {
+        why = `idle for more than ${idleTimeoutMs} ms (idleTimeoutMs)`;
+      }
+      if (why !== undefined) {
+        const error = new RpcError(Code.DeadlineExceeded, `connection closed: ${why}`, [], { peer: c.peer });
+        options.onConnectionError?.(error, c.peer);
+        c.close(error);
+      }
+    }
+  }
+
+  function startSweeper(): void {
+    const timeouts = [firstFrameTimeoutMs, frameTimeoutMs, idleTimeoutMs].filter((t) => t > 0);
+    if (timeouts.length === 0) return;
+    const every = Math.min(1000, Math.max(10, Math.floor(Math.min(...timeouts) / 4)));
+    sweeper = setInterval(sweep, every);
+    sweeper.unref();
+  }
 
   function register(def: ServiceDefinition, impl: Record<string, unknown>, partial: boolean): void {
     if (listener !== undefined) throw new Error(`cannot register ${def.service.typeName}: the server is already listening`);
@@ -135,6 +196,18 @@ export function createServer(options: ServerOptions = {}): Server {
       socket.destroy();
       return;
     }
+    if (connections.size >= maxConnections) {
+      refused++;
+      if (refused === 1 || refused % 1000 === 0) {
+        options.onConnectionError?.(
+          new RpcError(Code.ResourceExhausted, `connection refused: ${maxConnections} connections open (maxConnections); ${refused} refused so far`, [], { peer }),
+          peer,
+        );
+      }
+      socket.destroy();
+      return;
+    }
+    if (options.keepAliveMs !== undefined) socket.setKeepAlive(true, options.keepAliveMs);
     const conn = createServerConnection({
       socket,
       peer,
@@ -170,7 +243,9 @@ export function createServer(options: ServerOptions = {}): Server {
       const host = listenOptions.host ?? "127.0.0.1";
       const tls = listenOptions.tls;
       const srv: NetServer =
-        tls === undefined ? createNetServer({ noDelay: true }, accept) : createTlsServer({ ...tls }, accept);
+        tls === undefined
+          ? createNetServer({ noDelay: true }, accept)
+          : createTlsServer({ handshakeTimeout: options.tlsHandshakeTimeoutMs ?? 10_000, ...tls }, accept);
       if (tls !== undefined) {
         // A failed handshake concerns that client only.
         srv.on("tlsClientError", (err: Error, socket: Socket) => {
@@ -185,6 +260,7 @@ export function createServer(options: ServerOptions = {}): Server {
           srv.off("error", reject);
           const a = srv.address();
           address = typeof a === "object" && a !== null ? { host: a.address, port: a.port } : { host, port: listenOptions.port ?? 0 };
+          startSweeper();
           resolve(address);
         });
       });
@@ -201,6 +277,7 @@ export function createServer(options: ServerOptions = {}): Server {
           new Promise<void>((r) => (timer = setTimeout(r, graceMs))),
         ]);
         clearTimeout(timer);
+        if (sweeper !== undefined) clearInterval(sweeper);
         const shutdown = new RpcError(Code.Unavailable, `server shut down; the call did not finish within the grace period of ${graceMs} ms`);
         for (const c of connections) c.shutdown(shutdown);
         await closed;
