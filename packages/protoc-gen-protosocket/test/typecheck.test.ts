@@ -1,0 +1,85 @@
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { join, relative } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { compileProtos, generateFrom, packageDir, protocGenEs, repoRoot, runPluginOn, writeFiles } from "./helpers.js";
+import { manyServices } from "./protos/many-services.js";
+import { existingBinding, existingProtocol, greeter, grouped } from "./protos/shapes.js";
+
+const tsc = join(repoRoot, "node_modules", "typescript", "bin", "tsc");
+
+function runTsc(project: string): { status: number | null; output: string } {
+  const run = spawnSync(process.execPath, [tsc, "-p", project], { encoding: "utf8" });
+  return { status: run.status, output: run.stdout + run.stderr };
+}
+
+describe("generated code type-checks with tsc (strict, exactOptionalPropertyTypes, noUncheckedIndexedAccess)", () => {
+  it("committed fixtures (target=ts and target=js+dts) and the usage checks in test/typecheck", () => {
+    const { status, output } = runTsc(join(packageDir, "test", "tsconfig.json"));
+    expect(output).toBe("");
+    expect(status).toBe(0);
+  });
+
+  // Inline shapes, generated with protoc-gen-es beside, into a scratch dir
+  // inside the package so that @protosocket/runtime resolves from the workspace.
+  const scratch = mkdtempSync(join(packageDir, "test", ".tmp-typecheck-"));
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+  const sources = {
+    "demo/v1/greeter.proto": greeter,
+    "shop/v1/shop.proto": grouped,
+    "legacy/v1/protocol.proto": existingProtocol,
+    "bind/v1/pinger.proto": existingBinding,
+    "many/v1/many.proto": manyServices(40),
+    "wkt/v1/clock.proto": `syntax = "proto3";
+package wkt.v1;
+import "google/protobuf/empty.proto";
+import "google/protobuf/timestamp.proto";
+import "protosocket/v1/options.proto";
+import "protosocket/v1/status.proto";
+service Clock {
+  // No error case: the Status case is GetURL's answer.
+  option (protosocket.v1.envelope) = { request: "Req" response: "Res" error_case: "-" };
+  rpc Now(google.protobuf.Empty) returns (google.protobuf.Timestamp);
+  rpc Ticks(google.protobuf.Empty) returns (stream google.protobuf.Timestamp);
+  rpc GetURL(google.protobuf.Empty) returns (protosocket.v1.Status) { option (protosocket.v1.method) = { response_case: "status" }; }
+}
+message Req { uint64 message_id = 1; uint32 control_code = 2; oneof body { google.protobuf.Empty now = 3; google.protobuf.Empty ticks = 4; google.protobuf.Empty get_url = 5; } }
+message Res { uint64 message_id = 1; uint32 control_code = 2; oneof body { google.protobuf.Timestamp now = 3; google.protobuf.Timestamp ticks = 4; protosocket.v1.Status status = 5; } }
+`,
+  };
+
+  it.each(["target=ts", "target=js+dts"])("inline shapes, %s, protosocket/v1 rewritten to @protosocket/runtime/gen", (target) => {
+    const parameter = `${target},import_extension=js,rewrite_imports=./protosocket/**/*_pb.js:@protosocket/runtime/gen`;
+    const protoFile = compileProtos(sources);
+    const names = Object.keys(sources);
+    const dir = join(scratch, target.replace(/\W/g, "_"));
+    const es = runPluginOn(protocGenEs(), protoFile, names, parameter);
+    expect(es.error ?? "").toBe("");
+    writeFiles(dir, es.file);
+    const ours = generateFrom(protoFile, names, parameter);
+    expect([...ours.files.keys()].length).toBe(target === "target=ts" ? 5 : 10);
+    writeFiles(dir, ours.files);
+    writeFileSync(
+      join(dir, "tsconfig.json"),
+      JSON.stringify({
+        extends: relative(dir, join(repoRoot, "tsconfig.base.json")),
+        compilerOptions: { noEmit: true, composite: false, declaration: false, sourceMap: false, rootDir: "." },
+        include: ["**/*.ts"],
+      }),
+    );
+    const { status, output } = runTsc(join(dir, "tsconfig.json"));
+    expect(output).toBe("");
+    expect(status).toBe(0);
+    if (target !== "target=ts") {
+      // The .js files parse as ES modules.
+      for (const js of listFiles(dir).filter((f) => f.endsWith("_protosocket.js"))) {
+        execFileSync(process.execPath, ["--check", js]);
+      }
+    }
+  });
+});
+
+function listFiles(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: "utf8" }).map((f) => join(dir, f));
+}
