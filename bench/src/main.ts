@@ -77,7 +77,9 @@ for (const s of options.systems) {
   if (!SYSTEM_NAMES.includes(s)) program.error(`unknown system "${s}" (known: ${SYSTEM_NAMES.join(", ")})`);
 }
 
-const nodeArgs = options.profile !== undefined ? ["--cpu-prof", "--cpu-prof-dir", options.profile] : [];
+/** Node flags of a child: with --profile, a CPU profile named after the measurement and the role. */
+const nodeArgs = (label: string, role: "server" | "client"): string[] =>
+  options.profile !== undefined ? ["--cpu-prof", "--cpu-prof-dir", options.profile, "--cpu-prof-name", `${label}.${role}.cpuprofile`] : [];
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 /** The measurements of one round, in order: [workload, concurrency, payload]. */
@@ -97,13 +99,13 @@ function plan(): { workload: WorkloadKind; concurrency: number; payloadBytes: nu
   return out;
 }
 
-async function measure(serverName: string, spec: Omit<MeasurementSpec, "port">): Promise<Omit<Measurement, "round" | "key">> {
-  const server = new LineChild(new URL(`./servers/${serverName}.js`, import.meta.url), ["--port", "0"], nodeArgs);
+async function measure(serverName: string, spec: Omit<MeasurementSpec, "port">, label: string): Promise<Omit<Measurement, "round" | "key">> {
+  const server = new LineChild(new URL(`./servers/${serverName}.js`, import.meta.url), ["--port", "0"], nodeArgs(label, "server"));
   let loadgen: LineChild | undefined;
   try {
     const port = Number(await server.next("LISTENING ", 20_000));
     const full: MeasurementSpec = { ...spec, port };
-    loadgen = new LineChild(new URL("./loadgen.js", import.meta.url), ["--spec", JSON.stringify(full)], nodeArgs);
+    loadgen = new LineChild(new URL("./loadgen.js", import.meta.url), ["--spec", JSON.stringify(full)], nodeArgs(label, "client"));
     const budget = spec.workload === "stream" ? 600_000 : (spec.warmupSeconds + spec.durationSeconds) * 1000 + 60_000;
     await loadgen.next("READY", 30_000);
     await loadgen.next("MEASURE", budget);
@@ -123,11 +125,14 @@ async function measure(serverName: string, spec: Omit<MeasurementSpec, "port">):
     return { spec: { ...spec, port: 0 }, error: message.replace(/\s*\n\s*/g, " | ").slice(0, 600) };
   } finally {
     if (loadgen !== undefined) {
-      loadgen.process.kill("SIGTERM");
-      await Promise.race([loadgen.exit, new Promise((r) => setTimeout(r, 3000))]);
-      if (loadgen.process.exitCode === null) loadgen.process.kill("SIGKILL");
+      // It exits by itself after RESULT; give it time (a CPU profile is written at exit).
+      const grace = options.profile !== undefined ? 60_000 : 5_000;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([loadgen.exit, new Promise((r) => (timer = setTimeout(r, grace)))]);
+      clearTimeout(timer);
+      if (loadgen.process.exitCode === null && loadgen.process.signalCode === null) loadgen.process.kill("SIGKILL");
     }
-    await server.stop();
+    await server.stop(options.profile !== undefined ? 60_000 : 3_000);
   }
 }
 
@@ -174,7 +179,7 @@ async function main(): Promise<void> {
           streamCount: options.streamCount,
           warmupSeconds: options.warmup,
           durationSeconds: options.duration,
-        });
+        }, `${system.name}.${key.replace("@", "-")}.round${round}`);
         measurements.push({ round, key, ...result });
         log(`[round ${round}/${options.rounds}] ${key.padEnd(18)} ${system.name.padEnd(18)} ${brief(result)}`);
       }

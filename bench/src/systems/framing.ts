@@ -73,9 +73,14 @@ function varintLength(n: number): number {
   return size;
 }
 
+/** Frames at least this large are handed to the socket as they are instead of being copied. */
+const COPY_LIMIT = 16 * 1024;
+
 export class FrameWriter {
   private frames: Uint8Array[] = [];
-  private size = 0;
+  /** Bytes of the small frames and of every prefix: what flush copies into one buffer. */
+  private copied = 0;
+  private large = 0;
   private scheduled = false;
 
   constructor(private readonly socket: Socket) {}
@@ -83,7 +88,13 @@ export class FrameWriter {
   /** Queues one frame; everything queued in this event-loop turn goes out in one write. */
   write(frame: Uint8Array): void {
     this.frames.push(frame);
-    this.size += varintLength(frame.length) + frame.length;
+    const prefix = varintLength(frame.length);
+    if (frame.length >= COPY_LIMIT) {
+      this.copied += prefix;
+      this.large++;
+    } else {
+      this.copied += prefix + frame.length;
+    }
     if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(this.flush);
@@ -95,8 +106,17 @@ export class FrameWriter {
     this.scheduled = false;
     const frames = this.frames;
     if (frames.length === 0) return true;
-    const out = Buffer.allocUnsafe(this.size);
+    const out = Buffer.allocUnsafe(this.copied);
+    const large = this.large;
+    this.frames = [];
+    this.copied = 0;
+    this.large = 0;
+    if (this.socket.destroyed) return true;
     let pos = 0;
+    let start = 0;
+    let ok = true;
+    // Large frames go out as their own chunks between slices of `out` (one writev, corked).
+    if (large > 0) this.socket.cork();
     for (let i = 0; i < frames.length; i++) {
       const frame = frames[i]!;
       let n = frame.length;
@@ -105,12 +125,17 @@ export class FrameWriter {
         n = Math.floor(n / 128);
       }
       out[pos++] = n;
-      out.set(frame, pos);
-      pos += frame.length;
+      if (frame.length >= COPY_LIMIT) {
+        ok = this.socket.write(out.subarray(start, pos)) && ok;
+        ok = this.socket.write(frame) && ok;
+        start = pos;
+      } else {
+        out.set(frame, pos);
+        pos += frame.length;
+      }
     }
-    this.frames = [];
-    this.size = 0;
-    if (this.socket.destroyed) return true;
-    return this.socket.write(out);
+    if (pos > start) ok = this.socket.write(start === 0 ? out : out.subarray(start, pos)) && ok;
+    if (large > 0) this.socket.uncork();
+    return ok;
   };
 }

@@ -1,31 +1,32 @@
 // ============================================================================
-//  protosocket-ts — OUR system. The one file to edit when the runtime lands.
+//  protosocket-ts — OUR system. The one file to edit when the runtime changes.
 // ============================================================================
 //
 // Registered as `protosocket` (one connection) and `protosocket-4conn` (four
-// connections, calls spread round-robin). Until `@protosocket/runtime` can be imported
-// (packages/runtime built: `npm run build`) and has the exports below, both are skipped
-// with "not yet available: …".
+// connections, calls spread round-robin). When `@protosocket/runtime` cannot be imported
+// (packages/runtime not built) or lacks an export below, both are skipped with
+// "not yet available: …"; `npm run bench` builds packages/runtime first.
 //
-// What this module expects from @protosocket/runtime (checked at load; adapt the
-// adapter functions below if the final names differ — nothing else in bench/ knows them):
+// What this module expects from @protosocket/runtime (checked at load; these are the
+// runtime's names as of its first version in main — adapt the few calls below if they
+// change; nothing else in bench/ knows them):
 //
 //   serviceFromRegistry(service: DescService, registry: Registry): ServiceDefinition
-//       the echo.v1.EchoService bound to its envelopes at run time from the protobuf-es
-//       descriptors in src/gen (no protoc-gen-protosocket output needed). When the plugin
-//       generates bench/src/gen/echo/v1/echo_protosocket.ts, use its exported definition
-//       instead (a static import) and drop the registry.
-//   createServer(): RuntimeServer
-//       server.register(definition, impl): registers handlers { echo, count, fail }
-//       server.listen({ host, port }): Promise<{ port: number }>   (port 0 = any free port)
-//       server.close(): Promise<void>
-//   connect({ host, port }): Promise<RuntimeConnection>
-//       one TCP connection (the runtime's Transport); connection.close()
-//   createClient(definition, connection): { echo(init): Promise<EchoResponse>;
-//                                           count(init): AsyncIterable<CountResponse> }
+//       echo.v1.EchoService bound to its envelopes at run time from the protobuf-es
+//       descriptors in src/gen. protoc-gen-protosocket's EchoServiceDefinition carries the
+//       same binding compiled in; to use it, add the plugin to bench/buf.gen.yaml and
+//       import it here statically (the per-call path is the same: createClient / register).
+//   createServer(): Server
+//       server.register(definition, impl)   impl = { echo, count, fail } (every method required)
+//       server.listen({ host, port })       resolves with { port } (port 0 = any free port)
+//       server.close()
+//   connect({ host, port }): Promise<Transport>
+//       one TCP connection; transport.close()
+//   createClient(definition, transport): { echo(init): Promise<EchoResponse>;
+//                                          count(init): AsyncIterable<CountResponse> }
 //
 // The handlers are the same as every other system's: echo returns the request's message
-// and payload; count yields { n } for n = 1..count.
+// and payload; count yields { n } for n = 1..count (delay_ms and payload_size are 0 here).
 
 import { createRegistry, type DescService, type Registry } from "@bufbuild/protobuf";
 import { file_protosocket_v1_status } from "../gen/protosocket/v1/status_pb.js";
