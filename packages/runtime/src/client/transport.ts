@@ -21,7 +21,7 @@ export interface ConnectOptions {
   /**
    * Responses buffered for one stream that its consumer has not taken yet,
    * above which the connection stops reading until the consumer catches up.
-   * Default 1024.
+   * Default 16,384.
    */
   streamBufferMessages?: number;
   /** Enables TCP keepalive with this initial delay (ms). Default: keepalive off. */
@@ -72,7 +72,7 @@ export async function connect(options: ConnectOptions): Promise<Transport> {
   let conn: Connection | undefined;
   const registry = createCallRegistry({
     peer,
-    streamBufferMessages: options.streamBufferMessages ?? 1024,
+    streamBufferMessages: options.streamBufferMessages ?? 16_384,
     connection: () => conn as Connection,
   });
   conn = createConnection({

@@ -33,9 +33,9 @@ export interface Connection {
   /** True once the connection has closed. */
   readonly closed: boolean;
   /**
-   * True while the peer keeps up: the socket does not need draining and
-   * fewer than the high-water bytes are queued. Producers wait with
-   * {@link whenWritable} when it is false.
+   * True while the peer keeps up: fewer than the high-water bytes are queued
+   * here and in the socket. Producers wait with {@link whenWritable} when it
+   * is false.
    */
   readonly writable: boolean;
   /** Bytes queued and not yet handed to the socket. */
@@ -117,7 +117,9 @@ export function createConnection(options: ConnectionOptions): Connection {
   }
 
   function isWritable(): boolean {
-    return !closed && !socket.writableNeedDrain && pendingBytes < highWater;
+    // Count what the socket holds too, but do not stop at its own (small)
+    // high-water mark: producers keep filling our batch while the kernel drains.
+    return !closed && pendingBytes + socket.writableLength < highWater;
   }
 
   function wake(): void {
