@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -27,21 +27,24 @@ export function repoProto(path: string): string {
 /**
  * Compiles .proto sources with `buf build` into descriptors (with source info,
  * so comments reach the plugin). `proto/protosocket/v1` is always importable,
- * as are the well-known types. Returns the files in dependency order.
+ * as are the well-known types, and the contents of `extraRoots` (linked, not
+ * copied). With `paths`, only those directories and `sources` are compiled
+ * (with their imports). Returns the files in dependency order.
  */
-export function compileProtos(sources: Record<string, string>, extraRoots: readonly string[] = []): FileDescriptorProto[] {
+export function compileProtos(sources: Record<string, string>, extraRoots: readonly string[] = [], paths?: readonly string[]): FileDescriptorProto[] {
   const dir = mkdtempSync(join(tmpdir(), "protosocket-plugin-"));
   try {
     const src = join(dir, "src");
     cpSync(join(protoRoot, "protosocket"), join(src, "protosocket"), { recursive: true });
-    for (const root of extraRoots) cpSync(root, src, { recursive: true });
     for (const [name, content] of Object.entries(sources)) {
       mkdirSync(dirname(join(src, name)), { recursive: true });
       writeFileSync(join(src, name), content);
     }
+    for (const root of extraRoots) linkTree(root, src);
     const out = join(dir, "image.binpb");
+    const pathArgs = paths === undefined ? [] : [...paths, ...Object.keys(sources)].flatMap((p) => ["--path", join(src, p)]);
     try {
-      execFileSync(buf, ["build", src, "-o", out], { stdio: ["ignore", "pipe", "pipe"] });
+      execFileSync(buf, ["build", src, ...pathArgs, "-o", out], { stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 << 20 });
     } catch (e) {
       const err = e as { stderr?: Buffer };
       throw new Error(`buf build failed:\n${err.stderr?.toString() ?? String(e)}`);
@@ -49,6 +52,15 @@ export function compileProtos(sources: Record<string, string>, extraRoots: reado
     return fromBinary(FileDescriptorSetSchema, readFileSync(out)).file;
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Symlinks the entries of `from` into `to`, merging directories that exist in both. */
+function linkTree(from: string, to: string): void {
+  for (const entry of readdirSync(from, { withFileTypes: true })) {
+    const target = join(to, entry.name);
+    if (entry.isDirectory() && existsSync(target)) linkTree(join(from, entry.name), target);
+    else if (!existsSync(target)) symlinkSync(join(from, entry.name), target);
   }
 }
 
