@@ -1,6 +1,8 @@
 // Child processes of the coordinator, read line by line from stdout.
 
-import { spawn, type ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import type { ProcessStats } from "./servers/run.js";
 
@@ -97,8 +99,55 @@ export class LineChild {
   }
 }
 
-export async function serverStats(server: LineChild): Promise<ProcessStats> {
-  const reply = server.next("STATS ", 10_000);
+function getconf(name: string, fallback: number): number {
+  try {
+    const value = Number(execFileSync("getconf", [name], { encoding: "utf8" }).trim());
+    return Number.isFinite(value) && value > 0 ? value : fallback;
+  } catch {
+    return fallback;
+  }
+}
+const CLOCK_TICKS = process.platform === "linux" ? getconf("CLK_TCK", 100) : 100;
+const PAGE_SIZE = process.platform === "linux" ? getconf("PAGESIZE", 4096) : 4096;
+
+/** CPU and RSS of a process as the kernel counts them (Linux), read without its cooperation. */
+export interface ProcSample {
+  /** utime + stime, µs (resolution 1 / CLK_TCK, usually 10 ms). */
+  cpuUs: number;
+  rss: number;
+}
+
+export function procSample(pid: number | undefined): ProcSample | undefined {
+  if (pid === undefined || process.platform !== "linux") return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after "(comm)": state is field 3, utime 14, stime 15.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    const pages = Number(readFileSync(`/proc/${pid}/statm`, "utf8").split(" ")[1]);
+    return { cpuUs: (ticks * 1e6) / CLOCK_TICKS, rss: pages * PAGE_SIZE };
+  } catch {
+    return undefined;
+  }
+}
+
+/** One sample of the server: the kernel's view at once, and the process's own report. */
+export interface ServerSample {
+  /** From /proc at the moment the coordinator asked (Linux). */
+  proc?: ProcSample;
+  /** The server's own process.cpuUsage() and memoryUsage(), answered on its event loop. */
+  reported: ProcessStats;
+  /** How long the server took to answer STATS: a busy event loop answers late. */
+  reportDelayMs: number;
+}
+
+export async function serverSample(server: LineChild): Promise<ServerSample> {
+  const proc = procSample(server.process.pid);
+  const asked = performance.now();
+  const reply = server.next("STATS ", 60_000);
   server.send("STATS");
-  return JSON.parse(await reply) as ProcessStats;
+  const reported = JSON.parse(await reply) as ProcessStats;
+  const sample: ServerSample = { reported, reportDelayMs: Math.round((performance.now() - asked) * 10) / 10 };
+  if (proc !== undefined) sample.proc = proc;
+  return sample;
 }

@@ -6,7 +6,7 @@
 import { writeFile } from "node:fs/promises";
 import os from "node:os";
 import { Command, Option } from "commander";
-import { LineChild, serverStats } from "./child.js";
+import { LineChild, serverSample } from "./child.js";
 import { aggregate, renderTable, type Measurement, type SystemInfo } from "./report.js";
 import { loadSystem, SYSTEM_NAMES } from "./systems/index.js";
 import type { WorkloadKind } from "./system.js";
@@ -109,9 +109,11 @@ async function measure(serverName: string, spec: Omit<MeasurementSpec, "port">, 
     const budget = spec.workload === "stream" ? 600_000 : (spec.warmupSeconds + spec.durationSeconds) * 1000 + 60_000;
     await loadgen.next("READY", 30_000);
     await loadgen.next("MEASURE", budget);
-    const serverStart = await serverStats(server);
+    // The /proc half of a sample is taken at once; the server's own report may come late.
+    const serverStartPending = serverSample(server);
     await loadgen.next("DONE", budget);
-    const serverEnd = await serverStats(server);
+    const serverEnd = await serverSample(server);
+    const serverStart = await serverStartPending;
     const client = JSON.parse(await loadgen.next("RESULT ", 30_000)) as LoadResult | { failed: string };
     if ("failed" in client) throw new Error(client.failed);
     return { spec: full, client, server: { start: serverStart, end: serverEnd } };

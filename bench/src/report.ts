@@ -1,6 +1,6 @@
 // Medians over rounds, spread, ratios, and the table.
 
-import type { ProcessStats } from "./servers/run.js";
+import type { ServerSample } from "./child.js";
 import type { WorkloadKind } from "./system.js";
 import type { LoadResult, MeasurementSpec } from "./workloads.js";
 
@@ -17,7 +17,7 @@ export interface Measurement {
   key: string;
   spec: MeasurementSpec;
   client?: LoadResult;
-  server?: { start: ProcessStats; end: ProcessStats };
+  server?: { start: ServerSample; end: ServerSample };
   error?: string;
 }
 
@@ -45,9 +45,14 @@ export interface SummaryRow {
   serverRss?: { start: number; end: number };
   /** Errors inside measured windows, summed over rounds. */
   errors: number;
+  /** The longest the server took to answer a STATS line during a window (a starved event loop). */
+  maxServerReportDelayMs?: number;
   /** rate / the reference's rate for the same workload. */
   ratios: Record<string, number | undefined>;
 }
+
+/** A server that takes this long to answer STATS is noted under the table. */
+const STARVED_MS = 100;
 
 export const RATIO_REFERENCES = ["grpc-js", "thrift", "raw"] as const;
 
@@ -56,6 +61,22 @@ export function median(values: readonly number[]): number | undefined {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/**
+ * Server CPU over the window: from /proc (sampled the moment the window starts and ends)
+ * when both samples have it, else from the server's own reports, which a busy event loop
+ * may answer late.
+ */
+export function serverCpuUs(start: ServerSample, end: ServerSample): number {
+  if (start.proc !== undefined && end.proc !== undefined) return end.proc.cpuUs - start.proc.cpuUs;
+  const a = start.reported;
+  const b = end.reported;
+  return b.cpuUserUs - a.cpuUserUs + b.cpuSystemUs - a.cpuSystemUs;
+}
+
+function serverRss(sample: ServerSample): number {
+  return sample.proc?.rss ?? sample.reported.rss;
 }
 
 export function aggregate(systems: readonly SystemInfo[], keys: readonly string[], measurements: readonly Measurement[]): SummaryRow[] {
@@ -89,13 +110,11 @@ export function aggregate(systems: readonly SystemInfo[], keys: readonly string[
       }
       row.clientCpuUsPerOp = median(clients.map((c) => (c.cpuUs.user + c.cpuUs.system) / c.operations))!;
       row.serverCpuUsPerOp = median(
-        ok.map((m) => {
-          const s = m.server!;
-          return (s.end.cpuUserUs - s.start.cpuUserUs + s.end.cpuSystemUs - s.start.cpuSystemUs) / m.client!.operations;
-        }),
+        ok.map((m) => serverCpuUs(m.server!.start, m.server!.end) / m.client!.operations),
       )!;
+      row.maxServerReportDelayMs = Math.max(...ok.map((m) => Math.max(m.server!.start.reportDelayMs, m.server!.end.reportDelayMs)));
       row.clientRss = { start: median(clients.map((c) => c.rss.start))!, end: median(clients.map((c) => c.rss.end))! };
-      row.serverRss = { start: median(ok.map((m) => m.server!.start.rss))!, end: median(ok.map((m) => m.server!.end.rss))! };
+      row.serverRss = { start: median(ok.map((m) => serverRss(m.server!.start)))!, end: median(ok.map((m) => serverRss(m.server!.end)))! };
       rows.push(row);
     }
   }
@@ -148,6 +167,9 @@ export function renderTable(systems: readonly SystemInfo[], rows: readonly Summa
     }
     if (row.note !== undefined) notes.push(`${row.key} ${row.system}: ${row.note}`);
     if (row.errors > 0) notes.push(`${row.key} ${row.system}: ${row.errors} call(s) failed inside measured windows`);
+    if ((row.maxServerReportDelayMs ?? 0) >= STARVED_MS) {
+      notes.push(`${row.key} ${row.system}: the server answered a stdin STATS line ${Math.round(row.maxServerReportDelayMs!)} ms late (its event loop did not turn)`);
+    }
     table.push([
       label,
       row.system,
