@@ -1,6 +1,7 @@
 import type { DescMethod } from "@bufbuild/protobuf";
 import type { GeneratedFile, Printable, Schema, Target } from "@bufbuild/protoplugin";
 import { printLiteral } from "./literal.js";
+import { serviceNames } from "./names.js";
 import type { Options } from "./options.js";
 import type { BoundService, Plan } from "./plan.js";
 
@@ -19,18 +20,6 @@ export function generateFiles(schema: Schema<Options>, plan: Plan, target: Targe
       generateService(f, bound, target);
     });
   }
-}
-
-/** The names generated for one service; `create<Service>Client`, `register<Service>` and `<Service>Definition` are API. */
-export function serviceNames(serviceName: string) {
-  return {
-    definition: `${serviceName}Definition`,
-    client: `${serviceName}Client`,
-    createClient: `create${serviceName}Client`,
-    handlers: `${serviceName}Handlers`,
-    register: `register${serviceName}`,
-    registerPartial: `register${serviceName}Partial`,
-  };
 }
 
 function generateService(f: GeneratedFile, bound: BoundService, target: Target): void {

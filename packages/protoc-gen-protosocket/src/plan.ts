@@ -8,6 +8,7 @@ import {
   type MethodBinding,
   type ServiceBinding,
 } from "@protosocket/runtime/binding";
+import { serviceNames } from "./names.js";
 import type { Options } from "./options.js";
 
 /** A service with its resolved binding, ready to print. */
@@ -82,6 +83,7 @@ export function planGeneration(schema: Schema<Options>, warn: (message: string) 
         }
       }
     }
+    problems.push(...findNameCollisions(file, services));
     if (services.length > 0) {
       files.push({ file, services });
     }
@@ -92,6 +94,30 @@ export function planGeneration(schema: Schema<Options>, warn: (message: string) 
     throw new GenerateError(problems);
   }
   return { files };
+}
+
+/** Two services of one file whose generated exports would share a name ("Foo" and "FooPartial" both make registerFooPartial). */
+function findNameCollisions(file: DescFile, services: readonly BoundService[]): string[] {
+  const owner = new Map<string, DescService>();
+  const problems: string[] = [];
+  for (const { service } of services) {
+    for (const name of Object.values(serviceNames(service.name))) {
+      const other = owner.get(name);
+      if (other !== undefined && other !== service) {
+        problems.push(
+          new BindingError(
+            file.proto.name,
+            service.typeName,
+            undefined,
+            `its generated ${name} would collide with the ${name} generated for service ${other.typeName}; rename one of the services, or move it to a file of its own`,
+          ).message,
+        );
+        break;
+      }
+      owner.set(name, service);
+    }
+  }
+  return problems;
 }
 
 function mustGetMessage(registry: { getMessage(typeName: string): DescMessage | undefined }, typeName: string): DescMessage {

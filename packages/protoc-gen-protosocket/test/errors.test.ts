@@ -186,6 +186,23 @@ message Res { uint64 message_id = 1; uint32 control_code = 2; oneof body { M get
   });
 });
 
+describe("generated names", () => {
+  it("that two services of one file would share fail the run", () => {
+    const svc = (name: string, c: string) =>
+      `service ${name} { option (protosocket.v1.envelope) = { request: "Req" response: "Res" }; rpc ${c}(M) returns (M); }\n`;
+    expect(
+      failure({
+        "names/v1/names.proto": `syntax = "proto3";\npackage names.v1;\nimport "protosocket/v1/options.proto";\n${svc("Foo", "A")}${svc("FooPartial", "B")}message M {}
+message Req { uint64 message_id = 1; uint32 control_code = 2; oneof body { M a = 3; M b = 4; } }
+message Res { uint64 message_id = 1; uint32 control_code = 2; oneof body { M a = 3; M b = 4; } }
+`,
+      }),
+    ).toBe(
+      "names/v1/names.proto: service names.v1.FooPartial: its generated registerFooPartial would collide with the registerFooPartial generated for service names.v1.Foo; rename one of the services, or move it to a file of its own",
+    );
+  });
+});
+
 describe("unbound services", () => {
   const mixed = `syntax = "proto3";
 package mixed.v1;
