@@ -140,6 +140,20 @@ function findSharedEnvelopeClashes(services: readonly BoundService[]): string[] 
   const problems: string[] = [];
   for (const [envelope, group] of byEnvelope) {
     if (group.length < 2) continue;
+    const first = group[0] as BoundService;
+    const fields = (b: ServiceBinding) => `${b.request.id.name} = ${b.request.id.number}, ${b.request.code.name} = ${b.request.code.number}`;
+    const disagreeing = group.find((s) => fields(s.binding) !== fields(first.binding));
+    if (disagreeing !== undefined) {
+      problems.push(
+        new BindingError(
+          disagreeing.service.file.proto.name,
+          disagreeing.service.typeName,
+          undefined,
+          `reads the message id and control code of the request envelope ${envelope} from ${fields(disagreeing.binding)}, but service ${first.service.typeName} (${first.service.file.proto.name}), which shares it, reads them from ${fields(first.binding)}; a server serving both must read every request alike: name the same fields in both envelope options`,
+        ).message,
+      );
+      continue;
+    }
     const owner = new Map<MethodBinding, BoundService>();
     for (const s of group) for (const m of s.binding.methods) owner.set(m, s);
     const clash = findRequestClash([...owner.keys()]);

@@ -174,6 +174,22 @@ message Res { uint64 message_id = 1; uint32 control_code = 2; oneof body { M get
     );
   });
 
+  it("fail when they read the id and control code from different fields", () => {
+    const withAltId = envelopes.replace(/oneof body/g, "uint64 alt_id = 5; oneof body");
+    expect(
+      failure({
+        "shared/v1/shared.proto": file(
+          "shared.v1",
+          withAltId +
+            service("Reader", "rpc Get(M) returns (M);") +
+            service("Writer", "rpc Put(M) returns (M);").replace(`response: "shared.v1.Res"`, `response: "shared.v1.Res" message_id_field: "alt_id"`),
+        ),
+      }),
+    ).toMatch(
+      /^shared\/v1\/shared\.proto: service shared\.v1\.Writer: reads the message id and control code of the request envelope shared\.v1\.Req from alt_id = 5, control_code = 2, but service shared\.v1\.Reader \(shared\/v1\/shared\.proto\), which shares it, reads them from message_id = 1, control_code = 2;/,
+    );
+  });
+
   it("fail when services in different files use one case", () => {
     expect(
       failure({
