@@ -168,7 +168,7 @@ export function renderTable(systems: readonly SystemInfo[], rows: readonly Summa
     if (row.note !== undefined) notes.push(`${row.key} ${row.system}: ${row.note}`);
     if (row.errors > 0) notes.push(`${row.key} ${row.system}: ${row.errors} call(s) failed inside measured windows`);
     if ((row.maxServerReportDelayMs ?? 0) >= STARVED_MS) {
-      notes.push(`${row.key} ${row.system}: the server answered a stdin STATS line ${Math.round(row.maxServerReportDelayMs!)} ms late (its event loop did not turn)`);
+      notes.push(`${row.key} ${row.system}: the server answered a stdin STATS line ${Math.round(row.maxServerReportDelayMs!)} ms late (its event loop was busy that long)`);
     }
     table.push([
       label,
