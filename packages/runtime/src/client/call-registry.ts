@@ -1,12 +1,11 @@
 import { create, type Message } from "@bufbuild/protobuf";
 import type { Connection } from "../conn/connection.js";
 import { ControlCode } from "../envelope/control-code.js";
-import type { EnvelopeMessage } from "../envelope/envelope-codec.js";
 import { Code, RpcError } from "../errors.js";
 import type { ServiceDefinition } from "../service/service-definition.js";
 import { FrameError } from "../wire/frame-error.js";
 import type { CallOptions } from "./client-types.js";
-import { createClientEnvelopes, type ClientEnvelopes, type ClientMethod } from "./client-service.js";
+import { createClientEnvelopes, createClientMethods, type ClientEnvelopes, type ClientMethod } from "./client-service.js";
 
 /** Options of {@link createCallRegistry}. */
 export interface CallRegistryOptions {
@@ -26,8 +25,11 @@ export interface CallRegistryOptions {
 export interface CallRegistry {
   /** Calls in flight. */
   readonly size: number;
-  /** Binds a service's envelopes to this connection (all services must share one pair). */
-  attach(def: ServiceDefinition): void;
+  /**
+   * Binds a service to this connection (all services on it share one
+   * envelope pair) and returns its methods, keyed by local name.
+   */
+  attach(def: ServiceDefinition): Map<string, ClientMethod>;
   /** Starts a unary call. */
   unary(method: ClientMethod, request: unknown, options: CallOptions | undefined): Promise<Message>;
   /** Creates a server-streaming call; the request is sent when iteration starts. */
@@ -54,6 +56,8 @@ export function createCallRegistry(options: CallRegistryOptions): CallRegistry {
   const calls = new Map<number, PendingCall>();
   let envelopes: ClientEnvelopes | undefined;
   let envelopeKey: string | undefined;
+  const defs: ServiceDefinition[] = [];
+  const allMethods: ClientMethod[] = [];
   let lastId = 0;
   let closedError: RpcError | undefined;
 
@@ -75,11 +79,9 @@ export function createCallRegistry(options: CallRegistryOptions): CallRegistry {
     }
     const env = envelopes as ClientEnvelopes;
     const id = nextId();
-    const envelope = env.request.create(BigInt(id), ControlCode.Normal);
     let body: Uint8Array;
     try {
-      method.request.set(envelope, create(method.input, request as never));
-      body = env.request.encode(envelope);
+      body = env.request.encode(id, ControlCode.Normal, method.request, create(method.input, request as never));
     } catch (e) {
       throw new RpcError(Code.InvalidArgument, `cannot encode request: ${e instanceof Error ? e.message : String(e)}`, [], { ...contextOf(method), cause: e });
     }
@@ -102,7 +104,7 @@ export function createCallRegistry(options: CallRegistryOptions): CallRegistry {
     calls.delete(call.id);
     const conn = options.connection();
     if (!conn.closed && envelopes !== undefined) {
-      conn.send(envelopes.request.encode(envelopes.request.create(BigInt(call.id), ControlCode.Cancel)));
+      conn.send(envelopes.request.encode(call.id, ControlCode.Cancel));
     }
   }
 
@@ -307,22 +309,24 @@ export function createCallRegistry(options: CallRegistryOptions): CallRegistry {
     if (envelopes === undefined) {
       throw new Error("frame received before any call was made");
     }
-    const env: EnvelopeMessage = envelopes.response.decode(body);
-    const rawId = envelopes.response.readId(env);
-    if (rawId > BigInt(MAX_ID)) return; // never assigned by this client
-    const call = calls.get(Number(rawId));
+    const inbound = envelopes.response.decode(body);
+    const id = inbound.id;
+    if (typeof id === "bigint") return; // never assigned by this client
+    const call = calls.get(id);
     if (call === undefined) return; // late (after a client cancel) or unknown: ignored
-    const code = envelopes.response.readCode(env);
+    const code = inbound.code;
     if (code === ControlCode.Normal) {
-      const value = call.method.response.get(env);
+      const value = inbound.read(call.method.response);
       if (value !== undefined) {
         if (call.method.binding.kind === "unary") calls.delete(call.id);
         call.deliver(value);
         return;
       }
       calls.delete(call.id);
-      const err = envelopes.error?.read(env);
-      if (err !== undefined) {
+      const error = envelopes.error;
+      const errorValue = error !== undefined && inbound.carried === error.target ? inbound.read(error.target) : undefined;
+      if (error !== undefined && errorValue !== undefined) {
+        const err = error.codec.read(errorValue);
         call.fail(new RpcError(err.code, err.message, err.details, contextOf(call.method)));
       } else {
         call.fail(new RpcError(Code.Internal, `protocol violation by server: response without the "${call.method.binding.response.path}" case`, [], contextOf(call.method)));
@@ -353,14 +357,19 @@ export function createCallRegistry(options: CallRegistryOptions): CallRegistry {
     },
     attach(def) {
       const key = `${def.requestEnvelope.typeName}|${def.responseEnvelope.typeName}`;
-      if (envelopeKey === undefined) {
-        envelopes = createClientEnvelopes(def);
-        envelopeKey = key;
-      } else if (envelopeKey !== key) {
+      if (envelopeKey !== undefined && envelopeKey !== key) {
         throw new Error(
           `${def.service.typeName} uses envelopes ${def.requestEnvelope.typeName}/${def.responseEnvelope.typeName}, but this transport already carries ${envelopeKey.replace("|", "/")}; connect a separate transport`,
         );
       }
+      const methods = createClientMethods(def);
+      defs.push(def);
+      allMethods.push(...methods.values());
+      // (Re)build the codecs for every method the transport carries: a later
+      // service may need the generic codec where the first did not.
+      envelopes = createClientEnvelopes(defs, allMethods);
+      envelopeKey = key;
+      return methods;
     },
     unary,
     stream,

@@ -1,7 +1,6 @@
 import type { DescMessage } from "@bufbuild/protobuf";
-import type { MethodBinding } from "../binding/binding.js";
-import { createCaseAccessor, type CaseAccessor } from "../envelope/case-accessor.js";
-import { createEnvelopeCodec, type EnvelopeCodec } from "../envelope/envelope-codec.js";
+import type { CasePath, MethodBinding } from "../binding/binding.js";
+import { createEnvelopeWire, type EnvelopeWire, type WireTarget } from "../envelope/envelope-wire.js";
 import { createErrorCaseCodec, type ErrorCaseCodec } from "../envelope/error-case.js";
 import type { ServiceDefinition } from "../service/service-definition.js";
 
@@ -13,44 +12,61 @@ export interface ClientMethod {
   readonly fullName: string;
   /** The input schema. */
   readonly input: DescMessage;
-  /** Writes the request into a request envelope. */
-  readonly request: CaseAccessor;
-  /** Reads the response out of a response envelope. */
-  readonly response: CaseAccessor;
+  /** Where the request goes in the request envelope. */
+  request: WireTarget;
+  /** Where each response is in the response envelope. */
+  response: WireTarget;
 }
 
-/** The codecs of one envelope pair, as a client uses them. */
+/** The envelope pair of a connection, as a client uses it. */
 export interface ClientEnvelopes {
-  /** Request envelope codec. */
-  readonly request: EnvelopeCodec;
-  /** Response envelope codec. */
-  readonly response: EnvelopeCodec;
+  /** Request envelope wire codec. */
+  readonly request: EnvelopeWire;
+  /** Response envelope wire codec. */
+  readonly response: EnvelopeWire;
   /** The response envelope's error case, if it has one. */
-  readonly error: ErrorCaseCodec | undefined;
+  readonly error: { readonly target: WireTarget; readonly codec: ErrorCaseCodec } | undefined;
 }
 
-/** Builds the envelope codecs of a service definition. */
-export function createClientEnvelopes(def: ServiceDefinition): ClientEnvelopes {
-  const { binding } = def;
-  return {
-    request: createEnvelopeCodec(def.requestEnvelope, binding.request),
-    response: createEnvelopeCodec(def.responseEnvelope, binding.response),
-    error: binding.response.error !== undefined ? createErrorCaseCodec(def.responseEnvelope, binding.response.error) : undefined,
-  };
+/**
+ * Builds the wire codecs of an envelope pair for the methods of `defs`
+ * (every service a transport carries) and points each method at them.
+ */
+export function createClientEnvelopes(defs: readonly ServiceDefinition[], methods: readonly ClientMethod[]): ClientEnvelopes {
+  const first = defs[0];
+  if (first === undefined) throw new Error("no service");
+  const { binding } = first;
+  const requestPaths: CasePath[] = methods.map((m) => m.binding.request);
+  const responsePaths: CasePath[] = methods.map((m) => m.binding.response);
+  const errorCase = binding.response.error;
+  if (errorCase !== undefined) responsePaths.push(errorCase);
+  const request = createEnvelopeWire(first.requestEnvelope, binding.request, requestPaths);
+  const response = createEnvelopeWire(first.responseEnvelope, binding.response, responsePaths);
+  for (const m of methods) {
+    m.request = request.target(m.binding.request);
+    m.response = response.target(m.binding.response);
+  }
+  let error: ClientEnvelopes["error"];
+  if (errorCase !== undefined) {
+    const target = response.target(errorCase);
+    error = { target, codec: createErrorCaseCodec(target.schema, errorCase) };
+  }
+  return { request, response, error };
 }
 
-/** Prepares every method of a service definition for calls. */
+/** The methods of a service definition, not yet pointed at wire codecs. */
 export function createClientMethods(def: ServiceDefinition): Map<string, ClientMethod> {
   const methods = new Map<string, ClientMethod>();
   for (const binding of def.binding.methods) {
     const desc = def.service.methods.find((m) => m.name === binding.name);
     if (desc === undefined) throw new Error(`method ${binding.name} is not in ${def.service.typeName}`);
+    const unset = { path: binding.request, schema: desc.input } as WireTarget;
     methods.set(binding.localName, {
       binding,
       fullName: `${def.service.typeName}/${binding.name}`,
       input: desc.input,
-      request: createCaseAccessor(def.requestEnvelope, binding.request),
-      response: createCaseAccessor(def.responseEnvelope, binding.response),
+      request: unset,
+      response: unset,
     });
   }
   return methods;

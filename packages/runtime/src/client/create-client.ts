@@ -1,7 +1,6 @@
 import type { DescService } from "@bufbuild/protobuf";
 import type { ServiceDefinition } from "../service/service-definition.js";
 import type { CallOptions, Client } from "./client-types.js";
-import { createClientMethods } from "./client-service.js";
 import type { Transport } from "./transport.js";
 
 /**
@@ -11,10 +10,9 @@ import type { Transport } from "./transport.js";
  * early cancels the call.
  */
 export function createClient<S extends DescService>(def: ServiceDefinition<S>, transport: Transport): Client<S> {
-  transport.registry.attach(def);
   const registry = transport.registry;
   const client: Record<string, unknown> = {};
-  for (const [localName, method] of createClientMethods(def)) {
+  for (const [localName, method] of registry.attach(def)) {
     client[localName] =
       method.binding.kind === "unary"
         ? (request: unknown, options?: CallOptions) => registry.unary(method, request, options)

@@ -1,8 +1,8 @@
 import type { Socket } from "node:net";
 import { Code, RpcError } from "../errors.js";
 import { createFrameDecoder } from "../wire/frame-decoder.js";
-import { FrameError } from "../wire/frame-error.js";
-import { encodeFramePrefix } from "../wire/frame-encoder.js";
+import { FrameError, frameTooLarge } from "../wire/frame-error.js";
+import { varintSize, writeVarint } from "../wire/varint-prefix.js";
 
 /** Options of {@link createConnection}. */
 export interface ConnectionOptions {
@@ -62,14 +62,21 @@ export interface Connection {
 }
 
 const BATCH_BYTES = 64 * 1024;
+/** Bodies at least this large are written as their own chunk instead of being copied into the batch. */
+const COPY_LIMIT = 16 * 1024;
 
 /** Wraps a connected socket in a {@link Connection}. */
 export function createConnection(options: ConnectionOptions): Connection {
   const { socket, peer, maxFrameBytes } = options;
   const highWater = options.writeHighWaterBytes ?? 1024 * 1024;
   const decoder = createFrameDecoder({ maxFrameBytes });
+  // Frame bodies queued for the next write; their prefixes are written at flush.
   let pending: Uint8Array[] = [];
+  // Bytes queued, prefixes included.
   let pendingBytes = 0;
+  // Of those, the bytes flush copies into the batch buffer (prefixes and small bodies).
+  let copyBytes = 0;
+  let largeBodies = 0;
   let flushScheduled = false;
   let closed = false;
   let ending = false;
@@ -135,12 +142,32 @@ export function createConnection(options: ConnectionOptions): Connection {
     if (closed || pendingBytes === 0 || socket.writableNeedDrain) {
       return;
     }
-    const chunks = pending;
-    const bytes = pendingBytes;
+    const bodies = pending;
+    const out = Buffer.allocUnsafe(copyBytes);
+    const large = largeBodies;
     pending = [];
     pendingBytes = 0;
-    const data = chunks.length === 1 ? (chunks[0] as Uint8Array) : Buffer.concat(chunks, bytes);
-    socket.write(data);
+    copyBytes = 0;
+    largeBodies = 0;
+    // One buffer of prefixes and small bodies; large bodies go out as their
+    // own chunks between slices of it, in one corked writev.
+    if (large > 0) socket.cork();
+    let pos = 0;
+    let start = 0;
+    for (let i = 0; i < bodies.length; i++) {
+      const body = bodies[i] as Uint8Array;
+      pos = writeVarint(body.byteLength, out, pos);
+      if (body.byteLength >= COPY_LIMIT) {
+        socket.write(out.subarray(start, pos));
+        socket.write(body);
+        start = pos;
+      } else {
+        out.set(body, pos);
+        pos += body.byteLength;
+      }
+    }
+    if (pos > start) socket.write(start === 0 && pos === out.length ? out : out.subarray(start, pos));
+    if (large > 0) socket.uncork();
     if (ending && pendingBytes === 0) {
       socket.end();
     }
@@ -161,6 +188,8 @@ export function createConnection(options: ConnectionOptions): Connection {
     closed = true;
     pending = [];
     pendingBytes = 0;
+    copyBytes = 0;
+    largeBodies = 0;
     socket.destroy();
     wake();
     options.onClose(error);
@@ -202,9 +231,19 @@ export function createConnection(options: ConnectionOptions): Connection {
       if (closed) {
         throw new RpcError(Code.Unavailable, "connection is closed", [], { peer });
       }
-      const prefix = encodeFramePrefix(body.byteLength, maxFrameBytes);
-      pending.push(prefix, body);
-      pendingBytes += prefix.byteLength + body.byteLength;
+      const prefixBytes = varintSize(body.byteLength);
+      const frameBytes = prefixBytes + body.byteLength;
+      if (frameBytes > maxFrameBytes) {
+        throw frameTooLarge(frameBytes, maxFrameBytes);
+      }
+      pending.push(body);
+      pendingBytes += frameBytes;
+      if (body.byteLength >= COPY_LIMIT) {
+        copyBytes += prefixBytes;
+        largeBodies++;
+      } else {
+        copyBytes += frameBytes;
+      }
       scheduleFlush();
     },
     whenWritable() {

@@ -1,46 +1,48 @@
 import { create, ScalarType, type DescMessage, type Message } from "@bufbuild/protobuf";
 import type { Any } from "@bufbuild/protobuf/wkt";
 import type { ErrorCase } from "../binding/binding.js";
-import { Code, RpcError } from "../errors.js";
-import { createCaseAccessor, type CaseAccessor } from "./case-accessor.js";
-import type { EnvelopeMessage } from "./envelope-codec.js";
+import { Code, type RpcError } from "../errors.js";
 
-/** Reads and writes the error case of a response envelope. */
-export interface ErrorCaseCodec {
-  /** The error carried by an envelope, or undefined when it carries none. */
-  read(envelope: EnvelopeMessage): { code: Code; message: string; details: Any[] } | undefined;
-  /** Puts an error into an envelope. */
-  write(envelope: EnvelopeMessage, error: RpcError): void;
+/** An error as the error case carries it. */
+export interface ErrorFields {
+  /** The status code (unknown numbers read as `unknown`). */
+  readonly code: Code;
+  /** The message text. */
+  readonly message: string;
+  /** Typed details, when the error type has a details field. */
+  readonly details: Any[];
 }
 
-/** Creates the {@link ErrorCaseCodec} of a response envelope's error case. */
-export function createErrorCaseCodec(envelope: DescMessage, errorCase: ErrorCase): ErrorCaseCodec {
-  const accessor: CaseAccessor = createCaseAccessor(envelope, errorCase);
-  const codeField = accessor.schema.fields.find((f) => f.localName === errorCase.codeField);
+/** Converts between RpcError and the message type of a response envelope's error case. */
+export interface ErrorCaseCodec {
+  /** The code, message and details of an error-case message. */
+  read(value: Message): ErrorFields;
+  /** The error-case message for an RpcError. */
+  write(error: RpcError): Message;
+}
+
+/** Creates the {@link ErrorCaseCodec} of an error case whose message type is `schema`. */
+export function createErrorCaseCodec(schema: DescMessage, errorCase: ErrorCase): ErrorCaseCodec {
+  const codeField = schema.fields.find((f) => f.localName === errorCase.codeField);
   const codeIs64 =
     codeField?.fieldKind === "scalar" &&
     (codeField.scalar === ScalarType.INT64 || codeField.scalar === ScalarType.UINT64 || codeField.scalar === ScalarType.SINT64);
   const { codeField: codeKey, messageField: messageKey, detailsField: detailsKey } = errorCase;
   return {
-    read(env) {
-      const value = accessor.get(env) as (Message & Record<string, unknown>) | undefined;
-      if (value === undefined) {
-        return undefined;
-      }
-      const raw = Number(value[codeKey]);
+    read(value) {
+      const v = value as unknown as Record<string, unknown>;
+      const raw = Number(v[codeKey]);
       const code: Code = raw >= 1 && raw <= 16 ? (raw as Code) : Code.Unknown;
-      const details = detailsKey !== undefined ? (value[detailsKey] as Any[]) : [];
-      return { code, message: String(value[messageKey]), details };
+      const details = detailsKey !== undefined ? (v[detailsKey] as Any[]) : [];
+      return { code, message: String(v[messageKey]), details };
     },
-    write(env, error) {
+    write(error) {
       const init: Record<string, unknown> = {
         [codeKey]: codeIs64 ? BigInt(error.code) : error.code,
         [messageKey]: error.rawMessage,
       };
-      if (detailsKey !== undefined) {
-        init[detailsKey] = error.details;
-      }
-      accessor.set(env, create(accessor.schema, init as never));
+      if (detailsKey !== undefined) init[detailsKey] = error.details;
+      return create(schema, init as never);
     },
   };
 }

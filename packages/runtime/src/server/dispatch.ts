@@ -1,7 +1,9 @@
-import type { DescMessage, DescMethod, Message } from "@bufbuild/protobuf";
+import type { DescMessage, DescMethod } from "@bufbuild/protobuf";
 import type { MethodBinding } from "../binding/binding.js";
-import { createCaseAccessor, type CaseAccessor } from "../envelope/case-accessor.js";
-import type { EnvelopeMessage } from "../envelope/envelope-codec.js";
+import type { EnvelopeWire, WireTarget } from "../envelope/envelope-wire.js";
+import { createErrorCaseCodec, type ErrorCaseCodec } from "../envelope/error-case.js";
+import type { ServiceDefinition } from "../service/service-definition.js";
+import { createEnvelopeWire } from "../envelope/envelope-wire.js";
 
 /** A registered method, ready to serve. */
 export interface ServerMethod {
@@ -13,88 +15,47 @@ export interface ServerMethod {
   readonly desc: DescMethod;
   /** The output schema. */
   readonly output: DescMessage;
-  /** Reads the request out of a request envelope. */
-  readonly request: CaseAccessor;
-  /** Writes a response into a response envelope. */
-  readonly response: CaseAccessor;
   /** The handler, or undefined for a method left unimplemented. */
   readonly handler: ((request: never, ctx: never) => unknown) | undefined;
 }
 
-/** Finds the method whose case a request envelope carries. */
-export interface Dispatcher {
-  /** The method and its request, or undefined when no registered case is set. */
-  match(envelope: EnvelopeMessage): { method: ServerMethod; request: Message } | undefined;
-  /** Adds a method. */
-  add(method: ServerMethod): void;
+/** A method together with where its messages are in the envelopes. */
+export interface RoutedMethod extends ServerMethod {
+  /** Where the request is in the request envelope. */
+  readonly request: WireTarget;
+  /** Where each response goes in the response envelope. */
+  readonly response: WireTarget;
 }
 
-/**
- * Creates a {@link Dispatcher}. Methods are grouped by their first path step
- * so a request is matched with one property read of the envelope's oneof
- * (plus the rest of the path for wrapped commands).
- */
-export function createDispatcher(): Dispatcher {
-  // First-step oneof case → candidates, per oneof property.
-  const byOneof = new Map<string, Map<string, ServerMethod[]>>();
-  // First-step plain fields → candidates.
-  const byField = new Map<string, ServerMethod[]>();
-
-  return {
-    add(method) {
-      const first = method.binding.request.steps[0];
-      if (first === undefined) throw new Error(`method ${method.fullName} has an empty request path`);
-      if (first.oneof !== undefined) {
-        let cases = byOneof.get(first.oneof);
-        if (cases === undefined) byOneof.set(first.oneof, (cases = new Map()));
-        const list = cases.get(first.localName) ?? [];
-        list.push(method);
-        cases.set(first.localName, list);
-      } else {
-        const list = byField.get(first.localName) ?? [];
-        list.push(method);
-        byField.set(first.localName, list);
-      }
-    },
-    match(envelope) {
-      for (const [oneof, cases] of byOneof) {
-        const c = (envelope[oneof] as { case: string | undefined }).case;
-        if (c === undefined) continue;
-        const list = cases.get(c);
-        if (list === undefined) continue;
-        for (const method of list) {
-          const request = method.request.get(envelope);
-          if (request !== undefined) return { method, request };
-        }
-      }
-      for (const [field, list] of byField) {
-        if (envelope[field] === undefined) continue;
-        for (const method of list) {
-          const request = method.request.get(envelope);
-          if (request !== undefined) return { method, request };
-        }
-      }
-      return undefined;
-    },
-  };
+/** The envelope pair a server speaks and the method each request case routes to. */
+export interface ServerEnvelopes {
+  /** Request envelope wire codec. */
+  readonly request: EnvelopeWire;
+  /** Response envelope wire codec. */
+  readonly response: EnvelopeWire;
+  /** The response envelope's error case, if it has one. */
+  readonly error: { readonly target: WireTarget; readonly codec: ErrorCaseCodec } | undefined;
+  /** Request case → method. */
+  readonly routes: Map<WireTarget, RoutedMethod>;
 }
 
-/** Builds the {@link ServerMethod} of a binding. */
-export function createServerMethod(
-  binding: MethodBinding,
-  serviceTypeName: string,
-  desc: DescMethod,
-  requestEnvelope: DescMessage,
-  responseEnvelope: DescMessage,
-  handler: ServerMethod["handler"],
-): ServerMethod {
-  return {
-    binding,
-    fullName: `${serviceTypeName}/${binding.name}`,
-    desc,
-    output: desc.output,
-    request: createCaseAccessor(requestEnvelope, binding.request),
-    response: createCaseAccessor(responseEnvelope, binding.response),
-    handler,
-  };
+/** Builds the wire codecs and routes of every registered method (of services sharing one envelope pair). */
+export function createServerEnvelopes(def: ServiceDefinition, methods: readonly ServerMethod[]): ServerEnvelopes {
+  const { binding } = def;
+  const errorCase = binding.response.error;
+  const responsePaths = methods.map((m) => m.binding.response);
+  if (errorCase !== undefined) responsePaths.push(errorCase);
+  const request = createEnvelopeWire(def.requestEnvelope, binding.request, methods.map((m) => m.binding.request));
+  const response = createEnvelopeWire(def.responseEnvelope, binding.response, responsePaths);
+  const routes = new Map<WireTarget, RoutedMethod>();
+  for (const m of methods) {
+    const routed: RoutedMethod = { ...m, request: request.target(m.binding.request), response: response.target(m.binding.response) };
+    routes.set(routed.request, routed);
+  }
+  let error: ServerEnvelopes["error"];
+  if (errorCase !== undefined) {
+    const target = response.target(errorCase);
+    error = { target, codec: createErrorCaseCodec(target.schema, errorCase) };
+  }
+  return { request, response, error, routes };
 }

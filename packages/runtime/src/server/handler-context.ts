@@ -13,8 +13,7 @@ export class CallContext implements HandlerContext {
   readonly method: string;
   /** The method's descriptor. */
   readonly methodDesc: DescMethod;
-  /** The call's message id. */
-  readonly messageId: bigint;
+  private readonly id: number | bigint;
   private controller: AbortController | undefined;
   private abortReason: unknown;
   private aborted = false;
@@ -23,13 +22,18 @@ export class CallContext implements HandlerContext {
    * @param peer the client's address.
    * @param method "package.Service/Method".
    * @param methodDesc the method's descriptor.
-   * @param messageId the call's message id.
+   * @param id the call's message id.
    */
-  constructor(peer: string, method: string, methodDesc: DescMethod, messageId: bigint) {
+  constructor(peer: string, method: string, methodDesc: DescMethod, id: number | bigint) {
     this.peer = peer;
     this.method = method;
     this.methodDesc = methodDesc;
-    this.messageId = messageId;
+    this.id = id;
+  }
+
+  /** The call's message id. */
+  get messageId(): bigint {
+    return BigInt(this.id);
   }
 
   /** Aborts when the client cancels, the connection is lost, or the server shuts down. */

@@ -2,22 +2,11 @@ import { create, type Message } from "@bufbuild/protobuf";
 import type { Socket } from "node:net";
 import { createConnection, type Connection } from "../conn/connection.js";
 import { ControlCode } from "../envelope/control-code.js";
-import type { EnvelopeCodec, EnvelopeMessage } from "../envelope/envelope-codec.js";
-import type { ErrorCaseCodec } from "../envelope/error-case.js";
+import type { MessageId } from "../envelope/envelope-wire.js";
 import { Code, RpcError } from "../errors.js";
 import { FrameError } from "../wire/frame-error.js";
-import type { Dispatcher, ServerMethod } from "./dispatch.js";
+import type { RoutedMethod, ServerEnvelopes } from "./dispatch.js";
 import { CallContext } from "./handler-context.js";
-
-/** The envelopes a server speaks, prepared once. */
-export interface ServerEnvelopes {
-  /** Request envelope codec. */
-  readonly request: EnvelopeCodec;
-  /** Response envelope codec. */
-  readonly response: EnvelopeCodec;
-  /** The response envelope's error case, if it has one. */
-  readonly error: ErrorCaseCodec | undefined;
-}
 
 /** Limits and hooks of one server connection. */
 export interface ServerConnectionOptions {
@@ -25,10 +14,8 @@ export interface ServerConnectionOptions {
   socket: Socket;
   /** The client's address. */
   peer: string;
-  /** Envelope codecs. */
+  /** Envelope codecs and routes. */
   envelopes: ServerEnvelopes;
-  /** Method lookup. */
-  dispatcher: Dispatcher;
   /** Largest frame, prefix included. */
   maxFrameBytes: number;
   /** Calls that may run at once on the connection. */
@@ -60,8 +47,8 @@ export interface ServerConnection {
 }
 
 interface ServerCall {
-  readonly id: bigint;
-  readonly method: ServerMethod;
+  readonly id: MessageId;
+  readonly method: RoutedMethod;
   readonly ctx: CallContext;
   done: boolean;
   iterator: AsyncIterator<unknown> | undefined;
@@ -69,8 +56,8 @@ interface ServerCall {
 
 /** Serves calls on one accepted socket. */
 export function createServerConnection(options: ServerConnectionOptions): ServerConnection {
-  const { peer, envelopes, dispatcher, maxConcurrentCalls } = options;
-  const calls = new Map<bigint, ServerCall>();
+  const { peer, envelopes, maxConcurrentCalls } = options;
+  const calls = new Map<MessageId, ServerCall>();
   let draining = false;
   let drainWaiters: (() => void)[] = [];
   let readPaused = false;
@@ -91,9 +78,9 @@ export function createServerConnection(options: ServerConnectionOptions): Server
     },
   });
 
-  function send(envelope: EnvelopeMessage): void {
+  function send(body: Uint8Array): void {
     if (conn.closed) return;
-    conn.send(envelopes.response.encode(envelope));
+    conn.send(body);
     if (!readPaused && !conn.writable) {
       // Inbound backpressure: read no more requests while the client does not read responses.
       readPaused = true;
@@ -105,19 +92,18 @@ export function createServerConnection(options: ServerConnectionOptions): Server
     }
   }
 
-  function sendControl(id: bigint, code: ControlCode): void {
-    send(envelopes.response.create(id, code));
+  function sendControl(id: MessageId, code: ControlCode): void {
+    send(envelopes.response.encode(id, code));
   }
 
   /** Sends `error` for `id`: the error case when the envelope has one, otherwise a Cancel. */
-  function sendError(id: bigint, error: RpcError): void {
-    if (envelopes.error === undefined) {
+  function sendError(id: MessageId, error: RpcError): void {
+    const e = envelopes.error;
+    if (e === undefined) {
       sendControl(id, ControlCode.Cancel);
       return;
     }
-    const env = envelopes.response.create(id, ControlCode.Normal);
-    envelopes.error.write(env, error);
-    send(env);
+    send(envelopes.response.encode(id, ControlCode.Normal, e.target, e.codec.write(error)));
   }
 
   function notifyDrained(): void {
@@ -146,9 +132,9 @@ export function createServerConnection(options: ServerConnectionOptions): Server
 
   function onFrame(body: Uint8Array): void {
     sawFrame = true;
-    const env = envelopes.request.decode(body);
-    const id = envelopes.request.readId(env);
-    const code = envelopes.request.readCode(env);
+    const inbound = envelopes.request.decode(body);
+    const id = inbound.id;
+    const code = inbound.code;
     if (code === ControlCode.Cancel) {
       const call = calls.get(id);
       if (call !== undefined) {
@@ -174,12 +160,13 @@ export function createServerConnection(options: ServerConnectionOptions): Server
       sendError(id, new RpcError(Code.ResourceExhausted, `too many concurrent calls on this connection (limit ${maxConcurrentCalls}, maxConcurrentCallsPerConnection)`));
       return;
     }
-    const match = dispatcher.match(env);
-    if (match === undefined) {
+    const method = inbound.carried === undefined ? undefined : envelopes.routes.get(inbound.carried);
+    if (method === undefined) {
       sendError(id, new RpcError(Code.Unimplemented, "the request carries no case of a method this server serves"));
       return;
     }
-    const { method, request } = match;
+    // Invalid bytes throw here: a protocol violation that closes the connection.
+    const request = inbound.read(method.request) as Message;
     if (method.handler === undefined) {
       sendError(id, new RpcError(Code.Unimplemented, `${method.fullName} is not implemented`));
       return;
@@ -194,7 +181,7 @@ export function createServerConnection(options: ServerConnectionOptions): Server
     }
   }
 
-  function runUnary(call: ServerCall, handler: NonNullable<ServerMethod["handler"]>, request: Message): void {
+  function runUnary(call: ServerCall, handler: NonNullable<RoutedMethod["handler"]>, request: Message): void {
     let result: unknown;
     try {
       result = handler(request as never, call.ctx as never);
@@ -215,26 +202,24 @@ export function createServerConnection(options: ServerConnectionOptions): Server
   function respond(call: ServerCall, value: unknown): void {
     if (call.done) return;
     removeCall(call);
-    let env: EnvelopeMessage;
+    let body: Uint8Array;
     try {
-      env = responseEnvelope(call, value);
+      body = responseBytes(call, value);
     } catch (e) {
       fail(call, e, true);
       return;
     }
-    sendResponse(call, env);
+    sendResponse(call, body);
   }
 
-  function responseEnvelope(call: ServerCall, value: unknown): EnvelopeMessage {
-    const env = envelopes.response.create(call.id, ControlCode.Normal);
-    call.method.response.set(env, create(call.method.output, value as never));
-    return env;
+  function responseBytes(call: ServerCall, value: unknown): Uint8Array {
+    return envelopes.response.encode(call.id, ControlCode.Normal, call.method.response, create(call.method.output, value as never));
   }
 
-  /** Sends a response envelope; a response over the frame limit becomes a resource_exhausted error. */
-  function sendResponse(call: ServerCall, env: EnvelopeMessage): void {
+  /** Sends a response; a response over the frame limit becomes a resource_exhausted error. */
+  function sendResponse(call: ServerCall, body: Uint8Array): void {
     try {
-      send(env);
+      send(body);
     } catch (e) {
       if (e instanceof FrameError) {
         const err = new RpcError(Code.ResourceExhausted, `response not sent: ${e.message}`, [], { method: call.method.fullName, peer });
@@ -259,7 +244,7 @@ export function createServerConnection(options: ServerConnectionOptions): Server
     sendError(call.id, error);
   }
 
-  async function runStream(call: ServerCall, handler: NonNullable<ServerMethod["handler"]>, request: Message): Promise<void> {
+  async function runStream(call: ServerCall, handler: NonNullable<RoutedMethod["handler"]>, request: Message): Promise<void> {
     try {
       const iterable = handler(request as never, call.ctx as never) as AsyncIterable<unknown>;
       const it = iterable[Symbol.asyncIterator]();
@@ -274,8 +259,7 @@ export function createServerConnection(options: ServerConnectionOptions): Server
           sendControl(call.id, ControlCode.End);
           return;
         }
-        const env = responseEnvelope(call, r.value);
-        send(env);
+        send(responseBytes(call, r.value));
       }
     } catch (e) {
       if (call.done) return;

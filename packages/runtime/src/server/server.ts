@@ -3,14 +3,12 @@ import { createServer as createNetServer, type Server as NetServer, type Socket 
 import { createServer as createTlsServer } from "node:tls";
 import { findRequestClash } from "../binding/resolve.js";
 import { formatAddress, type ServerTlsOptions } from "../conn/socket-options.js";
-import { createEnvelopeCodec } from "../envelope/envelope-codec.js";
-import { createErrorCaseCodec } from "../envelope/error-case.js";
 import { Code, RpcError } from "../errors.js";
 import type { ServiceDefinition } from "../service/service-definition.js";
 import { DEFAULT_MAX_FRAME_BYTES } from "../wire/limits.js";
-import { createDispatcher, createServerMethod, type ServerMethod } from "./dispatch.js";
+import { createServerEnvelopes, type ServerEnvelopes, type ServerMethod } from "./dispatch.js";
 import type { ServiceImpl } from "./handler-types.js";
-import { createServerConnection, type ServerConnection, type ServerEnvelopes } from "./server-connection.js";
+import { createServerConnection, type ServerConnection } from "./server-connection.js";
 
 /** Options of {@link createServer}. */
 export interface ServerOptions {
@@ -105,9 +103,10 @@ export interface Server {
 export function createServer(options: ServerOptions = {}): Server {
   const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
   const maxConcurrentCalls = options.maxConcurrentCallsPerConnection ?? 16_384;
-  const dispatcher = createDispatcher();
   const methods: ServerMethod[] = [];
   const services = new Set<string>();
+  // The envelope pair, fixed by the first service registered; the codecs are built at listen().
+  let envelopeDef: ServiceDefinition | undefined;
   let envelopes: ServerEnvelopes | undefined;
   let listener: NetServer | undefined;
   let address: ServerAddress | undefined;
@@ -153,15 +152,11 @@ export function createServer(options: ServerOptions = {}): Server {
     if (listener !== undefined) throw new Error(`cannot register ${def.service.typeName}: the server is already listening`);
     if (services.has(def.service.typeName)) throw new Error(`${def.service.typeName} is already registered`);
     const { binding } = def;
-    if (envelopes === undefined) {
-      envelopes = {
-        request: createEnvelopeCodec(def.requestEnvelope, binding.request),
-        response: createEnvelopeCodec(def.responseEnvelope, binding.response),
-        error: binding.response.error !== undefined ? createErrorCaseCodec(def.responseEnvelope, binding.response.error) : undefined,
-      };
-    } else if (envelopes.request.schema.typeName !== def.requestEnvelope.typeName || envelopes.response.schema.typeName !== def.responseEnvelope.typeName) {
+    if (envelopeDef === undefined) {
+      envelopeDef = def;
+    } else if (envelopeDef.requestEnvelope.typeName !== def.requestEnvelope.typeName || envelopeDef.responseEnvelope.typeName !== def.responseEnvelope.typeName) {
       throw new Error(
-        `${def.service.typeName} uses envelopes ${def.requestEnvelope.typeName}/${def.responseEnvelope.typeName}, but this server already serves ${envelopes.request.schema.typeName}/${envelopes.response.schema.typeName}; one listener serves one envelope pair`,
+        `${def.service.typeName} uses envelopes ${def.requestEnvelope.typeName}/${def.responseEnvelope.typeName}, but this server already serves ${envelopeDef.requestEnvelope.typeName}/${envelopeDef.responseEnvelope.typeName}; one listener serves one envelope pair`,
       );
     }
     const added: ServerMethod[] = [];
@@ -176,7 +171,13 @@ export function createServer(options: ServerOptions = {}): Server {
         throw new Error(`${def.service.typeName}: handler for ${mb.name} is not a function`);
       }
       added.push(
-        createServerMethod(mb, def.service.typeName, desc, def.requestEnvelope, def.responseEnvelope, handler === undefined ? undefined : (handler as ServerMethod["handler"])?.bind(impl)),
+        {
+          binding: mb,
+          fullName: `${def.service.typeName}/${mb.name}`,
+          desc,
+          output: desc.output,
+          handler: handler === undefined ? undefined : (handler as NonNullable<ServerMethod["handler"]>).bind(impl),
+        },
       );
     }
     const clash = findRequestClash([...methods, ...added].map((m) => m.binding));
@@ -185,7 +186,6 @@ export function createServer(options: ServerOptions = {}): Server {
     }
     for (const m of added) {
       methods.push(m);
-      dispatcher.add(m);
     }
     services.add(def.service.typeName);
   }
@@ -212,7 +212,6 @@ export function createServer(options: ServerOptions = {}): Server {
       socket,
       peer,
       envelopes,
-      dispatcher,
       maxFrameBytes,
       maxConcurrentCalls,
       onClose(c, error) {
@@ -239,7 +238,8 @@ export function createServer(options: ServerOptions = {}): Server {
     },
     listen(listenOptions = {}) {
       if (listener !== undefined) return Promise.reject(new Error("the server is already listening"));
-      if (envelopes === undefined) return Promise.reject(new Error("register a service before listening"));
+      if (envelopeDef === undefined) return Promise.reject(new Error("register a service before listening"));
+      envelopes = createServerEnvelopes(envelopeDef, methods);
       const host = listenOptions.host ?? "127.0.0.1";
       const tls = listenOptions.tls;
       const srv: NetServer =

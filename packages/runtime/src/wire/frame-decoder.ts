@@ -1,4 +1,4 @@
-import { FrameError } from "./frame-error.js";
+import { FrameError, frameTooLarge } from "./frame-error.js";
 import { DEFAULT_MAX_FRAME_BYTES } from "./limits.js";
 import { readLengthPrefix } from "./varint-prefix.js";
 
@@ -84,11 +84,7 @@ export function createFrameDecoder(options: FrameDecoderOptions = {}): FrameDeco
       const frameBytes = prefix.prefixBytes + prefix.length;
       if (frameBytes > maxFrameBytes) {
         fail(
-          new FrameError(
-            "frame-too-large",
-            `frame of ${frameBytes} bytes exceeds the limit of ${maxFrameBytes} bytes (maxFrameBytes)`,
-            frameBytes,
-          ),
+          frameTooLarge(frameBytes, maxFrameBytes),
         );
       }
       const start = pos + prefix.prefixBytes;

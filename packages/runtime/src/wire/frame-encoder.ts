@@ -1,4 +1,4 @@
-import { FrameError } from "./frame-error.js";
+import { frameTooLarge } from "./frame-error.js";
 import { varintSize, writeVarint } from "./varint-prefix.js";
 
 /**
@@ -10,11 +10,7 @@ export function encodeFrame(body: Uint8Array, maxFrameBytes: number): Uint8Array
   const prefixBytes = varintSize(body.byteLength);
   const frameBytes = prefixBytes + body.byteLength;
   if (frameBytes > maxFrameBytes) {
-    throw new FrameError(
-      "frame-too-large",
-      `frame of ${frameBytes} bytes exceeds the limit of ${maxFrameBytes} bytes (maxFrameBytes)`,
-      frameBytes,
-    );
+    throw frameTooLarge(frameBytes, maxFrameBytes);
   }
   const frame = new Uint8Array(frameBytes);
   writeVarint(body.byteLength, frame, 0);
@@ -30,11 +26,7 @@ export function encodeFrame(body: Uint8Array, maxFrameBytes: number): Uint8Array
 export function encodeFramePrefix(bodyBytes: number, maxFrameBytes: number): Uint8Array {
   const prefixBytes = varintSize(bodyBytes);
   if (prefixBytes + bodyBytes > maxFrameBytes) {
-    throw new FrameError(
-      "frame-too-large",
-      `frame of ${prefixBytes + bodyBytes} bytes exceeds the limit of ${maxFrameBytes} bytes (maxFrameBytes)`,
-      prefixBytes + bodyBytes,
-    );
+    throw frameTooLarge(prefixBytes + bodyBytes, maxFrameBytes);
   }
   const prefix = new Uint8Array(prefixBytes);
   writeVarint(bodyBytes, prefix, 0);

@@ -20,3 +20,8 @@ export class FrameError extends Error {
     this.frameBytes = frameBytes;
   }
 }
+
+/** The error for a frame of `frameBytes` (prefix included) over `maxFrameBytes`. */
+export function frameTooLarge(frameBytes: number, maxFrameBytes: number): FrameError {
+  return new FrameError("frame-too-large", `frame of ${frameBytes} bytes exceeds the limit of ${maxFrameBytes} bytes (maxFrameBytes)`, frameBytes);
+}

@@ -1,0 +1,286 @@
+/**
+ * The specialised envelope codec. An envelope on our hot path holds at most
+ * three fields: the id (varint), the control code (varint) and one case (a
+ * length-delimited message). Instead of building an envelope object and
+ * walking its descriptor with toBinary/fromBinary, this codec writes those
+ * fields directly around the case message's own toBinary bytes, and reads
+ * them with a small tag loop that decodes the case message only when asked
+ * (with fromBinary of its schema).
+ *
+ * It writes what protobuf-es and prost write (fields in ascending number
+ * order, id and code omitted when 0, an empty case as tag + 00), so the bytes
+ * are identical; the interop vectors check that. Whatever it does not expect
+ * on input (a case field twice, a known field with another wire type,
+ * groups, truncation) it hands to the generic codec, which either decodes it
+ * or throws the protobuf error.
+ */
+import { fromBinary, toBinary, type DescMessage, type Message } from "@bufbuild/protobuf";
+import { FeatureSet_FieldPresence } from "@bufbuild/protobuf/wkt";
+import type { CasePath, EnvelopeFields } from "../binding/binding.js";
+import { varintSize, writeVarint } from "../wire/varint-prefix.js";
+import { toControlCode, type ControlCode } from "./control-code.js";
+import { createGenericEnvelopeWire, type EnvelopeWire, type InboundEnvelope, type MessageId, type WireTarget } from "./envelope-wire.js";
+
+const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+const WIRE_VARINT = 0;
+const WIRE_LEN = 2;
+
+/** True when every path is a single field of the envelope and id and code have implicit presence. */
+export function fastPathPossible(schema: DescMessage, fields: EnvelopeFields, paths: readonly CasePath[]): boolean {
+  const id = schema.fields.find((f) => f.number === fields.id.number);
+  const code = schema.fields.find((f) => f.number === fields.code.number);
+  if (id === undefined || code === undefined) return false;
+  if (id.presence !== FeatureSet_FieldPresence.IMPLICIT || code.presence !== FeatureSet_FieldPresence.IMPLICIT) return false;
+  return paths.every((p) => p.steps.length === 1);
+}
+
+interface FastTarget extends WireTarget {
+  /** Field number of the case. */
+  readonly field: number;
+  /** The tag bytes of the case (field, wire type 2). */
+  readonly tag: Uint8Array;
+}
+
+function tagBytes(field: number, wireType: number): Uint8Array {
+  const value = field * 8 + wireType;
+  const out = new Uint8Array(varintSize(value));
+  writeVarint(value, out, 0);
+  return out;
+}
+
+/** Thrown inside the parser to hand an envelope to the generic codec. */
+const FALLBACK = Symbol("fallback");
+
+/** Creates the specialised {@link EnvelopeWire}; callers check {@link fastPathPossible} first. */
+export function createFastEnvelopeWire(schema: DescMessage, fields: EnvelopeFields, paths: readonly CasePath[]): EnvelopeWire {
+  const generic = createGenericEnvelopeWire(schema, fields, paths);
+  const idField = fields.id.number;
+  const codeField = fields.code.number;
+  const idTag = tagBytes(idField, WIRE_VARINT);
+  const codeTag = tagBytes(codeField, WIRE_VARINT);
+  const byField = new Map<number, FastTarget>();
+  const byPath = new Map<string, FastTarget>();
+
+  const target = (path: CasePath): FastTarget => {
+    let t = byPath.get(path.path);
+    if (t !== undefined) return t;
+    const step = path.steps[0];
+    const field = step === undefined ? undefined : schema.fields.find((f) => f.number === step.number);
+    if (step === undefined || path.steps.length !== 1 || field === undefined || field.fieldKind !== "message") {
+      throw new Error(`case path "${path.path}" is not a message field of ${schema.typeName}`);
+    }
+    generic.target(path);
+    t = { path, schema: field.message, field: step.number, tag: tagBytes(step.number, WIRE_LEN) };
+    byPath.set(path.path, t);
+    byField.set(step.number, t);
+    return t;
+  };
+  for (const p of paths) target(p);
+
+  function encode(id: MessageId, code: ControlCode, t?: WireTarget, body?: Message): Uint8Array {
+    const ft = t as FastTarget | undefined;
+    const bodyBytes = ft !== undefined && body !== undefined ? toBinary(ft.schema, body) : undefined;
+    const hasId = id !== 0 && id !== 0n;
+    let size = 0;
+    if (hasId) size += idTag.length + (typeof id === "number" ? varintSize(id) : bigVarintSize(id));
+    if (code !== 0) size += codeTag.length + 1;
+    if (bodyBytes !== undefined && ft !== undefined) size += ft.tag.length + varintSize(bodyBytes.length) + bodyBytes.length;
+    const out = new Uint8Array(size);
+    let pos = 0;
+    // Ascending field numbers, as protobuf-es and prost write them.
+    const bodyField = bodyBytes !== undefined && ft !== undefined ? ft.field : Number.POSITIVE_INFINITY;
+    let wroteId = !hasId;
+    let wroteCode = code === 0;
+    let wroteBody = bodyBytes === undefined;
+    while (!(wroteId && wroteCode && wroteBody)) {
+      const nextId = wroteId ? Number.POSITIVE_INFINITY : idField;
+      const nextCode = wroteCode ? Number.POSITIVE_INFINITY : codeField;
+      const nextBody = wroteBody ? Number.POSITIVE_INFINITY : bodyField;
+      if (nextId < nextCode && nextId < nextBody) {
+        out.set(idTag, pos);
+        pos += idTag.length;
+        pos = typeof id === "number" ? writeVarint(id, out, pos) : writeBigVarint(id, out, pos);
+        wroteId = true;
+      } else if (nextCode < nextBody) {
+        out.set(codeTag, pos);
+        pos += codeTag.length;
+        out[pos++] = code;
+        wroteCode = true;
+      } else {
+        const b = bodyBytes as Uint8Array;
+        const bt = ft as FastTarget;
+        out.set(bt.tag, pos);
+        pos += bt.tag.length;
+        pos = writeVarint(b.length, out, pos);
+        out.set(b, pos);
+        pos += b.length;
+        wroteBody = true;
+      }
+    }
+    return out;
+  }
+
+  function decode(bytes: Uint8Array): InboundEnvelope {
+    let pos = 0;
+    const end = bytes.length;
+    let id: MessageId = 0;
+    let code = 0;
+    let carried: FastTarget | undefined;
+    let caseStart = 0;
+    let caseEnd = 0;
+    try {
+      while (pos < end) {
+        // Tag.
+        let tag = 0;
+        let shift = 0;
+        for (;;) {
+          if (pos >= end || shift > 28) throw FALLBACK;
+          const b = bytes[pos++] as number;
+          if (shift === 28 && b > 0x0f) throw FALLBACK; // tags are 32 bits; leave the rest to protobuf-es
+          tag += (b & 0x7f) * 2 ** shift;
+          if (b < 0x80) break;
+          shift += 7;
+        }
+        const field = Math.floor(tag / 8);
+        const wireType = tag & 7;
+        if (field === 0) throw FALLBACK;
+        if (field === idField || field === codeField) {
+          if (wireType !== WIRE_VARINT) throw FALLBACK;
+          // Varint: as a number while exact, re-read as a bigint past 49 bits.
+          const start = pos;
+          let value = 0;
+          let mul = 1;
+          let n = 0;
+          for (;;) {
+            if (pos >= end || n >= 10) throw FALLBACK;
+            const b = bytes[pos++] as number;
+            n++;
+            value += (b & 0x7f) * mul;
+            if (b < 0x80) break;
+            mul *= 128;
+          }
+          if (field === idField) {
+            id = n <= 7 ? value : readBigId(bytes, start, pos);
+          } else {
+            // uint32: the low 32 bits of the varint.
+            code = n <= 4 ? value : readLow32(bytes, start, pos);
+          }
+          continue;
+        }
+        const t = byField.get(field);
+        if (t !== undefined) {
+          if (wireType !== WIRE_LEN || carried !== undefined) throw FALLBACK;
+          const len = readLength(bytes, pos, end);
+          pos = lengthEnd;
+          if (pos + len > end) throw FALLBACK;
+          carried = t;
+          caseStart = pos;
+          caseEnd = pos + len;
+          pos = caseEnd;
+          continue;
+        }
+        pos = skipField(bytes, pos, end, wireType);
+      }
+    } catch (e) {
+      if (e === FALLBACK) return viaGeneric(bytes);
+      throw e;
+    }
+    const c = carried;
+    return {
+      id,
+      code: toControlCode(code),
+      carried: c,
+      read(t) {
+        if (t !== c || c === undefined) return undefined;
+        return fromBinary(c.schema, bytes.subarray(caseStart, caseEnd));
+      },
+    };
+  }
+
+  /** Decodes with the generic codec, answering in terms of this codec's targets. */
+  function viaGeneric(bytes: Uint8Array): InboundEnvelope {
+    const g = generic.decode(bytes);
+    return {
+      id: g.id,
+      code: g.code,
+      carried: g.carried === undefined ? undefined : byPath.get(g.carried.path.path),
+      read: (t) => g.read(generic.target(t.path)),
+    };
+  }
+
+  return { schema, fast: true, target, encode, decode };
+}
+
+let lengthEnd = 0;
+
+/** Reads a length varint at `pos` (at most 5 bytes); the position after it goes to `lengthEnd`. */
+function readLength(bytes: Uint8Array, pos: number, end: number): number {
+  let value = 0;
+  let mul = 1;
+  for (let n = 0; n < 5; n++) {
+    if (pos >= end) throw FALLBACK;
+    const b = bytes[pos++] as number;
+    value += (b & 0x7f) * mul;
+    if (b < 0x80) {
+      lengthEnd = pos;
+      return value;
+    }
+    mul *= 128;
+  }
+  throw FALLBACK;
+}
+
+function skipField(bytes: Uint8Array, pos: number, end: number, wireType: number): number {
+  switch (wireType) {
+    case 0:
+      for (let n = 0; n < 10; n++) {
+        if (pos >= end) throw FALLBACK;
+        if ((bytes[pos++] as number) < 0x80) return pos;
+      }
+      throw FALLBACK;
+    case 1:
+      if (pos + 8 > end) throw FALLBACK;
+      return pos + 8;
+    case 2: {
+      const len = readLength(bytes, pos, end);
+      if (lengthEnd + len > end) throw FALLBACK;
+      return lengthEnd + len;
+    }
+    case 5:
+      if (pos + 4 > end) throw FALLBACK;
+      return pos + 4;
+    default:
+      throw FALLBACK; // groups and invalid wire types: the generic codec decides
+  }
+}
+
+function readBigId(bytes: Uint8Array, start: number, stop: number): MessageId {
+  let value = 0n;
+  for (let i = stop - 1; i >= start; i--) value = (value << 7n) | BigInt((bytes[i] as number) & 0x7f);
+  value &= 0xffff_ffff_ffff_ffffn;
+  return value <= BigInt(MAX_SAFE) ? Number(value) : value;
+}
+
+function readLow32(bytes: Uint8Array, start: number, stop: number): number {
+  let value = 0;
+  for (let i = start, shift = 0; i < stop && shift < 32; i++, shift += 7) value |= ((bytes[i] as number) & 0x7f) << shift;
+  return value >>> 0;
+}
+
+function bigVarintSize(value: bigint): number {
+  let size = 1;
+  while (value >= 0x80n) {
+    value >>= 7n;
+    size++;
+  }
+  return size;
+}
+
+function writeBigVarint(value: bigint, out: Uint8Array, pos: number): number {
+  while (value >= 0x80n) {
+    out[pos++] = Number(value & 0x7fn) | 0x80;
+    value >>= 7n;
+  }
+  out[pos++] = Number(value);
+  return pos;
+}
