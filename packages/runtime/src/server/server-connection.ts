@@ -38,6 +38,8 @@ export interface ServerConnection {
   readonly lastFrameAt: number;
   /** True until the first complete frame arrives. */
   readonly awaitingFirstFrame: boolean;
+  /** When the last call ended (or the connection opened). */
+  readonly lastCallEndedAt: number;
   /** Rejects new calls with `unavailable` from now on; resolves when no call is left running. */
   drain(): Promise<void>;
   /** Ends every running call with `error` (sent to the client), then closes the connection after writing what is queued. */
@@ -62,6 +64,7 @@ export function createServerConnection(options: ServerConnectionOptions): Server
   let drainWaiters: (() => void)[] = [];
   let readPaused = false;
   let sawFrame = false;
+  let lastCallEndedAt = Date.now();
   let self: ServerConnection;
 
   const conn: Connection = createConnection({
@@ -117,6 +120,7 @@ export function createServerConnection(options: ServerConnectionOptions): Server
   function removeCall(call: ServerCall): void {
     call.done = true;
     if (calls.get(call.id) === call) calls.delete(call.id);
+    if (calls.size === 0) lastCallEndedAt = Date.now();
     if (draining) notifyDrained();
   }
 
@@ -286,6 +290,9 @@ export function createServerConnection(options: ServerConnectionOptions): Server
     },
     get awaitingFirstFrame() {
       return !sawFrame;
+    },
+    get lastCallEndedAt() {
+      return lastCallEndedAt;
     },
     drain() {
       draining = true;

@@ -129,13 +129,12 @@ export function createServer(options: ServerOptions = {}): Server {
         why = `a frame stayed incomplete for more than ${frameTimeoutMs} ms (frameTimeoutMs)`;
       } else if (firstFrameTimeoutMs > 0 && c.awaitingFirstFrame && now - c.lastFrameAt > firstFrameTimeoutMs) {
         why = `no frame within ${firstFrameTimeoutMs} ms of connecting (firstFrameTimeoutMs)`;
-      } else if (idleTimeoutMs > 0 && c.activeCalls === 0 && now - c.lastFrameAt > idleTimeoutMs) {
+      } else if (idleTimeoutMs > 0 && c.activeCalls === 0 && now - Math.max(c.lastFrameAt, c.lastCallEndedAt) > idleTimeoutMs) {
         why = `idle for more than ${idleTimeoutMs} ms (idleTimeoutMs)`;
       }
       if (why !== undefined) {
-        const error = new RpcError(Code.DeadlineExceeded, `connection closed: ${why}`, [], { peer: c.peer });
-        options.onConnectionError?.(error, c.peer);
-        c.close(error);
+        // Reported through onClose → onConnectionError.
+        c.close(new RpcError(Code.DeadlineExceeded, `connection closed: ${why}`, [], { peer: c.peer }));
       }
     }
   }
