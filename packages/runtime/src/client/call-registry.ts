@@ -143,40 +143,25 @@ export function createCallRegistry(options: CallRegistryOptions): CallRegistry {
   }
 
   function unary(method: ClientMethod, request: unknown, callOptions: CallOptions | undefined): Promise<Message> {
-    return new Promise<Message>((resolve, reject) => {
-      const early = preflight(method, callOptions);
-      if (early !== undefined) {
-        reject(early);
-        return;
-      }
-      let disarm = noop;
-      let call: PendingCall;
+    const early = preflight(method, callOptions);
+    if (early !== undefined) return Promise.reject(early);
+    let call: UnaryCall;
+    const promise = new Promise<Message>((resolve, reject) => {
       try {
-        call = start(method, request, (id) => ({
-          id,
-          method,
-          deliver(value) {
-            disarm();
-            resolve(value);
-          },
-          end() {
-            disarm();
-            reject(new RpcError(Code.Internal, "protocol violation by server: End on a unary call", [], contextOf(method)));
-          },
-          fail(error) {
-            disarm();
-            reject(error);
-          },
-        }));
+        call = start(method, request, (id) => new UnaryCall(id, method, resolve, reject, peer)) as UnaryCall;
       } catch (e) {
         reject(e);
-        return;
       }
-      disarm = arm(call, callOptions, (e) => {
-        cancel(call);
-        reject(e);
-      });
     });
+    // `call` is set when start() succeeded (the executor runs synchronously).
+    const c = call!;
+    if (c !== undefined && (callOptions?.signal !== undefined || callOptions?.timeoutMs !== undefined)) {
+      c.disarm = arm(c, callOptions, (e) => {
+        cancel(c);
+        c.reject(e);
+      });
+    }
+    return promise;
   }
 
   function stream(method: ClientMethod, request: unknown, callOptions: CallOptions | undefined): AsyncIterable<Message> {
@@ -379,3 +364,36 @@ export function createCallRegistry(options: CallRegistryOptions): CallRegistry {
 }
 
 function noop(): void {}
+
+/** A unary call in flight: a class rather than closures, to keep the hot path light. */
+class UnaryCall implements PendingCall {
+  disarm: () => void = noop;
+
+  constructor(
+    readonly id: number,
+    readonly method: ClientMethod,
+    private readonly resolveFn: (value: Message) => void,
+    private readonly rejectFn: (error: unknown) => void,
+    private readonly peer: string,
+  ) {}
+
+  deliver(value: Message): void {
+    this.disarm();
+    this.resolveFn(value);
+  }
+
+  end(): void {
+    this.disarm();
+    this.rejectFn(new RpcError(Code.Internal, "protocol violation by server: End on a unary call", [], { method: this.method.fullName, peer: this.peer }));
+  }
+
+  fail(error: RpcError): void {
+    this.disarm();
+    this.rejectFn(error);
+  }
+
+  /** Rejects without touching the timers (the caller disarmed them). */
+  reject(error: RpcError): void {
+    this.rejectFn(error);
+  }
+}

@@ -185,16 +185,7 @@ export function createFastEnvelopeWire(schema: DescMessage, fields: EnvelopeFiel
       if (e === FALLBACK) return viaGeneric(bytes);
       throw e;
     }
-    const c = carried;
-    return {
-      id,
-      code: toControlCode(code),
-      carried: c,
-      read(t) {
-        if (t !== c || c === undefined) return undefined;
-        return fromBinary(c.schema, bytes.subarray(caseStart, caseEnd));
-      },
-    };
+    return new FastInbound(id, toControlCode(code), carried, bytes, caseStart, caseEnd);
   }
 
   /** Decodes with the generic codec, answering in terms of this codec's targets. */
@@ -209,6 +200,24 @@ export function createFastEnvelopeWire(schema: DescMessage, fields: EnvelopeFiel
   }
 
   return { schema, fast: true, target, encode, decode };
+}
+
+/** A parsed envelope; its case message is decoded on {@link read}. */
+class FastInbound implements InboundEnvelope {
+  constructor(
+    readonly id: MessageId,
+    readonly code: ControlCode,
+    readonly carried: FastTarget | undefined,
+    private readonly bytes: Uint8Array,
+    private readonly caseStart: number,
+    private readonly caseEnd: number,
+  ) {}
+
+  read(t: WireTarget): Message | undefined {
+    const c = this.carried;
+    if (t !== c || c === undefined) return undefined;
+    return fromBinary(c.schema, this.bytes.subarray(this.caseStart, this.caseEnd));
+  }
 }
 
 let lengthEnd = 0;
