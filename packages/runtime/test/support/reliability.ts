@@ -379,5 +379,14 @@ export const pb = {
   },
 };
 
+/**
+ * Resolves when `socket` closes, whatever the reason (unlike `once(socket,
+ * "close")`, which rejects when an 'error' comes first).
+ */
+export function whenClosed(socket: { once(event: "close", f: () => void): unknown; destroyed: boolean; closed?: boolean }): Promise<void> {
+  if (socket.closed === true) return Promise.resolve();
+  return new Promise((resolve) => socket.once("close", () => resolve()));
+}
+
 /** Waits `ms` milliseconds. */
 export { sleep };

@@ -1,0 +1,314 @@
+/**
+ * Fuzzing a live server (issue 6): arbitrary byte streams and arbitrary
+ * well-formed envelopes, each run on its own raw connection, while a healthy
+ * client on another connection keeps calling.
+ *
+ * Properties, checked after every run:
+ * - no exception escapes (process traps stay empty);
+ * - the connection's handlers all finish once it closes (no leaked calls);
+ * - a connection the server closes has a reason (onConnectionError);
+ * - every well-formed Normal request gets exactly one terminal answer
+ *   (a response, an error case, End after its items, or Cancel) unless the
+ *   server closed the connection with a reason;
+ * - the healthy client never sees a failure.
+ */
+import fc from "fast-check";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { connect, createClient, createEnvelopeCodec, type Transport } from "../src/index.js";
+import { rawClient, type RawPeer } from "./support/raw.js";
+import { pb, sleep, startProbedServer, trapProcessErrors, until, whenClosed } from "./support/reliability.js";
+import { echoDef } from "./support/services.js";
+
+const MAX_ID = 2n ** 64n - 1n;
+
+/** The body of a request envelope, as the fuzzer picks it. */
+type Body =
+  | { kind: "echo"; message: string; payload: number }
+  | { kind: "sleep"; ms: number }
+  | { kind: "count"; count: number; delayMs: number; payloadSize: number }
+  | { kind: "fail"; code: number; message: string }
+  /** No body case at all. */
+  | { kind: "none" }
+  /** Field 15, the response envelope's error case: unknown to the request envelope. */
+  | { kind: "wrongCase" }
+  /** The Count case carrying a message of the wrong shape (EchoRequest bytes). */
+  | { kind: "mistyped" }
+  /** Two cases of the oneof in one envelope: the last one wins. */
+  | { kind: "twoCases"; count: number };
+
+/** One step of a conversation. */
+type Op =
+  | { op: "call"; id: bigint; body: Body }
+  /** A non-Normal control code (Cancel 1, End 2, unknown ≥ 3), maybe with a body. */
+  | { op: "control"; id: bigint; code: number; body: Body }
+  /** Count of a billion items, cancelled at once. */
+  | { op: "hugeCount"; id: bigint }
+  | { op: "pause"; ms: number };
+
+function bodyBytes(body: Body): number[] {
+  switch (body.kind) {
+    case "echo":
+      return pb.bytes(3, [...pb.string(1, body.message), ...pb.bytes(2, new Uint8Array(body.payload).fill(0xab))]);
+    case "sleep":
+      return pb.bytes(3, pb.string(1, `sleep:${body.ms}`));
+    case "count":
+      return pb.bytes(4, [...pb.uint(1, body.count), ...pb.uint(2, body.delayMs), ...pb.uint(3, body.payloadSize)]);
+    case "fail":
+      return pb.bytes(5, [...pb.uint(1, BigInt(body.code)), ...pb.string(2, body.message)]);
+    case "none":
+      return [];
+    case "wrongCase":
+      return pb.bytes(15, [...pb.uint(1, 5), ...pb.string(2, "not a request")]);
+    case "mistyped":
+      return pb.bytes(4, pb.string(1, "hello"));
+    case "twoCases":
+      return [...pb.bytes(3, pb.string(1, "first")), ...pb.bytes(4, pb.uint(1, body.count))];
+  }
+}
+
+/** A request frame; zero-valued id and code are written explicitly when `explicit`. */
+function envelopeFrame(id: bigint, code: number, body: Body, explicit: boolean): Uint8Array {
+  const head = [...(id !== 0n || explicit ? pb.uint(1, id) : []), ...(code !== 0 || explicit ? pb.uint(2, code) : [])];
+  return pb.frame([...head, ...bodyBytes(body)]);
+}
+
+const idArb = fc.oneof(
+  { weight: 6, arbitrary: fc.constantFrom(0n, 1n, 2n, 3n, MAX_ID) },
+  { weight: 1, arbitrary: fc.bigInt({ min: 0n, max: MAX_ID }) },
+);
+const bodyArb: fc.Arbitrary<Body> = fc.oneof(
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant("echo" as const), message: fc.string({ maxLength: 20 }), payload: fc.nat({ max: 2048 }) }) },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant("sleep" as const), ms: fc.nat({ max: 40 }) }) },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant("count" as const), count: fc.nat({ max: 30 }), delayMs: fc.nat({ max: 2 }), payloadSize: fc.nat({ max: 64 }) }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant("fail" as const), code: fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), message: fc.string({ maxLength: 20 }) }) },
+  { weight: 2, arbitrary: fc.constant({ kind: "none" as const }) },
+  { weight: 2, arbitrary: fc.constant({ kind: "wrongCase" as const }) },
+  // Undecodable: the server closes the connection, so keep it rare enough that most runs check every answer.
+  { weight: 1, arbitrary: fc.constant({ kind: "mistyped" as const }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant("twoCases" as const), count: fc.nat({ max: 5 }) }) },
+);
+const controlCodeArb = fc.oneof(fc.constantFrom(1, 2, 3, 255, 2 ** 32 - 1), fc.integer({ min: 3, max: 2 ** 32 - 1 }));
+const opArb: fc.Arbitrary<Op> = fc.oneof(
+  { weight: 6, arbitrary: fc.record({ op: fc.constant("call" as const), id: idArb, body: bodyArb }) },
+  { weight: 3, arbitrary: fc.record({ op: fc.constant("control" as const), id: idArb, code: controlCodeArb, body: fc.oneof(fc.constant({ kind: "none" as const }), bodyArb) }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("hugeCount" as const), id: idArb }) },
+  { weight: 1, arbitrary: fc.record({ op: fc.constant("pause" as const), ms: fc.nat({ max: 5 }) }) },
+);
+const conversationArb = fc.record({
+  ops: fc.array(opArb, { minLength: 1, maxLength: 25 }),
+  explicitDefaults: fc.boolean(),
+  coalesce: fc.boolean(),
+});
+
+/** Valid request frames, to build byte streams that get past the first frame. */
+const validFrameArb = fc.oneof(
+  fc.tuple(idArb, bodyArb).map(([id, body]) => envelopeFrame(id, 0, body, false)),
+  fc.tuple(idArb, controlCodeArb).map(([id, code]) => envelopeFrame(id, code, { kind: "none" }, false)),
+);
+/** Arbitrary byte streams: noise, prefix-like bytes, and valid frames with mutations and truncations. */
+const byteStreamArb = fc.oneof(
+  fc.uint8Array({ minLength: 1, maxLength: 512 }),
+  fc.array(fc.constantFrom(0x00, 0x01, 0x02, 0x05, 0x08, 0x0a, 0x10, 0x1a, 0x22, 0x7f, 0x80, 0xff), { minLength: 1, maxLength: 64 }).map((a) => new Uint8Array(a)),
+  fc
+    .tuple(
+      fc.array(validFrameArb, { minLength: 1, maxLength: 6 }),
+      fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }),
+      fc.option(fc.nat()),
+    )
+    .map(([frames, flips, cut]) => {
+      const bytes = new Uint8Array(frames.reduce((n, f) => n + f.byteLength, 0));
+      let at = 0;
+      for (const f of frames) {
+        bytes.set(f, at);
+        at += f.byteLength;
+      }
+      for (const [pos, value] of flips) bytes[pos % bytes.byteLength] = value;
+      return cut === null ? bytes : bytes.subarray(0, 1 + (cut % bytes.byteLength));
+    }),
+);
+/** A byte stream and where to split it into separate writes. */
+const chunkedArb = fc.tuple(byteStreamArb, fc.array(fc.nat(), { maxLength: 4 })).map(([bytes, cuts]) => {
+  const points = [...new Set(cuts.map((c) => c % bytes.byteLength))].filter((p) => p > 0).sort((a, b) => a - b);
+  const chunks: Uint8Array[] = [];
+  let from = 0;
+  for (const p of points) {
+    chunks.push(bytes.subarray(from, p));
+    from = p;
+  }
+  chunks.push(bytes.subarray(from));
+  return chunks;
+});
+
+/**
+ * A raw client whose `closed` promise may reject (raw.ts builds it with
+ * `once(socket, "close")`, which rejects on a socket error such as EPIPE
+ * after the server closed): handled here so it is not an unhandled rejection.
+ */
+async function openRaw(port: number): Promise<RawPeer> {
+  const raw = await rawClient(port, echoDef);
+  raw.closed.catch(() => {});
+  return raw;
+}
+
+const responseCodec = createEnvelopeCodec(echoDef.responseEnvelope, echoDef.binding.response);
+
+/** Terminal answers per id: a response other than a stream item, an error case, End or Cancel. */
+function terminalsById(received: RawPeer["received"]): Map<bigint, number> {
+  const out = new Map<bigint, number>();
+  for (const env of received) {
+    const id = responseCodec.readId(env);
+    const code = responseCodec.readCode(env);
+    const item = code === 0 && (env["body"] as { case: string | undefined }).case === "count";
+    if (!item) out.set(id, (out.get(id) ?? 0) + 1);
+  }
+  return out;
+}
+
+describe("fuzzing a live server", () => {
+  let ctx: Awaited<ReturnType<typeof startProbedServer>>;
+  let traps: ReturnType<typeof trapProcessErrors>;
+  let healthyTransport: Transport;
+  const healthy = { ok: 0, failed: [] as unknown[], stop: false, done: Promise.resolve() };
+
+  beforeAll(async () => {
+    traps = trapProcessErrors();
+    ctx = await startProbedServer();
+    healthyTransport = await connect({ port: ctx.port });
+    const client = createClient(echoDef, healthyTransport);
+    healthy.done = (async () => {
+      for (let i = 0; !healthy.stop; i++) {
+        try {
+          const r = await client.echo({ message: `healthy ${i}` }, { timeoutMs: 5000 });
+          if (r.message !== `healthy ${i}`) throw new Error(`wrong answer ${r.message}`);
+          healthy.ok++;
+        } catch (e) {
+          healthy.failed.push(e);
+        }
+        await sleep(2);
+      }
+    })();
+  });
+
+  afterAll(async () => {
+    healthy.stop = true;
+    await healthy.done;
+    healthyTransport.close();
+    await ctx.server.close({ graceMs: 0 });
+    traps.dispose();
+  });
+
+  /** After a run's connection closed: the server forgets it and its handlers all finish. */
+  async function settled(peer: string): Promise<void> {
+    await until(() => ctx.server.connections === 1, () => `the server to drop ${peer} (${ctx.server.connections} connections open)`);
+    await until(() => ctx.probe.running(peer) === 0, () => `the handlers of ${peer} to finish (${ctx.probe.running(peer)} still running)`);
+  }
+
+  it("survives arbitrary byte streams, each on its own connection", async () => {
+    const okBefore = healthy.ok;
+    let closedByServer = 0;
+    await fc.assert(
+      fc.asyncProperty(chunkedArb, async (chunks) => {
+        const raw = await openRaw(ctx.port);
+        const peer = `127.0.0.1:${raw.socket.localPort}`;
+        let serverClosed = false;
+        let weClosed = false;
+        const closed = whenClosed(raw.socket).then(() => (serverClosed = !weClosed));
+        for (const chunk of chunks) {
+          if (raw.socket.destroyed) break;
+          raw.write(chunk);
+          await new Promise((r) => setImmediate(r));
+        }
+        await Promise.race([closed, sleep(15)]);
+        if (serverClosed) {
+          closedByServer++;
+          // A connection the server closes carries a reason.
+          expect(ctx.connectionErrors.of(peer).join("\n")).toMatch(/protocol violation/);
+        }
+        weClosed = true;
+        raw.socket.end();
+        raw.socket.destroy();
+        await settled(peer);
+        expect(traps.errors.map((e) => (e instanceof Error ? e.stack : String(e)))).toEqual([]);
+      }),
+      { numRuns: 250 },
+    );
+    console.log(`byte streams: 250 runs, ${closedByServer} connections closed by the server for a protocol violation; healthy client ${healthy.ok - okBefore} calls ok`);
+    expect(healthy.failed).toEqual([]);
+    expect(healthy.ok).toBeGreaterThan(okBefore);
+    expect(traps.errors.map((e) => (e instanceof Error ? e.stack : String(e)))).toEqual([]);
+  });
+
+  it("answers every well-formed request exactly once, or closes the connection with a reason", async () => {
+    const okBefore = healthy.ok;
+    let requests = 0;
+    let closed = 0;
+    await fc.assert(
+      fc.asyncProperty(conversationArb, async ({ ops, explicitDefaults, coalesce }) => {
+        const raw = await openRaw(ctx.port);
+        const peer = `127.0.0.1:${raw.socket.localPort}`;
+        const expected = new Map<bigint, number>();
+        const expect1 = (id: bigint) => expected.set(id, (expected.get(id) ?? 0) + 1);
+        let batch: Uint8Array[] = [];
+        const flush = () => {
+          if (batch.length > 0 && !raw.socket.destroyed) raw.write(Buffer.concat(batch));
+          batch = [];
+        };
+        for (const op of ops) {
+          switch (op.op) {
+            case "call":
+              batch.push(envelopeFrame(op.id, 0, op.body, explicitDefaults));
+              expect1(op.id);
+              break;
+            case "control":
+              batch.push(envelopeFrame(op.id, op.code, op.body, explicitDefaults));
+              break;
+            case "hugeCount":
+              batch.push(envelopeFrame(op.id, 0, { kind: "count", count: 1_000_000_000, delayMs: 0, payloadSize: 0 }, explicitDefaults));
+              batch.push(envelopeFrame(op.id, 1, { kind: "none" }, explicitDefaults));
+              expect1(op.id);
+              break;
+            case "pause":
+              flush();
+              await sleep(op.ms);
+              break;
+          }
+          if (!coalesce) flush();
+        }
+        flush();
+        requests += [...expected.values()].reduce((a, b) => a + b, 0);
+        const answered = () => {
+          const got = terminalsById(raw.received);
+          return [...expected].every(([id, n]) => (got.get(id) ?? 0) >= n);
+        };
+        let ended = false;
+        void whenClosed(raw.socket).then(() => (ended = true));
+        await until(() => ended || answered(), () => `answers: expected ${fmt(expected)}, got ${fmt(terminalsById(raw.received))}`, 5000);
+        if (ended) {
+          closed++;
+          // Closed by the server before answering everything: it said why.
+          expect(ctx.connectionErrors.of(peer).join("\n")).toMatch(/protocol violation/);
+        } else {
+          // Nothing more is coming: exactly one terminal answer per request.
+          await sleep(5);
+          const got = terminalsById(raw.received);
+          for (const [id, n] of expected) expect(got.get(id), `terminal answers for id ${id}`).toBe(n);
+          for (const id of got.keys()) expect(expected.has(id), `an answer for id ${id}, never requested`).toBe(true);
+        }
+        raw.socket.destroy();
+        await settled(peer);
+        expect(traps.errors.map((e) => (e instanceof Error ? e.stack : String(e)))).toEqual([]);
+      }),
+      { numRuns: 200 },
+    );
+    console.log(`envelopes: 200 runs, ${requests} Normal requests, ${closed} connections closed by the server; healthy client ${healthy.ok - okBefore} calls ok`);
+    expect(healthy.failed).toEqual([]);
+    expect(healthy.ok).toBeGreaterThan(okBefore);
+    expect(traps.errors.map((e) => (e instanceof Error ? e.stack : String(e)))).toEqual([]);
+    // Every handler started on the fuzzed connections finished.
+    expect(ctx.probe.running()).toBeLessThanOrEqual(1); // the healthy client's call in flight, at most
+  });
+});
+
+function fmt(m: Map<bigint, number>): string {
+  return JSON.stringify([...m].map(([id, n]) => `${id}×${n}`));
+}
