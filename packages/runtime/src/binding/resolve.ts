@@ -318,7 +318,9 @@ function resolveErrorCase(
   }
   let path: CasePath;
   if (explicitPath !== "") {
-    path = resolveCasePath(envelope, explicitPath, undefined, "response", err);
+    path = resolveCasePath(envelope, explicitPath, undefined, "response", (problem) =>
+      err(`error_case "${explicitPath}" of option (protosocket.v1.envelope): ${problem}`),
+    );
   } else {
     const marked = envelope.fields.filter((f) => fieldRole(f) === FieldRole.ERROR);
     if (marked.length > 1) {

@@ -153,6 +153,10 @@ export function createServer(options: ServerOptions = {}): Server {
     const { binding } = def;
     if (envelopeDef === undefined) {
       envelopeDef = def;
+    } else if (!sameEnvelopeFields(envelopeDef, def)) {
+      throw new Error(
+        `${def.service.typeName} reads the message id and control code of ${def.requestEnvelope.typeName}/${def.responseEnvelope.typeName} from other fields (or has another error case) than ${envelopeDef.service.typeName}; services sharing envelopes must bind them alike`,
+      );
     } else if (envelopeDef.requestEnvelope.typeName !== def.requestEnvelope.typeName || envelopeDef.responseEnvelope.typeName !== def.responseEnvelope.typeName) {
       throw new Error(
         `${def.service.typeName} uses envelopes ${def.requestEnvelope.typeName}/${def.responseEnvelope.typeName}, but this server already serves ${envelopeDef.requestEnvelope.typeName}/${envelopeDef.responseEnvelope.typeName}; one listener serves one envelope pair`,
@@ -284,4 +288,22 @@ export function createServer(options: ServerOptions = {}): Server {
       return closing;
     },
   };
+}
+
+/** True when two definitions bind the same envelopes with the same id, code and error fields. */
+function sameEnvelopeFields(a: ServiceDefinition, b: ServiceDefinition): boolean {
+  if (a.requestEnvelope.typeName !== b.requestEnvelope.typeName || a.responseEnvelope.typeName !== b.responseEnvelope.typeName) {
+    return true; // a different pair: reported by the caller
+  }
+  const ra = a.binding.request;
+  const rb = b.binding.request;
+  const sa = a.binding.response;
+  const sb = b.binding.response;
+  return (
+    ra.id.number === rb.id.number &&
+    ra.code.number === rb.code.number &&
+    sa.id.number === sb.id.number &&
+    sa.code.number === sb.code.number &&
+    sa.error?.path === sb.error?.path
+  );
 }
