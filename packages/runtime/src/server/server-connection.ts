@@ -56,6 +56,13 @@ interface ServerCall {
   iterator: AsyncIterator<unknown> | undefined;
 }
 
+/** Stream items produced between two turns of the event loop. */
+const STREAM_YIELD_EVERY = 1024;
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /** Serves calls on one accepted socket. */
 export function createServerConnection(options: ServerConnectionOptions): ServerConnection {
   const { peer, envelopes, maxConcurrentCalls } = options;
@@ -253,8 +260,14 @@ export function createServerConnection(options: ServerConnectionOptions): Server
       const iterable = handler(request as never, call.ctx as never) as AsyncIterable<unknown>;
       const it = iterable[Symbol.asyncIterator]();
       call.iterator = it;
-      for (;;) {
-        if (!conn.writable) await conn.whenWritable();
+      for (let produced = 1; ; produced++) {
+        if (!conn.writable) {
+          await conn.whenWritable();
+        } else if (produced % STREAM_YIELD_EVERY === 0) {
+          // A generator that never awaits real I/O would hold the event loop
+          // (and every other connection) until the queue filled; let I/O run.
+          await yieldToEventLoop();
+        }
         if (call.done) return;
         const r = await it.next();
         if (call.done) return;
