@@ -42,6 +42,8 @@ export interface HandlerProbe {
   of(peer: string): HandlerCounts;
   /** Handlers of `peer` (or of all peers) still running. */
   running(peer?: string): number;
+  /** Every peer whose handlers ran. */
+  peers(): string[];
 }
 
 function counts(): HandlerCounts {
@@ -63,6 +65,7 @@ export function createProbe(): HandlerProbe {
       const c = peer === undefined ? total : byPeer.get(peer);
       return c === undefined ? 0 : c.started - c.finished;
     },
+    peers: () => [...byPeer.keys()],
   };
 }
 
