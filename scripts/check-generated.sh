@@ -11,6 +11,7 @@ GENERATED=(
   packages/runtime/src/gen
   packages/runtime/test/gen
   packages/protoc-gen-protosocket/test/gen
+  interop/ts/gen
 )
 
 # Builds the runtime and protoc-gen-protosocket (it runs from dist), then runs

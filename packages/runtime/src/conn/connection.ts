@@ -95,7 +95,8 @@ export function createConnection(options: ConnectionOptions): Connection {
   const onData = (chunk: Buffer) => {
     const before = frames;
     try {
-      decoder.push(chunk, onFrame);
+      // A plain Uint8Array view: decoded bytes fields are then Uint8Array, not Buffer, however the frame was split.
+      decoder.push(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength), onFrame);
     } catch (e) {
       close(violation(e));
       return;
