@@ -16,7 +16,8 @@ export interface FrameDecoderOptions {
 export interface FrameDecoder {
   /**
    * Consumes a chunk and calls `onFrame` for every frame it completes, in
-   * order. Bodies may be views into `chunk`: use them before the next push.
+   * order. Bodies may be views into `chunk`, and the decoder keeps views of
+   * the chunks of an incomplete frame: do not modify a chunk once pushed.
    * Throws a {@link FrameError} on a malformed prefix or an oversize frame;
    * the decoder is then unusable (the stream cannot be resynchronised).
    */
@@ -30,15 +31,18 @@ export interface FrameDecoder {
 /**
  * Creates a {@link FrameDecoder}. The size of a frame is checked as soon as
  * its prefix is read, so a frame that declares 2 GiB is refused without
- * allocating anything for it; a body is copied only when it spans chunks.
+ * allocating anything for it; a body is copied (once, when complete) only
+ * when it spans chunks, so what an incomplete frame holds is what arrived.
  */
 export function createFrameDecoder(options: FrameDecoderOptions = {}): FrameDecoder {
   const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
   // Bytes of an incomplete prefix (at most 9), carried to the next chunk.
   let head: Uint8Array | undefined;
-  // A body being assembled across chunks.
-  let body: Uint8Array | undefined;
-  let bodyFilled = 0;
+  // The parts received so far of a body that spans chunks, and the body's size.
+  // Memory follows the bytes received, not the size a peer declares.
+  let parts: Uint8Array[] = [];
+  let partsBytes = 0;
+  let bodyBytes = -1;
   let failed: FrameError | undefined;
 
   function fail(error: FrameError): never {
@@ -52,18 +56,24 @@ export function createFrameDecoder(options: FrameDecoderOptions = {}): FrameDeco
     }
     let bytes = chunk;
     let pos = 0;
-    const end = () => bytes.byteLength;
-    if (body !== undefined) {
-      const take = Math.min(body.byteLength - bodyFilled, bytes.byteLength);
-      body.set(bytes.subarray(0, take), bodyFilled);
-      bodyFilled += take;
+    if (bodyBytes >= 0) {
+      const take = Math.min(bodyBytes - partsBytes, bytes.byteLength);
+      parts.push(bytes.subarray(0, take));
+      partsBytes += take;
       pos = take;
-      if (bodyFilled < body.byteLength) {
+      if (partsBytes < bodyBytes) {
         return;
       }
-      const done = body;
-      body = undefined;
-      onFrame(done);
+      const body = new Uint8Array(bodyBytes);
+      let o = 0;
+      for (const p of parts) {
+        body.set(p, o);
+        o += p.byteLength;
+      }
+      parts = [];
+      partsBytes = 0;
+      bodyBytes = -1;
+      onFrame(body);
     } else if (head !== undefined) {
       // Join the partial prefix with the start of this chunk; at most 10 bytes matter.
       const joined = new Uint8Array(head.byteLength + bytes.byteLength);
@@ -72,8 +82,9 @@ export function createFrameDecoder(options: FrameDecoderOptions = {}): FrameDeco
       head = undefined;
       bytes = joined;
     }
-    while (pos < end()) {
-      const prefix = readLengthPrefix(bytes, pos, end());
+    const end = bytes.byteLength;
+    while (pos < end) {
+      const prefix = readLengthPrefix(bytes, pos, end);
       if (prefix.kind === "incomplete") {
         head = bytes.slice(pos);
         return;
@@ -83,20 +94,21 @@ export function createFrameDecoder(options: FrameDecoderOptions = {}): FrameDeco
       }
       const frameBytes = prefix.prefixBytes + prefix.length;
       if (frameBytes > maxFrameBytes) {
-        fail(
-          frameTooLarge(frameBytes, maxFrameBytes),
-        );
+        fail(frameTooLarge(frameBytes, maxFrameBytes));
       }
       const start = pos + prefix.prefixBytes;
       const stop = start + prefix.length;
-      if (stop <= end()) {
+      if (stop <= end) {
         pos = stop;
         onFrame(bytes.subarray(start, stop));
         continue;
       }
-      body = new Uint8Array(prefix.length);
-      bodyFilled = end() - start;
-      body.set(bytes.subarray(start), 0);
+      // The rest of this chunk begins a body that later chunks complete. Chunks
+      // are not copied until the body is whole (the caller must not reuse them).
+      bodyBytes = prefix.length;
+      partsBytes = end - start;
+      // A small tail is copied so it does not keep its whole chunk alive.
+      parts = [partsBytes * 4 < end ? bytes.slice(start) : bytes.subarray(start)];
       return;
     }
   }
@@ -104,11 +116,10 @@ export function createFrameDecoder(options: FrameDecoderOptions = {}): FrameDeco
   return {
     push,
     get bufferedBytes() {
-      return (head?.byteLength ?? 0) + (body !== undefined ? bodyFilled : 0);
+      return (head?.byteLength ?? 0) + partsBytes;
     },
     get atBoundary() {
-      return head === undefined && body === undefined;
+      return head === undefined && bodyBytes < 0;
     },
   };
 }
-
