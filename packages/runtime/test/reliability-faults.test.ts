@@ -146,6 +146,25 @@ describe("faults", () => {
     expect((await createClient(echoDef, t).echo({ message: "next" })).message).toBe("next");
   });
 
+  it("aborts the handlers of a client process killed while the server's writes to it are backed up", async () => {
+    const s = await startProbedServer();
+    server = s.server;
+    const child = startChild("child-stream-client.mjs", [String(s.port), "stalled"]);
+    children.push(child);
+    await child.waitForLine(/^STALLED$/);
+    await until(() => s.probe.running() === 6, "the child's handlers to run");
+    // The stream's producer is parked: the child reads nothing.
+    for (let before = -1; before !== s.probe.total.yielded; ) {
+      before = s.probe.total.yielded;
+      await sleep(200);
+    }
+    expect(s.probe.total.yielded).toBeLessThan(1_000_000);
+    child.process.kill("SIGKILL");
+    await until(() => s.probe.running() === 0, () => `the child's handlers to finish (${s.probe.running()} running)`, 5000);
+    expect(s.probe.total.aborted).toBe(6);
+    await until(() => s.server.connections === 0, "the server to drop the connection", 5000);
+  });
+
   it("aborts a handler whose client vanishes without a FIN (connection reset)", async () => {
     const s = await startProbedServer();
     server = s.server;

@@ -150,6 +150,26 @@ async function openRaw(port: number): Promise<RawPeer> {
   return raw;
 }
 
+const sleep30: Body = { kind: "sleep", ms: 30 };
+/** Conversations the issue names, each run as an explicit example. */
+const namedScenarios: Op[][] = [
+  // ids 0 and 2^64−1
+  [{ op: "call", id: 0n, body: { kind: "echo", message: "zero", payload: 0 } }, { op: "call", id: MAX_ID, body: { kind: "count", count: 3, delayMs: 0, payloadSize: 1 } }],
+  // a duplicate in-flight id, unary and stream
+  [{ op: "call", id: 1n, body: sleep30 }, { op: "call", id: 1n, body: { kind: "echo", message: "dup", payload: 0 } }],
+  [{ op: "call", id: 2n, body: { kind: "count", count: 5, delayMs: 2, payloadSize: 0 } }, { op: "call", id: 2n, body: { kind: "count", count: 5, delayMs: 0, payloadSize: 0 } }],
+  // Cancel before its request, Cancel for an unknown id, End from a client, unknown control codes
+  [{ op: "control", id: 3n, code: 1, body: { kind: "none" } }, { op: "call", id: 3n, body: sleep30 }],
+  [{ op: "control", id: 99n, code: 1, body: { kind: "none" } }, { op: "control", id: 98n, code: 2, body: sleep30 }, { op: "call", id: 98n, body: { kind: "echo", message: "after End", payload: 0 } }],
+  [{ op: "call", id: 4n, body: sleep30 }, { op: "control", id: 4n, code: 7, body: { kind: "none" } }, { op: "control", id: 5n, code: 2 ** 32 - 1, body: sleep30 }],
+  // missing body, the wrong case, two cases
+  [{ op: "call", id: 6n, body: { kind: "none" } }, { op: "call", id: 7n, body: { kind: "wrongCase" } }, { op: "call", id: 8n, body: { kind: "twoCases", count: 2 } }],
+  // huge counts cancelled at once, then the id reused
+  [{ op: "hugeCount", id: 9n }, { op: "hugeCount", id: 9n }, { op: "call", id: 9n, body: { kind: "echo", message: "reused", payload: 0 } }],
+  // a call cancelled while it runs, and its id reused after the Cancel
+  [{ op: "call", id: 10n, body: sleep30 }, { op: "pause", ms: 5 }, { op: "control", id: 10n, code: 1, body: { kind: "none" } }, { op: "call", id: 10n, body: { kind: "echo", message: "again", payload: 0 } }],
+];
+
 const responseCodec = createEnvelopeCodec(echoDef.responseEnvelope, echoDef.binding.response);
 
 /** Terminal answers per id: a response other than a stream item, an error case, End or Cancel. */
@@ -298,7 +318,11 @@ describe("fuzzing a live server", () => {
         await settled(peer);
         expect(traps.errors.map((e) => (e instanceof Error ? e.stack : String(e)))).toEqual([]);
       }),
-      { numRuns: 200 },
+      {
+        numRuns: 200,
+        // The scenarios the issue names, run every time on top of the random ones.
+        examples: namedScenarios.map((ops) => [{ ops, explicitDefaults: false, coalesce: true }] as [{ ops: Op[]; explicitDefaults: boolean; coalesce: boolean }]),
+      },
     );
     console.log(`envelopes: 200 runs, ${requests} Normal requests, ${closed} connections closed by the server; healthy client ${healthy.ok - okBefore} calls ok`);
     expect(healthy.failed).toEqual([]);
