@@ -109,10 +109,9 @@ describe("hostile framing", () => {
     expect(memory().arrayBuffers - before.arrayBuffers).toBeLessThan(16);
   });
 
-  // Needs a runtime change: wire/frame-decoder.ts allocates `new Uint8Array(prefix.length)`
-  // as soon as a prefix under the limit is read, so each connection can reserve
-  // maxFrameBytes by sending five bytes (10,000 connections × 4 MiB = 40 GiB).
-  // Assemble bodies from the chunks as they arrive instead. Flip to `it` once fixed.
+  // Guards against a peer reserving maxFrameBytes per connection with five bytes
+  // (10,000 connections × 4 MiB = 40 GiB): the frame decoder holds the parts of
+  // an incomplete body as they arrive, not a buffer of the declared size.
   it("holds memory in proportion to the bytes received, not to the frame sizes declared", async () => {
     const s = await startProbedServer();
     server = s.server;
