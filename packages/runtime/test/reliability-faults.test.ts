@@ -97,13 +97,11 @@ describe("faults", () => {
     expect((reconnect as RpcError).message).toMatch(/ECONNREFUSED/);
   });
 
-  // Needs a runtime change: a connection whose reading is paused because one
-  // stream's consumer stopped (client/call-registry.ts → conn.pauseReading →
-  // socket.pause()) never sees the server's FIN or RST, so every other call on
-  // it hangs until the consumer reads again or its timeoutMs fires (measured:
-  // a minute, until the test closed the transport). See the report of issue 6
-  // for the proposed fix in conn/connection.ts. Flip to `it` once fixed.
-  it.fails("fails the other calls of a connection paused by an unread stream within 1 s when the server process is killed", async () => {
+  // A connection whose reading is paused because one stream's consumer stopped
+  // never sees the server's FIN or RST by reading; the client probes it with a
+  // Cancel for id 0 while paused (client/call-registry.ts), so a dead server is
+  // noticed on the next write.
+  it("fails the other calls of a connection paused by an unread stream within 1 s when the server process is killed", async () => {
     const child = startChild("child-echo-server.mjs", ["0"]);
     children.push(child);
     const port = Number((await child.waitForLine(/^LISTENING /)).split(":").pop());
@@ -304,12 +302,10 @@ describe("TLS failures", () => {
     expect((await createClient(echoDef, trusted).echo({ message: "still mutual" })).message).toBe("still mutual");
   });
 
-  // Needs a runtime change: node:tls destroys a socket whose client certificate
-  // fails verification and reports only "socket hang up" to 'tlsClientError';
-  // the reason is on the socket (`authorizationError`, e.g.
-  // DEPTH_ZERO_SELF_SIGNED_CERT). server/server.ts, the 'tlsClientError'
-  // handler in listen(), should name it. Flip to `it` once fixed.
-  it.fails("names the reason when it refuses an mTLS client certificate", async () => {
+  // node:tls destroys a socket whose client certificate it refuses and keeps
+  // the reason in socket.authorizationError; the server's tlsClientError
+  // handler names it.
+  it("names the reason when it refuses an mTLS client certificate", async () => {
     const s = await startProbedServer({}, { tls: { key, cert, ca: cert, requestCert: true, rejectUnauthorized: true } });
     server = s.server;
     await connect({ port: s.port, tls: { ca: cert, key: otherKey, cert: otherCert, servername: "localhost" } })

@@ -49,6 +49,8 @@ interface PendingCall {
 }
 
 const MAX_ID = Number.MAX_SAFE_INTEGER;
+/** How often a connection paused for a slow stream consumer checks that its server is alive. */
+const PAUSED_PROBE_MS = 400;
 
 /** Creates the {@link CallRegistry} of one connection. */
 export function createCallRegistry(options: CallRegistryOptions): CallRegistry {
@@ -60,6 +62,35 @@ export function createCallRegistry(options: CallRegistryOptions): CallRegistry {
   const allMethods: ClientMethod[] = [];
   let lastId = 0;
   let closedError: RpcError | undefined;
+
+  // Streams whose consumers fell behind; while any does, the connection does not read.
+  let pausedStreams = 0;
+  let probe: NodeJS.Timeout | undefined;
+
+  /**
+   * Stops reading for a stream whose consumer fell behind. A socket that is
+   * not read never reports the server's FIN or RST, so while paused the
+   * client writes a Cancel for id 0 (an id it never assigns; servers ignore
+   * Cancels for unknown ids) every PAUSED_PROBE_MS: against a dead server
+   * the write fails, the connection closes and every call fails promptly.
+   */
+  function pauseForStream(): void {
+    if (pausedStreams++ > 0) return;
+    const conn = options.connection();
+    conn.pauseReading();
+    probe = setInterval(() => {
+      if (conn.closed || envelopes === undefined) return;
+      conn.send(envelopes.request.encode(0, ControlCode.Cancel));
+    }, PAUSED_PROBE_MS);
+    probe.unref();
+  }
+
+  function resumeForStream(): void {
+    if (pausedStreams === 0 || --pausedStreams > 0) return;
+    clearInterval(probe);
+    probe = undefined;
+    options.connection().resumeReading();
+  }
 
   function nextId(): number {
     for (;;) {
@@ -185,7 +216,7 @@ export function createCallRegistry(options: CallRegistryOptions): CallRegistry {
     const unpause = () => {
       if (paused) {
         paused = false;
-        options.connection().resumeReading();
+        resumeForStream();
       }
     };
     const settle = () => {
@@ -234,7 +265,7 @@ export function createCallRegistry(options: CallRegistryOptions): CallRegistry {
             buffer.push(value);
             if (!paused && buffered() >= highWater) {
               paused = true;
-              options.connection().pauseReading();
+              pauseForStream();
             }
             settle();
           },
@@ -328,6 +359,8 @@ export function createCallRegistry(options: CallRegistryOptions): CallRegistry {
 
   function failAll(error: RpcError): void {
     closedError = error;
+    clearInterval(probe);
+    probe = undefined;
     const all = [...calls.values()];
     calls.clear();
     for (const call of all) {

@@ -1,6 +1,6 @@
 import type { DescService } from "@bufbuild/protobuf";
 import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
-import { createServer as createTlsServer } from "node:tls";
+import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import { findRequestClash } from "../binding/resolve.js";
 import { formatAddress, type ServerTlsOptions } from "../conn/socket-options.js";
 import { Code, RpcError } from "../errors.js";
@@ -98,6 +98,9 @@ export interface Server {
    */
   close(options?: CloseOptions): Promise<void>;
 }
+
+/** How long close() lets connections write out their last frames before destroying them. */
+const SHUTDOWN_FLUSH_MS = 1000;
 
 /** Creates a {@link Server}. */
 export function createServer(options: ServerOptions = {}): Server {
@@ -251,8 +254,11 @@ export function createServer(options: ServerOptions = {}): Server {
           : createTlsServer({ handshakeTimeout: options.tlsHandshakeTimeoutMs ?? 10_000, ...tls }, accept);
       if (tls !== undefined) {
         // A failed handshake concerns that client only.
-        srv.on("tlsClientError", (err: Error, socket: Socket) => {
-          options.onConnectionError?.(new RpcError(Code.Unavailable, `TLS handshake failed: ${err.message}`, [], { cause: err }), formatAddress(socket.remoteAddress, socket.remotePort));
+        srv.on("tlsClientError", (err: Error, socket: TLSSocket) => {
+          // node:tls keeps why it refused a client certificate apart from the error it reports.
+          const rejected = socket.authorizationError;
+          const why = rejected !== undefined && rejected !== null ? `client certificate rejected (${String(rejected)})` : err.message;
+          options.onConnectionError?.(new RpcError(Code.Unavailable, `TLS handshake failed: ${why}`, [], { cause: err }), formatAddress(socket.remoteAddress, socket.remotePort));
           socket.destroy();
         });
       }
@@ -283,7 +289,13 @@ export function createServer(options: ServerOptions = {}): Server {
         if (sweeper !== undefined) clearInterval(sweeper);
         const shutdown = new RpcError(Code.Unavailable, `server shut down; the call did not finish within the grace period of ${graceMs} ms`);
         for (const c of connections) c.shutdown(shutdown);
+        // shutdown() writes out what is queued first; a client that does not
+        // read would hold the connection (and close()) forever.
+        const force = setTimeout(() => {
+          for (const c of connections) c.close(shutdown);
+        }, SHUTDOWN_FLUSH_MS);
         await closed;
+        clearTimeout(force);
       })();
       return closing;
     },

@@ -30,7 +30,7 @@ function wrap(socket: Socket, decodeAs: "request" | "response", def: ServiceDefi
     waiters = waiters.filter((w) => (received.length >= w.n ? (w.resolve(), false) : true));
   });
   socket.on("error", () => {});
-  const closed = once(socket, "close").then(() => undefined);
+  const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
   return {
     socket,
     received,
