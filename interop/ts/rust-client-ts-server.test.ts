@@ -32,7 +32,8 @@ for (const tls of [false, true]) {
       });
       run = await runRustClient({ port: server.port, tls });
       const lines = run.stdout.trimEnd().split("\n");
-      console.log(`interop-client --scenario all${tls ? " --tls" : ""} (exit ${run.status}):\n  ${lines.join("\n  ")}`);
+      // Each line quoted, so a CI log reader does not take the client's "N passed, M failed" for the suite's.
+      console.log(`interop-client --scenario all${tls ? " --tls" : ""} (exit ${run.status}):\n${lines.map((l) => `  interop-client | ${l}`).join("\n")}`);
       if (run.stderr.trim() !== "") console.log(`interop-client stderr:\n${run.stderr}`);
     }, 300_000);
     afterAll(async () => {

@@ -28,13 +28,31 @@ export interface ClientEnvelopes {
   readonly error: { readonly target: WireTarget; readonly codec: ErrorCaseCodec } | undefined;
 }
 
+// The codecs of a transport that carries one service depend on the definition
+// alone: built once per definition, shared by every transport (connections
+// are cheap to open). Transports that carry several services build their own.
+const singleServiceEnvelopes = new WeakMap<ServiceDefinition, ClientEnvelopes>();
+
 /**
- * Builds the wire codecs of an envelope pair for the methods of `defs`
- * (every service a transport carries) and points each method at them.
+ * The wire codecs of an envelope pair for the methods of `defs` (every
+ * service a transport carries), with each method pointed at them.
  */
 export function createClientEnvelopes(defs: readonly ServiceDefinition[], methods: readonly ClientMethod[]): ClientEnvelopes {
   const first = defs[0];
   if (first === undefined) throw new Error("no service");
+  let envelopes = defs.length === 1 ? singleServiceEnvelopes.get(first) : undefined;
+  if (envelopes === undefined) {
+    envelopes = buildEnvelopes(first, methods);
+    if (defs.length === 1) singleServiceEnvelopes.set(first, envelopes);
+  }
+  for (const m of methods) {
+    m.request = envelopes.request.target(m.binding.request);
+    m.response = envelopes.response.target(m.binding.response);
+  }
+  return envelopes;
+}
+
+function buildEnvelopes(first: ServiceDefinition, methods: readonly ClientMethod[]): ClientEnvelopes {
   const { binding } = first;
   const requestPaths: CasePath[] = methods.map((m) => m.binding.request);
   const responsePaths: CasePath[] = methods.map((m) => m.binding.response);
@@ -42,10 +60,6 @@ export function createClientEnvelopes(defs: readonly ServiceDefinition[], method
   if (errorCase !== undefined) responsePaths.push(errorCase);
   const request = createEnvelopeWire(first.requestEnvelope, binding.request, requestPaths);
   const response = createEnvelopeWire(first.responseEnvelope, binding.response, responsePaths);
-  for (const m of methods) {
-    m.request = request.target(m.binding.request);
-    m.response = response.target(m.binding.response);
-  }
   let error: ClientEnvelopes["error"];
   if (errorCase !== undefined) {
     const target = response.target(errorCase);
