@@ -3,7 +3,8 @@
 // load generator in another, samples the server's CPU and RSS at the start and end of
 // the measured window, and finally prints one table (and writes --json).
 
-import { writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
 import os from "node:os";
 import { Command, Option } from "commander";
 import { LineChild, serverSample } from "./child.js";
@@ -202,8 +203,11 @@ async function main(): Promise<void> {
       summary,
       measurements,
     };
-    await writeFile(options.json, `${JSON.stringify(report, null, 2)}\n`);
-    log(`wrote ${options.json}`);
+    // Relative to where `npm run bench` was started, not to the bench workspace.
+    const file = resolve(process.env["INIT_CWD"] ?? process.cwd(), options.json);
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
+    log(`wrote ${file}`);
   }
 }
 
