@@ -73,6 +73,10 @@ describe("specialised envelope codec", () => {
           const gt = c === undefined ? undefined : generic.target(c.path);
           const bytes = fast.encode(id, code as 0, ft, c?.body);
           expect([...bytes]).toEqual([...generic.encode(id, code as 0, gt, c?.body)]);
+          // write() hands the frame over in parts (header, case bytes) with the same content.
+          const written: number[] = [];
+          fast.write({ send: (body, head) => written.push(...(head ?? []), ...body) }, id, code as 0, ft, c?.body);
+          expect(written).toEqual([...bytes]);
           for (const [wire, t] of [[fast, ft], [generic, gt]] as const) {
             const inbound = wire.decode(bytes);
             expect(inbound.id).toEqual(typeof id === "bigint" && id <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(id) : id);

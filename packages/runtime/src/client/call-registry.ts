@@ -80,7 +80,7 @@ export function createCallRegistry(options: CallRegistryOptions): CallRegistry {
     conn.pauseReading();
     probe = setInterval(() => {
       if (conn.closed || envelopes === undefined) return;
-      conn.send(envelopes.request.encode(0, ControlCode.Cancel));
+      envelopes.request.write(conn, 0, ControlCode.Cancel);
     }, PAUSED_PROBE_MS);
     probe.unref();
   }
@@ -110,19 +110,14 @@ export function createCallRegistry(options: CallRegistryOptions): CallRegistry {
     }
     const env = envelopes as ClientEnvelopes;
     const id = nextId();
-    let body: Uint8Array;
     try {
-      body = env.request.encode(id, ControlCode.Normal, method.request, create(method.input, request as never));
-    } catch (e) {
-      throw new RpcError(Code.InvalidArgument, `cannot encode request: ${e instanceof Error ? e.message : String(e)}`, [], { ...contextOf(method), cause: e });
-    }
-    try {
-      options.connection().send(body);
+      env.request.write(options.connection(), id, ControlCode.Normal, method.request, create(method.input, request as never));
     } catch (e) {
       if (e instanceof FrameError) {
         throw new RpcError(Code.ResourceExhausted, `request not sent: ${e.message}`, [], { ...contextOf(method), cause: e });
       }
-      throw RpcError.from(e, Code.Unavailable).withContext(contextOf(method));
+      if (e instanceof RpcError) throw e.withContext(contextOf(method));
+      throw new RpcError(Code.InvalidArgument, `cannot encode request: ${e instanceof Error ? e.message : String(e)}`, [], { ...contextOf(method), cause: e });
     }
     const call = makeCall(id);
     calls.set(id, call);
@@ -135,7 +130,7 @@ export function createCallRegistry(options: CallRegistryOptions): CallRegistry {
     calls.delete(call.id);
     const conn = options.connection();
     if (!conn.closed && envelopes !== undefined) {
-      conn.send(envelopes.request.encode(call.id, ControlCode.Cancel));
+      envelopes.request.write(conn, call.id, ControlCode.Cancel);
     }
   }
 

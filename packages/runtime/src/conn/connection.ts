@@ -45,10 +45,12 @@ export interface Connection {
   /** When (Date.now()) the last complete frame arrived (or the connection opened). */
   readonly lastFrameAt: number;
   /**
-   * Queues one frame for `body`. Throws a FrameError (writing nothing) when
-   * the frame would exceed the limit, and an RpcError when closed.
+   * Queues one frame whose bytes are `head` (if given) followed by `body`:
+   * a caller can put a small header before a large body without copying
+   * it. Throws a FrameError (writing nothing) when the frame would exceed
+   * the limit, and an RpcError when closed.
    */
-  send(body: Uint8Array): void;
+  send(body: Uint8Array, head?: Uint8Array): void;
   /** Resolves when {@link writable} is true again (or the connection closes). */
   whenWritable(): Promise<void>;
   /** Stops reading from the socket until every pause is matched by a resume. */
@@ -70,8 +72,9 @@ export function createConnection(options: ConnectionOptions): Connection {
   const { socket, peer, maxFrameBytes } = options;
   const highWater = options.writeHighWaterBytes ?? 1024 * 1024;
   const decoder = createFrameDecoder({ maxFrameBytes });
-  // Frame bodies queued for the next write; their prefixes are written at flush.
+  // Frames queued for the next write, as (head, body); prefixes are written at flush.
   let pending: Uint8Array[] = [];
+  let pendingHeads: (Uint8Array | undefined)[] = [];
   // Bytes queued, prefixes included.
   let pendingBytes = 0;
   // Of those, the bytes flush copies into the batch buffer (prefixes and small bodies).
@@ -144,9 +147,11 @@ export function createConnection(options: ConnectionOptions): Connection {
       return;
     }
     const bodies = pending;
+    const heads = pendingHeads;
     const out = Buffer.allocUnsafe(copyBytes);
     const large = largeBodies;
     pending = [];
+    pendingHeads = [];
     pendingBytes = 0;
     copyBytes = 0;
     largeBodies = 0;
@@ -157,7 +162,14 @@ export function createConnection(options: ConnectionOptions): Connection {
     let start = 0;
     for (let i = 0; i < bodies.length; i++) {
       const body = bodies[i] as Uint8Array;
-      pos = writeVarint(body.byteLength, out, pos);
+      const head = heads[i];
+      if (head === undefined) {
+        pos = writeVarint(body.byteLength, out, pos);
+      } else {
+        pos = writeVarint(head.byteLength + body.byteLength, out, pos);
+        out.set(head, pos);
+        pos += head.byteLength;
+      }
       if (body.byteLength >= COPY_LIMIT) {
         socket.write(out.subarray(start, pos));
         socket.write(body);
@@ -188,6 +200,7 @@ export function createConnection(options: ConnectionOptions): Connection {
     if (closed) return;
     closed = true;
     pending = [];
+    pendingHeads = [];
     pendingBytes = 0;
     copyBytes = 0;
     largeBodies = 0;
@@ -228,19 +241,22 @@ export function createConnection(options: ConnectionOptions): Connection {
     get lastFrameAt() {
       return lastFrameAt;
     },
-    send(body) {
+    send(body, head) {
       if (closed) {
         throw new RpcError(Code.Unavailable, "connection is closed", [], { peer });
       }
-      const prefixBytes = varintSize(body.byteLength);
-      const frameBytes = prefixBytes + body.byteLength;
+      const headBytes = head === undefined ? 0 : head.byteLength;
+      const length = headBytes + body.byteLength;
+      const prefixBytes = varintSize(length);
+      const frameBytes = prefixBytes + length;
       if (frameBytes > maxFrameBytes) {
         throw frameTooLarge(frameBytes, maxFrameBytes);
       }
       pending.push(body);
+      pendingHeads.push(head);
       pendingBytes += frameBytes;
       if (body.byteLength >= COPY_LIMIT) {
-        copyBytes += prefixBytes;
+        copyBytes += prefixBytes + headBytes;
         largeBodies++;
       } else {
         copyBytes += frameBytes;

@@ -25,6 +25,12 @@ export interface WireTarget {
   readonly schema: DescMessage;
 }
 
+/** Where {@link EnvelopeWire.write} puts a frame: its bytes are `head` (if any) then `body`. */
+export interface FrameSink {
+  /** Queues one frame. */
+  send(body: Uint8Array, head?: Uint8Array): void;
+}
+
 /** One received envelope: its id and code, and access to the message it carries. */
 export interface InboundEnvelope {
   /** The message id. */
@@ -51,6 +57,8 @@ export interface EnvelopeWire {
   target(path: CasePath): WireTarget;
   /** The bytes of an envelope with this id and code, carrying `body` at `target` when given. */
   encode(id: MessageId, code: ControlCode, target?: WireTarget, body?: Message): Uint8Array;
+  /** Like {@link encode}, but hands the frame to `sink`, where it can avoid copying the case message's bytes. */
+  write(sink: FrameSink, id: MessageId, code: ControlCode, target?: WireTarget, body?: Message): void;
   /** Parses an envelope; throws on bytes that are not a valid envelope. */
   decode(bytes: Uint8Array): InboundEnvelope;
 }
@@ -93,14 +101,18 @@ export function createGenericEnvelopeWire(schema: DescMessage, fields: EnvelopeF
     return t;
   };
   for (const p of paths) target(p);
+  const encode = (id: MessageId, code: ControlCode, t?: WireTarget, body?: Message): Uint8Array => {
+    const env = codec.create(typeof id === "bigint" ? id : BigInt(id), code);
+    if (t !== undefined && body !== undefined) (t as GenericTarget).accessor.set(env, body);
+    return codec.encode(env);
+  };
   return {
     schema,
     fast: false,
     target,
-    encode(id, code, t, body) {
-      const env = codec.create(typeof id === "bigint" ? id : BigInt(id), code);
-      if (t !== undefined && body !== undefined) (t as GenericTarget).accessor.set(env, body);
-      return codec.encode(env);
+    encode,
+    write(sink, id, code, t, body) {
+      sink.send(encode(id, code, t, body));
     },
     decode(bytes) {
       const env: EnvelopeMessage = codec.decode(bytes);

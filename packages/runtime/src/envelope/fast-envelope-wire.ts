@@ -19,7 +19,7 @@ import { FeatureSet_FieldPresence } from "@bufbuild/protobuf/wkt";
 import type { CasePath, EnvelopeFields } from "../binding/binding.js";
 import { varintSize, writeVarint } from "../wire/varint-prefix.js";
 import { toControlCode, type ControlCode } from "./control-code.js";
-import { createGenericEnvelopeWire, type EnvelopeWire, type InboundEnvelope, type MessageId, type WireTarget } from "./envelope-wire.js";
+import { createGenericEnvelopeWire, type EnvelopeWire, type FrameSink, type InboundEnvelope, type MessageId, type WireTarget } from "./envelope-wire.js";
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 const WIRE_VARINT = 0;
@@ -39,6 +39,8 @@ interface FastTarget extends WireTarget {
   readonly field: number;
   /** The tag bytes of the case (field, wire type 2). */
   readonly tag: Uint8Array;
+  /** True when the case's field number is above the id's and the code's: it is written last. */
+  readonly last: boolean;
 }
 
 function tagBytes(field: number, wireType: number): Uint8Array {
@@ -70,7 +72,7 @@ export function createFastEnvelopeWire(schema: DescMessage, fields: EnvelopeFiel
       throw new Error(`case path "${path.path}" is not a message field of ${schema.typeName}`);
     }
     generic.target(path);
-    t = { path, schema: field.message, field: step.number, tag: tagBytes(step.number, WIRE_LEN) };
+    t = { path, schema: field.message, field: step.number, tag: tagBytes(step.number, WIRE_LEN), last: step.number > idField && step.number > codeField };
     byPath.set(path.path, t);
     byField.set(step.number, t);
     return t;
@@ -118,6 +120,36 @@ export function createFastEnvelopeWire(schema: DescMessage, fields: EnvelopeFiel
       }
     }
     return out;
+  }
+
+  /**
+   * Writes a frame. When the case comes last on the wire (the usual layout),
+   * the case message's bytes go to the sink as they are, after a small
+   * header of id, code and the case's tag and length: no copy.
+   */
+  function write(sink: FrameSink, id: MessageId, code: ControlCode, t?: WireTarget, body?: Message): void {
+    const ft = t as FastTarget | undefined;
+    if (ft === undefined || body === undefined || !ft.last) {
+      sink.send(encode(id, code, t, body));
+      return;
+    }
+    const leaf = toBinary(ft.schema, body);
+    const hasId = id !== 0 && id !== 0n;
+    const idSize = hasId ? idTag.length + (typeof id === "number" ? varintSize(id) : bigVarintSize(id)) : 0;
+    const codeSize = code !== 0 ? codeTag.length + 1 : 0;
+    const head = new Uint8Array(idSize + codeSize + ft.tag.length + varintSize(leaf.length));
+    let pos = 0;
+    if (idField < codeField) {
+      pos = putId(head, pos, idTag, id, hasId);
+      pos = putCode(head, pos, codeTag, code);
+    } else {
+      pos = putCode(head, pos, codeTag, code);
+      pos = putId(head, pos, idTag, id, hasId);
+    }
+    head.set(ft.tag, pos);
+    pos += ft.tag.length;
+    writeVarint(leaf.length, head, pos);
+    sink.send(leaf, head);
   }
 
   function decode(bytes: Uint8Array): InboundEnvelope {
@@ -199,7 +231,7 @@ export function createFastEnvelopeWire(schema: DescMessage, fields: EnvelopeFiel
     };
   }
 
-  return { schema, fast: true, target, encode, decode };
+  return { schema, fast: true, target, encode, write, decode };
 }
 
 /** A parsed envelope; its case message is decoded on {@link read}. */
@@ -218,6 +250,20 @@ class FastInbound implements InboundEnvelope {
     if (t !== c || c === undefined) return undefined;
     return fromBinary(c.schema, this.bytes.subarray(this.caseStart, this.caseEnd));
   }
+}
+
+function putId(out: Uint8Array, pos: number, tag: Uint8Array, id: MessageId, hasId: boolean): number {
+  if (!hasId) return pos;
+  out.set(tag, pos);
+  pos += tag.length;
+  return typeof id === "number" ? writeVarint(id, out, pos) : writeBigVarint(id, out, pos);
+}
+
+function putCode(out: Uint8Array, pos: number, tag: Uint8Array, code: ControlCode): number {
+  if (code === 0) return pos;
+  out.set(tag, pos);
+  out[pos + tag.length] = code;
+  return pos + tag.length + 1;
 }
 
 let lengthEnd = 0;

@@ -2,7 +2,7 @@ import { create, type Message } from "@bufbuild/protobuf";
 import type { Socket } from "node:net";
 import { createConnection, type Connection } from "../conn/connection.js";
 import { ControlCode } from "../envelope/control-code.js";
-import type { MessageId } from "../envelope/envelope-wire.js";
+import type { MessageId, WireTarget } from "../envelope/envelope-wire.js";
 import { Code, RpcError } from "../errors.js";
 import { FrameError } from "../wire/frame-error.js";
 import type { RoutedMethod, ServerEnvelopes } from "./dispatch.js";
@@ -59,6 +59,10 @@ interface ServerCall {
 /** Stream items produced between two turns of the event loop. */
 const STREAM_YIELD_EVERY = 1024;
 
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && typeof value === "object" && typeof (value as { then?: unknown }).then === "function";
+}
+
 function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
@@ -88,9 +92,10 @@ export function createServerConnection(options: ServerConnectionOptions): Server
     },
   });
 
-  function send(body: Uint8Array): void {
+  /** Writes a response envelope; throws a FrameError when it exceeds the frame limit. */
+  function send(id: MessageId, code: ControlCode, target?: WireTarget, body?: Message): void {
     if (conn.closed) return;
-    conn.send(body);
+    envelopes.response.write(conn, id, code, target, body);
     if (!readPaused && !conn.writable) {
       // Inbound backpressure: read no more requests while the client does not read responses.
       readPaused = true;
@@ -103,7 +108,7 @@ export function createServerConnection(options: ServerConnectionOptions): Server
   }
 
   function sendControl(id: MessageId, code: ControlCode): void {
-    send(envelopes.response.encode(id, code));
+    send(id, code);
   }
 
   /** Sends `error` for `id`: the error case when the envelope has one, otherwise a Cancel. */
@@ -113,7 +118,7 @@ export function createServerConnection(options: ServerConnectionOptions): Server
       sendControl(id, ControlCode.Cancel);
       return;
     }
-    send(envelopes.response.encode(id, ControlCode.Normal, e.target, e.codec.write(error)));
+    send(id, ControlCode.Normal, e.target, e.codec.write(error));
   }
 
   function notifyDrained(): void {
@@ -200,10 +205,10 @@ export function createServerConnection(options: ServerConnectionOptions): Server
       fail(call, e);
       return;
     }
-    if (result instanceof Promise) {
+    if (isThenable(result)) {
       result.then(
         (value) => respond(call, value),
-        (e) => fail(call, e),
+        (e: unknown) => fail(call, e),
       );
     } else {
       respond(call, result);
@@ -213,33 +218,24 @@ export function createServerConnection(options: ServerConnectionOptions): Server
   function respond(call: ServerCall, value: unknown): void {
     if (call.done) return;
     removeCall(call);
-    let body: Uint8Array;
     try {
-      body = responseBytes(call, value);
-    } catch (e) {
-      fail(call, e, true);
-      return;
-    }
-    sendResponse(call, body);
-  }
-
-  function responseBytes(call: ServerCall, value: unknown): Uint8Array {
-    return envelopes.response.encode(call.id, ControlCode.Normal, call.method.response, create(call.method.output, value as never));
-  }
-
-  /** Sends a response; a response over the frame limit becomes a resource_exhausted error. */
-  function sendResponse(call: ServerCall, body: Uint8Array): void {
-    try {
-      send(body);
+      sendResponse(call, value);
     } catch (e) {
       if (e instanceof FrameError) {
+        // Nothing was written: say why instead.
         const err = new RpcError(Code.ResourceExhausted, `response not sent: ${e.message}`, [], { method: call.method.fullName, peer });
         options.onHandlerError?.(err, call.method.fullName, peer);
         sendError(call.id, err);
         return;
       }
-      throw e;
+      // The handler's value is not a valid response message.
+      fail(call, e, true);
     }
+  }
+
+  /** Sends one response message; throws a FrameError over the frame limit, or the protobuf error of an invalid value. */
+  function sendResponse(call: ServerCall, value: unknown): void {
+    send(call.id, ControlCode.Normal, call.method.response, create(call.method.output, value as never));
   }
 
   function fail(call: ServerCall, reason: unknown, force = false): void {
@@ -276,7 +272,7 @@ export function createServerConnection(options: ServerConnectionOptions): Server
           sendControl(call.id, ControlCode.End);
           return;
         }
-        send(responseBytes(call, r.value));
+        sendResponse(call, r.value);
       }
     } catch (e) {
       if (call.done) return;
