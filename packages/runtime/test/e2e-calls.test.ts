@@ -2,17 +2,11 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
 import { Code, connect, createClient, createServer, RpcError, type Server, type Transport } from "../src/index.js";
 import { KvCode } from "./gen/test/v1/grouped_pb.js";
+import { until } from "./support/reliability.js";
 import { startEchoServer, type EchoProbe } from "./support/echo-server.js";
 import { frameOf, rawServer } from "./support/raw.js";
 import { echoDef, kvDef } from "./support/services.js";
 
-async function until(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    if (check()) return;
-    await sleep(10);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 describe("calls", () => {
   let server: Server | undefined;

@@ -2,17 +2,11 @@ import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
 import { Code, connect, createClient, createEnvelopeCodec, encodeFrame, RpcError, type Server, type Transport } from "../src/index.js";
+import { until } from "./support/reliability.js";
 import { startEchoServer, type EchoProbe } from "./support/echo-server.js";
 import { frameOf, rawClient, rawServer } from "./support/raw.js";
 import { echoDef } from "./support/services.js";
 
-async function until(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 1000; i++) {
-    if (check()) return;
-    await sleep(10);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 const requestCodec = createEnvelopeCodec(echoDef.requestEnvelope, echoDef.binding.request);
 function echoRequest(id: bigint, message: string, code = 0): Uint8Array {
