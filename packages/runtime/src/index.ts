@@ -23,7 +23,6 @@ export { createProtobufCodec, type Codec } from "./codec/codec.js";
 export {
   createFrameDecoder,
   encodeFrame,
-  encodeFramePrefix,
   FrameError,
   DEFAULT_MAX_FRAME_BYTES,
   type FrameDecoder,

@@ -17,18 +17,3 @@ export function encodeFrame(body: Uint8Array, maxFrameBytes: number): Uint8Array
   frame.set(body, prefixBytes);
   return frame;
 }
-
-/**
- * The prefix of a frame for a body of `bodyBytes`, checked against the limit
- * like {@link encodeFrame}. Lets a writer send prefix and body as two chunks
- * of one batch without copying the body.
- */
-export function encodeFramePrefix(bodyBytes: number, maxFrameBytes: number): Uint8Array {
-  const prefixBytes = varintSize(bodyBytes);
-  if (prefixBytes + bodyBytes > maxFrameBytes) {
-    throw frameTooLarge(prefixBytes + bodyBytes, maxFrameBytes);
-  }
-  const prefix = new Uint8Array(prefixBytes);
-  writeVarint(bodyBytes, prefix, 0);
-  return prefix;
-}
