@@ -47,8 +47,10 @@ export interface Connection {
   /**
    * Queues one frame whose bytes are `head` (if given) followed by `body`:
    * a caller can put a small header before a large body without copying
-   * it. Throws a FrameError (writing nothing) when the frame would exceed
-   * the limit, and an RpcError when closed.
+   * it. `head`, and a body under 16 KiB, are copied before this returns (a
+   * caller may reuse them); a larger body is kept until written. Throws a
+   * FrameError (writing nothing) when the frame would exceed the limit, and
+   * an RpcError when closed.
    */
   send(body: Uint8Array, head?: Uint8Array): void;
   /** Resolves when {@link writable} is true again (or the connection closes). */
@@ -66,20 +68,28 @@ export interface Connection {
 const BATCH_BYTES = 64 * 1024;
 /** Bodies at least this large are written as their own chunk instead of being copied into the batch. */
 const COPY_LIMIT = 16 * 1024;
+/** Largest staging buffer that queued frames are copied into. */
+const STAGE_BYTES = 64 * 1024;
+/** A connection's first staging buffer. */
+const FIRST_STAGE_BYTES = 2 * 1024;
 
 /** Wraps a connected socket in a {@link Connection}. */
 export function createConnection(options: ConnectionOptions): Connection {
   const { socket, peer, maxFrameBytes } = options;
   const highWater = options.writeHighWaterBytes ?? 1024 * 1024;
   const decoder = createFrameDecoder({ maxFrameBytes });
-  // Frames queued for the next write, as (head, body); prefixes are written at flush.
-  let pending: Uint8Array[] = [];
-  let pendingHeads: (Uint8Array | undefined)[] = [];
+  // Frames are copied into a staging buffer when they are queued (prefix,
+  // head and small body); a large body is kept as its own chunk. `chunks`
+  // holds what the next write sends, in order: sealed slices of the stage
+  // and large bodies. Written slices are never reused: the stage's free tail
+  // takes the next frames, and a new stage is allocated when it is full.
+  // Starts small (an idle connection holds little) and doubles up to STAGE_BYTES.
+  let stage = Buffer.allocUnsafe(0);
+  let stagePos = 0;
+  let stageStart = 0;
+  let chunks: Uint8Array[] = [];
   // Bytes queued, prefixes included.
   let pendingBytes = 0;
-  // Of those, the bytes flush copies into the batch buffer (prefixes and small bodies).
-  let copyBytes = 0;
-  let largeBodies = 0;
   let flushScheduled = false;
   let closed = false;
   let ending = false;
@@ -146,45 +156,30 @@ export function createConnection(options: ConnectionOptions): Connection {
     if (closed || pendingBytes === 0 || socket.writableNeedDrain) {
       return;
     }
-    const bodies = pending;
-    const heads = pendingHeads;
-    const out = Buffer.allocUnsafe(copyBytes);
-    const large = largeBodies;
-    pending = [];
-    pendingHeads = [];
+    seal();
+    const out = chunks;
+    chunks = [];
     pendingBytes = 0;
-    copyBytes = 0;
-    largeBodies = 0;
-    // One buffer of prefixes and small bodies; large bodies go out as their
-    // own chunks between slices of it, in one corked writev.
-    if (large > 0) socket.cork();
-    let pos = 0;
-    let start = 0;
-    for (let i = 0; i < bodies.length; i++) {
-      const body = bodies[i] as Uint8Array;
-      const head = heads[i];
-      if (head === undefined) {
-        pos = writeVarint(body.byteLength, out, pos);
-      } else {
-        pos = writeVarint(head.byteLength + body.byteLength, out, pos);
-        out.set(head, pos);
-        pos += head.byteLength;
-      }
-      if (body.byteLength >= COPY_LIMIT) {
-        socket.write(out.subarray(start, pos));
-        socket.write(body);
-        start = pos;
-      } else {
-        out.set(body, pos);
-        pos += body.byteLength;
-      }
+    if (out.length === 1) {
+      socket.write(out[0] as Uint8Array);
+    } else {
+      // Slices of the stage and large bodies, in one corked writev.
+      socket.cork();
+      for (const c of out) socket.write(c);
+      socket.uncork();
     }
-    if (pos > start) socket.write(start === 0 && pos === out.length ? out : out.subarray(start, pos));
-    if (large > 0) socket.uncork();
     if (ending && pendingBytes === 0) {
       socket.end();
     }
     wake();
+  }
+
+  /** Closes the stage's current slice as a chunk of the next write. */
+  function seal(): void {
+    if (stagePos > stageStart) {
+      chunks.push(stage.subarray(stageStart, stagePos));
+      stageStart = stagePos;
+    }
   }
 
   function scheduleFlush(): void {
@@ -199,11 +194,8 @@ export function createConnection(options: ConnectionOptions): Connection {
   function close(error: RpcError): void {
     if (closed) return;
     closed = true;
-    pending = [];
-    pendingHeads = [];
+    chunks = [];
     pendingBytes = 0;
-    copyBytes = 0;
-    largeBodies = 0;
     socket.destroy();
     wake();
     options.onClose(error);
@@ -252,15 +244,27 @@ export function createConnection(options: ConnectionOptions): Connection {
       if (frameBytes > maxFrameBytes) {
         throw frameTooLarge(frameBytes, maxFrameBytes);
       }
-      pending.push(body);
-      pendingHeads.push(head);
-      pendingBytes += frameBytes;
-      if (body.byteLength >= COPY_LIMIT) {
-        copyBytes += prefixBytes + headBytes;
-        largeBodies++;
-      } else {
-        copyBytes += frameBytes;
+      const large = body.byteLength >= COPY_LIMIT;
+      const copied = prefixBytes + headBytes + (large ? 0 : body.byteLength);
+      if (stagePos + copied > stage.length) {
+        seal();
+        stage = Buffer.allocUnsafe(Math.max(Math.min(STAGE_BYTES, Math.max(FIRST_STAGE_BYTES, stage.length * 2)), copied));
+        stagePos = 0;
+        stageStart = 0;
       }
+      stagePos = writeVarint(length, stage, stagePos);
+      if (head !== undefined) {
+        stage.set(head, stagePos);
+        stagePos += headBytes;
+      }
+      if (large) {
+        seal();
+        chunks.push(body);
+      } else {
+        stage.set(body, stagePos);
+        stagePos += body.byteLength;
+      }
+      pendingBytes += frameBytes;
       scheduleFlush();
     },
     whenWritable() {
