@@ -1,8 +1,9 @@
-import { create, equals, type DescMessage, type Message } from "@bufbuild/protobuf";
+import { create, equals, toBinary, type DescMessage, type Message } from "@bufbuild/protobuf";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { ServiceDefinition } from "../src/index.js";
 import { createEnvelopeWire, type EnvelopeWire } from "../src/envelope/envelope-wire.js";
+import { leafWriterOf, type Scratch } from "../src/envelope/leaf-writer.js";
 import { echoDef, interopDef, kvDef } from "./support/services.js";
 
 function wires(def: ServiceDefinition, side: "request" | "response"): { fast: EnvelopeWire; generic: EnvelopeWire } {
@@ -23,13 +24,23 @@ const ids = fc.oneof(
 function arbitraryMessage(schema: DescMessage): fc.Arbitrary<Message> {
   const parts: Record<string, fc.Arbitrary<unknown>> = {};
   for (const f of schema.fields) {
+    if (f.fieldKind === "enum") {
+      parts[f.localName] = fc.oneof(fc.constant(0), fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }));
+      continue;
+    }
     if (f.fieldKind !== "scalar") continue;
     switch (f.scalar) {
+      case 5:
+        parts[f.localName] = fc.oneof(fc.constant(0), fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }));
+        break;
+      case 8:
+        parts[f.localName] = fc.boolean();
+        break;
       case 9:
-        parts[f.localName] = fc.string({ maxLength: 20 });
+        parts[f.localName] = fc.oneof(fc.string({ maxLength: 20 }), fc.string({ unit: "grapheme", maxLength: 60 }), fc.string({ unit: "binary", maxLength: 200 }));
         break;
       case 12:
-        parts[f.localName] = fc.uint8Array({ maxLength: 40 });
+        parts[f.localName] = fc.uint8Array({ maxLength: 300 });
         break;
       case 13:
         parts[f.localName] = fc.nat();
@@ -121,4 +132,48 @@ describe("specialised envelope codec", () => {
       );
     });
   }
+});
+
+describe("compiled leaf writers", () => {
+  const schemas = new Map<string, DescMessage>();
+  for (const def of [echoDef, interopDef, kvDef]) {
+    for (const m of def.service.methods) {
+      schemas.set(m.input.typeName, m.input);
+      schemas.set(m.output.typeName, m.output);
+    }
+  }
+
+  it("exist for the simple messages and not for others", () => {
+    expect(leafWriterOf(schemas.get("echo.v1.EchoRequest") as DescMessage)).toBeDefined();
+    expect(leafWriterOf(schemas.get("interop.v1.FailRequest") as DescMessage)).toBeDefined();
+    // uint64 is not one of the compiled field types.
+    expect(leafWriterOf(schemas.get("interop.v1.StreamItem") as DescMessage)).toBeUndefined();
+  });
+
+  for (const [name, schema] of schemas) {
+    const writer = leafWriterOf(schema);
+    if (writer === undefined) continue;
+    it(`writes exactly what toBinary writes: ${name}`, () => {
+      fc.assert(
+        fc.property(arbitraryMessage(schema), fc.nat({ max: 40 }), (message, offset) => {
+          const scratch: Scratch = { buf: new Uint8Array(8), pos: offset };
+          expect(writer(message, scratch)).toBe(true);
+          expect([...scratch.buf.subarray(offset, scratch.pos)]).toEqual([...toBinary(schema, message)]);
+        }),
+        { numRuns: 300 },
+      );
+    });
+  }
+
+  it("declines values toBinary would reject, unknown fields and other types", () => {
+    const schema = schemas.get("interop.v1.FailRequest") as DescMessage;
+    const writer = leafWriterOf(schema)!;
+    const scratch: Scratch = { buf: new Uint8Array(64), pos: 0 };
+    expect(writer(create(schema, { code: 3 }), scratch)).toBe(true);
+    expect(writer({ ...create(schema), code: 1.5 } as Message, scratch)).toBe(false);
+    expect(writer({ ...create(schema), code: 2 ** 31 } as Message, scratch)).toBe(false);
+    expect(writer({ ...create(schema), message: 7 } as unknown as Message, scratch)).toBe(false);
+    expect(writer({ ...create(schema), $unknown: [{ no: 99, wireType: 0, data: new Uint8Array([1]) }] } as Message, scratch)).toBe(false);
+    expect(writer(create(schemas.get("echo.v1.EchoRequest") as DescMessage), scratch)).toBe(false);
+  });
 });

@@ -18,6 +18,7 @@ import { fromBinary, toBinary, type DescMessage, type Message } from "@bufbuild/
 import { FeatureSet_FieldPresence } from "@bufbuild/protobuf/wkt";
 import type { CasePath, EnvelopeFields } from "../binding/binding.js";
 import { varintSize, writeVarint } from "../wire/varint-prefix.js";
+import { leafWriterOf, type LeafWriter, type Scratch } from "./leaf-writer.js";
 import { toControlCode, type ControlCode } from "./control-code.js";
 import { createGenericEnvelopeWire, type EnvelopeWire, type FrameSink, type InboundEnvelope, type MessageId, type WireTarget } from "./envelope-wire.js";
 
@@ -41,7 +42,16 @@ interface FastTarget extends WireTarget {
   readonly tag: Uint8Array;
   /** True when the case's field number is above the id's and the code's: it is written last. */
   readonly last: boolean;
+  /** The compiled writer of the case's message type, when it has one. */
+  readonly leaf: LeafWriter | undefined;
 }
+
+/** Room left before a case message in the scratch buffer for the envelope header written after it. */
+const HEADROOM = 32;
+const EMPTY = new Uint8Array(0);
+const scratch: Scratch = { buf: new Uint8Array(4096), pos: 0 };
+/** A scratch buffer grown past this for one large message is dropped afterwards. */
+const SCRATCH_KEEP_BYTES = 1024 * 1024;
 
 function tagBytes(field: number, wireType: number): Uint8Array {
   const value = field * 8 + wireType;
@@ -72,7 +82,14 @@ export function createFastEnvelopeWire(schema: DescMessage, fields: EnvelopeFiel
       throw new Error(`case path "${path.path}" is not a message field of ${schema.typeName}`);
     }
     generic.target(path);
-    t = { path, schema: field.message, field: step.number, tag: tagBytes(step.number, WIRE_LEN), last: step.number > idField && step.number > codeField };
+    t = {
+      path,
+      schema: field.message,
+      field: step.number,
+      tag: tagBytes(step.number, WIRE_LEN),
+      last: step.number > idField && step.number > codeField,
+      leaf: leafWriterOf(field.message),
+    };
     byPath.set(path.path, t);
     byField.set(step.number, t);
     return t;
@@ -133,8 +150,9 @@ export function createFastEnvelopeWire(schema: DescMessage, fields: EnvelopeFiel
       sink.send(encode(id, code, t, body));
       return;
     }
-    const leaf = toBinary(ft.schema, body);
     const hasId = id !== 0 && id !== 0n;
+    if (ft.leaf !== undefined && writeWithLeafWriter(sink, id, hasId, code, ft, body)) return;
+    const leaf = toBinary(ft.schema, body);
     const idSize = hasId ? idTag.length + (typeof id === "number" ? varintSize(id) : bigVarintSize(id)) : 0;
     const codeSize = code !== 0 ? codeTag.length + 1 : 0;
     const head = new Uint8Array(idSize + codeSize + ft.tag.length + varintSize(leaf.length));
@@ -150,6 +168,42 @@ export function createFastEnvelopeWire(schema: DescMessage, fields: EnvelopeFiel
     pos += ft.tag.length;
     writeVarint(leaf.length, head, pos);
     sink.send(leaf, head);
+  }
+
+  /**
+   * Writes the case message with its compiled writer into the scratch buffer
+   * after HEADROOM bytes, then the header just before it, and hands the
+   * sink the whole frame as one head (copied before send returns). Returns
+   * false, having sent nothing, when the writer declines.
+   */
+  function writeWithLeafWriter(sink: FrameSink, id: MessageId, hasId: boolean, code: ControlCode, ft: FastTarget, body: Message): boolean {
+    scratch.pos = HEADROOM;
+    const ok = (ft.leaf as LeafWriter)(body, scratch);
+    const end = scratch.pos;
+    const leafLength = end - HEADROOM;
+    const idSize = hasId ? idTag.length + (typeof id === "number" ? varintSize(id) : bigVarintSize(id)) : 0;
+    const codeSize = code !== 0 ? codeTag.length + 1 : 0;
+    const headerSize = idSize + codeSize + ft.tag.length + varintSize(leafLength);
+    if (!ok || headerSize > HEADROOM) {
+      if (scratch.buf.length > SCRATCH_KEEP_BYTES) scratch.buf = new Uint8Array(4096);
+      return false;
+    }
+    const buf = scratch.buf;
+    const start = HEADROOM - headerSize;
+    let pos = start;
+    if (idField < codeField) {
+      pos = putId(buf, pos, idTag, id, hasId);
+      pos = putCode(buf, pos, codeTag, code);
+    } else {
+      pos = putCode(buf, pos, codeTag, code);
+      pos = putId(buf, pos, idTag, id, hasId);
+    }
+    buf.set(ft.tag, pos);
+    pos += ft.tag.length;
+    writeVarint(leafLength, buf, pos);
+    sink.send(EMPTY, buf.subarray(start, end));
+    if (buf.length > SCRATCH_KEEP_BYTES) scratch.buf = new Uint8Array(4096);
+    return true;
   }
 
   function decode(bytes: Uint8Array): InboundEnvelope {
