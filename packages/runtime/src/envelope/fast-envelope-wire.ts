@@ -153,21 +153,29 @@ export function createFastEnvelopeWire(schema: DescMessage, fields: EnvelopeFiel
     const hasId = id !== 0 && id !== 0n;
     if (ft.leaf !== undefined && writeWithLeafWriter(sink, id, hasId, code, ft, body)) return;
     const leaf = toBinary(ft.schema, body);
+    const head = new Uint8Array(headerSize(id, hasId, code, ft, leaf.length));
+    putHeader(head, 0, id, hasId, code, ft, leaf.length);
+    sink.send(leaf, head);
+  }
+
+  /** Bytes of the header before a case message of `leafLength` bytes: id, code, the case's tag and length. */
+  function headerSize(id: MessageId, hasId: boolean, code: ControlCode, ft: FastTarget, leafLength: number): number {
     const idSize = hasId ? idTag.length + (typeof id === "number" ? varintSize(id) : bigVarintSize(id)) : 0;
     const codeSize = code !== 0 ? codeTag.length + 1 : 0;
-    const head = new Uint8Array(idSize + codeSize + ft.tag.length + varintSize(leaf.length));
-    let pos = 0;
+    return idSize + codeSize + ft.tag.length + varintSize(leafLength);
+  }
+
+  /** Writes that header at `pos` (id and code in field-number order; the case comes last). */
+  function putHeader(buf: Uint8Array, pos: number, id: MessageId, hasId: boolean, code: ControlCode, ft: FastTarget, leafLength: number): void {
     if (idField < codeField) {
-      pos = putId(head, pos, idTag, id, hasId);
-      pos = putCode(head, pos, codeTag, code);
+      pos = putId(buf, pos, idTag, id, hasId);
+      pos = putCode(buf, pos, codeTag, code);
     } else {
-      pos = putCode(head, pos, codeTag, code);
-      pos = putId(head, pos, idTag, id, hasId);
+      pos = putCode(buf, pos, codeTag, code);
+      pos = putId(buf, pos, idTag, id, hasId);
     }
-    head.set(ft.tag, pos);
-    pos += ft.tag.length;
-    writeVarint(leaf.length, head, pos);
-    sink.send(leaf, head);
+    buf.set(ft.tag, pos);
+    writeVarint(leafLength, buf, pos + ft.tag.length);
   }
 
   /**
@@ -181,26 +189,14 @@ export function createFastEnvelopeWire(schema: DescMessage, fields: EnvelopeFiel
     const ok = (ft.leaf as LeafWriter)(body, scratch);
     const end = scratch.pos;
     const leafLength = end - HEADROOM;
-    const idSize = hasId ? idTag.length + (typeof id === "number" ? varintSize(id) : bigVarintSize(id)) : 0;
-    const codeSize = code !== 0 ? codeTag.length + 1 : 0;
-    const headerSize = idSize + codeSize + ft.tag.length + varintSize(leafLength);
-    if (!ok || headerSize > HEADROOM) {
+    const size = headerSize(id, hasId, code, ft, leafLength);
+    if (!ok || size > HEADROOM) {
       if (scratch.buf.length > SCRATCH_KEEP_BYTES) scratch.buf = new Uint8Array(4096);
       return false;
     }
     const buf = scratch.buf;
-    const start = HEADROOM - headerSize;
-    let pos = start;
-    if (idField < codeField) {
-      pos = putId(buf, pos, idTag, id, hasId);
-      pos = putCode(buf, pos, codeTag, code);
-    } else {
-      pos = putCode(buf, pos, codeTag, code);
-      pos = putId(buf, pos, idTag, id, hasId);
-    }
-    buf.set(ft.tag, pos);
-    pos += ft.tag.length;
-    writeVarint(leafLength, buf, pos);
+    const start = HEADROOM - size;
+    putHeader(buf, start, id, hasId, code, ft, leafLength);
     sink.send(EMPTY, buf.subarray(start, end));
     if (buf.length > SCRATCH_KEEP_BYTES) scratch.buf = new Uint8Array(4096);
     return true;
