@@ -3,7 +3,7 @@
  * → the Rust interop-server built on protosocket-rpc 2.x, plain TCP and TLS.
  */
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
-import { Code, connect, RpcError, type Transport } from "@protosocket/runtime";
+import { Code, connect, RpcError, type ConnectionTransport } from "@protosocket/runtime";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EchoResponseSchema, type StatsResponse } from "./gen/interop/v1/interop_pb.js";
@@ -48,7 +48,7 @@ async function rejects(p: Promise<unknown>): Promise<RpcError> {
 
 describe.skipIf(!status.run)(`TS client → Rust server (plain TCP)${status.skipReason !== undefined ? ` — skipped: ${status.skipReason}` : ""}`, () => {
   let rust: RustServer;
-  let transport: Transport;
+  let transport: ConnectionTransport;
   let client: InteropServiceClient;
 
   beforeAll(async () => {
@@ -130,7 +130,7 @@ describe.skipIf(!status.run)(`TS client → Rust server (plain TCP)${status.skip
     // The echo of our Cancel arrived (or arrives) for an id the client has forgotten.
     expect((await client.echo({ message: "after cancel" })).message).toBe("after cancel");
     expect(transport.pendingCalls).toBe(0);
-    expect(transport.closed).toBe(false);
+    expect(transport.isClosed).toBe(false);
   });
 
   it("cancel mid-unary (AbortSignal): cancelled on our side, the Rust sleep future is dropped, no response arrives", async () => {

@@ -4,7 +4,8 @@
  * file — by the Rust interop-server and by the TypeScript interop server alike.
  */
 import { fromBinary } from "@bufbuild/protobuf";
-import { Code, connect, createFrameDecoder } from "@protosocket/runtime";
+import { Code, connect } from "@protosocket/runtime";
+import { createFrameDecoder } from "@protosocket/runtime/protocol";
 import { readFileSync } from "node:fs";
 import { connect as netConnect, createServer as createNetServer, type AddressInfo } from "node:net";
 import { join } from "node:path";

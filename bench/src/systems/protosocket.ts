@@ -79,7 +79,9 @@ function load(): Promise<{ runtime: Runtime; definition: ServiceDefinition } | s
   loaded ??= (async () => {
     let module: Record<string, unknown>;
     try {
-      module = (await import(RUNTIME_SPECIFIER)) as Record<string, unknown>;
+      // serviceFromRegistry lives on the runtime's protocol entry point (tools and generated code).
+      const [app, protocol] = (await Promise.all([import(RUNTIME_SPECIFIER), import(`${RUNTIME_SPECIFIER}/protocol`)])) as Record<string, unknown>[];
+      module = { ...app, ...protocol };
     } catch (error) {
       return `not yet available: ${RUNTIME_SPECIFIER} cannot be imported (${(error as Error).message.split("\n")[0]})`;
     }

@@ -48,7 +48,7 @@ function generateService(f: GeneratedFile, bound: BoundService, target: Target):
   } else {
     const head: Printable[] = [f.export("const", names.definition)];
     if (ts) head.push(": ", ServiceDefinition, "<typeof ", serviceSchema, ">");
-    f.print(...head, " = ", f.import("defineService", RUNTIME), "(");
+    f.print(...head, " = ", f.import("defineService", `${RUNTIME}/protocol`), "(");
     f.print("  ", serviceSchema, ",");
     f.print("  ", f.importSchema(requestEnvelope), ",");
     f.print("  ", f.importSchema(responseEnvelope), ",");

@@ -6,7 +6,8 @@
 import { once } from "node:events";
 import { connect as netConnect } from "node:net";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { Code, connect, createFrameDecoder, createServer, encodeFrame, RpcError, type Server, type Transport } from "@protosocket/runtime";
+import { Code, connect, createServer, RpcError, type Server, type Transport } from "@protosocket/runtime";
+import { createFrameDecoder, encodeFrame } from "@protosocket/runtime/protocol";
 import { afterEach, describe, expect, it } from "vitest";
 import * as jsKv from "./gen/js/fixture/kv/v1/kv_service_protosocket.js";
 import * as jsProtocol from "./gen/js/fixture/kv/v1/protocol_pb.js";

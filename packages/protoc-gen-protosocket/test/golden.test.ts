@@ -125,8 +125,9 @@ describe("exact output", () => {
     const content = files.get("bind/v1/pinger_protosocket.ts") ?? "";
     expect(imports(content)).toEqual([
       `import type { CallOptions, HandlerContext, Server, ServiceDefinition, Transport } from "@protosocket/runtime";`,
-      `import { createClient, defineService } from "@protosocket/runtime";`,
+      `import { createClient } from "@protosocket/runtime";`,
       `import { Pinger } from "./pinger_pb";`,
+      `import { defineService } from "@protosocket/runtime/protocol";`,
       `import type { Ping, PingSchema, Pong, PongSchema } from "../../legacy/v1/protocol_pb";`,
       `import { RequestSchema, ResponseSchema } from "../../legacy/v1/protocol_pb";`,
       `import type { MessageInitShape } from "@bufbuild/protobuf";`,

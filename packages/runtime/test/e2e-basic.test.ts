@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { Code, connect, createClient, RpcError, type Server, type Transport } from "../src/index.js";
+import { Code, connect, createClient, RpcError, type Server, type ConnectionTransport } from "../src/index.js";
 import { startEchoServer } from "./support/echo-server.js";
 import { echoDef } from "./support/services.js";
 
 describe("echo over loopback TCP", () => {
   let server: Server | undefined;
-  let transport: Transport | undefined;
+  let transport: ConnectionTransport | undefined;
   afterEach(async () => {
     transport?.close();
     await server?.close({ graceMs: 0 });

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
-import { Code, connect, createClient, createServer, RpcError, type Server, type Transport } from "../src/index.js";
+import { Code, connect, createClient, createServer, RpcError, type Server, type ConnectionTransport } from "../src/index.js";
 import { KvCode } from "./gen/test/v1/grouped_pb.js";
 import { until } from "./support/reliability.js";
 import { startEchoServer, type EchoProbe } from "./support/echo-server.js";
@@ -10,7 +10,7 @@ import { echoDef, kvDef } from "./support/services.js";
 
 describe("calls", () => {
   let server: Server | undefined;
-  let transport: Transport | undefined;
+  let transport: ConnectionTransport | undefined;
   let probe: EchoProbe;
   afterEach(async () => {
     transport?.close();

@@ -1,11 +1,12 @@
 import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
-import { Code, connect, createClient, createEnvelopeCodec, encodeFrame, RpcError, type Server, type Transport } from "../src/index.js";
+import { Code, connect, createClient, RpcError, type Server, type ConnectionTransport } from "../src/index.js";
+import { createEnvelopeCodec, encodeFrame } from "../src/protocol.js";
 import { until } from "./support/reliability.js";
 import { startEchoServer, type EchoProbe } from "./support/echo-server.js";
 import { frameOf, rawClient, rawServer } from "./support/raw.js";
-import { echoDef } from "./support/services.js";
+import { echoDef, withoutErrorCase } from "./support/services.js";
 
 
 const requestCodec = createEnvelopeCodec(echoDef.requestEnvelope, echoDef.binding.request);
@@ -19,7 +20,7 @@ describe("faults and limits", () => {
   let server: Server | undefined;
   let probe: EchoProbe;
   let port: number;
-  const transports: Transport[] = [];
+  const transports: ConnectionTransport[] = [];
   afterEach(async () => {
     for (const t of transports.splice(0)) t.close();
     await server?.close({ graceMs: 0 });
@@ -71,7 +72,7 @@ describe("faults and limits", () => {
           expect((r as RpcError).message).toContain(`peer 127.0.0.1:${raw.port}`);
           expect([Code.Internal, Code.ResourceExhausted]).toContain((r as RpcError).code);
         }
-        expect(t.closed).toBe(true);
+        expect(t.isClosed).toBe(true);
         const after = await c.echo({}).catch((e: unknown) => e);
         expect((after as RpcError).code).toBe(Code.Unavailable);
       } finally {
@@ -112,17 +113,29 @@ describe("faults and limits", () => {
     for (const r of await Promise.all(calls)) expect((r as RpcError).code).toBe(Code.Unavailable);
   });
 
-  it("rejects a duplicate in-flight id instead of running it twice", async () => {
-    await start();
-    const raw = await rawClient(port, echoDef);
-    raw.write(echoRequest(7n, "sleep:300"));
-    raw.write(echoRequest(7n, "again"));
-    await raw.waitFor(2);
-    const [first, second] = raw.received;
-    expect(first?.["body"]).toMatchObject({ case: "error", value: { code: Code.AlreadyExists } });
-    expect(second?.["body"]).toMatchObject({ case: "echo", value: { message: "sleep:300" } });
-    raw.socket.destroy();
-  });
+  for (const [name, def] of [
+    ["an error case", echoDef],
+    ["no error case", withoutErrorCase(echoDef)],
+  ] as const) {
+    it(`drops a duplicate in-flight id (envelope with ${name}): the live call is answered once, unharmed, and the drop reported`, async () => {
+      const errors: RpcError[] = [];
+      const s = await startEchoServer({ onConnectionError: (e: RpcError) => errors.push(e) }, def);
+      server = s.server;
+      const raw = await rawClient(s.port, def);
+      raw.write(echoRequest(7n, "sleep:200"));
+      raw.write(echoRequest(7n, "again"));
+      raw.write(echoRequest(8n, "next"));
+      await raw.waitFor(2);
+      await sleep(100);
+      expect(raw.received.map((e) => [e["messageId"], e["controlCode"], (e["body"] as { case: string }).case])).toEqual([
+        [8n, 0, "echo"],
+        [7n, 0, "echo"],
+      ]);
+      expect((raw.received[1]?.["body"] as { value: { message: string } }).value.message).toBe("sleep:200");
+      expect(errors.map((e) => e.message)).toEqual([expect.stringMatching(/message id 7 is already in flight on this connection; the duplicate request was dropped/)]);
+      raw.socket.destroy();
+    });
+  }
 
   it("rejects requests past the per-connection concurrency limit with resource_exhausted", async () => {
     await start({ maxConcurrentCallsPerConnection: 10 });

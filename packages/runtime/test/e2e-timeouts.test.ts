@@ -3,14 +3,14 @@ import { once } from "node:events";
 import { connect as tlsConnect } from "node:tls";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
-import { Code, connect, createClient, createServer, RpcError, type Server, type ServerOptions, type Transport } from "../src/index.js";
+import { Code, connect, createClient, createServer, RpcError, type Server, type ServerOptions, type ConnectionTransport } from "../src/index.js";
 import { echoImpl } from "./support/echo-server.js";
 import { rawClient } from "./support/raw.js";
 import { echoDef } from "./support/services.js";
 
 describe("server timeouts and connection limits", () => {
   let server: Server | undefined;
-  const transports: Transport[] = [];
+  const transports: ConnectionTransport[] = [];
   const errors: RpcError[] = [];
   afterEach(async () => {
     for (const t of transports.splice(0)) t.close();
@@ -53,7 +53,7 @@ describe("server timeouts and connection limits", () => {
     transports.push(t);
     const c = createClient(echoDef, t);
     expect((await c.echo({ message: "sleep:500" })).message).toBe("sleep:500");
-    const reason = await t.closedReason;
+    const reason = await t.closed;
     expect(reason.code).toBe(Code.Unavailable);
     expect(errors[0]?.message).toMatch(/idle for more than 200 ms/);
   });

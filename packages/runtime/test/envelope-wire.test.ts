@@ -2,7 +2,8 @@ import { create, equals, toBinary, type DescMessage, type Message } from "@bufbu
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { ServiceDefinition } from "../src/index.js";
-import { createEnvelopeWire, type EnvelopeWire } from "../src/envelope/envelope-wire.js";
+import { createEnvelopeWire } from "../src/envelope/create-envelope-wire.js";
+import type { EnvelopeWire } from "../src/envelope/envelope-wire.js";
 import { leafWriterOf, type Scratch } from "../src/envelope/leaf-writer.js";
 import { echoDef, interopDef, kvDef } from "./support/services.js";
 

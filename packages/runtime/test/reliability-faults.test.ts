@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { once } from "node:events";
 import { connect as netConnect } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { Code, connect, createClient, RpcError, type Server, type Transport } from "../src/index.js";
+import { Code, connect, createClient, RpcError, type Server, type ConnectionTransport } from "../src/index.js";
 import { sleep, startChild, startProbedServer, tcpTimer, until, type Child } from "./support/reliability.js";
 import { echoDef } from "./support/services.js";
 
@@ -17,7 +17,7 @@ const onLinux = process.platform === "linux";
 describe("faults", () => {
   let server: Server | undefined;
   const children: Child[] = [];
-  const transports: Transport[] = [];
+  const transports: ConnectionTransport[] = [];
   afterEach(async () => {
     for (const t of transports.splice(0)) t.close();
     for (const c of children.splice(0)) {
@@ -185,14 +185,14 @@ describe("keepalive", () => {
   // so these tests check what detection rests on: SO_KEEPALIVE is set with
   // keepAliveMs as its idle time, on both sides, read back from /proc/net/tcp.
   let server: Server | undefined;
-  const transports: Transport[] = [];
+  const transports: ConnectionTransport[] = [];
   afterEach(async () => {
     for (const t of transports.splice(0)) t.close();
     await server?.close({ graceMs: 0 });
     server = undefined;
   });
 
-  async function clientPort(s: Awaited<ReturnType<typeof startProbedServer>>, t: Transport): Promise<number> {
+  async function clientPort(s: Awaited<ReturnType<typeof startProbedServer>>, t: ConnectionTransport): Promise<number> {
     const before = new Set(s.probe.peers());
     await createClient(echoDef, t).echo({ message: "who am I" });
     const peer = s.probe.peers().find((p) => !before.has(p));
@@ -239,7 +239,7 @@ describe("TLS failures", () => {
   const otherKey = readFileSync(new URL("other.key", dir));
   const otherCert = readFileSync(new URL("other.crt", dir));
   let server: Server | undefined;
-  const transports: Transport[] = [];
+  const transports: ConnectionTransport[] = [];
   afterEach(async () => {
     for (const t of transports.splice(0)) t.close();
     await server?.close({ graceMs: 0 });

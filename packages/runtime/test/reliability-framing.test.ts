@@ -6,7 +6,8 @@
 import { connect as netConnect, type Socket } from "node:net";
 import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
-import { Code, connect, createClient, createEnvelopeCodec, RpcError, type Server, type Transport } from "../src/index.js";
+import { Code, connect, createClient, RpcError, type Server, type ConnectionTransport } from "../src/index.js";
+import { createEnvelopeCodec } from "../src/protocol.js";
 import { frameOf, rawClient, rawServer, type RawPeer } from "./support/raw.js";
 import { memory, mib, openFileLimit, openFiles, retainedMemory, sleep, startProbedServer, until, whenClosed } from "./support/reliability.js";
 import { echoDef } from "./support/services.js";
@@ -29,7 +30,7 @@ async function openRaw(port: number): Promise<RawPeer> {
 }
 
 /** A client on its own connection that calls echo in a loop until stopped; it must never fail. */
-async function healthyClient(port: number): Promise<{ ok(): number; failures: unknown[]; stop(): Promise<void>; transport: Transport }> {
+async function healthyClient(port: number): Promise<{ ok(): number; failures: unknown[]; stop(): Promise<void>; transport: ConnectionTransport }> {
   const transport = await connect({ port });
   const client = createClient(echoDef, transport);
   const failures: unknown[] = [];
@@ -183,7 +184,7 @@ describe("hostile framing", () => {
     // TLS, handshake done, silent: a client transport that never calls.
     const idle = await connect({ port: tls.port, tls: { ca: cert, servername: "localhost" } });
     cleanups.push(() => idle.close());
-    const reason = await idle.closedReason;
+    const reason = await idle.closed;
     expect(reason.code).toBe(Code.Unavailable);
     expect(tls.connectionErrors.entries.map((e) => e.error.message).join()).toMatch(/no frame within 300 ms of connecting/);
 

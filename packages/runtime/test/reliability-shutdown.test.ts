@@ -7,7 +7,7 @@
 import { once } from "node:events";
 import { connect as netConnect } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { Code, codeToString, connect, createClient, RpcError, type Server, type Transport } from "../src/index.js";
+import { Code, codeToString, connect, createClient, RpcError, type Server, type ConnectionTransport } from "../src/index.js";
 import { sleep, startProbedServer, until } from "./support/reliability.js";
 import { echoDef } from "./support/services.js";
 
@@ -24,7 +24,7 @@ interface Entry {
 
 describe("graceful shutdown under load", () => {
   let server: Server | undefined;
-  const transports: Transport[] = [];
+  const transports: ConnectionTransport[] = [];
   afterEach(async () => {
     for (const t of transports.splice(0)) t.close();
     await server?.close({ graceMs: 0 });
@@ -154,7 +154,7 @@ describe("graceful shutdown under load", () => {
     expect(s.probe.total.aborted).toBe(cutShort);
     expect(s.server.connections).toBe(0);
     for (const t of transports) {
-      await until(() => t.closed, "the client to see its connection closed");
+      await until(() => t.isClosed, "the client to see its connection closed");
       expect(t.pendingCalls).toBe(0);
     }
     server = undefined;

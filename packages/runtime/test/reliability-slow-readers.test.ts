@@ -6,7 +6,8 @@
  * stream buffer).
  */
 import { afterEach, describe, expect, it } from "vitest";
-import { connect, createClient, createEnvelopeCodec, type Server, type Transport } from "../src/index.js";
+import { connect, createClient, type Server, type ConnectionTransport } from "../src/index.js";
+import { createEnvelopeCodec } from "../src/protocol.js";
 import { frameOf, rawClient } from "./support/raw.js";
 import { memory, mib, retainedMemory, sampleMemory, sleep, startProbedServer, until } from "./support/reliability.js";
 import { echoDef } from "./support/services.js";
@@ -20,7 +21,7 @@ function echoFrame(id: bigint, message: string, payload: Uint8Array): Uint8Array
 
 describe("slow and stalled readers", () => {
   let server: Server | undefined;
-  const transports: Transport[] = [];
+  const transports: ConnectionTransport[] = [];
   afterEach(async () => {
     for (const t of transports.splice(0)) t.close();
     await server?.close({ graceMs: 0 });

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { createFrameDecoder, encodeFrame, FrameError } from "../src/index.js";
+import { createFrameDecoder, encodeFrame, FrameError } from "../src/protocol.js";
 import { readLengthPrefix, varintSize } from "../src/wire/varint-prefix.js";
 
 function decodeAll(chunks: Uint8Array[], maxFrameBytes = 1 << 20): Uint8Array[] {

@@ -5,14 +5,7 @@ import type {
   MessageInitShape,
   MessageShape,
 } from "@bufbuild/protobuf";
-
-/** Options of one call. */
-export interface CallOptions {
-  /** Cancels the call: a Cancel is sent and the call fails with `cancelled`. */
-  signal?: AbortSignal;
-  /** Fails the call with `deadline_exceeded` (and sends a Cancel) after this many milliseconds. */
-  timeoutMs?: number;
-}
+import type { CallOptions } from "./call-options.js";
 
 /** A unary method on a client: a request in, a promise of the response out. */
 export type UnaryFn<I extends DescMethodUnary["input"], O extends DescMethodUnary["output"]> = (

@@ -1,21 +1,14 @@
-import type { DescMessage, Message } from "@bufbuild/protobuf";
-import type { CasePath, EnvelopeFields } from "../binding/binding.js";
-import { createCaseAccessor, type CaseAccessor } from "./case-accessor.js";
-import type { ControlCode } from "./control-code.js";
-import { createEnvelopeCodec, type EnvelopeMessage } from "./envelope-codec.js";
-import { createFastEnvelopeWire, fastPathPossible } from "./fast-envelope-wire.js";
-
 /**
- * A message id as the runtime handles it: a number while it fits in 53 bits
- * (every id our client assigns), a bigint above. One id always has one form,
- * so either can key a Map.
+ * The envelope seam: what the connection layers need of an envelope type.
+ * An {@link EnvelopeWire} reads and writes the message id, the control code
+ * and the case (the method's message) an envelope carries. The protobuf
+ * implementations are generic-envelope-wire.ts and fast-envelope-wire.ts;
+ * create-envelope-wire.ts picks one.
  */
-export type MessageId = number | bigint;
-
-/** Normalises a uint64 id to its {@link MessageId} form. */
-export function toMessageId(id: bigint): MessageId {
-  return id <= 9007199254740991n ? Number(id) : id;
-}
+import type { DescMessage, Message } from "@bufbuild/protobuf";
+import type { CasePath } from "../binding/binding.js";
+import type { ControlCode } from "./control-code.js";
+import type { MessageId } from "./message-id.js";
 
 /** A case path of an envelope, prepared for reading and writing. */
 export interface WireTarget {
@@ -25,9 +18,17 @@ export interface WireTarget {
   readonly schema: DescMessage;
 }
 
-/** Where {@link EnvelopeWire.write} puts a frame: its bytes are `head` (if any) then `body`. */
+/**
+ * Where {@link EnvelopeWire.write} puts a frame: its bytes are `head` (if
+ * any) then `body`.
+ */
 export interface FrameSink {
-  /** Queues one frame. */
+  /**
+   * Queues one frame. `head` is lent for the duration of the call only (a
+   * writer may reuse its buffer for the next frame): the sink copies it
+   * before returning. Throws an RpcError (`resource_exhausted`, nothing
+   * queued) when the frame exceeds the sink's frame limit.
+   */
   send(body: Uint8Array, head?: Uint8Array): void;
 }
 
@@ -61,74 +62,6 @@ export interface EnvelopeWire {
   write(sink: FrameSink, id: MessageId, code: ControlCode, target?: WireTarget, body?: Message): void;
   /** Parses an envelope; throws on bytes that are not a valid envelope. */
   decode(bytes: Uint8Array): InboundEnvelope;
-}
-
-/** Options of {@link createEnvelopeWire}. */
-export interface EnvelopeWireOptions {
-  /** Use the reflection-based codec even where the specialised one applies (tests compare the two). */
-  generic?: boolean;
-}
-
-/**
- * Creates the {@link EnvelopeWire} of an envelope: a specialised codec when
- * every registered path is one field of the envelope and id and code have
- * implicit presence (the shape of every envelope we know), else the generic
- * one built on `toBinary`/`fromBinary` of the whole envelope. Both produce
- * the same bytes.
- */
-export function createEnvelopeWire(schema: DescMessage, fields: EnvelopeFields, paths: readonly CasePath[], options: EnvelopeWireOptions = {}): EnvelopeWire {
-  if (options.generic !== true && fastPathPossible(schema, fields, paths)) {
-    return createFastEnvelopeWire(schema, fields, paths);
-  }
-  return createGenericEnvelopeWire(schema, fields, paths);
-}
-
-interface GenericTarget extends WireTarget {
-  readonly accessor: CaseAccessor;
-}
-
-/** The reflection-based {@link EnvelopeWire}: whole envelopes through toBinary/fromBinary. */
-export function createGenericEnvelopeWire(schema: DescMessage, fields: EnvelopeFields, paths: readonly CasePath[]): EnvelopeWire {
-  const codec = createEnvelopeCodec(schema, fields);
-  const targets = new Map<string, GenericTarget>();
-  const target = (path: CasePath): GenericTarget => {
-    let t = targets.get(path.path);
-    if (t === undefined) {
-      const accessor = createCaseAccessor(schema, path);
-      t = { path, schema: accessor.schema, accessor };
-      targets.set(path.path, t);
-    }
-    return t;
-  };
-  for (const p of paths) target(p);
-  const encode = (id: MessageId, code: ControlCode, t?: WireTarget, body?: Message): Uint8Array => {
-    const env = codec.create(typeof id === "bigint" ? id : BigInt(id), code);
-    if (t !== undefined && body !== undefined) (t as GenericTarget).accessor.set(env, body);
-    return codec.encode(env);
-  };
-  return {
-    schema,
-    fast: false,
-    target,
-    encode,
-    write(sink, id, code, t, body) {
-      sink.send(encode(id, code, t, body));
-    },
-    decode(bytes) {
-      const env: EnvelopeMessage = codec.decode(bytes);
-      let carried: GenericTarget | undefined;
-      for (const t of targets.values()) {
-        if (t.accessor.get(env) !== undefined) {
-          carried = t;
-          break;
-        }
-      }
-      return {
-        id: toMessageId(codec.readId(env)),
-        code: codec.readCode(env),
-        carried,
-        read: (t) => (t as GenericTarget).accessor.get(env),
-      };
-    },
-  };
+  /** The message id in the first bytes of an envelope (possibly cut short), when they hold it. */
+  peekId(head: Uint8Array): MessageId | undefined;
 }

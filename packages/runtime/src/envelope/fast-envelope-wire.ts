@@ -20,7 +20,9 @@ import type { CasePath, EnvelopeFields } from "../binding/binding.js";
 import { varintSize, writeVarint } from "../wire/varint-prefix.js";
 import { leafWriterOf, type LeafWriter, type Scratch } from "./leaf-writer.js";
 import { toControlCode, type ControlCode } from "./control-code.js";
-import { createGenericEnvelopeWire, type EnvelopeWire, type FrameSink, type InboundEnvelope, type MessageId, type WireTarget } from "./envelope-wire.js";
+import type { EnvelopeWire, FrameSink, InboundEnvelope, WireTarget } from "./envelope-wire.js";
+import { createGenericEnvelopeWire } from "./generic-envelope-wire.js";
+import { peekVarintField, type MessageId } from "./message-id.js";
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 const WIRE_VARINT = 0;
@@ -72,6 +74,10 @@ export function createFastEnvelopeWire(schema: DescMessage, fields: EnvelopeFiel
   const codeTag = tagBytes(codeField, WIRE_VARINT);
   const byField = new Map<number, FastTarget>();
   const byPath = new Map<string, FastTarget>();
+  // Field number → its oneof, for every oneof field of the envelope: a later
+  // field of the same oneof replaces a case read before it ("last one wins").
+  const oneofOf = new Map<number, unknown>();
+  for (const f of schema.fields) if (f.oneof !== undefined) oneofOf.set(f.number, f.oneof);
 
   const target = (path: CasePath): FastTarget => {
     let t = byPath.get(path.path);
@@ -197,8 +203,13 @@ export function createFastEnvelopeWire(schema: DescMessage, fields: EnvelopeFiel
     const buf = scratch.buf;
     const start = HEADROOM - size;
     putHeader(buf, start, id, hasId, code, ft, leafLength);
-    sink.send(EMPTY, buf.subarray(start, end));
-    if (buf.length > SCRATCH_KEEP_BYTES) scratch.buf = new Uint8Array(4096);
+    try {
+      // The sink copies `head` before it returns (FrameSink's contract), so the scratch buffer is free again after.
+      sink.send(EMPTY, buf.subarray(start, end));
+    } finally {
+      // Also when send throws (a frame over the limit): a buffer grown for one large message is not kept.
+      if (buf.length > SCRATCH_KEEP_BYTES) scratch.buf = new Uint8Array(4096);
+    }
     return true;
   }
 
@@ -250,6 +261,11 @@ export function createFastEnvelopeWire(schema: DescMessage, fields: EnvelopeFiel
           continue;
         }
         const t = byField.get(field);
+        if (carried !== undefined && t !== carried) {
+          const oneof = oneofOf.get(field);
+          // Another member of the carried case's oneof: the case is replaced.
+          if (oneof !== undefined && oneof === oneofOf.get(carried.field)) carried = undefined;
+        }
         if (t !== undefined) {
           if (wireType !== WIRE_LEN || carried !== undefined) throw FALLBACK;
           const len = readLength(bytes, pos, end);
@@ -281,7 +297,7 @@ export function createFastEnvelopeWire(schema: DescMessage, fields: EnvelopeFiel
     };
   }
 
-  return { schema, fast: true, target, encode, write, decode };
+  return { schema, fast: true, target, encode, write, decode, peekId: (head) => peekVarintField(head, idField) };
 }
 
 /** A parsed envelope; its case message is decoded on {@link read}. */

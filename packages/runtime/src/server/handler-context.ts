@@ -1,10 +1,11 @@
 import type { DescMethod } from "@bufbuild/protobuf";
+import { createContextValues, type ContextValues } from "../context-values.js";
 import type { HandlerContext } from "./handler-types.js";
 
 /**
- * The context of one call. The AbortController behind `signal` is created
- * only when a handler reads `signal`, so calls that never look at it cost
- * no controller.
+ * The context of one call. The AbortController behind `signal` and the
+ * values bag are created only when read, so calls that never look at them
+ * cost neither.
  */
 export class CallContext implements HandlerContext {
   /** The client's address. */
@@ -15,6 +16,7 @@ export class CallContext implements HandlerContext {
   readonly methodDesc: DescMethod;
   private readonly id: number | bigint;
   private controller: AbortController | undefined;
+  private values: ContextValues | undefined;
   private abortReason: unknown;
   private aborted = false;
 
@@ -34,6 +36,12 @@ export class CallContext implements HandlerContext {
   /** The call's message id. */
   get messageId(): bigint {
     return BigInt(this.id);
+  }
+
+  /** Values shared with the server's interceptors for this call (created when first read). */
+  get contextValues(): ContextValues {
+    this.values ??= createContextValues();
+    return this.values;
   }
 
   /** Aborts when the client cancels, the connection is lost, or the server shuts down. */

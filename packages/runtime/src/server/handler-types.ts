@@ -6,6 +6,7 @@ import type {
   MessageInitShape,
   MessageShape,
 } from "@bufbuild/protobuf";
+import type { ContextValues } from "../context-values.js";
 
 /** What a handler knows about the call it serves. */
 export interface HandlerContext {
@@ -19,6 +20,8 @@ export interface HandlerContext {
   readonly methodDesc: DescMethod;
   /** The message id of the call on its connection (a uint64). */
   readonly messageId: bigint;
+  /** Values shared with the server's interceptors for this call. */
+  readonly contextValues: ContextValues;
 }
 
 /** A unary handler: the request in, the response (or a promise of it) out. */

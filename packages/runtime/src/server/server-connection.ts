@@ -1,59 +1,31 @@
-import { create, type Message } from "@bufbuild/protobuf";
-import type { Socket } from "node:net";
-import { createConnection, type Connection } from "../conn/connection.js";
+import type { Message } from "@bufbuild/protobuf";
+import { create } from "@bufbuild/protobuf";
+import type { FrameHandler, FrameLink } from "../conn/frame-link.js";
 import { ControlCode } from "../envelope/control-code.js";
-import type { MessageId, WireTarget } from "../envelope/envelope-wire.js";
+import type { WireTarget } from "../envelope/envelope-wire.js";
+import type { MessageId } from "../envelope/message-id.js";
+import type { EnvelopeCodecs } from "../envelope/service-codecs.js";
 import { Code, RpcError } from "../errors.js";
 import { FrameError } from "../wire/frame-error.js";
-import type { RoutedMethod, ServerEnvelopes } from "./dispatch.js";
 import { CallContext } from "./handler-context.js";
+import type { AnyHandler, ServerRequest } from "./interceptor.js";
+import type { ServedMethod } from "./served-method.js";
+import { ServerCall } from "./server-call.js";
 
-/** Limits and hooks of one server connection. */
-export interface ServerConnectionOptions {
-  /** The accepted socket. */
-  socket: Socket;
-  /** The client's address. */
-  peer: string;
-  /** Envelope codecs and routes. */
-  envelopes: ServerEnvelopes;
-  /** Largest frame, prefix included. */
-  maxFrameBytes: number;
-  /** Calls that may run at once on the connection. */
-  maxConcurrentCalls: number;
-  /** Called when the connection closes. */
-  onClose(conn: ServerConnection, error: RpcError): void;
-  /** Called for a handler error, for logging. */
-  onHandlerError?(error: RpcError, method: string, peer: string): void;
-}
-
-/** One client connection of a server. */
-export interface ServerConnection {
-  /** The client's address. */
-  readonly peer: string;
-  /** Calls running. */
-  readonly activeCalls: number;
-  /** When the frame being received began, if one is incomplete. */
-  readonly partialFrameSince: number | undefined;
-  /** When the last complete frame arrived (or the connection opened). */
-  readonly lastFrameAt: number;
-  /** True until the first complete frame arrives. */
-  readonly awaitingFirstFrame: boolean;
-  /** When the last call ended (or the connection opened). */
-  readonly lastCallEndedAt: number;
-  /** Rejects new calls with `unavailable` from now on; resolves when no call is left running. */
-  drain(): Promise<void>;
-  /** Ends every running call with `error` (sent to the client), then closes the connection after writing what is queued. */
-  shutdown(error: RpcError): void;
-  /** Closes at once. */
-  close(error: RpcError): void;
-}
-
-interface ServerCall {
-  readonly id: MessageId;
-  readonly method: RoutedMethod;
-  readonly ctx: CallContext;
-  done: boolean;
-  iterator: AsyncIterator<unknown> | undefined;
+/** What every connection of a server shares. */
+export interface ServingState {
+  /** The envelope codecs of every registered service. */
+  readonly codecs: EnvelopeCodecs;
+  /** Request case → method. */
+  readonly routes: ReadonlyMap<WireTarget, ServedMethod>;
+  /** Calls that may run at once on one connection. */
+  readonly maxConcurrentCalls: number;
+  /** Largest frame, prefix included (for messages about refused frames). */
+  readonly maxFrameBytes: number;
+  /** Reports a response the server could not send (too large, not a valid message). */
+  reportResponseError(error: RpcError, method: string, peer: string): void;
+  /** Reports a problem with a connection: a protocol violation, an I/O error, a dropped frame. */
+  reportConnectionError(error: RpcError, peer: string): void;
 }
 
 /** Stream items produced between two turns of the event loop. */
@@ -67,260 +39,374 @@ function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
-/** Serves calls on one accepted socket. */
-export function createServerConnection(options: ServerConnectionOptions): ServerConnection {
-  const { peer, envelopes, maxConcurrentCalls } = options;
-  const calls = new Map<MessageId, ServerCall>();
-  let draining = false;
-  let drainWaiters: (() => void)[] = [];
-  let readPaused = false;
-  let sawFrame = false;
-  let lastCallEndedAt = Date.now();
-  let self: ServerConnection;
+/**
+ * Serves calls on one link (an accepted socket, or memory): decodes
+ * requests, runs handlers (through the interceptors, when the server has
+ * any), sends responses with backpressure, and answers cancels, limits and
+ * protocol violations.
+ */
+export class ServerConnection implements FrameHandler {
+  private readonly calls = new Map<MessageId, ServerCall>();
+  private draining = false;
+  private drainWaiters: (() => void)[] = [];
+  private readPaused = false;
+  private sawFrame = false;
+  private peerEnded = false;
+  private lastCallEnded = Date.now();
 
-  const conn: Connection = createConnection({
-    socket: options.socket,
-    peer,
-    maxFrameBytes: options.maxFrameBytes,
-    onFrame,
-    onClose(error) {
-      const all = [...calls.values()];
-      calls.clear();
-      for (const call of all) stopCall(call, error);
-      notifyDrained();
-      options.onClose(self, error);
-    },
-  });
+  /**
+   * @param link the link to the client; started here.
+   * @param state what the server's connections share.
+   * @param onClosed called once when the connection has closed.
+   */
+  constructor(
+    readonly link: FrameLink,
+    private readonly state: ServingState,
+    private readonly onClosed: (conn: ServerConnection, error: RpcError) => void,
+  ) {
+    link.start(this);
+  }
 
-  /** Writes a response envelope; throws a FrameError when it exceeds the frame limit. */
-  function send(id: MessageId, code: ControlCode, target?: WireTarget, body?: Message): void {
-    if (conn.closed) return;
-    envelopes.response.write(conn, id, code, target, body);
-    if (!readPaused && !conn.writable) {
-      // Inbound backpressure: read no more requests while the client does not read responses.
-      readPaused = true;
-      conn.pauseReading();
-      void conn.whenWritable().then(() => {
-        readPaused = false;
-        conn.resumeReading();
-      });
+  /** The client's address. */
+  get peer(): string {
+    return this.link.peer;
+  }
+
+  /** Calls running. */
+  get activeCalls(): number {
+    return this.calls.size;
+  }
+
+  /** True until the first complete frame arrives. */
+  get awaitingFirstFrame(): boolean {
+    return !this.sawFrame;
+  }
+
+  /** When the last call ended (or the connection opened). */
+  get lastCallEndedAt(): number {
+    return this.lastCallEnded;
+  }
+
+  /** Rejects new calls with `unavailable` from now on; resolves when no call is left running. */
+  drain(): Promise<void> {
+    this.draining = true;
+    if (this.calls.size === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  /**
+   * Ends every running call with `error` (sent to the client), then ends the
+   * link: what is queued is written, nothing after it, and the link closes
+   * within `lingerMs` even if the client does not read.
+   */
+  shutdown(error: RpcError, lingerMs: number): void {
+    this.draining = true;
+    for (const call of [...this.calls.values()]) {
+      this.removeCall(call);
+      this.stopCall(call, error);
+      this.sendError(call.id, error.withContext({ method: call.method.codec.fullName }));
     }
+    this.link.end(lingerMs);
   }
 
-  function sendControl(id: MessageId, code: ControlCode): void {
-    send(id, code);
+  /** Closes at once. */
+  close(error: RpcError): void {
+    this.link.close(error);
   }
 
-  /** Sends `error` for `id`: the error case when the envelope has one, otherwise a Cancel. */
-  function sendError(id: MessageId, error: RpcError): void {
-    const e = envelopes.error;
-    if (e === undefined) {
-      sendControl(id, ControlCode.Cancel);
-      return;
-    }
-    send(id, ControlCode.Normal, e.target, e.codec.write(error));
-  }
-
-  function notifyDrained(): void {
-    if (calls.size === 0 && drainWaiters.length > 0) {
-      const w = drainWaiters;
-      drainWaiters = [];
-      for (const f of w) f();
-    }
-  }
-
-  function removeCall(call: ServerCall): void {
-    call.done = true;
-    if (calls.get(call.id) === call) calls.delete(call.id);
-    if (calls.size === 0) lastCallEndedAt = Date.now();
-    if (draining) notifyDrained();
-  }
-
-  /** Stops a running call: aborts its signal and returns its stream. */
-  function stopCall(call: ServerCall, reason: RpcError): void {
-    call.done = true;
-    call.ctx.abort(reason);
-    const it = call.iterator;
-    if (it?.return !== undefined) {
-      it.return().catch(() => {});
-    }
-  }
-
-  function onFrame(body: Uint8Array): void {
-    sawFrame = true;
-    const inbound = envelopes.request.decode(body);
+  onFrame(body: Uint8Array): void {
+    this.sawFrame = true;
+    const inbound = this.state.codecs.request.decode(body);
     const id = inbound.id;
     const code = inbound.code;
     if (code === ControlCode.Cancel) {
-      const call = calls.get(id);
+      const call = this.calls.get(id);
       if (call !== undefined) {
         // The client gave up: stop the handler and echo the Cancel.
-        removeCall(call);
-        stopCall(call, new RpcError(Code.Cancelled, "call cancelled by the client", [], { method: call.method.fullName, peer }));
-        sendControl(id, ControlCode.Cancel);
+        this.removeCall(call);
+        this.stopCall(call, new RpcError(Code.Cancelled, "call cancelled by the client", [], { method: call.method.codec.fullName, peer: this.peer }));
+        this.sendControl(id, ControlCode.Cancel);
       }
       return;
     }
-    if (code === ControlCode.End) {
-      return; // clients never end anything; ignored like the Rust server does
-    }
-    if (calls.has(id)) {
-      sendError(id, new RpcError(Code.AlreadyExists, `message id ${id} is already in flight on this connection; the duplicate was not run`));
+    if (code === ControlCode.End) return; // clients never end anything; ignored like the Rust server does
+    if (this.calls.has(id)) {
+      // Any answer would carry the live call's id and reach its caller as that call's outcome: drop the duplicate.
+      this.state.reportConnectionError(
+        new RpcError(Code.AlreadyExists, `message id ${id} is already in flight on this connection; the duplicate request was dropped`, [], { peer: this.peer }),
+        this.peer,
+      );
       return;
     }
-    if (draining) {
-      sendError(id, new RpcError(Code.Unavailable, "server is shutting down"));
+    if (this.draining || this.peerEnded) {
+      this.sendError(id, new RpcError(Code.Unavailable, "server is shutting down"));
       return;
     }
-    if (calls.size >= maxConcurrentCalls) {
-      sendError(id, new RpcError(Code.ResourceExhausted, `too many concurrent calls on this connection (limit ${maxConcurrentCalls}, maxConcurrentCallsPerConnection)`));
+    const maxCalls = this.state.maxConcurrentCalls;
+    if (this.calls.size >= maxCalls) {
+      this.sendError(id, new RpcError(Code.ResourceExhausted, `too many concurrent calls on this connection (limit ${maxCalls}, maxConcurrentCallsPerConnection)`));
       return;
     }
-    const method = inbound.carried === undefined ? undefined : envelopes.routes.get(inbound.carried);
+    const method = inbound.carried === undefined ? undefined : this.state.routes.get(inbound.carried);
     if (method === undefined) {
-      sendError(id, new RpcError(Code.Unimplemented, "the request carries no case of a method this server serves"));
+      this.sendError(id, new RpcError(Code.Unimplemented, "the request carries no case of a method this server serves"));
       return;
     }
     // Invalid bytes throw here: a protocol violation that closes the connection.
-    const request = inbound.read(method.request) as Message;
-    if (method.handler === undefined) {
-      sendError(id, new RpcError(Code.Unimplemented, `${method.fullName} is not implemented`));
+    const request = inbound.read(method.codec.request) as Message;
+    const handler = method.handler;
+    if (handler === undefined) {
+      this.sendError(id, new RpcError(Code.Unimplemented, `${method.codec.fullName} is not implemented`));
       return;
     }
-    const ctx = new CallContext(peer, method.fullName, method.desc, id);
-    const call: ServerCall = { id, method, ctx, done: false, iterator: undefined };
-    calls.set(id, call);
-    if (method.binding.kind === "unary") {
-      runUnary(call, method.handler, request);
+    const call = new ServerCall(id, method, new CallContext(this.peer, method.codec.fullName, method.codec.desc, id));
+    this.calls.set(id, call);
+    if (method.chain !== undefined) {
+      this.runIntercepted(call, request);
+    } else if (method.codec.desc.methodKind === "unary") {
+      this.runUnary(call, handler, request);
     } else {
-      void runStream(call, method.handler, request);
+      let items: AsyncIterable<unknown>;
+      try {
+        items = (handler as (r: Message, c: CallContext) => AsyncIterable<unknown>)(request, call.ctx);
+      } catch (e) {
+        this.fail(call, e);
+        return;
+      }
+      void this.pump(call, items);
     }
   }
 
-  function runUnary(call: ServerCall, handler: NonNullable<RoutedMethod["handler"]>, request: Message): void {
+  onProtocolError(error: RpcError, bodyHead: Uint8Array): void {
+    // A request too large to receive: say so to the call it belonged to, where its first bytes name it.
+    const cause = error.cause;
+    if (!(cause instanceof FrameError) || cause.kind !== "frame-too-large") return;
+    const id = this.state.codecs.request.peekId(bodyHead);
+    if (id === undefined || id === 0 || this.calls.has(id)) return;
+    this.sendError(
+      id,
+      new RpcError(
+        Code.ResourceExhausted,
+        `request of ${cause.frameBytes ?? "?"} bytes exceeds the server's frame limit of ${this.state.maxFrameBytes} bytes (maxFrameBytes); connection closed`,
+      ),
+    );
+  }
+
+  onPeerEnd(): void {
+    // The client sent its last request (a half-close): answer what it asked, then close.
+    this.peerEnded = true;
+    this.endIfIdle();
+  }
+
+  onClose(error: RpcError): void {
+    const all = [...this.calls.values()];
+    this.calls.clear();
+    for (const call of all) this.stopCall(call, error);
+    this.notifyDrained();
+    this.onClosed(this, error);
+  }
+
+  private runUnary(call: ServerCall, handler: AnyHandler, request: Message): void {
     let result: unknown;
     try {
-      result = handler(request as never, call.ctx as never);
+      result = (handler as (r: Message, c: CallContext) => unknown)(request, call.ctx);
     } catch (e) {
-      fail(call, e);
+      this.fail(call, e);
       return;
     }
     if (isThenable(result)) {
       result.then(
-        (value) => respond(call, value),
-        (e: unknown) => fail(call, e),
+        (value) => this.respond(call, value),
+        (e: unknown) => this.fail(call, e),
       );
     } else {
-      respond(call, result);
+      this.respond(call, result);
     }
   }
 
-  function respond(call: ServerCall, value: unknown): void {
-    if (call.done) return;
-    removeCall(call);
+  private runIntercepted(call: ServerCall, request: Message): void {
+    const codec = call.method.codec;
+    const ctx = call.ctx;
+    const req = {
+      kind: codec.desc.methodKind,
+      service: codec.service,
+      method: codec.desc,
+      methodName: codec.fullName,
+      peer: this.peer,
+      get signal() {
+        return ctx.signal;
+      },
+      deadline: undefined,
+      contextValues: ctx.contextValues,
+      ctx,
+      message: request,
+    } as ServerRequest;
+    let result;
     try {
-      sendResponse(call, value);
+      result = (call.method.chain as NonNullable<ServedMethod["chain"]>)(req);
     } catch (e) {
-      if (e instanceof FrameError) {
-        // Nothing was written: say why instead.
-        const err = new RpcError(Code.ResourceExhausted, `response not sent: ${e.message}`, [], { method: call.method.fullName, peer });
-        options.onHandlerError?.(err, call.method.fullName, peer);
-        sendError(call.id, err);
-        return;
-      }
-      // The handler's value is not a valid response message.
-      fail(call, e, true);
-    }
-  }
-
-  /** Sends one response message; throws a FrameError over the frame limit, or the protobuf error of an invalid value. */
-  function sendResponse(call: ServerCall, value: unknown): void {
-    send(call.id, ControlCode.Normal, call.method.response, create(call.method.output, value as never));
-  }
-
-  function fail(call: ServerCall, reason: unknown, force = false): void {
-    if (call.done && !force) return;
-    removeCall(call);
-    const error = RpcError.from(reason);
-    if (error.code === Code.Cancelled) {
-      // A handler that gives up with `cancelled` rejects the call with a bare Cancel, as a Rust server does.
-      sendControl(call.id, ControlCode.Cancel);
+      this.fail(call, e);
       return;
     }
-    options.onHandlerError?.(error, call.method.fullName, peer);
-    sendError(call.id, error);
+    result.then(
+      (res) => {
+        if (res.kind === "unary") this.respond(call, res.message);
+        else void this.pump(call, res.message);
+      },
+      (e: unknown) => this.fail(call, e),
+    );
   }
 
-  async function runStream(call: ServerCall, handler: NonNullable<RoutedMethod["handler"]>, request: Message): Promise<void> {
+  private respond(call: ServerCall, value: unknown): void {
+    if (call.done) return;
+    this.removeCall(call);
     try {
-      const iterable = handler(request as never, call.ctx as never) as AsyncIterable<unknown>;
-      const it = iterable[Symbol.asyncIterator]();
+      this.sendResponse(call, value);
+    } catch (e) {
+      this.responseNotSent(call, e, "response");
+    }
+  }
+
+  /**
+   * A response could not be sent: over the frame limit (nothing was
+   * written), or the handler's value is not a valid response message. The
+   * call fails with the reason, which is also reported.
+   */
+  private responseNotSent(call: ServerCall, e: unknown, what: string): void {
+    const method = call.method.codec.fullName;
+    const err =
+      e instanceof RpcError && e.code === Code.ResourceExhausted
+        ? new RpcError(Code.ResourceExhausted, `${what} not sent: ${e.rawMessage}`, [], { method, peer: this.peer })
+        : RpcError.from(e);
+    this.state.reportResponseError(err, method, this.peer);
+    this.removeCall(call);
+    this.sendFailure(call, err);
+  }
+
+  /** Sends a stream's items as the client takes them, then End. */
+  private async pump(call: ServerCall, items: AsyncIterable<unknown>): Promise<void> {
+    const link = this.link;
+    let it: AsyncIterator<unknown> | undefined;
+    try {
+      it = items[Symbol.asyncIterator]();
       call.iterator = it;
       for (let produced = 1; ; produced++) {
-        if (!conn.writable) {
-          await conn.whenWritable();
+        if (call.done) break;
+        if (!link.writable) {
+          await link.whenWritable();
         } else if (produced % STREAM_YIELD_EVERY === 0) {
           // A generator that never awaits real I/O would hold the event loop
           // (and every other connection) until the queue filled; let I/O run.
           await yieldToEventLoop();
         }
-        if (call.done) return;
+        if (call.done) break;
         const r = await it.next();
         if (call.done) return;
         if (r.done === true) {
-          removeCall(call);
-          sendControl(call.id, ControlCode.End);
+          this.removeCall(call);
+          this.sendControl(call.id, ControlCode.End);
           return;
         }
-        sendResponse(call, r.value);
+        try {
+          this.sendResponse(call, r.value);
+        } catch (e) {
+          this.responseNotSent(call, e, "stream response");
+          break;
+        }
       }
     } catch (e) {
-      if (call.done) return;
-      if (e instanceof FrameError) {
-        fail(call, new RpcError(Code.ResourceExhausted, `stream response not sent: ${e.message}`));
-      } else {
-        fail(call, e);
-      }
-      const it = call.iterator;
-      if (it?.return !== undefined) it.return().catch(() => {});
+      // The handler's stream failed.
+      this.fail(call, e);
+    }
+    // Stopped early (cancelled, shut down, failed): let the handler's generator clean up.
+    if (it?.return !== undefined) it.return().catch(() => {});
+  }
+
+  /** Sends one response message; throws the link's RpcError over the frame limit, or the protobuf error of an invalid value. */
+  private sendResponse(call: ServerCall, value: unknown): void {
+    const codec = call.method.codec;
+    this.send(call.id, ControlCode.Normal, codec.response, create(codec.desc.output, value as never));
+  }
+
+  private fail(call: ServerCall, reason: unknown): void {
+    if (call.done) return;
+    this.removeCall(call);
+    this.sendFailure(call, RpcError.from(reason));
+  }
+
+  /** Ends a failed call on the wire: its error, or a bare Cancel for `cancelled`. */
+  private sendFailure(call: ServerCall, error: RpcError): void {
+    if (error.code === Code.Cancelled) {
+      // A handler that gives up with `cancelled` rejects the call with a bare Cancel, as a Rust server does.
+      this.sendControl(call.id, ControlCode.Cancel);
+      return;
+    }
+    this.sendError(call.id, error);
+  }
+
+  /** Writes a response envelope, unless the link has ended. Throws the link's RpcError for a frame over the limit. */
+  private send(id: MessageId, code: ControlCode, target?: WireTarget, body?: Message): void {
+    const link = this.link;
+    if (link.ended) return;
+    this.state.codecs.response.write(link, id, code, target, body);
+    if (!this.readPaused && !link.writable && !link.ended) {
+      // Inbound backpressure: read no more requests while the client does not read responses.
+      this.readPaused = true;
+      link.pauseReading();
+      void link.whenWritable().then(() => {
+        this.readPaused = false;
+        link.resumeReading();
+      });
     }
   }
 
-  self = {
-    peer,
-    get activeCalls() {
-      return calls.size;
-    },
-    get partialFrameSince() {
-      return conn.partialFrameSince;
-    },
-    get lastFrameAt() {
-      return conn.lastFrameAt;
-    },
-    get awaitingFirstFrame() {
-      return !sawFrame;
-    },
-    get lastCallEndedAt() {
-      return lastCallEndedAt;
-    },
-    drain() {
-      draining = true;
-      if (calls.size === 0) return Promise.resolve();
-      return new Promise<void>((resolve) => drainWaiters.push(resolve));
-    },
-    shutdown(error) {
-      draining = true;
-      const all = [...calls.values()];
-      for (const call of all) {
-        removeCall(call);
-        stopCall(call, error);
-        sendError(call.id, error.withContext({ method: call.method.fullName }));
-      }
-      conn.end();
-    },
-    close(error) {
-      conn.close(error);
-    },
+  private sendControl(id: MessageId, code: ControlCode): void {
+    this.send(id, code);
+  }
+
+  /** Sends `error` for `id`: the error case when the envelope has one, otherwise a Cancel. */
+  private sendError(id: MessageId, error: RpcError): void {
+    const e = this.state.codecs.error;
+    if (e === undefined) {
+      this.sendControl(id, ControlCode.Cancel);
+      return;
+    }
+    try {
+      this.send(id, ControlCode.Normal, e.target, e.codec.write(error));
+    } catch {
+      // An error message too large for the frame limit: a bare Cancel still ends the call.
+      this.sendControl(id, ControlCode.Cancel);
+    }
+  }
+
+  private notifyDrained(): void {
+    if (this.calls.size === 0 && this.drainWaiters.length > 0) {
+      const w = this.drainWaiters;
+      this.drainWaiters = [];
+      for (const f of w) f();
+    }
+  }
+
+  private removeCall(call: ServerCall): void {
+    call.done = true;
+    if (this.calls.get(call.id) === call) this.calls.delete(call.id);
+    if (this.calls.size === 0) {
+      this.lastCallEnded = Date.now();
+      if (this.draining) this.notifyDrained();
+      // The caller sends the call's last frame right after this; end after it.
+      if (this.peerEnded) queueMicrotask(this.endIfIdle);
+    }
+  }
+
+  private readonly endIfIdle = (): void => {
+    if (this.calls.size === 0 && !this.link.ended) this.link.end(30_000);
   };
-  return self;
+
+  /** Stops a running call: aborts its signal and returns its stream. */
+  private stopCall(call: ServerCall, reason: RpcError): void {
+    call.done = true;
+    call.ctx.abort(reason);
+    const it = call.iterator;
+    if (it?.return !== undefined) it.return().catch(() => {});
+  }
 }

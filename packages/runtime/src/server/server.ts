@@ -2,17 +2,24 @@ import type { DescService } from "@bufbuild/protobuf";
 import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
 import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import { findRequestClash } from "../binding/resolve.js";
+import type { FrameLink } from "../conn/frame-link.js";
+import { SocketLink } from "../conn/socket-link.js";
 import { formatAddress, type ServerTlsOptions } from "../conn/socket-options.js";
+import type { WireTarget } from "../envelope/envelope-wire.js";
+import { createEnvelopeCodecs, envelopeBindingClash } from "../envelope/service-codecs.js";
 import { Code, RpcError } from "../errors.js";
 import type { ServiceDefinition } from "../service/service-definition.js";
+import { startTimeout } from "../util/long-timeout.js";
+import { checkFunction, checkNumber, checkObject, invalidOption } from "../util/validate.js";
 import { DEFAULT_MAX_FRAME_BYTES } from "../wire/limits.js";
-import { createServerEnvelopes, type ServerEnvelopes, type ServerMethod } from "./dispatch.js";
 import type { ServiceImpl } from "./handler-types.js";
-import { createServerConnection, type ServerConnection } from "./server-connection.js";
+import { chainServerInterceptors, reportHandlerErrors, type AnyHandler, type ServerInterceptor } from "./interceptor.js";
+import type { ServedMethod } from "./served-method.js";
+import { ServerConnection, type ServingState } from "./server-connection.js";
 
 /** Options of {@link createServer}. */
 export interface ServerOptions {
-  /** Largest frame accepted or sent, prefix included. Default 4 MiB. */
+  /** Largest frame accepted or sent, prefix included, at least 16 bytes. Default 4 MiB. */
   maxFrameBytes?: number;
   /**
    * Calls that may run at once on one connection; a request past it is
@@ -45,9 +52,15 @@ export interface ServerOptions {
   tlsHandshakeTimeoutMs?: number;
   /** Enables TCP keepalive on accepted sockets with this initial delay (ms), to find dead peers. Default: off. */
   keepAliveMs?: number;
-  /** Called when a handler fails (thrown error or invalid response), for logging. */
+  /** Interceptors around every handler, outermost first. */
+  interceptors?: ServerInterceptor[];
+  /**
+   * Called when a call fails on the server: a handler (or an interceptor)
+   * threw, or a response could not be sent. Installed as the outermost
+   * interceptor ({@link reportHandlerErrors}); `cancelled` is not reported.
+   */
   onHandlerError?(error: RpcError, method: string, peer: string): void;
-  /** Called when a connection closes with a protocol violation or an I/O error. */
+  /** Called for a problem with a connection: a protocol violation or I/O error that closed it, or a frame it dropped. */
   onConnectionError?(error: RpcError, peer: string): void;
 }
 
@@ -67,7 +80,9 @@ export interface ListenOptions {
 export interface CloseOptions {
   /**
    * How long calls in flight may run on before they are cancelled (they
-   * fail with `unavailable`). Default 5,000 ms.
+   * fail with `unavailable`); `Infinity` waits for them however long they
+   * take. New calls are refused with `unavailable` from the moment close()
+   * is called. Default 5,000 ms.
    */
   graceMs?: number;
 }
@@ -93,46 +108,101 @@ export interface Server {
   /** Open connections. */
   readonly connections: number;
   /**
-   * Stops accepting, lets calls in flight finish for up to `graceMs`, then
-   * fails the rest with `unavailable` and closes every connection.
+   * Stops accepting, refuses new calls with `unavailable`, lets calls in
+   * flight finish for up to `graceMs`, then fails the rest with
+   * `unavailable` and closes every connection.
    */
   close(options?: CloseOptions): Promise<void>;
 }
 
-/** How long close() lets connections write out their last frames before destroying them. */
+/** How long a shut-down connection may take to write out its last frames before it is destroyed. */
 const SHUTDOWN_FLUSH_MS = 1000;
+/** The smallest frame limit that still carries an envelope with an id, a code and a small case. */
+const MIN_FRAME_BYTES = 16;
 
-/** Creates a {@link Server}. */
+/** The part of a server that the in-memory transport needs: serving a link that is not a socket. */
+interface ServerInternals {
+  serveLink(link: FrameLink): void;
+  readonly maxFrameBytes: number;
+}
+
+const internals = new WeakMap<Server, ServerInternals>();
+
+/**
+ * Serves `link` (one end of an in-memory link) as a connection of `server`.
+ *
+ * @private For the in-memory transport; not part of the application API.
+ */
+export function serveLink(server: Server, link: FrameLink): void {
+  const i = internals.get(server);
+  if (i === undefined) throw new Error("not a server made by createServer()");
+  i.serveLink(link);
+}
+
+/**
+ * The frame limit of `server`.
+ *
+ * @private For the in-memory transport; not part of the application API.
+ */
+export function serverFrameLimit(server: Server): number {
+  const i = internals.get(server);
+  if (i === undefined) throw new Error("not a server made by createServer()");
+  return i.maxFrameBytes;
+}
+
+/**
+ * Creates a {@link Server}.
+ *
+ * @throws RpcError `invalid_argument` naming an option that is not valid.
+ */
 export function createServer(options: ServerOptions = {}): Server {
-  const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
-  const maxConcurrentCalls = options.maxConcurrentCallsPerConnection ?? 16_384;
-  const methods: ServerMethod[] = [];
-  const services = new Set<string>();
-  // The envelope pair, fixed by the first service registered; the codecs are built at listen().
-  let envelopeDef: ServiceDefinition | undefined;
-  let envelopes: ServerEnvelopes | undefined;
+  checkObject("server options", options);
+  const maxFrameBytes = checkNumber("maxFrameBytes", options.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES, { min: MIN_FRAME_BYTES, max: 2 ** 32 });
+  const maxConcurrentCalls = checkNumber("maxConcurrentCallsPerConnection", options.maxConcurrentCallsPerConnection, 16_384, { min: 1 });
+  const maxConnections = checkNumber("maxConnections", options.maxConnections, 10_000, { min: 1 });
+  const firstFrameTimeoutMs = checkNumber("firstFrameTimeoutMs", options.firstFrameTimeoutMs, 30_000, { infinity: true });
+  const frameTimeoutMs = checkNumber("frameTimeoutMs", options.frameTimeoutMs, 30_000, { infinity: true });
+  const idleTimeoutMs = checkNumber("idleTimeoutMs", options.idleTimeoutMs, 0, { infinity: true });
+  const tlsHandshakeTimeoutMs = checkNumber("tlsHandshakeTimeoutMs", options.tlsHandshakeTimeoutMs, 10_000, { min: 1, max: 2 ** 31 - 1 });
+  const keepAliveMs = checkNumber("keepAliveMs", options.keepAliveMs, -1, { min: 1, max: 2 ** 31 - 1 });
+  checkFunction("onHandlerError", options.onHandlerError);
+  checkFunction("onConnectionError", options.onConnectionError);
+  const userInterceptors = options.interceptors ?? [];
+  if (!Array.isArray(userInterceptors) || userInterceptors.some((i) => typeof i !== "function")) {
+    throw invalidOption("interceptors", userInterceptors, "an array of interceptor functions");
+  }
+  const onHandlerError = options.onHandlerError;
+  const interceptors: ServerInterceptor[] = onHandlerError !== undefined ? [reportHandlerErrors(onHandlerError), ...userInterceptors] : [...userInterceptors];
+
+  const registered: { def: ServiceDefinition; impl: Record<string, unknown>; partial: boolean }[] = [];
+  let state: ServingState | undefined;
   let listener: NetServer | undefined;
   let address: ServerAddress | undefined;
   let closing: Promise<void> | undefined;
   const connections = new Set<ServerConnection>();
-  const maxConnections = options.maxConnections ?? 10_000;
-  const firstFrameTimeoutMs = options.firstFrameTimeoutMs ?? 30_000;
-  const frameTimeoutMs = options.frameTimeoutMs ?? 30_000;
-  const idleTimeoutMs = options.idleTimeoutMs ?? 0;
-  let sweeper: NodeJS.Timeout | undefined;
+  let emptyWaiters: (() => void)[] = [];
+  let sweeper: ReturnType<typeof setInterval> | undefined;
   let refused = 0;
+
+  const reportConnectionError = (error: RpcError, peer: string): void => {
+    try {
+      options.onConnectionError?.(error, peer);
+    } catch {
+      // A failing hook must not take the connection's neighbours down.
+    }
+  };
 
   /** Closes connections that broke a timeout; runs a few times per shortest timeout. */
   function sweep(): void {
     const now = Date.now();
     for (const c of connections) {
-      const partial = c.partialFrameSince;
+      const partial = c.link.partialFrameSince;
       let why: string | undefined;
       if (frameTimeoutMs > 0 && partial !== undefined && now - partial > frameTimeoutMs) {
         why = `a frame stayed incomplete for more than ${frameTimeoutMs} ms (frameTimeoutMs)`;
-      } else if (firstFrameTimeoutMs > 0 && c.awaitingFirstFrame && now - c.lastFrameAt > firstFrameTimeoutMs) {
+      } else if (firstFrameTimeoutMs > 0 && c.awaitingFirstFrame && now - c.link.lastFrameAt > firstFrameTimeoutMs) {
         why = `no frame within ${firstFrameTimeoutMs} ms of connecting (firstFrameTimeoutMs)`;
-      } else if (idleTimeoutMs > 0 && c.activeCalls === 0 && now - Math.max(c.lastFrameAt, c.lastCallEndedAt) > idleTimeoutMs) {
+      } else if (idleTimeoutMs > 0 && c.activeCalls === 0 && now - Math.max(c.link.lastFrameAt, c.lastCallEndedAt) > idleTimeoutMs) {
         why = `idle for more than ${idleTimeoutMs} ms (idleTimeoutMs)`;
       }
       if (why !== undefined) {
@@ -143,7 +213,8 @@ export function createServer(options: ServerOptions = {}): Server {
   }
 
   function startSweeper(): void {
-    const timeouts = [firstFrameTimeoutMs, frameTimeoutMs, idleTimeoutMs].filter((t) => t > 0);
+    if (sweeper !== undefined) return;
+    const timeouts = [firstFrameTimeoutMs, frameTimeoutMs, idleTimeoutMs].filter((t) => t > 0 && Number.isFinite(t));
     if (timeouts.length === 0) return;
     const every = Math.min(1000, Math.max(10, Math.floor(Math.min(...timeouts) / 4)));
     sweeper = setInterval(sweep, every);
@@ -151,24 +222,15 @@ export function createServer(options: ServerOptions = {}): Server {
   }
 
   function register(def: ServiceDefinition, impl: Record<string, unknown>, partial: boolean): void {
-    if (listener !== undefined) throw new Error(`cannot register ${def.service.typeName}: the server is already listening`);
-    if (services.has(def.service.typeName)) throw new Error(`${def.service.typeName} is already registered`);
-    const { binding } = def;
-    if (envelopeDef === undefined) {
-      envelopeDef = def;
-    } else if (!sameEnvelopeFields(envelopeDef, def)) {
-      throw new Error(
-        `${def.service.typeName} reads the message id and control code of ${def.requestEnvelope.typeName}/${def.responseEnvelope.typeName} from other fields (or has another error case) than ${envelopeDef.service.typeName}; services sharing envelopes must bind them alike`,
-      );
-    } else if (envelopeDef.requestEnvelope.typeName !== def.requestEnvelope.typeName || envelopeDef.responseEnvelope.typeName !== def.responseEnvelope.typeName) {
-      throw new Error(
-        `${def.service.typeName} uses envelopes ${def.requestEnvelope.typeName}/${def.responseEnvelope.typeName}, but this server already serves ${envelopeDef.requestEnvelope.typeName}/${envelopeDef.responseEnvelope.typeName}; one listener serves one envelope pair`,
-      );
+    if (state !== undefined) throw new Error(`cannot register ${def.service.typeName}: the server is already serving`);
+    if (impl === null || typeof impl !== "object") throw new TypeError(`${def.service.typeName}: the implementation must be an object of handlers`);
+    const first = registered[0];
+    if (registered.some((r) => r.def.service.typeName === def.service.typeName)) throw new Error(`${def.service.typeName} is already registered`);
+    if (first !== undefined) {
+      const clash = envelopeBindingClash(first.def, def);
+      if (clash !== undefined) throw new Error(clash);
     }
-    const added: ServerMethod[] = [];
-    for (const mb of binding.methods) {
-      const desc = def.service.methods.find((m) => m.name === mb.name);
-      if (desc === undefined) throw new Error(`method ${mb.name} is not in ${def.service.typeName}`);
+    for (const mb of def.binding.methods) {
       const handler = impl[mb.localName];
       if (handler === undefined && !partial) {
         throw new Error(`${def.service.typeName}: no handler for ${mb.name} (property "${mb.localName}"); implement it or use registerPartial`);
@@ -176,36 +238,73 @@ export function createServer(options: ServerOptions = {}): Server {
       if (handler !== undefined && typeof handler !== "function") {
         throw new Error(`${def.service.typeName}: handler for ${mb.name} is not a function`);
       }
-      added.push(
-        {
-          binding: mb,
-          fullName: `${def.service.typeName}/${mb.name}`,
-          desc,
-          output: desc.output,
-          handler: handler === undefined ? undefined : (handler as NonNullable<ServerMethod["handler"]>).bind(impl),
-        },
-      );
     }
-    const clash = findRequestClash([...methods, ...added].map((m) => m.binding));
+    const clash = findRequestClash([...registered.flatMap((r) => r.def.binding.methods), ...def.binding.methods]);
     if (clash !== undefined) {
       throw new Error(`${def.service.typeName}: request case "${clash[1].request.path}" of ${clash[1].name} clashes with "${clash[0].request.path}" of ${clash[0].name}`);
     }
-    for (const m of added) {
-      methods.push(m);
+    registered.push({ def, impl, partial });
+  }
+
+  /** Builds the codecs and routes of every registered service, once, when the server starts serving. */
+  function serving(): ServingState {
+    if (state !== undefined) return state;
+    if (registered.length === 0) throw new Error("register a service before serving");
+    const codecs = createEnvelopeCodecs(registered.map((r) => r.def));
+    const routes = new Map<WireTarget, ServedMethod>();
+    for (const codec of codecs.methods) {
+      const r = registered.find((x) => x.def === codec.service) as (typeof registered)[number];
+      const h = r.impl[codec.binding.localName] as AnyHandler | undefined;
+      const handler = h === undefined ? undefined : (h.bind(r.impl) as AnyHandler);
+      const chain = handler !== undefined && interceptors.length > 0 ? chainServerInterceptors(interceptors, handler) : undefined;
+      routes.set(codec.request, { codec, handler, chain });
     }
-    services.add(def.service.typeName);
+    state = {
+      codecs,
+      routes,
+      maxConcurrentCalls,
+      maxFrameBytes,
+      reportResponseError(error, method, peer) {
+        try {
+          onHandlerError?.(error, method, peer);
+        } catch {
+          // A failing hook must not change the call's outcome.
+        }
+      },
+      reportConnectionError,
+    };
+    return state;
+  }
+
+  function addConnection(link: FrameLink): void {
+    const conn = new ServerConnection(link, serving(), (c, error) => {
+      connections.delete(c);
+      if (connections.size === 0 && emptyWaiters.length > 0) {
+        const w = emptyWaiters;
+        emptyWaiters = [];
+        for (const f of w) f();
+      }
+      if (error.code !== Code.Unavailable) reportConnectionError(error, c.peer);
+    });
+    if (!link.closed) connections.add(conn);
+  }
+
+  /** Resolves once every connection (socket or in-memory) has closed. */
+  function whenNoConnections(): Promise<void> {
+    if (connections.size === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => emptyWaiters.push(resolve));
   }
 
   function accept(socket: Socket): void {
     const peer = formatAddress(socket.remoteAddress, socket.remotePort);
-    if (closing !== undefined || envelopes === undefined) {
+    if (closing !== undefined || state === undefined) {
       socket.destroy();
       return;
     }
     if (connections.size >= maxConnections) {
       refused++;
       if (refused === 1 || refused % 1000 === 0) {
-        options.onConnectionError?.(
+        reportConnectionError(
           new RpcError(Code.ResourceExhausted, `connection refused: ${maxConnections} connections open (maxConnections); ${refused} refused so far`, [], { peer }),
           peer,
         );
@@ -213,23 +312,11 @@ export function createServer(options: ServerOptions = {}): Server {
       socket.destroy();
       return;
     }
-    if (options.keepAliveMs !== undefined) socket.setKeepAlive(true, options.keepAliveMs);
-    const conn = createServerConnection({
-      socket,
-      peer,
-      envelopes,
-      maxFrameBytes,
-      maxConcurrentCalls,
-      onClose(c, error) {
-        connections.delete(c);
-        if (error.code !== Code.Unavailable) options.onConnectionError?.(error, peer);
-      },
-      ...(options.onHandlerError !== undefined ? { onHandlerError: options.onHandlerError } : {}),
-    });
-    connections.add(conn);
+    if (keepAliveMs > 0) socket.setKeepAlive(true, keepAliveMs);
+    addConnection(new SocketLink(socket, { peer, maxFrameBytes }));
   }
 
-  return {
+  const server: Server = {
     register(def, impl) {
       register(def as ServiceDefinition, impl as Record<string, unknown>, false);
     },
@@ -244,21 +331,27 @@ export function createServer(options: ServerOptions = {}): Server {
     },
     listen(listenOptions = {}) {
       if (listener !== undefined) return Promise.reject(new Error("the server is already listening"));
-      if (envelopeDef === undefined) return Promise.reject(new Error("register a service before listening"));
-      envelopes = createServerEnvelopes(envelopeDef, methods);
+      if (closing !== undefined) return Promise.reject(new Error("the server is closed"));
+      try {
+        checkObject("listen options", listenOptions);
+        serving();
+      } catch (e) {
+        return Promise.reject(e);
+      }
       const host = listenOptions.host ?? "127.0.0.1";
       const tls = listenOptions.tls;
+      // Half-open: a client that sends its last request and shuts down its side still gets its answers.
       const srv: NetServer =
         tls === undefined
-          ? createNetServer({ noDelay: true }, accept)
-          : createTlsServer({ handshakeTimeout: options.tlsHandshakeTimeoutMs ?? 10_000, ...tls }, accept);
+          ? createNetServer({ noDelay: true, allowHalfOpen: true }, accept)
+          : createTlsServer({ handshakeTimeout: tlsHandshakeTimeoutMs, allowHalfOpen: true, ...tls }, accept);
       if (tls !== undefined) {
         // A failed handshake concerns that client only.
         srv.on("tlsClientError", (err: Error, socket: TLSSocket) => {
           // node:tls keeps why it refused a client certificate apart from the error it reports.
           const rejected = socket.authorizationError;
           const why = rejected !== undefined && rejected !== null ? `client certificate rejected (${String(rejected)})` : err.message;
-          options.onConnectionError?.(new RpcError(Code.Unavailable, `TLS handshake failed: ${why}`, [], { cause: err }), formatAddress(socket.remoteAddress, socket.remotePort));
+          reportConnectionError(new RpcError(Code.Unavailable, `TLS handshake failed: ${why}`, [], { cause: err }), formatAddress(socket.remoteAddress, socket.remotePort));
           socket.destroy();
         });
       }
@@ -276,46 +369,39 @@ export function createServer(options: ServerOptions = {}): Server {
     },
     close(closeOptions = {}) {
       if (closing !== undefined) return closing;
-      const graceMs = closeOptions.graceMs ?? 5_000;
+      let graceMs: number;
+      try {
+        checkObject("close options", closeOptions);
+        graceMs = checkNumber("graceMs", closeOptions.graceMs, 5_000, { infinity: true });
+      } catch (e) {
+        return Promise.reject(e);
+      }
       closing = (async () => {
         const closed = listener !== undefined ? new Promise<void>((r) => listener?.close(() => r())) : Promise.resolve();
         const conns = [...connections];
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([
-          Promise.all(conns.map((c) => c.drain())),
-          new Promise<void>((r) => (timer = setTimeout(r, graceMs))),
-        ]);
-        clearTimeout(timer);
+        let grace: { cancel(): void } | undefined;
+        await Promise.race([Promise.all(conns.map((c) => c.drain())), new Promise<void>((r) => (grace = startTimeout(r, graceMs)))]);
+        grace?.cancel();
         if (sweeper !== undefined) clearInterval(sweeper);
         const shutdown = new RpcError(Code.Unavailable, `server shut down; the call did not finish within the grace period of ${graceMs} ms`);
-        for (const c of connections) c.shutdown(shutdown);
-        // shutdown() writes out what is queued first; a client that does not
-        // read would hold the connection (and close()) forever.
-        const force = setTimeout(() => {
-          for (const c of connections) c.close(shutdown);
-        }, SHUTDOWN_FLUSH_MS);
+        // Each connection writes out what is queued, then closes; one whose client does not read is destroyed after SHUTDOWN_FLUSH_MS.
+        for (const c of connections) c.shutdown(shutdown, SHUTDOWN_FLUSH_MS);
         await closed;
-        clearTimeout(force);
+        await whenNoConnections();
       })();
       return closing;
     },
   };
-}
-
-/** True when two definitions bind the same envelopes with the same id, code and error fields. */
-function sameEnvelopeFields(a: ServiceDefinition, b: ServiceDefinition): boolean {
-  if (a.requestEnvelope.typeName !== b.requestEnvelope.typeName || a.responseEnvelope.typeName !== b.responseEnvelope.typeName) {
-    return true; // a different pair: reported by the caller
-  }
-  const ra = a.binding.request;
-  const rb = b.binding.request;
-  const sa = a.binding.response;
-  const sb = b.binding.response;
-  return (
-    ra.id.number === rb.id.number &&
-    ra.code.number === rb.code.number &&
-    sa.id.number === sb.id.number &&
-    sa.code.number === sb.code.number &&
-    sa.error?.path === sb.error?.path
-  );
+  internals.set(server, {
+    maxFrameBytes,
+    serveLink(link) {
+      if (closing !== undefined) {
+        link.start({ onFrame() {}, onProtocolError() {}, onPeerEnd() {}, onClose() {} });
+        link.close(new RpcError(Code.Unavailable, "server is shut down"));
+        return;
+      }
+      addConnection(link);
+    },
+  });
+  return server;
 }

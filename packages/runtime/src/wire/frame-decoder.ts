@@ -1,4 +1,4 @@
-import { FrameError, frameTooLarge } from "./frame-error.js";
+import { FrameError, frameTooLarge, OVERSIZE_HEAD_BYTES } from "./frame-error.js";
 import { DEFAULT_MAX_FRAME_BYTES } from "./limits.js";
 import { readLengthPrefix } from "./varint-prefix.js";
 
@@ -94,7 +94,8 @@ export function createFrameDecoder(options: FrameDecoderOptions = {}): FrameDeco
       }
       const frameBytes = prefix.prefixBytes + prefix.length;
       if (frameBytes > maxFrameBytes) {
-        fail(frameTooLarge(frameBytes, maxFrameBytes));
+        const bodyStart = pos + prefix.prefixBytes;
+        fail(frameTooLarge(frameBytes, maxFrameBytes, bytes.slice(bodyStart, Math.min(end, bodyStart + OVERSIZE_HEAD_BYTES))));
       }
       const start = pos + prefix.prefixBytes;
       const stop = start + prefix.length;

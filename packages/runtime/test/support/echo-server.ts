@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { Code, createServer, RpcError, type Server, type ServerOptions, type ServiceImpl } from "../../src/index.js";
+import { Code, createServer, RpcError, type Server, type ServerOptions, type ServiceDefinition, type ServiceImpl } from "../../src/index.js";
 import type { EchoService } from "../gen/echo/v1/echo_pb.js";
 import { echoDef } from "./services.js";
 
@@ -48,10 +48,10 @@ export function echoImpl(probe: EchoProbe): ServiceImpl<typeof EchoService> {
 }
 
 /** Starts an echo server on 127.0.0.1 with an ephemeral port. */
-export async function startEchoServer(options: ServerOptions = {}): Promise<{ server: Server; port: number; probe: EchoProbe }> {
+export async function startEchoServer(options: ServerOptions = {}, def: ServiceDefinition<typeof EchoService> = echoDef): Promise<{ server: Server; port: number; probe: EchoProbe }> {
   const probe: EchoProbe = { aborted: 0, streamsFinished: 0, yielded: 0 };
   const server = createServer(options);
-  server.register(echoDef, echoImpl(probe));
+  server.register(def, echoImpl(probe));
   const { port } = await server.listen({ host: "127.0.0.1", port: 0 });
   return { server, port, probe };
 }

@@ -1,6 +1,6 @@
 import { createServer, connect as netConnect, type Server as NetServer, type Socket } from "node:net";
 import { once } from "node:events";
-import { createFrameDecoder, encodeFrame, type EnvelopeMessage } from "../../src/index.js";
+import { createFrameDecoder, encodeFrame, type EnvelopeMessage } from "../../src/protocol.js";
 import { createEnvelopeCodec } from "../../src/envelope/envelope-codec.js";
 import type { ServiceDefinition } from "../../src/index.js";
 

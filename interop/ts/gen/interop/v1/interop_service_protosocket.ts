@@ -6,8 +6,9 @@
 /* eslint-disable */
 
 import type { CallOptions, HandlerContext, Server, ServiceDefinition, Transport } from "@protosocket/runtime";
-import { createClient, defineService } from "@protosocket/runtime";
+import { createClient } from "@protosocket/runtime";
 import { InteropService } from "./interop_service_pb.js";
+import { defineService } from "@protosocket/runtime/protocol";
 import type { EchoRequest, EchoRequestSchema, EchoResponse, EchoResponseSchema, FailRequest, FailRequestSchema, FailResponse, FailResponseSchema, RejectRequest, RejectRequestSchema, RejectResponse, RejectResponseSchema, SleepRequest, SleepRequestSchema, SleepResponse, SleepResponseSchema, StatsRequest, StatsRequestSchema, StatsResponse, StatsResponseSchema, StreamItem, StreamItemSchema, StreamRequest, StreamRequestSchema } from "./interop_pb.js";
 import { RequestSchema, ResponseSchema } from "./interop_pb.js";
 import type { MessageInitShape } from "@bufbuild/protobuf";

@@ -5,9 +5,10 @@
 /* eslint-disable */
 
 import type { CallOptions, HandlerContext, Server, ServiceDefinition, Transport } from "@protosocket/runtime";
-import { createClient, defineService } from "@protosocket/runtime";
+import { createClient } from "@protosocket/runtime";
 import type { CountRequest, CountRequestSchema, CountResponse, CountResponseSchema, EchoRequest, EchoRequestSchema, EchoResponse, EchoResponseSchema, FailRequest, FailRequestSchema, FailResponse, FailResponseSchema } from "./echo_pb.js";
 import { EchoRequestEnvelopeSchema, EchoResponseEnvelopeSchema, EchoService } from "./echo_pb.js";
+import { defineService } from "@protosocket/runtime/protocol";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 
 /**

@@ -5,9 +5,10 @@
 // @generated from file interop/v1/interop_service.proto (package interop.v1, syntax proto3)
 /* eslint-disable */
 
-import { createClient, defineService } from "@protosocket/runtime";
+import { defineService } from "@protosocket/runtime/protocol";
 import { InteropService } from "./interop_service_pb.js";
 import { RequestSchema, ResponseSchema } from "./interop_pb.js";
+import { createClient } from "@protosocket/runtime";
 
 /**
  * The protosocket binding of interop.v1.InteropService: requests travel in

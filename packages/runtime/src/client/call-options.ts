@@ -1,0 +1,31 @@
+import type { ContextValues } from "../context-values.js";
+import { checkNumber, checkObject, checkSignal, invalidOption } from "../util/validate.js";
+
+/** Options of one call. */
+export interface CallOptions {
+  /** Cancels the call: a Cancel is sent and the call fails with `cancelled`. */
+  signal?: AbortSignal;
+  /**
+   * Fails the call with `deadline_exceeded` (and sends a Cancel) after this
+   * many milliseconds. `Infinity` (or leaving it out) sets no deadline.
+   */
+  timeoutMs?: number;
+  /** Values for the interceptors of this call (a new, empty bag when not given). */
+  contextValues?: ContextValues;
+}
+
+/**
+ * Validates call options where they enter the API.
+ *
+ * @throws RpcError `invalid_argument` naming the option.
+ */
+export function checkCallOptions(options: CallOptions | undefined): void {
+  if (options === undefined) return;
+  checkObject("call options", options);
+  checkSignal("signal", options.signal);
+  checkNumber("timeoutMs", options.timeoutMs, 0, { infinity: true, fraction: true, max: Number.MAX_VALUE });
+  const values = options.contextValues;
+  if (values !== undefined && (values === null || typeof (values as { get?: unknown }).get !== "function")) {
+    throw invalidOption("contextValues", values, "a ContextValues bag (createContextValues())");
+  }
+}

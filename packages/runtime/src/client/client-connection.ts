@@ -1,0 +1,317 @@
+import { create, type DescMethod, type DescMethodServerStreaming, type DescMethodUnary, type Message } from "@bufbuild/protobuf";
+import type { FrameHandler, FrameLink } from "../conn/frame-link.js";
+import { ControlCode } from "../envelope/control-code.js";
+import { codecsOf, envelopeBindingClash, type EnvelopeCodecs, type MethodCodec } from "../envelope/service-codecs.js";
+import { Code, RpcError } from "../errors.js";
+import type { ServiceDefinition } from "../service/service-definition.js";
+import { checkCallOptions, type CallOptions } from "./call-options.js";
+import { InterceptorChain, type Interceptor } from "./interceptor.js";
+import type { PendingCall } from "./pending-call.js";
+import { ServerStreamCall } from "./server-stream-call.js";
+import type { Transport } from "./transport.js";
+import { UnaryCall } from "./unary-call.js";
+
+/** Options of {@link ClientConnection}. */
+export interface ClientConnectionOptions {
+  /** Per-stream buffered responses above which reading pauses. */
+  streamBufferMessages: number;
+  /** Interceptors around every call, outermost first. */
+  interceptors?: readonly Interceptor[];
+}
+
+/** The largest id before ids wrap around to 1. */
+const MAX_ID = Number.MAX_SAFE_INTEGER;
+/** How often a connection paused for a slow stream consumer checks that its server is alive. */
+const PAUSED_PROBE_MS = 400;
+
+/**
+ * The client side of one connection, and a {@link Transport} over it:
+ * assigns message ids, sends requests, routes each response frame to its
+ * call, and fails every call in flight when the link closes. Works over any
+ * {@link FrameLink} (a socket, or memory).
+ */
+export class ClientConnection implements Transport, FrameHandler {
+  readonly closed: Promise<RpcError>;
+  private readonly link: FrameLink;
+  private readonly streamBufferMessages: number;
+  private readonly calls = new Map<number, PendingCall>();
+  private readonly chain: InterceptorChain | undefined;
+  private resolveClosed!: (error: RpcError) => void;
+  private lastId = 0;
+  private closeError: RpcError | undefined;
+  /** The first service used here: its codecs read the id and code of every response. */
+  private primary: EnvelopeCodecs | undefined;
+  private primaryDef: ServiceDefinition | undefined;
+  /** Services whose binding was checked against the primary's. */
+  private readonly checked = new WeakSet<ServiceDefinition>();
+  /** Streams whose readers fell behind; while any does, the connection does not read. */
+  private pausedStreams = 0;
+  private probe: ReturnType<typeof setInterval> | undefined;
+
+  /**
+   * @param link the link to the server; started here.
+   * @param options the stream buffer size and interceptors.
+   */
+  constructor(link: FrameLink, options: ClientConnectionOptions) {
+    this.link = link;
+    this.streamBufferMessages = options.streamBufferMessages;
+    this.closed = new Promise<RpcError>((resolve) => (this.resolveClosed = resolve));
+    const interceptors = options.interceptors ?? [];
+    if (interceptors.length > 0) {
+      this.chain = new InterceptorChain(interceptors, {
+        target: link.peer,
+        unary: (def, method, input, callOptions) => this.unaryCall(def, method, input, callOptions),
+        stream: (def, method, input, callOptions) => this.streamCall(def, method, input, callOptions),
+      });
+    }
+    link.start(this);
+  }
+
+  /** The server's address. */
+  get target(): string {
+    return this.link.peer;
+  }
+
+  /** The server's address. */
+  get peer(): string {
+    return this.link.peer;
+  }
+
+  /** Calls in flight. */
+  get pendingCalls(): number {
+    return this.calls.size;
+  }
+
+  /** True once the connection has closed. */
+  get isClosed(): boolean {
+    return this.closeError !== undefined;
+  }
+
+  unary(def: ServiceDefinition, method: DescMethodUnary, input: unknown, options?: CallOptions): Promise<never> {
+    return (this.chain !== undefined ? this.chain.unary(def, method, input, options) : this.unaryCall(def, method, input, options)) as Promise<never>;
+  }
+
+  stream(def: ServiceDefinition, method: DescMethodServerStreaming, input: unknown, options?: CallOptions): AsyncIterable<never> {
+    return (this.chain !== undefined ? this.chain.stream(def, method, input, options) : this.streamCall(def, method, input, options)) as AsyncIterable<never>;
+  }
+
+  close(error?: RpcError): void {
+    this.link.close(error ?? new RpcError(Code.Cancelled, "transport closed by the client", [], { peer: this.link.peer }));
+  }
+
+  private unaryCall(def: ServiceDefinition, method: DescMethod, input: unknown, options: CallOptions | undefined): Promise<Message> {
+    let codecs: EnvelopeCodecs;
+    let mc: MethodCodec;
+    try {
+      checkCallOptions(options);
+      codecs = this.codecsFor(def);
+      mc = this.methodOf(codecs, def, method, "unary");
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return new Promise<Message>((resolve, reject) => {
+      const call = new UnaryCall(this, codecs, mc, resolve, reject);
+      const early = this.open(call, input, options);
+      if (early !== undefined) reject(early);
+      else if (options !== undefined && (options.signal !== undefined || options.timeoutMs !== undefined)) call.arm(options);
+    });
+  }
+
+  private streamCall(def: ServiceDefinition, method: DescMethod, input: unknown, options: CallOptions | undefined): AsyncIterable<Message> {
+    return {
+      [Symbol.asyncIterator]: () => {
+        let codecs: EnvelopeCodecs;
+        let mc: MethodCodec;
+        try {
+          checkCallOptions(options);
+          codecs = this.codecsFor(def);
+          mc = this.methodOf(codecs, def, method, "server_streaming");
+        } catch (e) {
+          return { next: () => Promise.reject(e) };
+        }
+        return new ServerStreamCall(this, codecs, mc, input, options, this.streamBufferMessages);
+      },
+    };
+  }
+
+  /** The codecs of `def`, checking once that it binds the envelopes as the connection's first service does. */
+  private codecsFor(def: ServiceDefinition): EnvelopeCodecs {
+    const codecs = codecsOf(def);
+    if (this.primary === undefined) {
+      this.primary = codecs;
+      this.primaryDef = def;
+      this.checked.add(def);
+    } else if (!this.checked.has(def)) {
+      const clash = envelopeBindingClash(this.primaryDef as ServiceDefinition, def);
+      if (clash !== undefined) throw new RpcError(Code.InvalidArgument, `${clash}; connect a separate transport`, [], { peer: this.link.peer });
+      this.checked.add(def);
+    }
+    return codecs;
+  }
+
+  private methodOf(codecs: EnvelopeCodecs, def: ServiceDefinition, method: DescMethod, kind: DescMethod["methodKind"]): MethodCodec {
+    const mc = codecs.method(method);
+    if (mc === undefined || method.methodKind !== kind) {
+      throw new RpcError(
+        Code.InvalidArgument,
+        mc === undefined
+          ? `method ${method.parent.typeName}/${method.name} is not a method of ${def.service.typeName}`
+          : `${mc.fullName} is ${method.methodKind}; call it as such`,
+        [],
+        { peer: this.link.peer },
+      );
+    }
+    return mc;
+  }
+
+  /**
+   * Sends a call's request and registers it. Returns the error instead when
+   * the call cannot start (cancelled already, no time left, the connection
+   * closed, the request too large or not encodable); nothing is sent then.
+   */
+  open(call: PendingCall, input: unknown, options: CallOptions | undefined): RpcError | undefined {
+    const method = call.method;
+    if (options !== undefined) {
+      if (options.signal?.aborted === true) {
+        return new RpcError(Code.Cancelled, "call cancelled by the client before it started", [], { ...this.errorContext(method), cause: options.signal.reason });
+      }
+      if (options.timeoutMs !== undefined && options.timeoutMs <= 0) {
+        return new RpcError(Code.DeadlineExceeded, `timeoutMs ${options.timeoutMs} leaves no time for the call`, [], this.errorContext(method));
+      }
+    }
+    if (this.closeError !== undefined) {
+      return new RpcError(Code.Unavailable, `connection is closed: ${this.closeError.rawMessage}`, [], this.errorContext(method));
+    }
+    let message: Message;
+    try {
+      message = create(method.desc.input, input as never);
+    } catch (e) {
+      return new RpcError(Code.InvalidArgument, `invalid request: ${e instanceof Error ? e.message : String(e)}`, [], { ...this.errorContext(method), cause: e });
+    }
+    const id = this.nextId();
+    try {
+      call.codecs.request.write(this.link, id, ControlCode.Normal, method.request, message);
+    } catch (e) {
+      if (e instanceof RpcError) {
+        const prefix = e.code === Code.ResourceExhausted ? "request not sent: " : "";
+        return new RpcError(e.code, `${prefix}${e.rawMessage}`, e.details, { ...this.errorContext(method), cause: e });
+      }
+      return new RpcError(Code.InvalidArgument, `cannot encode request: ${e instanceof Error ? e.message : String(e)}`, [], { ...this.errorContext(method), cause: e });
+    }
+    call.id = id;
+    this.calls.set(id, call);
+    return undefined;
+  }
+
+  /** Forgets a call the client gave up on and tells the server. */
+  cancel(call: PendingCall): void {
+    if (this.calls.get(call.id) !== call) return;
+    this.calls.delete(call.id);
+    if (!this.link.ended) call.codecs.request.write(this.link, call.id, ControlCode.Cancel);
+  }
+
+  /**
+   * Stops reading for a stream whose reader fell behind. A socket that is
+   * not read never reports the server's FIN or RST, so while paused the
+   * client writes a Cancel for id 0 (an id it never assigns; servers ignore
+   * Cancels for unknown ids) every PAUSED_PROBE_MS: against a dead server
+   * the write fails, the connection closes and every call fails promptly.
+   */
+  pauseForStream(): void {
+    if (this.pausedStreams++ > 0) return;
+    this.link.pauseReading();
+    const primary = this.primary as EnvelopeCodecs;
+    this.probe = setInterval(() => {
+      if (!this.link.ended) primary.request.write(this.link, 0, ControlCode.Cancel);
+    }, PAUSED_PROBE_MS);
+    (this.probe as { unref?: () => void }).unref?.();
+  }
+
+  /** Undoes one {@link pauseForStream}. */
+  resumeForStream(): void {
+    if (this.pausedStreams === 0 || --this.pausedStreams > 0) return;
+    clearInterval(this.probe);
+    this.probe = undefined;
+    this.link.resumeReading();
+  }
+
+  /** The method and peer, for errors. */
+  errorContext(method: MethodCodec): { method: string; peer: string } {
+    return { method: method.fullName, peer: this.link.peer };
+  }
+
+  /** The error of a call whose deadline passed. */
+  deadlineError(method: MethodCodec, timeoutMs: number): RpcError {
+    return new RpcError(Code.DeadlineExceeded, `no response within ${timeoutMs} ms (timeoutMs)`, [], this.errorContext(method));
+  }
+
+  /** The error of a call its caller cancelled. */
+  cancelledError(method: MethodCodec, reason: unknown): RpcError {
+    return new RpcError(Code.Cancelled, "call cancelled by the client", [], { ...this.errorContext(method), cause: reason });
+  }
+
+  onFrame(body: Uint8Array): void {
+    const primary = this.primary;
+    if (primary === undefined) throw new Error("frame received before any call was made");
+    let inbound = primary.response.decode(body);
+    const id = inbound.id;
+    if (typeof id === "bigint") return; // never assigned by this client
+    const call = this.calls.get(id);
+    if (call === undefined) return; // late (after a client cancel) or unknown: ignored
+    const codecs = call.codecs;
+    if (codecs !== primary) inbound = codecs.response.decode(body);
+    const code = inbound.code;
+    if (code === ControlCode.Normal) {
+      const value = inbound.read(call.method.response);
+      if (value !== undefined) {
+        if (call.method.desc.methodKind === "unary") this.calls.delete(id);
+        call.deliver(value);
+        return;
+      }
+      this.calls.delete(id);
+      const error = codecs.error;
+      const errorValue = error !== undefined && inbound.carried === error.target ? inbound.read(error.target) : undefined;
+      if (error !== undefined && errorValue !== undefined) {
+        const err = error.codec.read(errorValue);
+        call.fail(new RpcError(err.code, err.message, err.details, this.errorContext(call.method)));
+      } else {
+        call.fail(new RpcError(Code.Internal, `protocol violation by server: response without the "${call.method.binding.response.path}" case`, [], this.errorContext(call.method)));
+      }
+      return;
+    }
+    this.calls.delete(id);
+    if (code === ControlCode.End) {
+      call.end();
+    } else {
+      call.fail(new RpcError(Code.Cancelled, "call cancelled by the server", [], this.errorContext(call.method)));
+    }
+  }
+
+  onProtocolError(): void {
+    // Nothing to tell a server that broke the framing; onClose fails the calls.
+  }
+
+  onPeerEnd(): void {
+    this.link.close(new RpcError(Code.Unavailable, "connection closed by peer", [], { peer: this.link.peer }));
+  }
+
+  onClose(error: RpcError): void {
+    if (this.closeError !== undefined) return;
+    this.closeError = error;
+    clearInterval(this.probe);
+    this.probe = undefined;
+    const all = [...this.calls.values()];
+    this.calls.clear();
+    for (const call of all) {
+      call.fail(new RpcError(error.code, error.rawMessage, [], { ...this.errorContext(call.method), cause: error }));
+    }
+    this.resolveClosed(error);
+  }
+
+  private nextId(): number {
+    for (;;) {
+      this.lastId = this.lastId >= MAX_ID ? 1 : this.lastId + 1;
+      if (!this.calls.has(this.lastId)) return this.lastId;
+    }
+  }
+}

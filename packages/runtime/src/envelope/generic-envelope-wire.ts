@@ -1,0 +1,64 @@
+import type { DescMessage, Message } from "@bufbuild/protobuf";
+import type { CasePath, EnvelopeFields } from "../binding/binding.js";
+import { createCaseAccessor, type CaseAccessor } from "./case-accessor.js";
+import type { ControlCode } from "./control-code.js";
+import { createEnvelopeCodec, type EnvelopeMessage } from "./envelope-codec.js";
+import type { EnvelopeWire, WireTarget } from "./envelope-wire.js";
+import { peekVarintField, toMessageId, type MessageId } from "./message-id.js";
+
+interface GenericTarget extends WireTarget {
+  readonly accessor: CaseAccessor;
+}
+
+/**
+ * The reflection-based {@link EnvelopeWire}: whole envelopes through
+ * toBinary/fromBinary. It handles every envelope shape (case paths through
+ * wrapper messages, explicit presence) and is the reference the specialised
+ * codec is tested against.
+ */
+export function createGenericEnvelopeWire(schema: DescMessage, fields: EnvelopeFields, paths: readonly CasePath[]): EnvelopeWire {
+  const codec = createEnvelopeCodec(schema, fields);
+  const targets = new Map<string, GenericTarget>();
+  const target = (path: CasePath): GenericTarget => {
+    let t = targets.get(path.path);
+    if (t === undefined) {
+      const accessor = createCaseAccessor(schema, path);
+      t = { path, schema: accessor.schema, accessor };
+      targets.set(path.path, t);
+    }
+    return t;
+  };
+  for (const p of paths) target(p);
+  const encode = (id: MessageId, code: ControlCode, t?: WireTarget, body?: Message): Uint8Array => {
+    const env = codec.create(typeof id === "bigint" ? id : BigInt(id), code);
+    if (t !== undefined && body !== undefined) (t as GenericTarget).accessor.set(env, body);
+    return codec.encode(env);
+  };
+  const idField = fields.id.number;
+  return {
+    schema,
+    fast: false,
+    target,
+    encode,
+    write(sink, id, code, t, body) {
+      sink.send(encode(id, code, t, body));
+    },
+    decode(bytes) {
+      const env: EnvelopeMessage = codec.decode(bytes);
+      let carried: GenericTarget | undefined;
+      for (const t of targets.values()) {
+        if (t.accessor.get(env) !== undefined) {
+          carried = t;
+          break;
+        }
+      }
+      return {
+        id: toMessageId(codec.readId(env)),
+        code: codec.readCode(env),
+        carried,
+        read: (t) => (t as GenericTarget).accessor.get(env),
+      };
+    },
+    peekId: (head) => peekVarintField(head, idField),
+  };
+}

@@ -1,0 +1,132 @@
+/**
+ * The envelope codecs of service definitions: built once per definition
+ * (cached), never per client or per connection, so creating a client or
+ * opening a connection builds nothing.
+ */
+import type { DescMethod } from "@bufbuild/protobuf";
+import type { CasePath, MethodBinding } from "../binding/binding.js";
+import type { ServiceDefinition } from "../service/service-definition.js";
+import { createEnvelopeWire } from "./create-envelope-wire.js";
+import type { EnvelopeWire, WireTarget } from "./envelope-wire.js";
+import { createErrorCaseCodec, type ErrorCaseCodec } from "./error-case.js";
+
+/** One method, with where its messages are in the envelopes. */
+export interface MethodCodec {
+  /** The service the method belongs to. */
+  readonly service: ServiceDefinition;
+  /** The method's descriptor. */
+  readonly desc: DescMethod;
+  /** The method's binding. */
+  readonly binding: MethodBinding;
+  /** "package.Service/Method". */
+  readonly fullName: string;
+  /** Where the request is in the request envelope. */
+  readonly request: WireTarget;
+  /** Where each response is in the response envelope. */
+  readonly response: WireTarget;
+}
+
+/** The response envelope's error case and how to convert it to and from RpcError. */
+export interface ErrorChannel {
+  /** Where the error is in the response envelope. */
+  readonly target: WireTarget;
+  /** Converts RpcError to and from the error case's message. */
+  readonly codec: ErrorCaseCodec;
+}
+
+/** The wire codecs of an envelope pair, for the methods of one or more services. */
+export interface EnvelopeCodecs {
+  /** Request envelope codec. */
+  readonly request: EnvelopeWire;
+  /** Response envelope codec. */
+  readonly response: EnvelopeWire;
+  /** The error case, when the response envelope has one. */
+  readonly error: ErrorChannel | undefined;
+  /** Every method, in registration order. */
+  readonly methods: readonly MethodCodec[];
+  /** The method with this descriptor, if these codecs carry it. */
+  method(desc: DescMethod): MethodCodec | undefined;
+  /** The method whose request case is `target`. */
+  route(target: WireTarget): MethodCodec | undefined;
+}
+
+const cache = new WeakMap<ServiceDefinition, EnvelopeCodecs>();
+
+/** The codecs of one service definition, built on first use and cached. */
+export function codecsOf(def: ServiceDefinition): EnvelopeCodecs {
+  let codecs = cache.get(def);
+  if (codecs === undefined) {
+    codecs = createEnvelopeCodecs([def]);
+    cache.set(def, codecs);
+  }
+  return codecs;
+}
+
+/**
+ * Builds the codecs of services that share one envelope pair (a server
+ * serving them all on one listener). Callers check with
+ * {@link envelopeBindingClash} that the services bind the pair alike.
+ */
+export function createEnvelopeCodecs(defs: readonly ServiceDefinition[]): EnvelopeCodecs {
+  const first = defs[0];
+  if (first === undefined) throw new Error("no service definition");
+  const errorCase = first.binding.response.error;
+  const pending: { def: ServiceDefinition; desc: DescMethod; binding: MethodBinding }[] = [];
+  for (const def of defs) {
+    for (const binding of def.binding.methods) {
+      const desc = def.service.methods.find((m) => m.name === binding.name);
+      if (desc === undefined) throw new Error(`method ${binding.name} is not in ${def.service.typeName}`);
+      pending.push({ def, desc, binding });
+    }
+  }
+  const responsePaths: CasePath[] = pending.map((m) => m.binding.response);
+  if (errorCase !== undefined) responsePaths.push(errorCase);
+  const request = createEnvelopeWire(first.requestEnvelope, first.binding.request, pending.map((m) => m.binding.request));
+  const response = createEnvelopeWire(first.responseEnvelope, first.binding.response, responsePaths);
+  const methods: MethodCodec[] = pending.map(({ def, desc, binding }) => ({
+    service: def,
+    desc,
+    binding,
+    fullName: `${def.service.typeName}/${binding.name}`,
+    request: request.target(binding.request),
+    response: response.target(binding.response),
+  }));
+  const byDesc = new Map<DescMethod, MethodCodec>(methods.map((m) => [m.desc, m]));
+  const byRequest = new Map<WireTarget, MethodCodec>(methods.map((m) => [m.request, m]));
+  let error: ErrorChannel | undefined;
+  if (errorCase !== undefined) {
+    const target = response.target(errorCase);
+    error = { target, codec: createErrorCaseCodec(target.schema, errorCase) };
+  }
+  return {
+    request,
+    response,
+    error,
+    methods,
+    method: (desc) => byDesc.get(desc),
+    route: (target) => byRequest.get(target),
+  };
+}
+
+/**
+ * Why two services cannot share one connection or listener, or undefined
+ * when they can: they must use the same envelope pair, read the message id
+ * and control code from the same fields, and have the same error case.
+ */
+export function envelopeBindingClash(a: ServiceDefinition, b: ServiceDefinition): string | undefined {
+  if (a.requestEnvelope.typeName !== b.requestEnvelope.typeName || a.responseEnvelope.typeName !== b.responseEnvelope.typeName) {
+    return `${b.service.typeName} uses envelopes ${b.requestEnvelope.typeName}/${b.responseEnvelope.typeName}, but ${a.service.typeName} uses ${a.requestEnvelope.typeName}/${a.responseEnvelope.typeName}; one connection (and one listener) carries one envelope pair`;
+  }
+  const ra = a.binding.request;
+  const rb = b.binding.request;
+  const sa = a.binding.response;
+  const sb = b.binding.response;
+  const same =
+    ra.id.number === rb.id.number &&
+    ra.code.number === rb.code.number &&
+    sa.id.number === sb.id.number &&
+    sa.code.number === sb.code.number &&
+    sa.error?.path === sb.error?.path;
+  if (same) return undefined;
+  return `${b.service.typeName} reads the message id and control code of ${b.requestEnvelope.typeName}/${b.responseEnvelope.typeName} from other fields (or has another error case) than ${a.service.typeName}; services sharing envelopes must bind them alike`;
+}
