@@ -5,6 +5,7 @@ import type { ServiceDefinition } from "../src/index.js";
 import { createEnvelopeWire } from "../src/envelope/create-envelope-wire.js";
 import type { EnvelopeWire } from "../src/envelope/envelope-wire.js";
 import { leafWriterOf, type Scratch } from "../src/envelope/leaf-writer.js";
+import { scratchBytes } from "../src/envelope/fast-envelope-wire.js";
 import { echoDef, interopDef, kvDef } from "./support/services.js";
 
 function wires(def: ServiceDefinition, side: "request" | "response"): { fast: EnvelopeWire; generic: EnvelopeWire } {
@@ -133,6 +134,103 @@ describe("specialised envelope codec", () => {
       );
     });
   }
+});
+
+/** A protobuf tag followed by a varint or a length-delimited value, as raw bytes. */
+function field(number: number, value: number | Uint8Array): number[] {
+  const varint = (v: number) => {
+    const out: number[] = [];
+    while (v >= 0x80) {
+      out.push((v & 0x7f) | 0x80);
+      v = Math.floor(v / 128);
+    }
+    out.push(v);
+    return out;
+  };
+  if (typeof value === "number") return [...varint(number * 8), ...varint(value)];
+  return [...varint(number * 8 + 2), ...varint(value.length), ...value];
+}
+
+describe("specialised envelope codec: oneof cases in any order", () => {
+  it("applies protobuf's last-case-wins rule: a registered case followed by an unregistered case of its oneof is not carried", () => {
+    // id 1, the echo case (3), then the count case (4) of the same oneof: bytes 08 01 1a 00 22 00.
+    const bytes = Uint8Array.from([0x08, 0x01, 0x1a, 0x00, 0x22, 0x00]);
+    const echoOnly = [echoDef.binding.methods[0]!.request];
+    const schema = echoDef.requestEnvelope;
+    const fast = createEnvelopeWire(schema, echoDef.binding.request, echoOnly);
+    const generic = createEnvelopeWire(schema, echoDef.binding.request, echoOnly, { generic: true });
+    expect(fast.fast).toBe(true);
+    expect(generic.decode(bytes).carried).toBeUndefined();
+    expect(fast.decode(bytes).carried).toBeUndefined();
+    expect(fast.decode(bytes).id).toBe(1);
+    // With both cases registered, the later one is carried.
+    const both = wires(echoDef, "request");
+    expect(both.fast.decode(bytes).carried?.path.path).toBe("count");
+    expect(both.generic.decode(bytes).carried?.path.path).toBe("count");
+  });
+
+  for (const [name, def, side] of [
+    ["echo request", echoDef, "request"],
+    ["echo response", echoDef, "response"],
+    ["interop response", interopDef, "response"],
+  ] as const) {
+    it(`reads any sequence of id, code, oneof cases and unknown fields like the generic codec, whichever cases are registered: ${name}`, () => {
+      const schema = side === "request" ? def.requestEnvelope : def.responseEnvelope;
+      const fields = side === "request" ? def.binding.request : def.binding.response;
+      const all = def.binding.methods.map((m) => (side === "request" ? m.request : m.response));
+      if (side === "response" && def.binding.response.error !== undefined) all.push(def.binding.response.error);
+      const messageFields = schema.fields.filter((f) => f.fieldKind === "message").map((f) => f.number);
+      const part = fc.oneof(
+        fc.nat({ max: 300 }).map((v) => field(fields.id.number, v)),
+        fc.constantFrom(0, 1, 2, 7).map((v) => field(fields.code.number, v)),
+        // A case with an empty message, or with one unknown varint field inside.
+        fc.tuple(fc.constantFrom(...messageFields), fc.boolean()).map(([n, filled]) => field(n, Uint8Array.from(filled ? [0xf8, 0x01, 0x05] : []))),
+        // An unknown field.
+        fc.nat({ max: 1000 }).map((v) => field(200, v)),
+      );
+      fc.assert(
+        fc.property(fc.subarray(all, { minLength: 1 }), fc.array(part, { maxLength: 8 }), (registered, parts) => {
+          const fast = createEnvelopeWire(schema, fields, registered);
+          const generic = createEnvelopeWire(schema, fields, registered, { generic: true });
+          const bytes = Uint8Array.from(parts.flat());
+          const g = generic.decode(bytes);
+          const f = fast.decode(bytes);
+          expect({ id: f.id, code: f.code, carried: f.carried?.path.path }).toEqual({ id: g.id, code: g.code, carried: g.carried?.path.path });
+        }),
+        { numRuns: 1000 },
+      );
+    });
+  }
+});
+
+describe("envelope writers and their sinks", () => {
+  it("lend the header to the sink only for the call, and drop a grown scratch buffer when the sink refuses the frame", () => {
+    const { fast } = wires(echoDef, "response");
+    const t = fast.target(echoDef.binding.methods[0]!.response);
+    const big = create(t.schema, { message: "x".repeat(2 * 1024 * 1024) } as never);
+    // A sink that refuses the frame, as a connection does past its frame limit.
+    expect(() =>
+      fast.write(
+        {
+          send() {
+            throw new Error("frame too large");
+          },
+        },
+        1,
+        0,
+        t,
+        big,
+      ),
+    ).toThrow("frame too large");
+    expect(scratchBytes()).toBeLessThanOrEqual(1024 * 1024);
+    // The next frame is written whole, and the bytes the sink saw stay its own after later writes.
+    const seen: Uint8Array[] = [];
+    const sink = { send: (body: Uint8Array, head?: Uint8Array) => seen.push(Uint8Array.from([...(head ?? []), ...body])) };
+    fast.write(sink, 2, 0, t, create(t.schema, { message: "first" } as never));
+    fast.write(sink, 3, 0, t, create(t.schema, { message: "second" } as never));
+    expect(fast.decode(seen[0]!).read(t)).toMatchObject({ message: "first" });
+    expect(fast.decode(seen[1]!).read(t)).toMatchObject({ message: "second" });
+  });
 });
 
 describe("compiled leaf writers", () => {

@@ -55,6 +55,11 @@ const scratch: Scratch = { buf: new Uint8Array(4096), pos: 0 };
 /** A scratch buffer grown past this for one large message is dropped afterwards. */
 const SCRATCH_KEEP_BYTES = 1024 * 1024;
 
+/** The size of the shared scratch buffer (for tests: it must not stay grown after a large message). */
+export function scratchBytes(): number {
+  return scratch.buf.length;
+}
+
 function tagBytes(field: number, wireType: number): Uint8Array {
   const value = field * 8 + wireType;
   const out = new Uint8Array(varintSize(value));
