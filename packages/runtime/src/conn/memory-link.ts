@@ -1,5 +1,5 @@
 import { Code, RpcError } from "../errors.js";
-import { OVERSIZE_HEAD_BYTES } from "../wire/frame-error.js";
+import { frameTooLarge, OVERSIZE_HEAD_BYTES } from "../wire/frame-error.js";
 import { varintSize } from "../wire/varint-prefix.js";
 import type { FrameHandler, FrameLink } from "./frame-link.js";
 import { frameLimitError, protocolViolation } from "./link-errors.js";
@@ -166,10 +166,7 @@ class MemoryLink implements FrameLink {
       const d = this.inbox.shift() as Delivery;
       this.inboxBytes -= d.frameBytes;
       if (d.oversize) {
-        const error = protocolViolation(
-          new RpcError(Code.ResourceExhausted, `protocol violation by peer: frame of ${d.frameBytes} bytes exceeds the limit of ${this.maxFrameBytes} bytes (maxFrameBytes); connection closed`),
-          this.peer,
-        );
+        const error = protocolViolation(frameTooLarge(d.frameBytes, this.maxFrameBytes, d.body), this.peer);
         this.inbox = [];
         this.inboxBytes = 0;
         try {
