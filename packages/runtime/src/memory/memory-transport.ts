@@ -2,7 +2,8 @@ import { ClientConnection } from "../client/client-connection.js";
 import type { ConnectionTransport } from "../client/connect.js";
 import { checkInterceptors, type Interceptor } from "../client/interceptor.js";
 import { createMemoryLinkPair } from "../conn/memory-link.js";
-import { serveLink, serverFrameLimit, type Server } from "../server/server.js";
+import type { Server } from "../server/server.js";
+import { linkServingOf } from "../server/server-links.js";
 import { checkNumber, checkObject } from "../util/validate.js";
 import { DEFAULT_MAX_FRAME_BYTES } from "../wire/limits.js";
 
@@ -33,10 +34,11 @@ export function createMemoryTransport(server: Server, options: MemoryTransportOp
   const maxFrameBytes = checkNumber("maxFrameBytes", options.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES, { min: 16, max: 2 ** 32 });
   const streamBufferMessages = checkNumber("streamBufferMessages", options.streamBufferMessages, 16_384, { min: 1, max: 2 ** 30 });
   const interceptors = checkInterceptors("interceptors", options.interceptors);
+  const serving = linkServingOf(server);
   const [clientLink, serverLink] = createMemoryLinkPair(
     { name: `memory:${nextClient++}`, maxFrameBytes },
-    { name: "memory", maxFrameBytes: serverFrameLimit(server) },
+    { name: "memory", maxFrameBytes: serving.maxFrameBytes },
   );
-  serveLink(server, serverLink);
+  serving.serveLink(serverLink);
   return new ClientConnection(clientLink, { streamBufferMessages, interceptors });
 }

@@ -16,6 +16,7 @@ import type { ServiceImpl } from "./handler-types.js";
 import { chainServerInterceptors, reportHandlerErrors, type AnyHandler, type ServerInterceptor } from "./interceptor.js";
 import type { ServedMethod } from "./served-method.js";
 import { ServerConnection, type ServingState } from "./server-connection.js";
+import { registerLinkServing } from "./server-links.js";
 
 /** Options of {@link createServer}. */
 export interface ServerOptions {
@@ -119,36 +120,6 @@ export interface Server {
 const SHUTDOWN_FLUSH_MS = 1000;
 /** The smallest frame limit that still carries an envelope with an id, a code and a small case. */
 const MIN_FRAME_BYTES = 16;
-
-/** The part of a server that the in-memory transport needs: serving a link that is not a socket. */
-interface ServerInternals {
-  serveLink(link: FrameLink): void;
-  readonly maxFrameBytes: number;
-}
-
-const internals = new WeakMap<Server, ServerInternals>();
-
-/**
- * Serves `link` (one end of an in-memory link) as a connection of `server`.
- *
- * @private For the in-memory transport; not part of the application API.
- */
-export function serveLink(server: Server, link: FrameLink): void {
-  const i = internals.get(server);
-  if (i === undefined) throw new Error("not a server made by createServer()");
-  i.serveLink(link);
-}
-
-/**
- * The frame limit of `server`.
- *
- * @private For the in-memory transport; not part of the application API.
- */
-export function serverFrameLimit(server: Server): number {
-  const i = internals.get(server);
-  if (i === undefined) throw new Error("not a server made by createServer()");
-  return i.maxFrameBytes;
-}
 
 /**
  * Creates a {@link Server}.
@@ -392,7 +363,7 @@ export function createServer(options: ServerOptions = {}): Server {
       return closing;
     },
   };
-  internals.set(server, {
+  registerLinkServing(server, {
     maxFrameBytes,
     serveLink(link) {
       if (closing !== undefined) {

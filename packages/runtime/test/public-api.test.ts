@@ -1,0 +1,78 @@
+/**
+ * The published surface: what `@protosocket/runtime` (the application API)
+ * exposes through its .d.ts files, checked against `dist` as a consumer
+ * compiles it.
+ */
+import { mkdtempSync, rmSync, symlinkSync, writeFileSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, relative, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import ts from "typescript";
+import { afterAll, describe, expect, it } from "vitest";
+
+const pkg = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+const dist = join(pkg, "dist");
+
+/** Declaration files the application entry point's types can reach (its own imports, transitively). */
+function reachable(entry: string): string[] {
+  const program = ts.createProgram([entry], { module: ts.ModuleKind.Node16, moduleResolution: ts.ModuleResolutionKind.Node16, noEmit: true, skipLibCheck: true });
+  return program
+    .getSourceFiles()
+    .map((f) => f.fileName)
+    .filter((f) => f.startsWith(dist))
+    .map((f) => relative(dist, f))
+    .sort();
+}
+
+describe("public API", () => {
+  const scratch = mkdtempSync(join(tmpdir(), "protosocket-consumer-"));
+  afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+  it("the application entry's types reach no internal module (connections, envelope codecs, call objects)", () => {
+    const files = reachable(join(dist, "index.d.ts"));
+    expect(files).toContain("client/transport.d.ts");
+    const internal = files.filter((f) =>
+      /^(client\/(client-connection|unary-call|server-stream-call|pending-call)|conn\/(socket-link|memory-link|frame-link|link-errors)|envelope\/|server\/(server-connection|server-call|served-method|handler-context)|wire\/|binding\/resolve)/.test(f),
+    );
+    expect(internal).toEqual([]);
+  });
+
+  it("a strict consumer compiles against dist using only the application entry point", () => {
+    const app = join(scratch, "app");
+    mkdirSync(join(app, "node_modules", "@protosocket"), { recursive: true });
+    symlinkSync(pkg, join(app, "node_modules", "@protosocket", "runtime"));
+    symlinkSync(resolve(pkg, "../../node_modules/@bufbuild"), join(app, "node_modules", "@bufbuild"));
+    writeFileSync(join(app, "package.json"), JSON.stringify({ type: "module" }));
+    const source = join(app, "consumer.ts");
+    writeFileSync(
+      source,
+      `import { Code, connect, createClient, createContextKey, createMemoryTransport, createServer, RpcError, type CallOptions, type ConnectionTransport, type Interceptor, type ServerInterceptor, type Transport } from "@protosocket/runtime";
+const logging: Interceptor = (next) => async (req) => { const res = await next(req); return res; };
+const auth: ServerInterceptor = (next) => (req) => { if (req.peer === "") throw new RpcError(Code.Unauthenticated, "who?"); return next(req); };
+const key = createContextKey(0);
+export async function main(): Promise<void> {
+  const server = createServer({ interceptors: [auth] });
+  const t: ConnectionTransport = await connect({ port: 1, interceptors: [logging] });
+  const seam: Transport = t;
+  const options: CallOptions = { timeoutMs: 5 };
+  void [server, seam, options, key, createClient, createMemoryTransport, t.pendingCalls, t.peer];
+  // @ts-expect-error internals are not part of the transport's type
+  void t.calls;
+}
+`,
+    );
+    const program = ts.createProgram([source], {
+      strict: true,
+      noUncheckedIndexedAccess: true,
+      exactOptionalPropertyTypes: true,
+      module: ts.ModuleKind.Node16,
+      moduleResolution: ts.ModuleResolutionKind.Node16,
+      target: ts.ScriptTarget.ES2022,
+      noEmit: true,
+      types: ["node"],
+      typeRoots: [resolve(pkg, "../../node_modules/@types")],
+    });
+    const diagnostics = ts.getPreEmitDiagnostics(program).map((d) => ts.flattenDiagnosticMessageText(d.messageText, "\n"));
+    expect(diagnostics).toEqual([]);
+  });
+});
