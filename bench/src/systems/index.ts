@@ -6,6 +6,7 @@ import type { System } from "../system.js";
 export const SYSTEM_LOADERS: Readonly<Record<string, () => Promise<System>>> = {
   protosocket: async () => (await import("./protosocket.js")).protosocket,
   "protosocket-4conn": async () => (await import("./protosocket.js")).protosocket4conn,
+  "protosocket-intercepted": async () => (await import("./protosocket.js")).protosocketIntercepted,
   "grpc-js": async () => (await import("./grpc-js.js")).grpcJs,
   "connect-grpc": async () => (await import("./connect-node.js")).connectGrpc,
   connect: async () => (await import("./connect-node.js")).connectProtocol,

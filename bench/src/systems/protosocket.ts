@@ -58,10 +58,14 @@ interface EchoClient {
   count(request: { count: number }): AsyncIterable<CountResponse>;
 }
 
+/** An interceptor that only passes the call on (both sides have the same shape). */
+type PassThrough = (next: (request: unknown) => Promise<unknown>) => (request: unknown) => Promise<unknown>;
+const passThrough: PassThrough = (next) => (request) => next(request);
+
 interface Runtime {
   serviceFromRegistry(service: DescService, registry: Registry): ServiceDefinition;
-  createServer(): RuntimeServer;
-  connect(options: { host: string; port: number }): Promise<RuntimeConnection>;
+  createServer(options?: { interceptors?: PassThrough[] }): RuntimeServer;
+  connect(options: { host: string; port: number; interceptors?: PassThrough[] }): Promise<RuntimeConnection>;
   createClient(definition: ServiceDefinition, connection: RuntimeConnection): EchoClient;
 }
 
@@ -116,9 +120,9 @@ const impl: EchoImpl = {
   },
 };
 
-async function serve(port: number): Promise<BenchServer> {
+async function serve(port: number, intercepted = false): Promise<BenchServer> {
   const { runtime, definition } = await required();
-  const server = runtime.createServer();
+  const server = runtime.createServer(intercepted ? { interceptors: [passThrough] } : {});
   server.register(definition, impl);
   const address = await server.listen({ host: "127.0.0.1", port });
   return { port: address.port, close: () => server.close() };
@@ -156,11 +160,13 @@ class ProtosocketClient implements BenchClient {
   }
 }
 
-function connectWith(connectionCount: number) {
+function connectWith(connectionCount: number, intercepted = false) {
   return async (options: ConnectOptions): Promise<BenchClient> => {
     const { runtime, definition } = await required();
     const connections = await Promise.all(
-      Array.from({ length: connectionCount }, () => runtime.connect({ host: options.host, port: options.port })),
+      Array.from({ length: connectionCount }, () =>
+        runtime.connect({ host: options.host, port: options.port, ...(intercepted ? { interceptors: [passThrough] } : {}) }),
+      ),
     );
     return new ProtosocketClient(
       connections.map((c) => runtime.createClient(definition, c)),
@@ -194,4 +200,16 @@ export const protosocket4conn: System = {
   available,
   serve,
   connect: connectWith(4),
+};
+
+export const protosocketIntercepted: System = {
+  name: "protosocket-intercepted",
+  description: "protosocket-ts, one connection, one pass-through interceptor on the client and one on the server",
+  server: "protosocket-intercepted",
+  unsupported: {
+    "connect-rate": "see protosocket",
+  },
+  available,
+  serve: (port) => serve(port, true),
+  connect: connectWith(1, true),
 };
