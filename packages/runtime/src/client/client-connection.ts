@@ -6,7 +6,7 @@ import { Code, RpcError } from "../errors.js";
 import type { ServiceDefinition } from "../service/service-definition.js";
 import { checkCallOptions, type CallOptions } from "./call-options.js";
 import { InterceptorChain, type Interceptor } from "./interceptor.js";
-import type { PendingCall } from "./pending-call.js";
+import type { CallHost, PendingCall } from "./pending-call.js";
 import { ServerStreamCall } from "./server-stream-call.js";
 import type { Transport } from "./transport.js";
 import { UnaryCall } from "./unary-call.js";
@@ -30,7 +30,7 @@ const PAUSED_PROBE_MS = 400;
  * call, and fails every call in flight when the link closes. Works over any
  * {@link FrameLink} (a socket, or memory).
  */
-export class ClientConnection implements Transport, FrameHandler {
+export class ClientConnection implements Transport, FrameHandler, CallHost {
   readonly closed: Promise<RpcError>;
   private readonly link: FrameLink;
   private readonly streamBufferMessages: number;

@@ -3,8 +3,7 @@ import type { EnvelopeCodecs, MethodCodec } from "../envelope/service-codecs.js"
 import type { RpcError } from "../errors.js";
 import { startTimeout, type LongTimeout } from "../util/long-timeout.js";
 import type { CallOptions } from "./call-options.js";
-import type { ClientConnection } from "./client-connection.js";
-import type { PendingCall } from "./pending-call.js";
+import type { CallHost, PendingCall } from "./pending-call.js";
 
 const DONE: IteratorReturnResult<undefined> = { value: undefined, done: true };
 
@@ -40,7 +39,7 @@ export class ServerStreamCall implements PendingCall, AsyncIterator<Message> {
    * @param highWater buffered responses above which the connection pauses.
    */
   constructor(
-    private readonly conn: ClientConnection,
+    private readonly conn: CallHost,
     readonly codecs: EnvelopeCodecs,
     readonly method: MethodCodec,
     private readonly request: unknown,

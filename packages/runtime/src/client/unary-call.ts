@@ -3,8 +3,7 @@ import type { EnvelopeCodecs, MethodCodec } from "../envelope/service-codecs.js"
 import { Code, RpcError } from "../errors.js";
 import { startTimeout, type LongTimeout } from "../util/long-timeout.js";
 import type { CallOptions } from "./call-options.js";
-import type { ClientConnection } from "./client-connection.js";
-import type { PendingCall } from "./pending-call.js";
+import type { CallHost, PendingCall } from "./pending-call.js";
 
 /** A unary call in flight: one response settles it. A class, not closures, to keep the hot path light. */
 export class UnaryCall implements PendingCall {
@@ -20,7 +19,7 @@ export class UnaryCall implements PendingCall {
    * @param rejectFn settles the caller's promise with an error.
    */
   constructor(
-    private readonly conn: ClientConnection,
+    private readonly conn: CallHost,
     readonly codecs: EnvelopeCodecs,
     readonly method: MethodCodec,
     private readonly resolveFn: (value: Message) => void,

@@ -4,7 +4,6 @@
  * link layer.
  */
 import type { FrameLink } from "../conn/frame-link.js";
-import type { Server } from "./server.js";
 
 /** What a server exposes to the in-memory transport. */
 export interface LinkServing {
@@ -14,15 +13,16 @@ export interface LinkServing {
   readonly maxFrameBytes: number;
 }
 
-const serving = new WeakMap<Server, LinkServing>();
+/** Keyed by the Server objects createServer() returns. */
+const serving = new WeakMap<object, LinkServing>();
 
 /** Records how `server` serves links (createServer calls this). */
-export function registerLinkServing(server: Server, s: LinkServing): void {
+export function registerLinkServing(server: object, s: LinkServing): void {
   serving.set(server, s);
 }
 
 /** How `server` serves links; throws for an object createServer() did not make. */
-export function linkServingOf(server: Server): LinkServing {
+export function linkServingOf(server: object): LinkServing {
   const s = serving.get(server);
   if (s === undefined) throw new TypeError("not a server made by createServer()");
   return s;
