@@ -1,0 +1,88 @@
+import { SpanStatusCode, type Attributes, type Context, type Histogram, type Span, context } from "@opentelemetry/api";
+import { Code, RpcError } from "@protosocket/runtime";
+import { codeOf, statusCodeName } from "./attributes.js";
+
+/** One instrumented call: its span, its duration histogram, and how it ends. */
+export class InstrumentedCall {
+  private ended = false;
+  private received = 0;
+  private readonly started = performance.now();
+
+  /**
+   * @param span the call's span, already started.
+   * @param ctx the context with the span set, in which the call runs.
+   * @param duration where the call's duration goes, in seconds.
+   * @param attributes the attributes the span started with (reused for the histogram).
+   * @param isError whether a call that ended with a code is an error for this side.
+   * @param messageEvents whether to record an event per message.
+   */
+  constructor(
+    readonly span: Span,
+    readonly ctx: Context,
+    private readonly duration: Histogram,
+    private readonly attributes: Attributes,
+    private readonly isError: (code: Code) => boolean,
+    private readonly messageEvents: boolean,
+  ) {}
+
+  /** Records a message going out or coming in. */
+  message(type: "SENT" | "RECEIVED", id: number): void {
+    if (this.messageEvents) this.span.addEvent("rpc.message", { "rpc.message.type": type, "rpc.message.id": id });
+  }
+
+  /** Ends the span and records the duration: successfully, or with what the call failed with. */
+  end(error?: unknown): void {
+    if (this.ended) return;
+    this.ended = true;
+    const attributes: Attributes = { ...this.attributes };
+    if (error === undefined) {
+      attributes["rpc.status_code"] = statusCodeName(0);
+    } else {
+      const code = codeOf(error);
+      const name = statusCodeName(code);
+      attributes["rpc.status_code"] = name;
+      if (this.isError(code)) {
+        attributes["error.type"] = name;
+        this.span.setStatus({ code: SpanStatusCode.ERROR, message: RpcError.from(error).rawMessage });
+        if (error instanceof Error) this.span.recordException(error);
+      }
+    }
+    this.span.setAttributes(attributes);
+    this.span.end();
+    this.duration.record((performance.now() - this.started) / 1000, attributes);
+  }
+
+  /**
+   * Wraps a stream of messages: an event per message, the span ended when the
+   * stream ends, fails, or is left early (recorded as `cancelled`). Each
+   * `next()` runs in the call's context, so a handler's generator sees its
+   * span as the active one.
+   */
+  wrapStream<T>(messages: AsyncIterable<T>, type: "SENT" | "RECEIVED"): AsyncIterable<T> {
+    const call = this;
+    return {
+      [Symbol.asyncIterator](): AsyncIterator<T> {
+        const it = messages[Symbol.asyncIterator]();
+        return {
+          async next() {
+            let r: IteratorResult<T>;
+            try {
+              r = await context.with(call.ctx, () => it.next());
+            } catch (e) {
+              call.end(e);
+              throw e;
+            }
+            if (r.done === true) call.end();
+            else call.message(type, ++call.received);
+            return r;
+          },
+          async return(value?: unknown) {
+            call.end(new RpcError(Code.Cancelled, "the stream was left before its end"));
+            if (it.return !== undefined) await context.with(call.ctx, () => (it.return as (v?: unknown) => Promise<IteratorResult<T>>)(value));
+            return { value: undefined as never, done: true };
+          },
+        };
+      },
+    };
+  }
+}
