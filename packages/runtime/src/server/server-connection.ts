@@ -22,6 +22,8 @@ export interface ServingState {
   readonly maxConcurrentCalls: number;
   /** Largest frame, prefix included (for messages about refused frames). */
   readonly maxFrameBytes: number;
+  /** Send the message of a plain Error a handler throws (default: a generic message). */
+  readonly exposeErrorMessages: boolean;
   /** Reports a response the server could not send (too large, not a valid message). */
   reportResponseError(error: RpcError, method: string, peer: string): void;
   /** Reports a problem with a connection: a protocol violation, an I/O error, a dropped frame. */
@@ -331,7 +333,21 @@ export class ServerConnection implements FrameHandler {
   private fail(call: ServerCall, reason: unknown): void {
     if (call.done) return;
     this.removeCall(call);
-    this.sendFailure(call, RpcError.from(reason));
+    this.sendFailure(call, this.failureOf(reason));
+  }
+
+  /**
+   * What the client is told about a failed call. An RpcError is sent as it
+   * is; an AbortError or TimeoutError becomes `cancelled` or
+   * `deadline_exceeded`. Anything else becomes `unknown` with a generic
+   * message, unless the server exposes error messages: its text may hold
+   * internals (paths, queries, peers) the client should not see. The real
+   * error is what the server's onHandlerError reports.
+   */
+  private failureOf(reason: unknown): RpcError {
+    const error = RpcError.from(reason);
+    if (reason instanceof RpcError || error.code !== Code.Unknown || this.state.exposeErrorMessages) return error;
+    return new RpcError(Code.Unknown, "the handler failed; the server does not send its error's message (throw an RpcError to send one)", [], { cause: reason });
   }
 
   /** Ends a failed call on the wire: its error, or a bare Cancel for `cancelled`. */

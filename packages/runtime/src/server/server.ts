@@ -10,7 +10,7 @@ import { createEnvelopeCodecs, envelopeBindingClash } from "../envelope/service-
 import { Code, RpcError } from "../errors.js";
 import type { ServiceDefinition } from "../service/service-definition.js";
 import { startTimeout } from "../util/long-timeout.js";
-import { checkFunction, checkNumber, checkObject, invalidOption } from "../util/validate.js";
+import { checkBoolean, checkFunction, checkNumber, checkObject, invalidOption } from "../util/validate.js";
 import { DEFAULT_MAX_FRAME_BYTES } from "../wire/limits.js";
 import type { ServiceImpl } from "./handler-types.js";
 import { chainServerInterceptors, reportHandlerErrors, type AnyHandler, type ServerInterceptor } from "./interceptor.js";
@@ -63,6 +63,13 @@ export interface ServerOptions {
   onHandlerError?(error: RpcError, method: string, peer: string): void;
   /** Called for a problem with a connection: a protocol violation or I/O error that closed it, or a frame it dropped. */
   onConnectionError?(error: RpcError, peer: string): void;
+  /**
+   * Send the message of an error a handler throws that is not an RpcError.
+   * Default false: the client gets `unknown` with a generic message, since
+   * such a message may hold internals (paths, queries, hosts); the real error
+   * goes to `onHandlerError`. Throwing an RpcError always sends its message.
+   */
+  exposeErrorMessages?: boolean;
 }
 
 /** Options of {@link Server.listen}. */
@@ -137,6 +144,7 @@ export function createServer(options: ServerOptions = {}): Server {
   const tlsHandshakeTimeoutMs = checkNumber("tlsHandshakeTimeoutMs", options.tlsHandshakeTimeoutMs, 10_000, { min: 1, max: 2 ** 31 - 1 });
   const keepAliveMs = checkNumber("keepAliveMs", options.keepAliveMs, -1, { min: 1, max: 2 ** 31 - 1 });
   checkFunction("onHandlerError", options.onHandlerError);
+  const exposeErrorMessages = checkBoolean("exposeErrorMessages", options.exposeErrorMessages) ?? false;
   checkFunction("onConnectionError", options.onConnectionError);
   const userInterceptors = options.interceptors ?? [];
   if (!Array.isArray(userInterceptors) || userInterceptors.some((i) => typeof i !== "function")) {
@@ -235,6 +243,7 @@ export function createServer(options: ServerOptions = {}): Server {
       routes,
       maxConcurrentCalls,
       maxFrameBytes,
+      exposeErrorMessages,
       reportResponseError(error, method, peer) {
         try {
           onHandlerError?.(error, method, peer);
