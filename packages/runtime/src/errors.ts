@@ -1,4 +1,5 @@
-import type { Any } from "@bufbuild/protobuf/wkt";
+import { create, isMessage, type DescMessage, type Message, type MessageInitShape, type MessageShape, type Registry } from "@bufbuild/protobuf";
+import { anyPack, anyUnpack, AnySchema, type Any } from "@bufbuild/protobuf/wkt";
 
 /**
  * Status codes, numbered as gRPC numbers them (google.rpc.Code), so an error
@@ -74,6 +75,20 @@ export interface RpcErrorContext {
 }
 
 /**
+ * A typed detail of an error: a `google.protobuf.Any`, or a message with its
+ * schema, which is packed into one (as connect-es's `ConnectError` takes
+ * them). Common types: google.rpc `ErrorInfo`, `RetryInfo`, `BadRequest`
+ * (shipped as `@protosocket/runtime/gen/google/rpc/error_details_pb.js`).
+ */
+export type RpcErrorDetail = Any | { readonly desc: DescMessage; readonly value: MessageInitShape<DescMessage> };
+
+function toAny(detail: RpcErrorDetail): Any {
+  if (isMessage(detail, AnySchema)) return detail;
+  const d = detail as { desc: DescMessage; value: MessageInitShape<DescMessage> };
+  return anyPack(d.desc, create(d.desc, d.value));
+}
+
+/**
  * The one error class of protosocket: every failed call, on the client and on
  * the server, is an RpcError with a code from the gRPC code set.
  *
@@ -95,15 +110,17 @@ export class RpcError extends Error {
   /**
    * @param code the status code.
    * @param message the text of the error.
-   * @param details typed details, sent in the error case where the envelope has a details field.
+   * @param details typed details, sent in the error case where the envelope
+   *   has a details field: Any messages, or `{ desc, value }` pairs packed
+   *   into Any here.
    * @param context the method and peer the error concerns, and its cause.
    */
-  constructor(code: Code, message: string, details: Any[] = [], context: RpcErrorContext = {}) {
+  constructor(code: Code, message: string, details: readonly RpcErrorDetail[] = [], context: RpcErrorContext = {}) {
     super(formatMessage(code, message, context), context.cause === undefined ? undefined : { cause: context.cause });
     this.name = "RpcError";
     this.code = code;
     this.rawMessage = message;
-    this.details = details;
+    this.details = details.length === 0 ? [] : details.map(toAny);
     this.method = context.method;
     this.peer = context.peer;
   }
@@ -124,6 +141,26 @@ export class RpcError extends Error {
       return new RpcError(fallbackCode, reason.message, [], { cause: reason });
     }
     return new RpcError(fallbackCode, String(reason), [], { cause: reason });
+  }
+
+  /**
+   * The details of one type, decoded: `findDetails(ErrorInfoSchema)`. With a
+   * registry, every detail whose type it knows. Details of other types (or
+   * that do not decode) are skipped.
+   */
+  findDetails<Desc extends DescMessage>(desc: Desc): MessageShape<Desc>[];
+  findDetails(registry: Registry): Message[];
+  findDetails(descOrRegistry: DescMessage | Registry): Message[] {
+    const out: Message[] = [];
+    for (const any of this.details) {
+      try {
+        const m = "kind" in descOrRegistry && descOrRegistry.kind === "message" ? anyUnpack(any, descOrRegistry) : anyUnpack(any, descOrRegistry as Registry);
+        if (m !== undefined) out.push(m);
+      } catch {
+        // A detail whose bytes do not decode as its type is skipped.
+      }
+    }
+    return out;
   }
 
   /** A copy of this error that names the method and peer (kept when already set). */

@@ -42,6 +42,6 @@ export { createMemoryTransport, type MemoryTransportOptions } from "./memory/mem
 
 // Shared.
 export type { ServiceDefinition } from "./service/service-definition.js";
-export { Code, codeToString, RpcError, type RpcErrorContext } from "./errors.js";
+export { Code, codeToString, RpcError, type RpcErrorContext, type RpcErrorDetail } from "./errors.js";
 export { createContextKey, createContextValues, type ContextKey, type ContextValues } from "./context-values.js";
 export type { ClientTlsOptions, ServerTlsOptions } from "./conn/socket-options.js";
