@@ -29,25 +29,27 @@ export function createContextKey<T>(defaultValue: T, options: { description?: st
   return { id: Symbol(options.description), defaultValue };
 }
 
+/** A bag whose Map is created on the first set: most calls' bags stay empty. */
 class ContextValuesImpl implements ContextValues {
-  private readonly values = new Map<symbol, unknown>();
+  private values: Map<symbol, unknown> | undefined;
 
   get<T>(key: ContextKey<T>): T {
-    return this.values.has(key.id) ? (this.values.get(key.id) as T) : key.defaultValue;
+    const values = this.values;
+    return values !== undefined && values.has(key.id) ? (values.get(key.id) as T) : key.defaultValue;
   }
 
   set<T>(key: ContextKey<T>, value: T): this {
-    this.values.set(key.id, value);
+    (this.values ??= new Map()).set(key.id, value);
     return this;
   }
 
   delete(key: ContextKey<unknown>): this {
-    this.values.delete(key.id);
+    this.values?.delete(key.id);
     return this;
   }
 
   has(key: ContextKey<unknown>): boolean {
-    return this.values.has(key.id);
+    return this.values?.has(key.id) ?? false;
   }
 }
 

@@ -100,6 +100,16 @@ export function checkInterceptors(name: string, interceptors: unknown): readonly
 
 const NO_SIGNAL = new AbortController().signal;
 
+/** The absolute deadline of a call's `timeoutMs`, in Date.now() milliseconds. */
+function deadlineOf(options: CallOptions | undefined): number | undefined {
+  const timeoutMs = options?.timeoutMs;
+  return timeoutMs === undefined || timeoutMs === Number.POSITIVE_INFINITY ? undefined : Date.now() + timeoutMs;
+}
+
+function messageOf(res: CallResponse): Message {
+  return res.message as Message;
+}
+
 /** The calls an {@link InterceptorChain} ends in. */
 export interface ChainTarget {
   /** Where calls go ({@link Transport.target}). */
@@ -134,8 +144,18 @@ export class InterceptorChain {
   unary(def: ServiceDefinition, method: DescMethodUnary, input: unknown, options: CallOptions | undefined): Promise<Message> {
     try {
       checkCallOptions(options);
-      const req: UnaryRequest = { kind: "unary", method, message: create(method.input, input as never), ...this.common(def, method, options) };
-      return this.chain(req).then((res) => res.message as Message);
+      const req: UnaryRequest = {
+        kind: "unary",
+        service: def,
+        method,
+        methodName: `${def.service.typeName}/${method.name}`,
+        peer: this.inner.target,
+        message: create(method.input, input as never),
+        signal: options?.signal ?? NO_SIGNAL,
+        deadline: deadlineOf(options),
+        contextValues: options?.contextValues ?? createContextValues(),
+      };
+      return this.chain(req).then(messageOf);
     } catch (e) {
       return Promise.reject(RpcError.from(e, Code.InvalidArgument));
     }
@@ -150,7 +170,17 @@ export class InterceptorChain {
         const open = () => {
           opening ??= (async () => {
             checkCallOptions(options);
-            const req: StreamRequest = { kind: "server_streaming", method, message: create(method.input, input as never), ...this.common(def, method, options) };
+            const req: StreamRequest = {
+              kind: "server_streaming",
+              service: def,
+              method,
+              methodName: `${def.service.typeName}/${method.name}`,
+              peer: this.inner.target,
+              message: create(method.input, input as never),
+              signal: options?.signal ?? NO_SIGNAL,
+              deadline: deadlineOf(options),
+              contextValues: options?.contextValues ?? createContextValues(),
+            };
             const res = (await this.chain(req)) as StreamResponse;
             const it = res.message[Symbol.asyncIterator]();
             inner = it;
@@ -167,18 +197,6 @@ export class InterceptorChain {
           },
         };
       },
-    };
-  }
-
-  private common(def: ServiceDefinition, method: DescMethodUnary | DescMethodServerStreaming, options: CallOptions | undefined) {
-    const timeoutMs = options?.timeoutMs;
-    return {
-      service: def,
-      methodName: `${def.service.typeName}/${method.name}`,
-      peer: this.inner.target,
-      signal: options?.signal ?? NO_SIGNAL,
-      deadline: timeoutMs === undefined || timeoutMs === Number.POSITIVE_INFINITY ? undefined : Date.now() + timeoutMs,
-      contextValues: options?.contextValues ?? createContextValues(),
     };
   }
 

@@ -74,17 +74,58 @@ export type AnyHandler = (request: never, ctx: never) => unknown;
 
 /** Builds the chain of `interceptors` around a method's handler; the first interceptor is the outermost. */
 export function chainServerInterceptors(interceptors: readonly ServerInterceptor[], handler: AnyHandler): ServerCallFn {
-  const last: ServerCallFn = async (req) => {
+  const call = handler as (r: Message, c: HandlerContext) => unknown;
+  const last: ServerCallFn = (req) => {
     const output = req.method.output;
-    const result = (handler as (r: Message, c: HandlerContext) => unknown)(req.message, req.ctx);
-    if (req.kind === "unary") {
-      return { kind: "unary", message: create(output, (await result) as never) };
+    let result: unknown;
+    try {
+      result = call(req.message, req.ctx);
+    } catch (e) {
+      return Promise.reject(e);
     }
-    return { kind: "server_streaming", message: asMessages(output, result as AsyncIterable<unknown>) };
+    if (req.kind !== "unary") {
+      return Promise.resolve({ kind: "server_streaming", message: asMessages(output, result as AsyncIterable<unknown>) });
+    }
+    if (result !== null && typeof result === "object" && typeof (result as { then?: unknown }).then === "function") {
+      return (result as Promise<unknown>).then((value) => ({ kind: "unary", message: create(output, value as never) }));
+    }
+    try {
+      return Promise.resolve({ kind: "unary", message: create(output, result as never) });
+    } catch (e) {
+      return Promise.reject(e);
+    }
   };
   let fn = last;
   for (let i = interceptors.length - 1; i >= 0; i--) fn = (interceptors[i] as ServerInterceptor)(fn);
   return fn;
+}
+
+/** Reads `signal` from the request's context, so the AbortController behind it is made only when read. */
+const SIGNAL_FROM_CTX: PropertyDescriptor = {
+  get(this: { ctx: HandlerContext }) {
+    return this.ctx.signal;
+  },
+  enumerable: true,
+  configurable: true,
+};
+
+/**
+ * The request a server interceptor sees. `signal` is an own accessor (so a
+ * spread `{ ...req }` keeps it) reading the handler context's signal, whose
+ * controller is created only when something reads it.
+ */
+export function createServerRequest(
+  kind: ServerRequest["kind"],
+  service: ServiceDefinition,
+  method: ServerRequest["method"],
+  methodName: string,
+  peer: string,
+  message: Message,
+  ctx: HandlerContext,
+): ServerRequest {
+  const req = { kind, service, method, methodName, peer, deadline: undefined, contextValues: ctx.contextValues, ctx, message };
+  Object.defineProperty(req, "signal", SIGNAL_FROM_CTX);
+  return req as unknown as ServerRequest;
 }
 
 async function* asMessages(output: DescMethodServerStreaming["output"], items: AsyncIterable<unknown>): AsyncIterable<Message> {

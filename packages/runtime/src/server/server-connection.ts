@@ -8,7 +8,7 @@ import type { EnvelopeCodecs } from "../envelope/service-codecs.js";
 import { Code, RpcError } from "../errors.js";
 import { FrameError } from "../wire/frame-error.js";
 import { CallContext } from "./handler-context.js";
-import type { AnyHandler, ServerRequest } from "./interceptor.js";
+import { createServerRequest, type AnyHandler, type ServerRequest } from "./interceptor.js";
 import type { ServedMethod } from "./served-method.js";
 import { ServerCall } from "./server-call.js";
 
@@ -228,21 +228,7 @@ export class ServerConnection implements FrameHandler {
 
   private runIntercepted(call: ServerCall, request: Message): void {
     const codec = call.method.codec;
-    const ctx = call.ctx;
-    const req = {
-      kind: codec.desc.methodKind,
-      service: codec.service,
-      method: codec.desc,
-      methodName: codec.fullName,
-      peer: this.peer,
-      get signal() {
-        return ctx.signal;
-      },
-      deadline: undefined,
-      contextValues: ctx.contextValues,
-      ctx,
-      message: request,
-    } as ServerRequest;
+    const req = createServerRequest(codec.desc.methodKind as ServerRequest["kind"], codec.service, codec.desc as ServerRequest["method"], codec.fullName, this.peer, request, call.ctx);
     let result;
     try {
       result = (call.method.chain as NonNullable<ServedMethod["chain"]>)(req);
