@@ -116,10 +116,10 @@ EOF
 
 quick_start server.ts <<'EOF'
 import { createServer } from "@protosocket/runtime";
-import { registerGreetService } from "./gen/greet/v1/greet_protosocket.js";
+import { GreetServiceDefinition } from "./gen/greet/v1/greet_protosocket.js";
 
 const server = createServer();
-registerGreetService(server, {
+server.register(GreetServiceDefinition, {
   hello: (req) => ({ greeting: `Hello, ${req.name}` }),
   async *ticks(req, ctx) {
     for (let n = 1; n <= req.count && !ctx.signal.aborted; n++) yield { n };
@@ -130,11 +130,11 @@ const { port } = await server.listen({ host: "127.0.0.1", port: 7000 });
 EOF
 
 quick_start client.ts <<'EOF'
-import { connect, RpcError } from "@protosocket/runtime";
-import { createGreetServiceClient } from "./gen/greet/v1/greet_protosocket.js";
+import { connect, createClient } from "@protosocket/runtime";
+import { GreetServiceDefinition } from "./gen/greet/v1/greet_protosocket.js";
 
 const transport = await connect({ host: "127.0.0.1", port: 7000 });
-const client = createGreetServiceClient(transport);
+const client = createClient(GreetServiceDefinition, transport);
 const { greeting } = await client.hello({ name: "Ada" }, { timeoutMs: 1000 });
 console.log(greeting); // Hello, Ada
 for await (const tick of client.ticks({ count: 3 })) console.log(tick.n); // 1 2 3
@@ -171,7 +171,7 @@ tarball_has() {
       fail "$(basename "$tgz") lacks $entry: check \"files\" (and the prepack script) in its package.json"
   done
 }
-runtime_entries=(package.json dist/index.js dist/index.d.ts dist/binding/index.js dist/binding/index.d.ts)
+runtime_entries=(package.json dist/index.js dist/index.d.ts dist/protocol.js dist/protocol.d.ts)
 for proto in "$ROOT"/proto/protosocket/v1/*.proto; do
   name="$(basename "$proto" .proto)"
   runtime_entries+=("proto/protosocket/v1/$name.proto" "dist/gen/protosocket/v1/${name}_pb.js" "dist/gen/protosocket/v1/${name}_pb.d.ts")

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Soak test (issue 6): minutes of mixed load against a server in its own
+// Soak test: minutes of mixed load against a server in its own
 // process — unary calls, streams, cancellations, deadlines, disconnects and
 // reconnects, and a trickle of hostile connections — with every call entered
 // in a ledger until it settles.
@@ -13,13 +13,13 @@
 // RSS and heap (after a full GC) at start, after the warm-up, and at the end.
 // Exits 1 when a call was lost, an outcome was unexpected, a handler leaked,
 // or the server's heap grew by 10% or more after the warm-up.
-// Uses the built runtime and example: `npm run build` first (the npm script does).
+// Uses the built runtime and generated tree (gen): `npm run build` first (the npm script does).
 import { fork } from "node:child_process";
 import { connect as netConnect } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { Code, codeToString, connect, createClient, RpcError } from "@protosocket/runtime";
-import { EchoServiceDefinition } from "../examples/echo/dist/gen/echo/v1/echo_protosocket.js";
+import { EchoServiceDefinition } from "@protosocket/gen/echo/v1/echo_protosocket.js";
 
 // ---------------------------------------------------------------- options
 

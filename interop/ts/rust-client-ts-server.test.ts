@@ -1,6 +1,6 @@
 /**
  * The Rust interop-client (protosocket-rpc 2.x) → the TypeScript interop server
- * (generated registerInteropService on @protosocket/runtime), plain TCP and TLS.
+ * (the generated InteropServiceDefinition on @protosocket/runtime), plain TCP and TLS.
  * Each scenario of `interop-client --scenario all` is reported as its own test.
  */
 import type { RpcError } from "@protosocket/runtime";

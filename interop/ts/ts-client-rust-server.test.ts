@@ -1,13 +1,13 @@
 /**
- * TypeScript client (generated createInteropServiceClient on @protosocket/runtime)
+ * TypeScript client (the generated InteropServiceDefinition on @protosocket/runtime)
  * → the Rust interop-server built on protosocket-rpc 2.x, plain TCP and TLS.
  */
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
-import { Code, connect, RpcError, type Transport } from "@protosocket/runtime";
+import { Code, connect, createClient, RpcError, type Transport } from "@protosocket/runtime";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EchoResponseSchema, type StatsResponse } from "./gen/interop/v1/interop_pb.js";
-import { createInteropServiceClient, type InteropServiceClient } from "./gen/interop/v1/interop_service_protosocket.js";
+import { EchoResponseSchema, type StatsResponse } from "@protosocket/gen/interop/v1/interop_pb.js";
+import { InteropServiceDefinition, type InteropServiceClient } from "@protosocket/gen/interop/v1/interop_service_protosocket.js";
 import { rustPeersStatus, startRustServer, testCert, type RustServer } from "./rust-peers.js";
 
 const status = rustPeersStatus();
@@ -54,7 +54,7 @@ describe.skipIf(!status.run)(`TS client → Rust server (plain TCP)${status.skip
   beforeAll(async () => {
     rust = await startRustServer();
     transport = await connect({ host: "127.0.0.1", port: rust.port });
-    client = createInteropServiceClient(transport);
+    client = createClient(InteropServiceDefinition, transport);
   });
   afterAll(async () => {
     transport?.close();
@@ -213,7 +213,7 @@ describe.skipIf(!status.run)(`TS client → Rust server (TLS, rustls with a self
         tls: { ca: testCert.cert, servername: "localhost", minVersion: version, maxVersion: version },
       });
       try {
-        const client = createInteropServiceClient(transport);
+        const client = createClient(InteropServiceDefinition, transport);
         expect((await client.echo({ message: "over tls" })).message).toBe("over tls");
         let n = 0;
         for await (const item of client.stream({ count: 1_000n, payloadSize: 4 })) expect(item.sequence).toBe(BigInt(n++));

@@ -4,13 +4,13 @@
  * file — by the Rust interop-server and by the TypeScript interop server alike.
  */
 import { fromBinary } from "@bufbuild/protobuf";
-import { Code, connect, createFrameDecoder } from "@protosocket/runtime";
+import { Code, connect, createClient, createFrameDecoder } from "@protosocket/runtime";
 import { readFileSync } from "node:fs";
 import { connect as netConnect, createServer as createNetServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ResponseSchema } from "./gen/interop/v1/interop_pb.js";
-import { createInteropServiceClient } from "./gen/interop/v1/interop_service_protosocket.js";
+import { ResponseSchema } from "@protosocket/gen/interop/v1/interop_pb.js";
+import { InteropServiceDefinition } from "@protosocket/gen/interop/v1/interop_service_protosocket.js";
 import { startInteropServer, type InteropServer } from "./interop-server.js";
 import { repoRoot, rustPeersStatus, startRustServer, type RustServer } from "./rust-peers.js";
 
@@ -139,7 +139,7 @@ describe("wire parity: our client's request frames are the Rust vectors, byte fo
       expect(received.length).toBe(n);
     };
     try {
-      const client = createInteropServiceClient(transport);
+      const client = createClient(InteropServiceDefinition, transport);
       // Nothing is ever answered: the calls end when the transport closes.
       const pending = { push: (p: Promise<unknown>) => void p.catch(() => {}) };
       pending.push(client.echo({ message: "hello", payload: new Uint8Array([1, 2, 3, 4, 5]) }));

@@ -13,7 +13,7 @@ import {
   createGrpcTransport,
   Http2SessionManager,
 } from "@connectrpc/connect-node";
-import { CountResponseSchema, EchoResponseSchema, EchoService } from "../gen/echo/v1/echo_pb.js";
+import { CountResponseSchema, EchoResponseSchema, EchoService } from "@protosocket/gen/echo/v1/echo_pb.js";
 import { ECHO_MESSAGE, type BenchClient, type BenchServer, type ConnectOptions, type System } from "../system.js";
 
 async function serve(port: number): Promise<BenchServer> {

@@ -12,7 +12,7 @@ import {
   EchoRequestEnvelopeSchema,
   EchoResponseEnvelopeSchema,
   type EchoResponseEnvelope,
-} from "../gen/echo/v1/echo_pb.js";
+} from "@protosocket/gen/echo/v1/echo_pb.js";
 import { ECHO_MESSAGE, type BenchClient, type BenchServer, type ConnectOptions, type System } from "../system.js";
 import { FrameReader, FrameWriter } from "./framing.js";
 

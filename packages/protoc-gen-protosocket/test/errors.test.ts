@@ -96,7 +96,7 @@ describe("binding errors name the file, service, method and the fix", () => {
     ],
     [
       "case of the wrong type",
-      { res: "uint64 message_id = 1; uint32 control_code = 2; oneof body { A call = 3; }" },
+      { res: "uint64 message_id = 1; uint32 control_code = 2; oneof body { A call = 3; protosocket.v1.Status error = 15; }" },
       `${E}, method Call: response case "call" of bad.v1.Res has type bad.v1.A, but the method's output is bad.v1.B; add a case "bad.v1.B call = N;" to the response envelope's oneof, or name an existing one with option (protosocket.v1.method) = { response_case: "..." }`,
     ],
     [
@@ -148,7 +148,7 @@ message Req { uint64 message_id = 1; uint32 control_code = 2; oneof body { M get
 message Res { uint64 message_id = 1; uint32 control_code = 2; oneof body { M get = 3; M put = 4; } }
 `;
   const service = (name: string, methods: string) =>
-    `service ${name} {\n  option (protosocket.v1.envelope) = { request: "shared.v1.Req" response: "shared.v1.Res" };\n  ${methods}\n}\n`;
+    `service ${name} {\n  option (protosocket.v1.envelope) = { request: "shared.v1.Req" response: "shared.v1.Res" error_case: "-" };\n  ${methods}\n}\n`;
   const file = (pkg: string, body: string, imports = "") =>
     `syntax = "proto3";\npackage ${pkg};\nimport "protosocket/v1/options.proto";\n${imports}${body}`;
 
@@ -202,29 +202,12 @@ message Res { uint64 message_id = 1; uint32 control_code = 2; oneof body { M get
   });
 });
 
-describe("generated names", () => {
-  it("that two services of one file would share fail the run", () => {
-    const svc = (name: string, c: string) =>
-      `service ${name} { option (protosocket.v1.envelope) = { request: "Req" response: "Res" }; rpc ${c}(M) returns (M); }\n`;
-    expect(
-      failure({
-        "names/v1/names.proto": `syntax = "proto3";\npackage names.v1;\nimport "protosocket/v1/options.proto";\n${svc("Foo", "A")}${svc("FooPartial", "B")}message M {}
-message Req { uint64 message_id = 1; uint32 control_code = 2; oneof body { M a = 3; M b = 4; } }
-message Res { uint64 message_id = 1; uint32 control_code = 2; oneof body { M a = 3; M b = 4; } }
-`,
-      }),
-    ).toBe(
-      "names/v1/names.proto: service names.v1.FooPartial: its generated registerFooPartial would collide with the registerFooPartial generated for service names.v1.Foo; rename one of the services, or move it to a file of its own",
-    );
-  });
-});
-
 describe("unbound services", () => {
   const mixed = `syntax = "proto3";
 package mixed.v1;
 import "protosocket/v1/options.proto";
 service Plain { rpc Call(M) returns (M); }
-service Bound { option (protosocket.v1.envelope) = { request: "Req" response: "Res" }; rpc Call(M) returns (M); }
+service Bound { option (protosocket.v1.envelope) = { request: "Req" response: "Res" error_case: "-" }; rpc Call(M) returns (M); }
 message M {}
 message Req { uint64 message_id = 1; uint32 control_code = 2; oneof body { M call = 3; } }
 message Res { uint64 message_id = 1; uint32 control_code = 2; oneof body { M call = 3; } }

@@ -126,3 +126,21 @@ export function writeFiles(dir: string, files: ReadonlyMap<string, string> | rea
     writeFileSync(join(dir, name), content);
   }
 }
+
+/** The options the repository's buf.gen.yaml gives both plugins, after `target=…`. */
+export const REPO_OPTIONS = "import_extension=js,rewrite_imports=./protosocket/v1/*_pb.js:@protosocket/runtime/gen";
+
+/**
+ * Generates the repository's protos under `paths` (directories of proto/,
+ * e.g. "fixture/kv") with protoc-gen-es and protoc-gen-protosocket into
+ * `dir`, with `target` and the options of the repository's buf.gen.yaml.
+ */
+export function generateRepoProtos(dir: string, paths: readonly string[], target: string): void {
+  const parameter = `${target},${REPO_OPTIONS}`;
+  const protoFile = compileProtos({}, [protoRoot], paths);
+  const names = protoFile.filter((f) => paths.some((p) => f.name.startsWith(`${p}/`))).map((f) => f.name);
+  const es = runPluginOn(protocGenEs(), protoFile, names, parameter);
+  if (es.error !== undefined && es.error !== "") throw new Error(es.error);
+  writeFiles(dir, es.file);
+  writeFiles(dir, generateFrom(protoFile, names, parameter).files);
+}

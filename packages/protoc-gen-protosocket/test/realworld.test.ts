@@ -56,7 +56,7 @@ describe("a large real-world proto set", () => {
       // Only the file with bound services has output.
       expect([...files.keys()]).toEqual(target === "target=ts" ? ["many/v1/many_protosocket.ts"] : ["many/v1/many_protosocket.js", "many/v1/many_protosocket.d.ts"]);
       const content = files.get(target === "target=ts" ? "many/v1/many_protosocket.ts" : "many/v1/many_protosocket.d.ts") ?? "";
-      expect(content.match(/^export interface \w+Client \{$/gm)).toHaveLength(boundCount(N));
+      expect(content.match(/^export type \w+Client = Client<typeof \w+>;$/gm)).toHaveLength(boundCount(N));
       // Every service without the option, googleapis and many.v1 alike, is named once.
       expect(warnings).toHaveLength(unbound.length - boundCount(N));
       expect(warnings).toContain(

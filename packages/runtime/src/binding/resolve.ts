@@ -56,8 +56,9 @@ export function defaultCaseName(methodName: string): string {
 
 /**
  * Resolves a service's envelope binding from descriptors, enforcing every
- * binding rule (DESIGN §3). Used by the code generator at generate time and
- * by the runtime for services known only by descriptors (a buf image).
+ * binding rule (the README's quick start and docs/decisions.md describe
+ * them). Used by the code generator at generate time, and by the runtime
+ * when generated code loads and for services known only by descriptors.
  *
  * @throws BindingError naming file, service, method and the fix.
  */

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code, createServer, RpcError, type Server, type ServerOptions, type ServiceImpl } from "../../src/index.js";
-import type { EchoService } from "../gen/echo/v1/echo_pb.js";
+import type { EchoService } from "@protosocket/gen/echo/v1/echo_pb.js";
 import { echoDef } from "./services.js";
 
 /** Observations of the echo handlers, for assertions. */
