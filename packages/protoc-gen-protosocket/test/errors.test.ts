@@ -117,6 +117,19 @@ describe("binding errors name the file, service, method and the fix", () => {
       `${E}: error case "err" has type bad.v1.E, which needs a "string message" field; add "string message = N;" or use protosocket.v1.Status`,
     ],
     [
+      "no error case, and error_case not given",
+      { res: "uint64 message_id = 1; uint32 control_code = 2; oneof body { B call = 3; }" },
+      `${E}: response envelope bad.v1.Res has no case of type protosocket.v1.Status and no field marked [(protosocket.v1.field).role = FIELD_ROLE_ERROR]: name the case that carries errors with error_case: "<case>" in option (protosocket.v1.envelope), or write error_case: "-" if the protocol has none (a failed handler then answers Cancel)`,
+    ],
+    [
+      "an error case of the protocol's own type, not named",
+      {
+        res: "uint64 message_id = 1; uint32 control_code = 2; oneof body { B call = 3; CommandError error = 4; }",
+        extra: "message CommandError { int32 code = 1; string message = 2; }",
+      },
+      `${E}: response envelope bad.v1.Res has no case of type protosocket.v1.Status and no field marked [(protosocket.v1.field).role = FIELD_ROLE_ERROR]: name the case that carries errors ("error", with a code and a message, looks like one) with error_case: "<case>" in option (protosocket.v1.envelope), or write error_case: "-" if the protocol has none (a failed handler then answers Cancel)`,
+    ],
+    [
       "a method answering in the error case",
       { methods: `rpc Call(A) returns (B); rpc Error(A) returns (protosocket.v1.Status) { option (protosocket.v1.method) = { request_case: "call" }; }` },
       `${E}, method Error: response case "error" is the envelope's error case; give the method a case of its own`,
