@@ -171,15 +171,15 @@ tarball_has() {
       fail "$(basename "$tgz") lacks $entry: check \"files\" (and the prepack script) in its package.json"
   done
 }
-runtime_entries=(package.json dist/index.js dist/index.d.ts dist/protocol.js dist/protocol.d.ts)
+runtime_entries=(package.json README.md LICENSE dist/index.js dist/index.d.ts dist/protocol.js dist/protocol.d.ts)
 for proto in "$ROOT"/proto/protosocket/v1/*.proto; do
   name="$(basename "$proto" .proto)"
   runtime_entries+=("proto/protosocket/v1/$name.proto" "dist/gen/protosocket/v1/${name}_pb.js" "dist/gen/protosocket/v1/${name}_pb.d.ts")
 done
 tarball_has "$RUNTIME_TGZ" "${runtime_entries[@]}"
-tarball_has "$PLUGIN_TGZ" package.json bin/protoc-gen-protosocket dist/index.js dist/index.d.ts
+tarball_has "$PLUGIN_TGZ" package.json README.md LICENSE bin/protoc-gen-protosocket dist/index.js dist/index.d.ts
 for tgz in "$RUNTIME_TGZ" "$PLUGIN_TGZ"; do
-  if tar tzf "$tgz" | grep -E '^package/(src|test)/|\.tsbuildinfo$' >"$TMP/extra"; then
+  if tar tzf "$tgz" | grep -E '^package/(src|test)/|\.tsbuildinfo$|\.map$' >"$TMP/extra"; then
     fail "$(basename "$tgz") ships files it should not: $(head -3 "$TMP/extra" | tr '\n' ' ')"
   fi
 done
