@@ -121,7 +121,9 @@ export interface InteropServer {
 }
 
 /** Starts an interop server on 127.0.0.1 (port 0 by default), plain or TLS. */
-export async function startInteropServer(options: { port?: number; tls?: ServerTlsOptions; onHandlerError?: (e: RpcError, method: string) => void } = {}): Promise<InteropServer> {
+export async function startInteropServer(
+  options: { port?: number; tls?: ServerTlsOptions; onHandlerError?: (e: RpcError, method: string) => void } = {},
+): Promise<InteropServer> {
   const counters: InteropCounters = { cancelledHandlers: 0n, completed: 0n, rejected: 0n };
   // Inbound frames up to 8 MiB, like the Rust server's max_buffer_length.
   const server = createServer({
@@ -129,6 +131,10 @@ export async function startInteropServer(options: { port?: number; tls?: ServerT
     ...(options.onHandlerError !== undefined ? { onHandlerError: options.onHandlerError } : {}),
   });
   server.register(InteropServiceDefinition, createInteropHandlers(counters));
-  const { port } = await server.listen({ host: "127.0.0.1", port: options.port ?? 0, ...(options.tls !== undefined ? { tls: options.tls } : {}) });
+  const { port } = await server.listen({
+    host: "127.0.0.1",
+    port: options.port ?? 0,
+    ...(options.tls !== undefined ? { tls: options.tls } : {}),
+  });
   return { server, port, counters, close: () => server.close({ graceMs: 0 }) };
 }

@@ -5,7 +5,15 @@
  * read it back to the same message, id and control code.
  */
 import { createRegistry, equals, fromJson, toJson, type DescMessage, type JsonValue } from "@bufbuild/protobuf";
-import { ControlCode, createEnvelopeCodec, createFrameDecoder, DEFAULT_MAX_FRAME_BYTES, encodeFrame, type EnvelopeCodec, type EnvelopeMessage } from "@protosocket/runtime";
+import {
+  ControlCode,
+  createEnvelopeCodec,
+  createFrameDecoder,
+  DEFAULT_MAX_FRAME_BYTES,
+  encodeFrame,
+  type EnvelopeCodec,
+  type EnvelopeMessage,
+} from "@protosocket/runtime";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";

@@ -65,7 +65,9 @@ class ProtosocketClient implements BenchClient {
 
 function connectWith(connectionCount: number) {
   return async (options: ConnectOptions): Promise<BenchClient> => {
-    const transports = await Promise.all(Array.from({ length: connectionCount }, () => connect({ host: options.host, port: options.port })));
+    const transports = await Promise.all(
+      Array.from({ length: connectionCount }, () => connect({ host: options.host, port: options.port })),
+    );
     return new ProtosocketClient(
       transports.map((t) => createClient(EchoServiceDefinition, t)),
       transports,

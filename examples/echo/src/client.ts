@@ -66,7 +66,11 @@ export async function runEchoClient(options: EchoClientOptions): Promise<void> {
       log(`error      Fail(not_found) -> RpcError ${e.message}`);
     }
 
-    const timedOut = await client.count({ count: 10, delayMs: 1000 }, { timeoutMs: 50 })[Symbol.asyncIterator]().next().catch((e: unknown) => e);
+    const timedOut = await client
+      .count({ count: 10, delayMs: 1000 }, { timeoutMs: 50 })
+      [Symbol.asyncIterator]()
+      .next()
+      .catch((e: unknown) => e);
     if (!(timedOut instanceof RpcError) || timedOut.code !== Code.DeadlineExceeded) throw new Error("expected a deadline_exceeded error");
     log(`timeout    Count(delay 1 s) with timeoutMs 50 -> ${codeToString(timedOut.code)}`);
   } finally {

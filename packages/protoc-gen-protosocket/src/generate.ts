@@ -37,7 +37,15 @@ function generateService(f: GeneratedFile, { service, binding }: BoundService, t
     f.print(f.export("declare const", names.definition), ": ", ServiceDefinition, "<typeof ", serviceSchema, ">;");
   } else {
     const type = target === "ts" ? [": ", ServiceDefinition, "<typeof ", serviceSchema, ">"] : [];
-    f.print(f.export("const", names.definition), ...type, " = /*@__PURE__*/ ", f.import("defineService", PROTOCOL), "(", serviceSchema, ");");
+    f.print(
+      f.export("const", names.definition),
+      ...type,
+      " = /*@__PURE__*/ ",
+      f.import("defineService", PROTOCOL),
+      "(",
+      serviceSchema,
+      ");",
+    );
   }
   if (target === "js") return;
 
@@ -46,7 +54,9 @@ function generateService(f: GeneratedFile, { service, binding }: BoundService, t
   f.print(f.jsDoc(`The client of ${service.typeName}: one method per rpc.${deprecated}`));
   f.print(f.export("type", names.client), " = ", f.import("Client", RUNTIME, true), "<typeof ", serviceSchema, ">;");
   f.print();
-  f.print(f.jsDoc(`The handlers of ${service.typeName}, one per rpc (\`Partial<${names.handlers}>\` with \`registerPartial\`).${deprecated}`));
+  f.print(
+    f.jsDoc(`The handlers of ${service.typeName}, one per rpc (\`Partial<${names.handlers}>\` with \`registerPartial\`).${deprecated}`),
+  );
   f.print(f.export("type", names.handlers), " = ", f.import("ServiceImpl", RUNTIME, true), "<typeof ", serviceSchema, ">;");
 }
 

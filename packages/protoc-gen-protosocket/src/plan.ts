@@ -98,7 +98,8 @@ function findSharedEnvelopeClashes(services: readonly BoundService[]): string[] 
   for (const [envelope, group] of byEnvelope) {
     if (group.length < 2) continue;
     const first = group[0] as BoundService;
-    const fields = (b: ServiceBinding) => `${b.request.id.name} = ${b.request.id.number}, ${b.request.code.name} = ${b.request.code.number}`;
+    const fields = (b: ServiceBinding) =>
+      `${b.request.id.name} = ${b.request.id.number}, ${b.request.code.name} = ${b.request.code.number}`;
     const disagreeing = group.find((s) => fields(s.binding) !== fields(first.binding));
     if (disagreeing !== undefined) {
       problems.push(

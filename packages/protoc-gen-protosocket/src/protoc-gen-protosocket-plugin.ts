@@ -21,7 +21,7 @@ export interface ProtosocketPluginOptions {
  * rule) and the types of its client and its handlers.
  */
 export function createProtosocketPlugin(options: ProtosocketPluginOptions = {}): Plugin {
-  const warn = options.warn ?? ((message: string) => process.stderr.write(message + "\n"));
+  const warn = options.warn ?? ((message: string) => process.stderr.write(`${message}\n`));
   // One schema is generated for several targets (js+dts): resolve and warn once.
   const plans = new WeakMap<Schema<Options>, Plan>();
   const plan = (schema: Schema<Options>): Plan => {

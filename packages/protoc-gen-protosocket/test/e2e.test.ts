@@ -14,7 +14,17 @@ import * as interop from "@protosocket/gen/interop/v1/interop_service_protosocke
 import * as tsKv from "@protosocket/gen/fixture/kv/v1/kv_service_protosocket.js";
 import * as tsProtocol from "@protosocket/gen/fixture/kv/v1/protocol_pb.js";
 import { ErrorCode, RequestSchema, ResponseSchema, type Response } from "@protosocket/gen/fixture/kv/v1/protocol_pb.js";
-import { Code, connect, createClient, createFrameDecoder, createServer, encodeFrame, RpcError, type Server, type Transport } from "@protosocket/runtime";
+import {
+  Code,
+  connect,
+  createClient,
+  createFrameDecoder,
+  createServer,
+  encodeFrame,
+  RpcError,
+  type Server,
+  type Transport,
+} from "@protosocket/runtime";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { generateRepoProtos, packageDir } from "./helpers.js";
 
@@ -139,7 +149,9 @@ describe.each([
 
     const byId = (id: bigint) => frames.filter((f) => f.id === id);
     expect(byId(7n).map((f) => [f.control, f.result.case])).toEqual([[0, "put"]]);
-    expect(byId(8n).map((f) => [f.control, f.result.case, f.result.case === "get" ? [...f.result.value.value] : undefined])).toEqual([[0, "get", [5]]]);
+    expect(byId(8n).map((f) => [f.control, f.result.case, f.result.case === "get" ? [...f.result.value.value] : undefined])).toEqual([
+      [0, "get", [5]],
+    ]);
     const [failure] = byId(9n);
     expect(failure?.result.case).toBe("failure");
     expect(failure?.result.case === "failure" && failure.result.value.code).toBe(ErrorCode.NOT_FOUND);

@@ -131,7 +131,9 @@ describe("binding errors name the file, service, method and the fix", () => {
     ],
     [
       "a method answering in the error case",
-      { methods: `rpc Call(A) returns (B); rpc Error(A) returns (protosocket.v1.Status) { option (protosocket.v1.method) = { request_case: "call" }; }` },
+      {
+        methods: `rpc Call(A) returns (B); rpc Error(A) returns (protosocket.v1.Status) { option (protosocket.v1.method) = { request_case: "call" }; }`,
+      },
       `${E}, method Error: response case "error" is the envelope's error case; give the method a case of its own`,
     ],
     [
@@ -146,7 +148,9 @@ describe("binding errors name the file, service, method and the fix", () => {
     ],
     [
       "two methods of one service on one case",
-      { methods: `rpc Call(A) returns (B); rpc Again(A) returns (B) { option (protosocket.v1.method) = { request_case: "call" response_case: "call" }; }` },
+      {
+        methods: `rpc Call(A) returns (B); rpc Again(A) returns (B) { option (protosocket.v1.method) = { request_case: "call" response_case: "call" }; }`,
+      },
       `${E}, method Again: request case "call" clashes with method Call's "call": the server could not tell the two apart; give each method its own case with option (protosocket.v1.method) = { request_case: "..." }`,
     ],
   ])("%s", (_, opts, message) => {
@@ -167,7 +171,10 @@ message Res { uint64 message_id = 1; uint32 control_code = 2; oneof body { M get
 
   it("generate when their cases differ", () => {
     const { files } = generate({
-      "shared/v1/shared.proto": file("shared.v1", envelopes + service("Reader", "rpc Get(M) returns (M);") + service("Writer", "rpc Put(M) returns (M);")),
+      "shared/v1/shared.proto": file(
+        "shared.v1",
+        envelopes + service("Reader", "rpc Get(M) returns (M);") + service("Writer", "rpc Put(M) returns (M);"),
+      ),
     });
     expect([...files.keys()]).toEqual(["shared/v1/shared_protosocket.ts"]);
   });
@@ -179,7 +186,10 @@ message Res { uint64 message_id = 1; uint32 control_code = 2; oneof body { M get
           "shared.v1",
           envelopes +
             service("Reader", "rpc Get(M) returns (M);") +
-            service("Mirror", `rpc Fetch(M) returns (M) { option (protosocket.v1.method) = { request_case: "get" response_case: "get" }; }`),
+            service(
+              "Mirror",
+              `rpc Fetch(M) returns (M) { option (protosocket.v1.method) = { request_case: "get" response_case: "get" }; }`,
+            ),
         ),
       }),
     ).toBe(
@@ -195,7 +205,10 @@ message Res { uint64 message_id = 1; uint32 control_code = 2; oneof body { M get
           "shared.v1",
           withAltId +
             service("Reader", "rpc Get(M) returns (M);") +
-            service("Writer", "rpc Put(M) returns (M);").replace(`response: "shared.v1.Res"`, `response: "shared.v1.Res" message_id_field: "alt_id"`),
+            service("Writer", "rpc Put(M) returns (M);").replace(
+              `response: "shared.v1.Res"`,
+              `response: "shared.v1.Res" message_id_field: "alt_id"`,
+            ),
         ),
       }),
     ).toMatch(
@@ -207,7 +220,11 @@ message Res { uint64 message_id = 1; uint32 control_code = 2; oneof body { M get
     expect(
       failure({
         "shared/v1/shared.proto": file("shared.v1", envelopes + service("Reader", "rpc Get(M) returns (M);")),
-        "other/v1/other.proto": file("other.v1", service("Copier", "rpc Get(shared.v1.M) returns (shared.v1.M);"), `import "shared/v1/shared.proto";\n`),
+        "other/v1/other.proto": file(
+          "other.v1",
+          service("Copier", "rpc Get(shared.v1.M) returns (shared.v1.M);"),
+          `import "shared/v1/shared.proto";\n`,
+        ),
       }),
     ).toBe(
       `other/v1/other.proto: service other.v1.Copier, method Get: request case "get" clashes with "get" of method Get of service shared.v1.Reader (shared/v1/shared.proto), which shares the request envelope shared.v1.Req: a server serving both could not tell them apart; give one of the methods its own case in the envelope and name it with option (protosocket.v1.method) = { request_case: "..." }, or bind the services to separate envelopes`,
@@ -263,7 +280,12 @@ message Res { uint64 message_id = 1; uint32 control_code = 2; oneof body { M cal
 describe("plugin options", () => {
   const src = { [FILE]: bad({}) };
   it("accept the standard protoplugin options", () => {
-    expect(failure(src, "target=js+dts,import_extension=js,js_import_style=module,ts_nocheck=true,keep_empty_files=false,elide_plugin_version=true")).toBe("");
+    expect(
+      failure(
+        src,
+        "target=js+dts,import_extension=js,js_import_style=module,ts_nocheck=true,keep_empty_files=false,elide_plugin_version=true",
+      ),
+    ).toBe("");
   });
   it("reject unknown options", () => {
     expect(failure(src, "target=ts,unbound=error")).toBe(
@@ -271,7 +293,9 @@ describe("plugin options", () => {
     );
   });
   it("reject bad values", () => {
-    expect(failure(src, "unbound_services=fail")).toBe(`invalid option "unbound_services=fail": unbound_services must be warn, error or ignore, not "fail"`);
+    expect(failure(src, "unbound_services=fail")).toBe(
+      `invalid option "unbound_services=fail": unbound_services must be warn, error or ignore, not "fail"`,
+    );
   });
 });
 

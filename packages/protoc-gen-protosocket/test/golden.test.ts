@@ -167,7 +167,9 @@ message Req { uint64 message_id = 1; uint32 control_code = 2; oneof body { M a =
 message Res { uint64 message_id = 1; uint32 control_code = 2; oneof body { M a = 3; M b = 4; } }
 `,
     });
-    const exported = (files.get("two/v1/two_protosocket.ts") ?? "").split("\n").flatMap((l) => /^export (?:const|type) (\w+)/.exec(l)?.[1] ?? []);
+    const exported = (files.get("two/v1/two_protosocket.ts") ?? "")
+      .split("\n")
+      .flatMap((l) => /^export (?:const|type) (\w+)/.exec(l)?.[1] ?? []);
     expect(exported).toEqual(["AlphaDefinition", "AlphaClient", "AlphaHandlers", "BetaDefinition", "BetaClient", "BetaHandlers"]);
   });
 
@@ -186,6 +188,8 @@ message Res { uint64 message_id = 1; uint32 control_code = 2; oneof body { M get
     const content = files.get("clash/v1/clash_protosocket.ts") ?? "";
     expect(imports(content)).toContain(`import { Store, StoreClient as StoreClient$1 } from "./clash_pb";`);
     expect(content).toContain("export type StoreClient = Client<typeof Store>;");
-    expect(content).toContain("export const StoreClientDefinition: ServiceDefinition<typeof StoreClient$1> = /*@__PURE__*/ defineService(StoreClient$1);");
+    expect(content).toContain(
+      "export const StoreClientDefinition: ServiceDefinition<typeof StoreClient$1> = /*@__PURE__*/ defineService(StoreClient$1);",
+    );
   });
 });

@@ -31,7 +31,11 @@ export function repoProto(path: string): string {
  * copied). With `paths`, only those directories and `sources` are compiled
  * (with their imports). Returns the files in dependency order.
  */
-export function compileProtos(sources: Record<string, string>, extraRoots: readonly string[] = [], paths?: readonly string[]): FileDescriptorProto[] {
+export function compileProtos(
+  sources: Record<string, string>,
+  extraRoots: readonly string[] = [],
+  paths?: readonly string[],
+): FileDescriptorProto[] {
   const dir = mkdtempSync(join(tmpdir(), "protosocket-plugin-"));
   try {
     const src = join(dir, "src");
@@ -93,11 +97,7 @@ export function runPluginOn(
  * (all of `sources` are files to generate unless `generate` says otherwise).
  * Binding errors are thrown, as the plugin throws them.
  */
-export function generate(
-  sources: Record<string, string>,
-  parameter = "target=ts",
-  generateOnly?: readonly string[],
-): RunResult {
+export function generate(sources: Record<string, string>, parameter = "target=ts", generateOnly?: readonly string[]): RunResult {
   const protoFile = compileProtos(sources);
   return generateFrom(protoFile, generateOnly ?? Object.keys(sources), parameter);
 }
@@ -120,7 +120,10 @@ export function protocGenEs(): Plugin {
 
 /** Writes generated files under `dir`. */
 export function writeFiles(dir: string, files: ReadonlyMap<string, string> | readonly { name: string; content: string }[]): void {
-  const entries = files instanceof Map ? [...files.entries()] : (files as readonly { name: string; content: string }[]).map((f) => [f.name, f.content] as const);
+  const entries =
+    files instanceof Map
+      ? [...files.entries()]
+      : (files as readonly { name: string; content: string }[]).map((f) => [f.name, f.content] as const);
   for (const [name, content] of entries) {
     mkdirSync(dirname(join(dir, name)), { recursive: true });
     writeFileSync(join(dir, name), content);

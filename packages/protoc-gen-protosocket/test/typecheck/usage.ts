@@ -2,7 +2,11 @@
 // type-checks it, see typecheck.test.ts). Each `@ts-expect-error` is a
 // mistake a user must get a compile error for; tsc fails if one compiles.
 import type { KvService } from "@protosocket/gen/fixture/kv/v1/kv_service_pb.js";
-import { type KvServiceClient, KvServiceDefinition, type KvServiceHandlers } from "@protosocket/gen/fixture/kv/v1/kv_service_protosocket.js";
+import {
+  type KvServiceClient,
+  KvServiceDefinition,
+  type KvServiceHandlers,
+} from "@protosocket/gen/fixture/kv/v1/kv_service_protosocket.js";
 import type { GetResponse, WatchEvent } from "@protosocket/gen/fixture/kv/v1/protocol_pb.js";
 import { InteropServiceDefinition } from "@protosocket/gen/interop/v1/interop_service_protosocket.js";
 import { createClient, type Server, type ServiceDefinition, type ServiceImpl, type Transport } from "@protosocket/runtime";
