@@ -45,6 +45,17 @@ describe("exact output", () => {
     );
     const step = (name: string, number: number, oneof: string) => ({ name, localName: name, number, oneof });
     const ids = { id: { name: "seq", localName: "seq", number: 7 }, code: { name: "ctl", localName: "ctl", number: 9 } };
+    const at = (path: string, typeName: string, ...steps: ReturnType<typeof step>[]) => ({ path, steps, typeName });
+    const method = (name: string, kind: string, request: ReturnType<typeof at>, response: ReturnType<typeof at>) => ({
+      name,
+      localName: name.toLowerCase(),
+      kind,
+      inputType: request.typeName,
+      outputType: response.typeName,
+      request,
+      response,
+    });
+    const item = at("get", "shop.v1.Item", step("get", 1, "kind"));
     expect(load({ "shop/v1/shop.proto": grouped }, "shop.v1.Shop").binding).toEqual({
       typeName: "shop.v1.Shop",
       request: { typeName: "shop.v1.Request", ...ids },
@@ -61,33 +72,14 @@ describe("exact output", () => {
         },
       },
       methods: [
-        {
-          name: "Get",
-          localName: "get",
-          kind: "unary",
-          inputType: "shop.v1.GetItem",
-          outputType: "shop.v1.Item",
-          request: { path: "unary.get", steps: [step("unary", 1, "kind"), step("get", 1, "command")], typeName: "shop.v1.GetItem" },
-          response: { path: "get", steps: [step("get", 1, "kind")], typeName: "shop.v1.Item" },
-        },
-        {
-          name: "Buy",
-          localName: "buy",
-          kind: "unary",
-          inputType: "shop.v1.BuyItem",
-          outputType: "shop.v1.Receipt",
-          request: { path: "unary.buy", steps: [step("unary", 1, "kind"), step("buy", 2, "command")], typeName: "shop.v1.BuyItem" },
-          response: { path: "receipt", steps: [step("receipt", 2, "kind")], typeName: "shop.v1.Receipt" },
-        },
-        {
-          name: "Browse",
-          localName: "browse",
-          kind: "server_streaming",
-          inputType: "shop.v1.BrowseItems",
-          outputType: "shop.v1.Item",
-          request: { path: "browse", steps: [step("browse", 2, "kind")], typeName: "shop.v1.BrowseItems" },
-          response: { path: "get", steps: [step("get", 1, "kind")], typeName: "shop.v1.Item" },
-        },
+        method("Get", "unary", at("unary.get", "shop.v1.GetItem", step("unary", 1, "kind"), step("get", 1, "command")), item),
+        method(
+          "Buy",
+          "unary",
+          at("unary.buy", "shop.v1.BuyItem", step("unary", 1, "kind"), step("buy", 2, "command")),
+          at("receipt", "shop.v1.Receipt", step("receipt", 2, "kind")),
+        ),
+        method("Browse", "server_streaming", at("browse", "shop.v1.BrowseItems", step("browse", 2, "kind")), item),
       ],
     });
   });
