@@ -5,17 +5,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Every directory `npm run generate` writes.
+# Every directory `npm run generate` writes: the repository's one generated
+# tree (buf.gen.yaml: every proto directory it lists) and the runtime's own
+# protosocket/v1 types (packages/runtime/buf.gen.yaml).
 GENERATED=(
-  examples/echo/src/gen
+  gen/src
   packages/runtime/src/gen
-  packages/runtime/test/gen
-  packages/protoc-gen-protosocket/test/gen
-  interop/ts/gen
 )
 
 # Builds the runtime and protoc-gen-protosocket (it runs from dist), then runs
-# every buf.gen template.
+# both buf.gen templates.
 npm run --silent generate
 
 # Modified, deleted and new (untracked) files alike.

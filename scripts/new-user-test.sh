@@ -1,24 +1,29 @@
 #!/usr/bin/env bash
 # The "new user" test: proves that README.md's "Quick start" works for someone
-# outside this repository.
+# outside this repository, with no warning and no edit, on the Node.js that
+# runs it (CI runs it on Node 20 and on Node 24).
 #
-#   1. builds the workspace and `npm pack`s @protosocket/runtime and
-#      @protosocket/protoc-gen-protosocket, checking what the tarballs contain;
-#   2. creates a scratch project in a temporary directory outside the workspace
-#      and installs the two tarballs (plus @bufbuild/* from the npm registry);
+#   1. `npm run pack` (the README's pack command), and checks what the two
+#      tarballs contain;
+#   2. in a temporary directory outside the workspace, where `protosocket-ts`
+#      links to this clone, runs the README's install block: a new project
+#      `greet` next to the clone, the tarballs and the registry's packages;
+#      fails if npm prints any warning;
 #   3. follows the quick start literally: greet.proto, buf.yaml, buf.gen.yaml,
-#      `npx buf generate`, the server and client snippets — type-checks them with
-#      tsc (strict, module node16), runs them and checks what they print; and, if
-#      protoc is installed, runs the quick start's protoc command and checks it
-#      generates the same files as buf;
+#      `npx buf generate`, tsconfig.json, the server and client snippets;
+#      compiles them with `npx tsc` (and once more with the strictest options
+#      we hold our code to), runs them and checks what they print; and, if
+#      protoc is installed, runs the quick start's protoc command and checks
+#      it generates the same files as buf;
 #   4. removes the temporary directories and prints a one-line summary.
 #
 # KEEP IN SYNC WITH README.md "Quick start": every quick_start block below is
 # the README's text verbatim (the script fails if README.md no longer contains
 # it), so edit the README and this script together. The only deviations are
-# applied by the script and listed where they happen: tarballs and pinned
-# versions instead of registry names for `npm install`, and port 0 instead of
-# 7000 so that the server and client share one program.
+# applied by the script and listed where they happen: `npm ci` is not run
+# again before `npm run pack` (CI has just run it in this clone), and the
+# server listens on port 0 instead of 7000 so that the server and client share
+# one program.
 #
 # Usage: bash scripts/new-user-test.sh   (from anywhere; needs network access to
 # the npm registry). Exits non-zero with a message naming the failed step.
@@ -48,6 +53,14 @@ run() {
   fi
 }
 
+# no_warnings WHAT: fails if the last run's output has a warning in it.
+no_warnings() {
+  if grep -iE '(^|[^a-z])warn' "$LOG" >"$TMP/warnings"; then
+    cat "$LOG" >&2
+    fail "$1 printed a warning: $(head -1 "$TMP/warnings")"
+  fi
+}
+
 # quick_start NAME <<'EOF' ... EOF: stores a block of the README's quick start
 # as $TMP/readme/NAME and fails if README.md does not contain it verbatim.
 mkdir -p "$TMP/readme"
@@ -63,6 +76,18 @@ quick_start() {
 
 # ---------------------------------------------------------------------------
 # The quick start, as README.md writes it.
+
+quick_start pack.sh <<'EOF'
+npm ci && npm run pack   # writes packs/protosocket-runtime.tgz and packs/protosocket-protoc-gen-protosocket.tgz
+EOF
+
+quick_start install.sh <<'EOF'
+mkdir greet && cd greet && npm init -y
+npm pkg set type=module
+npm pkg set allowScripts.@bufbuild/buf=true --json
+npm install ../protosocket-ts/packs/protosocket-runtime.tgz @bufbuild/protobuf
+npm install -D ../protosocket-ts/packs/protosocket-protoc-gen-protosocket.tgz @bufbuild/protoc-gen-es@2.13.0 @bufbuild/buf typescript @types/node
+EOF
 
 quick_start greet.proto <<'EOF'
 syntax = "proto3";
@@ -108,18 +133,45 @@ inputs:
 plugins:
   - local: protoc-gen-es
     out: src/gen
-    opt: [target=ts, import_extension=js, rewrite_imports=./protosocket/**/*_pb.js:@protosocket/runtime/gen]
+    opt: [target=ts, import_extension=js, rewrite_imports=./protosocket/v1/*_pb.js:@protosocket/runtime/gen]
   - local: protoc-gen-protosocket
     out: src/gen
-    opt: [target=ts, import_extension=js, rewrite_imports=./protosocket/**/*_pb.js:@protosocket/runtime/gen]
+    opt: [target=ts, import_extension=js, rewrite_imports=./protosocket/v1/*_pb.js:@protosocket/runtime/gen]
+EOF
+
+quick_start generate.sh <<'EOF'
+npx buf generate
+EOF
+
+quick_start protoc.sh <<'EOF'
+mkdir -p src/gen
+protoc -I proto -I node_modules/@protosocket/runtime/proto \
+  --plugin=node_modules/.bin/protoc-gen-es --plugin=node_modules/.bin/protoc-gen-protosocket \
+  --es_out=src/gen --es_opt=target=ts,import_extension=js,rewrite_imports='./protosocket/v1/*_pb.js:@protosocket/runtime/gen' \
+  --protosocket_out=src/gen --protosocket_opt=target=ts,import_extension=js,rewrite_imports='./protosocket/v1/*_pb.js:@protosocket/runtime/gen' \
+  proto/greet/v1/greet.proto
+EOF
+
+quick_start tsconfig.json <<'EOF'
+{
+  "compilerOptions": {
+    "target": "es2022",
+    "module": "node16",
+    "strict": true,
+    "types": ["node"],
+    "rootDir": "src",
+    "outDir": "dist"
+  },
+  "include": ["src"]
+}
 EOF
 
 quick_start server.ts <<'EOF'
 import { createServer } from "@protosocket/runtime";
-import { registerGreetService } from "./gen/greet/v1/greet_protosocket.js";
+import { GreetServiceDefinition } from "./gen/greet/v1/greet_protosocket.js";
 
 const server = createServer();
-registerGreetService(server, {
+server.register(GreetServiceDefinition, {
   hello: (req) => ({ greeting: `Hello, ${req.name}` }),
   async *ticks(req, ctx) {
     for (let n = 1; n <= req.count && !ctx.signal.aborted; n++) yield { n };
@@ -130,36 +182,31 @@ const { port } = await server.listen({ host: "127.0.0.1", port: 7000 });
 EOF
 
 quick_start client.ts <<'EOF'
-import { connect, RpcError } from "@protosocket/runtime";
-import { createGreetServiceClient } from "./gen/greet/v1/greet_protosocket.js";
+import { connect, createClient } from "@protosocket/runtime";
+import { GreetServiceDefinition } from "./gen/greet/v1/greet_protosocket.js";
 
 const transport = await connect({ host: "127.0.0.1", port: 7000 });
-const client = createGreetServiceClient(transport);
+const client = createClient(GreetServiceDefinition, transport);
 const { greeting } = await client.hello({ name: "Ada" }, { timeoutMs: 1000 });
 console.log(greeting); // Hello, Ada
 for await (const tick of client.ticks({ count: 3 })) console.log(tick.n); // 1 2 3
 transport.close();
 EOF
 
-quick_start protoc.sh <<'EOF'
-mkdir -p src/gen
-protoc -I proto -I node_modules/@protosocket/runtime/proto \
-  --plugin=node_modules/.bin/protoc-gen-es --plugin=node_modules/.bin/protoc-gen-protosocket \
-  --es_out=src/gen --es_opt=target=ts,import_extension=js,rewrite_imports='./protosocket/**/*_pb.js:@protosocket/runtime/gen' \
-  --protosocket_out=src/gen --protosocket_opt=target=ts,import_extension=js,rewrite_imports='./protosocket/**/*_pb.js:@protosocket/runtime/gen' \
-  proto/greet/v1/greet.proto
-EOF
+step "node $(node --version), npm $(npm --version)"
 
 # ---------------------------------------------------------------------------
-# 1. Build and pack.
+# 1. Pack.
 
-step "npm run build, npm pack (runtime, plugin)"
-run npm run build
-PACKS="$TMP/packs"
-mkdir -p "$PACKS"
-run npm pack --silent --pack-destination "$PACKS" -w packages/runtime -w packages/protoc-gen-protosocket
-RUNTIME_TGZ="$(ls "$PACKS"/protosocket-runtime-*.tgz)" || fail "npm pack wrote no @protosocket/runtime tarball"
-PLUGIN_TGZ="$(ls "$PACKS"/protosocket-protoc-gen-protosocket-*.tgz)" || fail "npm pack wrote no @protosocket/protoc-gen-protosocket tarball"
+step "npm run pack (README: npm ci && npm run pack; CI has run npm ci in this clone)"
+grep -q 'npm run pack' "$TMP/readme/pack.sh" || fail "the README's pack command no longer runs npm run pack: update this script"
+run npm run pack
+no_warnings "npm run pack"
+RUNTIME_TGZ="$ROOT/packs/protosocket-runtime.tgz"
+PLUGIN_TGZ="$ROOT/packs/protosocket-protoc-gen-protosocket.tgz"
+for tgz in "$RUNTIME_TGZ" "$PLUGIN_TGZ"; do
+  [ -f "$tgz" ] || fail "npm run pack did not write $tgz (the name the README's install line uses)"
+done
 
 # tarball_has TGZ ENTRY...: every ENTRY (a path under package/) is in TGZ.
 tarball_has() {
@@ -171,34 +218,30 @@ tarball_has() {
       fail "$(basename "$tgz") lacks $entry: check \"files\" (and the prepack script) in its package.json"
   done
 }
-runtime_entries=(package.json dist/index.js dist/index.d.ts dist/binding/index.js dist/binding/index.d.ts)
+runtime_entries=(package.json README.md LICENSE dist/index.js dist/index.d.ts dist/protocol.js dist/protocol.d.ts)
 for proto in "$ROOT"/proto/protosocket/v1/*.proto; do
   name="$(basename "$proto" .proto)"
   runtime_entries+=("proto/protosocket/v1/$name.proto" "dist/gen/protosocket/v1/${name}_pb.js" "dist/gen/protosocket/v1/${name}_pb.d.ts")
 done
 tarball_has "$RUNTIME_TGZ" "${runtime_entries[@]}"
-tarball_has "$PLUGIN_TGZ" package.json bin/protoc-gen-protosocket dist/index.js dist/index.d.ts
+tarball_has "$PLUGIN_TGZ" package.json README.md LICENSE bin/protoc-gen-protosocket dist/index.js dist/index.d.ts
 for tgz in "$RUNTIME_TGZ" "$PLUGIN_TGZ"; do
-  if tar tzf "$tgz" | grep -E '^package/(src|test)/|\.tsbuildinfo$' >"$TMP/extra"; then
+  if tar tzf "$tgz" | grep -E '^package/(src|test)/|\.tsbuildinfo$|\.map$' >"$TMP/extra"; then
     fail "$(basename "$tgz") ships files it should not: $(head -3 "$TMP/extra" | tr '\n' ' ')"
   fi
 done
 
 # ---------------------------------------------------------------------------
-# 2. A scratch project outside the workspace.
+# 2. A new project next to the clone, outside the workspace.
 
-APP="$TMP/app"
-mkdir -p "$APP"
+ln -s "$ROOT" "$TMP/protosocket-ts"
+cd "$TMP"
+step "the README's install block in $TMP (npm install: the tarballs + the registry)"
+run bash -euo pipefail "$TMP/readme/install.sh"
+no_warnings "the README's install block"
+APP="$TMP/greet"
 cd "$APP"
-step "scratch project $APP: npm install (tarballs + registry)"
-run npm init -y
-run npm pkg set type=module
-# README: npm install @protosocket/runtime @bufbuild/protobuf
-#         npm install -D @protosocket/protoc-gen-protosocket @bufbuild/protoc-gen-es @bufbuild/buf
-# (here: the tarballs instead of the registry, and the versions the workspace pins)
-NPM_FLAGS=(--no-audit --no-fund --loglevel=error)
-run npm install "${NPM_FLAGS[@]}" "$RUNTIME_TGZ" @bufbuild/protobuf@2.17.0
-run npm install "${NPM_FLAGS[@]}" -D "$PLUGIN_TGZ" @bufbuild/protoc-gen-es@2.17.0 @bufbuild/buf@1.75.0 typescript@~5.9.3 @types/node@^20
+[ "$(npm pkg get type)" = '"module"' ] || fail "package.json has no \"type\": \"module\" after the README's install block"
 [ -f node_modules/@protosocket/runtime/proto/protosocket/v1/options.proto ] ||
   fail "node_modules/@protosocket/runtime/proto/protosocket/v1/options.proto is missing after npm install"
 [ -x node_modules/.bin/protoc-gen-protosocket ] || fail "npm install did not link the protoc-gen-protosocket bin"
@@ -211,7 +254,8 @@ mkdir -p proto/greet/v1
 cp "$TMP/readme/greet.proto" proto/greet/v1/greet.proto
 cp "$TMP/readme/buf.yaml" buf.yaml
 cp "$TMP/readme/buf.gen.yaml" buf.gen.yaml
-run npx --no-install buf generate
+run bash -euo pipefail "$TMP/readme/generate.sh"
+no_warnings "npx buf generate"
 for f in src/gen/greet/v1/greet_pb.ts src/gen/greet/v1/greet_protosocket.ts; do
   [ -f "$f" ] || fail "npx buf generate did not write $f"
 done
@@ -219,27 +263,8 @@ if [ -e src/gen/protosocket ]; then
   fail "npx buf generate also generated the runtime's protos (src/gen/protosocket): buf.gen.yaml's inputs should limit it to proto/"
 fi
 
-step "tsc (strict, module node16), run the server and client"
-cat >tsconfig.json <<'EOF'
-{
-  "compilerOptions": {
-    "target": "es2022",
-    "module": "node16",
-    "moduleResolution": "node16",
-    "strict": true,
-    "exactOptionalPropertyTypes": true,
-    "noUncheckedIndexedAccess": true,
-    "verbatimModuleSyntax": true,
-    "isolatedModules": true,
-    "skipLibCheck": false,
-    "noEmitOnError": true,
-    "types": ["node"],
-    "rootDir": "src",
-    "outDir": "dist"
-  },
-  "include": ["src"]
-}
-EOF
+step "tsc per README (and once more with the strictest options), run the server and client"
+cp "$TMP/readme/tsconfig.json" tsconfig.json
 # Deviations from the README's snippets, so that one program runs both: the
 # server listens on port 0 and exports what the client needs; the client
 # connects to that port and closes the server at the end.
@@ -252,8 +277,9 @@ echo 'export { server, port };' >>src/server.ts
 } >src/client.ts
 grep -q 'port: 0 })' src/server.ts && grep -q 'port })' src/client.ts ||
   fail "the README's snippets no longer contain 'port: 7000 })': update the substitutions in scripts/new-user-test.sh"
-run npx --no-install tsc --noEmit -p .
-run npx --no-install tsc -p .
+run npx --no-install tsc
+[ ! -s "$LOG" ] || { cat "$LOG" >&2; fail "npx tsc printed something"; }
+run npx --no-install tsc --noEmit -p . --exactOptionalPropertyTypes --noUncheckedIndexedAccess --verbatimModuleSyntax --isolatedModules --skipLibCheck false
 if ! timeout 30 node dist/client.js >"$TMP/out" 2>&1; then
   cat "$TMP/out" >&2
   fail "node dist/client.js (the README's server and client) failed or did not exit within 30 s"
@@ -289,4 +315,4 @@ else
   fi
 fi
 
-echo "new-user-test: OK in $((SECONDS - start)) s — packed runtime + plugin, installed outside the workspace, buf generate per README, tsc strict, server + client printed Hello, Ada and ticks 1 2 3; $protoc_result"
+echo "new-user-test: OK on node $(node --version) in $((SECONDS - start)) s — npm run pack, the README's install block with no warning, buf generate, tsc, server + client printed Hello, Ada and ticks 1 2 3; $protoc_result"

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Soak test (issue 6): minutes of mixed load against a server in its own
+// Soak test: minutes of mixed load against a server in its own
 // process — unary calls, streams, cancellations, deadlines, disconnects and
 // reconnects, and a trickle of hostile connections — with every call entered
 // in a ledger until it settles.
@@ -13,13 +13,13 @@
 // RSS and heap (after a full GC) at start, after the warm-up, and at the end.
 // Exits 1 when a call was lost, an outcome was unexpected, a handler leaked,
 // or the server's heap grew by 10% or more after the warm-up.
-// Uses the built runtime and example: `npm run build` first (the npm script does).
+// Uses the built runtime and generated tree (gen): `npm run build` first (the npm script does).
 import { fork } from "node:child_process";
 import { connect as netConnect } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { Code, codeToString, connect, createClient, RpcError } from "@protosocket/runtime";
-import { EchoServiceDefinition } from "../examples/echo/dist/gen/echo/v1/echo_protosocket.js";
+import { EchoServiceDefinition } from "@protosocket/gen/echo/v1/echo_protosocket.js";
 
 // ---------------------------------------------------------------- options
 
@@ -52,7 +52,10 @@ const disconnectEveryMs = positive(flags["disconnect-every"], "disconnect-every"
 
 // ---------------------------------------------------------------- server process
 
-const child = fork(new URL("./server.mjs", import.meta.url), [], { execArgv: ["--expose-gc"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
+const child = fork(new URL("./server.mjs", import.meta.url), [], {
+  execArgv: ["--expose-gc"],
+  stdio: ["ignore", "inherit", "inherit", "ipc"],
+});
 let requestId = 0;
 const replies = new Map();
 child.on("message", (msg) => {
@@ -156,55 +159,90 @@ for (let i = 0; i < connections; i++) {
 }
 
 const ops = [
-  [40, "echo", async ({ client }) => {
-    const payload = new Uint8Array(rand(4097));
-    for (let i = 0; i < payload.length; i += 97) payload[i] = rand(256);
-    const message = `m${rand(1e9)}`;
-    const r = await client.echo({ message, payload });
-    if (r.message !== message || r.payload.length !== payload.length || r.payload.some((b, i) => b !== payload[i])) throw new Unexpected("echo answered something else");
-    return "ok";
-  }],
-  [10, "sleepy echo", async ({ client }) => {
-    const r = await client.echo({ message: `sleep:${1 + rand(50)}` });
-    if (!r.message.startsWith("sleep:")) throw new Unexpected("wrong answer");
-    return "ok";
-  }],
-  [8, "fail", async ({ client }) => {
-    const code = 1 + rand(16);
-    return expectCode(code, () => client.fail({ code, message: "as asked" }));
-  }],
-  [15, "stream", async ({ client }) => {
-    const want = 1 + rand(500);
-    let n = 0;
-    for await (const item of client.count({ count: want, payloadSize: rand(257) })) {
-      if (item.n !== ++n) throw new Unexpected(`item ${n} carried n=${item.n}`);
-    }
-    if (n !== want) throw new Unexpected(`stream ended after ${n} of ${want} items`);
-    return "ok";
-  }],
-  [7, "stream left early", async ({ client }) => {
-    const stopAt = 1 + rand(50);
-    for await (const item of client.count({ count: 100_000, delayMs: rand(2) })) {
-      if (item.n === stopAt) break;
-    }
-    return "ok (cancelled by the consumer)";
-  }],
-  [7, "aborted echo", async ({ client }) => {
-    const ac = new AbortController();
-    setTimeout(() => ac.abort(), rand(20));
-    return expectCode(Code.Cancelled, () => client.echo({ message: `sleep:${30 + rand(50)}` }, { signal: ac.signal }));
-  }],
-  [6, "echo past its deadline", async ({ client }) =>
-    expectCode(Code.DeadlineExceeded, () => client.echo({ message: "sleep:200" }, { timeoutMs: 10 + rand(20) }))],
-  [7, "stream past its deadline", async ({ client }) =>
-    expectCode(Code.DeadlineExceeded, async () => {
-      for await (const _ of client.count({ count: 1000, delayMs: 2 }, { timeoutMs: 20 + rand(30) }));
-    })],
+  [
+    40,
+    "echo",
+    async ({ client }) => {
+      const payload = new Uint8Array(rand(4097));
+      for (let i = 0; i < payload.length; i += 97) payload[i] = rand(256);
+      const message = `m${rand(1e9)}`;
+      const r = await client.echo({ message, payload });
+      if (r.message !== message || r.payload.length !== payload.length || r.payload.some((b, i) => b !== payload[i]))
+        throw new Unexpected("echo answered something else");
+      return "ok";
+    },
+  ],
+  [
+    10,
+    "sleepy echo",
+    async ({ client }) => {
+      const r = await client.echo({ message: `sleep:${1 + rand(50)}` });
+      if (!r.message.startsWith("sleep:")) throw new Unexpected("wrong answer");
+      return "ok";
+    },
+  ],
+  [
+    8,
+    "fail",
+    async ({ client }) => {
+      const code = 1 + rand(16);
+      return expectCode(code, () => client.fail({ code, message: "as asked" }));
+    },
+  ],
+  [
+    15,
+    "stream",
+    async ({ client }) => {
+      const want = 1 + rand(500);
+      let n = 0;
+      for await (const item of client.count({ count: want, payloadSize: rand(257) })) {
+        if (item.n !== ++n) throw new Unexpected(`item ${n} carried n=${item.n}`);
+      }
+      if (n !== want) throw new Unexpected(`stream ended after ${n} of ${want} items`);
+      return "ok";
+    },
+  ],
+  [
+    7,
+    "stream left early",
+    async ({ client }) => {
+      const stopAt = 1 + rand(50);
+      for await (const item of client.count({ count: 100_000, delayMs: rand(2) })) {
+        if (item.n === stopAt) break;
+      }
+      return "ok (cancelled by the consumer)";
+    },
+  ],
+  [
+    7,
+    "aborted echo",
+    async ({ client }) => {
+      const ac = new AbortController();
+      setTimeout(() => ac.abort(), rand(20));
+      return expectCode(Code.Cancelled, () => client.echo({ message: `sleep:${30 + rand(50)}` }, { signal: ac.signal }));
+    },
+  ],
+  [
+    6,
+    "echo past its deadline",
+    async ({ client }) => expectCode(Code.DeadlineExceeded, () => client.echo({ message: "sleep:200" }, { timeoutMs: 10 + rand(20) })),
+  ],
+  [
+    7,
+    "stream past its deadline",
+    async ({ client }) =>
+      expectCode(Code.DeadlineExceeded, async () => {
+        for await (const _ of client.count({ count: 1000, delayMs: 2 }, { timeoutMs: 20 + rand(30) }));
+      }),
+  ],
 ];
 const totalWeight = ops.reduce((n, [w]) => n + w, 0);
 function pickOp() {
   let r = rand(totalWeight);
-  for (const op of ops) if ((r -= op[0]) < 0) return op;
+  for (const op of ops) {
+    r -= op[0];
+    if (r < 0) return op;
+  }
   return ops[0];
 }
 
@@ -288,7 +326,9 @@ const background = [disconnector(), hostilePeer()];
 
 const progress = setInterval(() => {
   const s = (Date.now() - started) / 1000;
-  console.log(`  ${s.toFixed(0).padStart(4)} s  ${settled} calls settled (${Math.round(settled / s)}/s), ${inFlight.size} in flight, ${reconnects} reconnects, ${unexpectedCount} unexpected`);
+  console.log(
+    `  ${s.toFixed(0).padStart(4)} s  ${settled} calls settled (${Math.round(settled / s)}/s), ${inFlight.size} in flight, ${reconnects} reconnects, ${unexpectedCount} unexpected`,
+  );
 }, 10_000);
 
 await sleep(warmupS * 1000);
@@ -322,7 +362,8 @@ await ask("close");
 // ---------------------------------------------------------------- report
 
 const growth = (endStats.heapUsed - warmStats.heapUsed) / warmStats.heapUsed;
-const row = (name, s) => `  ${name.padEnd(16)} RSS ${mib(s.rss).padStart(10)}   heap ${mib(s.heapUsed).padStart(9)} (of ${mib(s.heapTotal)})   buffers ${mib(s.arrayBuffers)}`;
+const row = (name, s) =>
+  `  ${name.padEnd(16)} RSS ${mib(s.rss).padStart(10)}   heap ${mib(s.heapUsed).padStart(9)} (of ${mib(s.heapTotal)})   buffers ${mib(s.arrayBuffers)}`;
 console.log(`\nsoak done in ${elapsed.toFixed(1)} s`);
 console.log(`calls settled: ${settled} (${Math.round(settled / elapsed)}/s; ${settled - warmSettled} after the warm-up)`);
 console.log(`lost calls (never settled): ${lost.length}${lost.length > 0 ? ` — ${JSON.stringify(lost.slice(0, 5))}` : ""}`);
@@ -333,7 +374,9 @@ console.log("outcomes:");
 for (const [k, n] of [...outcomes].sort()) console.log(`  ${k.padEnd(52)} ${n}`);
 console.log("errors by code (client side):");
 for (const [k, n] of [...errorsByCode].sort((a, b) => b[1] - a[1])) console.log(`  ${k.padEnd(20)} ${n}`);
-console.log(`server: ${endStats.started} handlers started, ${endStats.finished} finished, ${endStats.aborted} aborted; ${endStats.yielded} stream items; ${endStats.handlerErrors} handler errors`);
+console.log(
+  `server: ${endStats.started} handlers started, ${endStats.finished} finished, ${endStats.aborted} aborted; ${endStats.yielded} stream items; ${endStats.handlerErrors} handler errors`,
+);
 console.log("server connection errors:");
 for (const [k, n] of Object.entries(endStats.connectionErrors)) console.log(`  ${k.padEnd(80)} ${n}`);
 console.log("server memory (after a full GC):");

@@ -1,8 +1,8 @@
 // The soak test's server: the echo service in its own process, reporting its
 // memory and handler counts over IPC. Started by soak/run.mjs (with --expose-gc).
 import { setTimeout as sleep } from "node:timers/promises";
-import { Code, createServer, RpcError } from "@protosocket/runtime";
-import { EchoServiceDefinition } from "../examples/echo/dist/gen/echo/v1/echo_protosocket.js";
+import { createServer, RpcError } from "@protosocket/runtime";
+import { EchoServiceDefinition } from "@protosocket/gen/echo/v1/echo_protosocket.js";
 
 const probe = { started: 0, finished: 0, aborted: 0, yielded: 0 };
 const connectionErrors = new Map();

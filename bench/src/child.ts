@@ -29,7 +29,9 @@ export class LineChild {
     this.exit = new Promise((resolve) => {
       // "close", not "exit": every stdout line has been read by then.
       this.process.on("close", (code, signal) => {
-        this.exited = new Error(`${script.pathname.split("/").slice(-2).join("/")} exited (${signal ?? code})${this.stderr ? `: ${this.stderrSummary()}` : ""}`);
+        this.exited = new Error(
+          `${script.pathname.split("/").slice(-2).join("/")} exited (${signal ?? code})${this.stderr ? `: ${this.stderrSummary()}` : ""}`,
+        );
         for (const waiter of this.waiters.splice(0)) waiter.reject(this.exited);
         resolve(code);
       });

@@ -31,7 +31,9 @@ const positiveInt = (value: string): number => {
 
 const program = new Command()
   .name("bench")
-  .description("protosocket-ts against grpc-js, connect-node, Thrift and a raw-TCP ceiling; servers and load generator in separate processes over 127.0.0.1")
+  .description(
+    "protosocket-ts against grpc-js, connect-node, Thrift and a raw-TCP ceiling; servers and load generator in separate processes over 127.0.0.1",
+  )
   .option("--duration <seconds>", "measured seconds per measurement", positiveNumber, 3)
   .option("--warmup <seconds>", "warm-up seconds before each measurement (not measured)", positiveNumber, 1)
   .option("--rounds <n>", "rounds; systems are interleaved within each round", positiveInt, 3)
@@ -100,7 +102,11 @@ function plan(): { workload: WorkloadKind; concurrency: number; payloadBytes: nu
   return out;
 }
 
-async function measure(serverName: string, spec: Omit<MeasurementSpec, "port">, label: string): Promise<Omit<Measurement, "round" | "key">> {
+async function measure(
+  serverName: string,
+  spec: Omit<MeasurementSpec, "port">,
+  label: string,
+): Promise<Omit<Measurement, "round" | "key">> {
   const server = new LineChild(new URL(`./servers/${serverName}.js`, import.meta.url), ["--port", "0"], nodeArgs(label, "server"));
   let loadgen: LineChild | undefined;
   try {
@@ -173,16 +179,20 @@ async function main(): Promise<void> {
       const key = measurementKey(step);
       for (const system of active) {
         if (system.unsupported[step.workload] !== undefined) continue;
-        const result = await measure(system.server, {
-          system: system.name,
-          workload: step.workload,
-          host: options.host,
-          concurrency: step.concurrency,
-          payloadBytes: step.payloadBytes,
-          streamCount: options.streamCount,
-          warmupSeconds: options.warmup,
-          durationSeconds: options.duration,
-        }, `${system.name}.${key.replace("@", "-")}.round${round}`);
+        const result = await measure(
+          system.server,
+          {
+            system: system.name,
+            workload: step.workload,
+            host: options.host,
+            concurrency: step.concurrency,
+            payloadBytes: step.payloadBytes,
+            streamCount: options.streamCount,
+            warmupSeconds: options.warmup,
+            durationSeconds: options.duration,
+          },
+          `${system.name}.${key.replace("@", "-")}.round${round}`,
+        );
         measurements.push({ round, key, ...result });
         log(`[round ${round}/${options.rounds}] ${key.padEnd(18)} ${system.name.padEnd(18)} ${brief(result)}`);
       }
@@ -197,14 +207,20 @@ async function main(): Promise<void> {
     const report = {
       startedAt: startedAt.toISOString(),
       finishedAt: new Date().toISOString(),
-      machine: { node: process.version, platform: `${os.platform()} ${os.release()}`, cpus: cpus.length, cpuModel: cpus[0]?.model ?? "?", totalMemory: os.totalmem() },
+      machine: {
+        node: process.version,
+        platform: `${os.platform()} ${os.release()}`,
+        cpus: cpus.length,
+        cpuModel: cpus[0]?.model ?? "?",
+        totalMemory: os.totalmem(),
+      },
       options,
       systems,
       summary,
       measurements,
     };
     // Relative to where `npm run bench` was started, not to the bench workspace.
-    const file = resolve(process.env["INIT_CWD"] ?? process.cwd(), options.json);
+    const file = resolve(process.env.INIT_CWD ?? process.cwd(), options.json);
     await mkdir(dirname(file), { recursive: true });
     await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
     log(`wrote ${file}`);

@@ -92,7 +92,8 @@ export function aggregate(systems: readonly SystemInfo[], keys: readonly string[
       row.errors = mine.reduce((sum, m) => sum + (m.client?.errors ?? 0), 0);
       const failures = mine.filter((m) => m.error !== undefined).map((m) => m.error!);
       if (ok.length === 0) {
-        if (row.note === undefined) row.note = failures[0] !== undefined ? `failed: ${failures[0]}` : mine[0]?.client?.firstError ?? "no result";
+        if (row.note === undefined)
+          row.note = failures[0] !== undefined ? `failed: ${failures[0]}` : (mine[0]?.client?.firstError ?? "no result");
         rows.push(row);
         continue;
       }
@@ -109,9 +110,7 @@ export function aggregate(systems: readonly SystemInfo[], keys: readonly string[
         row.p999Us = median(latencies.map((l) => l.p999))!;
       }
       row.clientCpuUsPerOp = median(clients.map((c) => (c.cpuUs.user + c.cpuUs.system) / c.operations))!;
-      row.serverCpuUsPerOp = median(
-        ok.map((m) => serverCpuUs(m.server!.start, m.server!.end) / m.client!.operations),
-      )!;
+      row.serverCpuUsPerOp = median(ok.map((m) => serverCpuUs(m.server!.start, m.server!.end) / m.client!.operations))!;
       row.maxServerReportDelayMs = Math.max(...ok.map((m) => Math.max(m.server!.start.reportDelayMs, m.server!.end.reportDelayMs)));
       row.clientRss = { start: median(clients.map((c) => c.rss.start))!, end: median(clients.map((c) => c.rss.end))! };
       row.serverRss = { start: median(ok.map((m) => serverRss(m.server!.start)))!, end: median(ok.map((m) => serverRss(m.server!.end)))! };
@@ -137,7 +136,11 @@ function unitOf(workload: WorkloadKind): string {
   return workload === "stream" ? "msgs/s" : workload === "connect-rate" ? "conns/s" : "calls/s";
 }
 
-export function renderTable(systems: readonly SystemInfo[], rows: readonly SummaryRow[], run: { rounds: number; duration: number }): string {
+export function renderTable(
+  systems: readonly SystemInfo[],
+  rows: readonly SummaryRow[],
+  run: { rounds: number; duration: number },
+): string {
   const header = [
     "workload",
     "system",
@@ -168,7 +171,9 @@ export function renderTable(systems: readonly SystemInfo[], rows: readonly Summa
     if (row.note !== undefined) notes.push(`${row.key} ${row.system}: ${row.note}`);
     if (row.errors > 0) notes.push(`${row.key} ${row.system}: ${row.errors} call(s) failed inside measured windows`);
     if ((row.maxServerReportDelayMs ?? 0) >= STARVED_MS) {
-      notes.push(`${row.key} ${row.system}: the server answered a stdin STATS line ${Math.round(row.maxServerReportDelayMs!)} ms late (its event loop was busy that long)`);
+      notes.push(
+        `${row.key} ${row.system}: the server answered a stdin STATS line ${Math.round(row.maxServerReportDelayMs!)} ms late (its event loop was busy that long)`,
+      );
     }
     table.push([
       label,
@@ -185,9 +190,7 @@ export function renderTable(systems: readonly SystemInfo[], rows: readonly Summa
       mb(row.serverRss),
     ]);
   }
-  const widths = header.map((_, i) =>
-    Math.max(...table.filter((r) => r.length === header.length || i < 2).map((r) => r[i]!.length)),
-  );
+  const widths = header.map((_, i) => Math.max(...table.filter((r) => r.length === header.length || i < 2).map((r) => r[i]!.length)));
   const lines = table.map((cells) => {
     if (cells.length !== header.length) return `${cells[0]!.padEnd(widths[0]!)}  ${cells[1]!.padEnd(widths[1]!)}  ${cells[2]}`;
     return cells.map((c, i) => (right.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join("  ");

@@ -4,7 +4,14 @@
 // sending the next call, that would be 1.
 
 import { afterEach, expect, test } from "vitest";
-import { connectThrift, generated, serveThrift, thriftHandler, type ThriftEchoHandler, type ThriftEchoResponse } from "../src/systems/thrift.js";
+import {
+  connectThrift,
+  generated,
+  serveThrift,
+  thriftHandler,
+  type ThriftEchoHandler,
+  type ThriftEchoResponse,
+} from "../src/systems/thrift.js";
 import type { BenchServer } from "../src/system.js";
 
 const CONCURRENCY = 256;

@@ -1,6 +1,6 @@
 /**
  * The TypeScript interop server: interop.v1.InteropService implemented on
- * @protosocket/runtime through the generated `registerInteropService`, behaving
+ * @protosocket/runtime through the generated `InteropServiceDefinition`, behaving
  * the way the Rust `interop-server` (interop/rust/src/server.rs) does, so the
  * Rust `interop-client` scenarios pass against either.
  */
@@ -8,8 +8,8 @@ import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { anyPack } from "@bufbuild/protobuf/wkt";
 import { Code, createServer, RpcError, type HandlerContext, type Server, type ServerTlsOptions } from "@protosocket/runtime";
 import { setTimeout as delay } from "node:timers/promises";
-import { EchoResponseSchema, type StreamItemSchema } from "./gen/interop/v1/interop_pb.js";
-import { registerInteropService, type InteropServiceHandlers } from "./gen/interop/v1/interop_service_protosocket.js";
+import { EchoResponseSchema, type StreamItemSchema } from "@protosocket/gen/interop/v1/interop_pb.js";
+import { InteropServiceDefinition, type InteropServiceHandlers } from "@protosocket/gen/interop/v1/interop_service_protosocket.js";
 
 /** The counters of `stats`, with the Rust server's meaning (interop/rust/README.md). */
 export interface InteropCounters {
@@ -121,14 +121,20 @@ export interface InteropServer {
 }
 
 /** Starts an interop server on 127.0.0.1 (port 0 by default), plain or TLS. */
-export async function startInteropServer(options: { port?: number; tls?: ServerTlsOptions; onHandlerError?: (e: RpcError, method: string) => void } = {}): Promise<InteropServer> {
+export async function startInteropServer(
+  options: { port?: number; tls?: ServerTlsOptions; onHandlerError?: (e: RpcError, method: string) => void } = {},
+): Promise<InteropServer> {
   const counters: InteropCounters = { cancelledHandlers: 0n, completed: 0n, rejected: 0n };
   // Inbound frames up to 8 MiB, like the Rust server's max_buffer_length.
   const server = createServer({
     maxFrameBytes: 8 * 1024 * 1024,
     ...(options.onHandlerError !== undefined ? { onHandlerError: options.onHandlerError } : {}),
   });
-  registerInteropService(server, createInteropHandlers(counters));
-  const { port } = await server.listen({ host: "127.0.0.1", port: options.port ?? 0, ...(options.tls !== undefined ? { tls: options.tls } : {}) });
+  server.register(InteropServiceDefinition, createInteropHandlers(counters));
+  const { port } = await server.listen({
+    host: "127.0.0.1",
+    port: options.port ?? 0,
+    ...(options.tls !== undefined ? { tls: options.tls } : {}),
+  });
   return { server, port, counters, close: () => server.close({ graceMs: 0 }) };
 }

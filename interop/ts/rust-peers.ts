@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
 /** Where the binaries are: $INTEROP_RUST_BIN, else interop/rust/target/release. */
-export const rustBinDir = process.env["INTEROP_RUST_BIN"] ?? join(repoRoot, "interop/rust/target/release");
+export const rustBinDir = process.env.INTEROP_RUST_BIN ?? join(repoRoot, "interop/rust/target/release");
 
 const BUILD_HINT =
   "build them with: (cd interop/rust && cargo build --release --locked -j 2) " +
@@ -42,7 +42,7 @@ export function rustPeersMissing(): string | undefined {
 export function rustPeersStatus(): { run: boolean; failure: string | undefined; skipReason: string | undefined } {
   const missing = rustPeersMissing();
   if (missing === undefined) return { run: true, failure: undefined, skipReason: undefined };
-  if (process.env["CI"] !== undefined && process.env["CI"] !== "") return { run: false, failure: missing, skipReason: undefined };
+  if (process.env.CI !== undefined && process.env.CI !== "") return { run: false, failure: missing, skipReason: undefined };
   console.warn(`[interop] skipped: ${missing}`);
   return { run: false, failure: undefined, skipReason: missing };
 }
@@ -90,7 +90,8 @@ export function startRustServer(options: { tls?: boolean } = {}): Promise<RustSe
       child.kill("SIGKILL");
       rejectStart(new Error(`${e.message}; stderr: ${err}`));
     };
-    const onExit = (code: number | null, signal: NodeJS.Signals | null) => fail(new Error(`interop-server exited (${code ?? signal}) before listening`));
+    const onExit = (code: number | null, signal: NodeJS.Signals | null) =>
+      fail(new Error(`interop-server exited (${code ?? signal}) before listening`));
     child.once("error", fail);
     child.once("exit", onExit);
     child.stdout.setEncoding("utf8");

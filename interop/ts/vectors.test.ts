@@ -5,12 +5,20 @@
  * read it back to the same message, id and control code.
  */
 import { createRegistry, equals, fromJson, toJson, type DescMessage, type JsonValue } from "@bufbuild/protobuf";
-import { ControlCode, createEnvelopeCodec, createFrameDecoder, DEFAULT_MAX_FRAME_BYTES, encodeFrame, type EnvelopeCodec, type EnvelopeMessage } from "@protosocket/runtime/protocol";
+import {
+  ControlCode,
+  createEnvelopeCodec,
+  createFrameDecoder,
+  DEFAULT_MAX_FRAME_BYTES,
+  encodeFrame,
+  type EnvelopeCodec,
+  type EnvelopeMessage,
+} from "@protosocket/runtime/protocol";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { file_interop_v1_interop, RequestSchema, ResponseSchema } from "./gen/interop/v1/interop_pb.js";
-import { InteropServiceDefinition } from "./gen/interop/v1/interop_service_protosocket.js";
+import { file_interop_v1_interop, RequestSchema, ResponseSchema } from "@protosocket/gen/interop/v1/interop_pb.js";
+import { InteropServiceDefinition } from "@protosocket/gen/interop/v1/interop_service_protosocket.js";
 import { repoRoot } from "./rust-peers.js";
 
 interface VectorCase {
@@ -34,7 +42,7 @@ const controlNames = { [ControlCode.Normal]: "normal", [ControlCode.Cancel]: "ca
 /**
  * Cases where the Rust `control` reading differs from ours, on purpose:
  * the Rust Message impl reads `code as u8` (256 → 0 normal, 258 → 2 end),
- * DESIGN §4 reads any code other than 0/1/2 as Cancel.
+ * while we read any code other than 0/1/2 as Cancel (docs/decisions.md).
  */
 const RUST_U8_TRUNCATION = new Set(["response_code_256_reads_as_normal", "response_code_258_reads_as_end"]);
 

@@ -4,22 +4,21 @@
  * file — by the Rust interop-server and by the TypeScript interop server alike.
  */
 import { fromBinary } from "@bufbuild/protobuf";
-import { Code, connect } from "@protosocket/runtime";
+import { Code, connect, createClient } from "@protosocket/runtime";
 import { createFrameDecoder } from "@protosocket/runtime/protocol";
 import { readFileSync } from "node:fs";
 import { connect as netConnect, createServer as createNetServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ResponseSchema } from "./gen/interop/v1/interop_pb.js";
-import { createInteropServiceClient } from "./gen/interop/v1/interop_service_protosocket.js";
+import { ResponseSchema } from "@protosocket/gen/interop/v1/interop_pb.js";
+import { InteropServiceDefinition } from "@protosocket/gen/interop/v1/interop_service_protosocket.js";
 import { startInteropServer, type InteropServer } from "./interop-server.js";
 import { repoRoot, rustPeersStatus, startRustServer, type RustServer } from "./rust-peers.js";
 
 const frames = new Map(
-  (JSON.parse(readFileSync(join(repoRoot, "interop/vectors/frames.json"), "utf8")) as { cases: { name: string; frame_hex: string }[] }).cases.map((c) => [
-    c.name,
-    c.frame_hex,
-  ]),
+  (
+    JSON.parse(readFileSync(join(repoRoot, "interop/vectors/frames.json"), "utf8")) as { cases: { name: string; frame_hex: string }[] }
+  ).cases.map((c) => [c.name, c.frame_hex]),
 );
 const frame = (name: string): string => {
   const f = frames.get(name);
@@ -84,45 +83,48 @@ if (status.failure !== undefined) {
   });
 }
 
-describe.skipIf(!status.run)(`wire parity: raw vector frames in, exact vector frames out${status.skipReason !== undefined ? ` — skipped: ${status.skipReason}` : ""}`, () => {
-  let rust: RustServer;
-  let ts: InteropServer;
-  beforeAll(async () => {
-    rust = await startRustServer();
-    ts = await startInteropServer();
-  });
-  afterAll(async () => {
-    await ts?.close();
-    await rust?.stop();
-  });
-
-  for (const [request, response] of PAIRS) {
-    it(`${request} → ${response}, from the Rust server and from ours`, async () => {
-      expect(await exchange(rust.port, frame(request))).toEqual([frame(response)]);
-      expect(await exchange(ts.port, frame(request))).toEqual([frame(response)]);
+describe.skipIf(!status.run)(
+  `wire parity: raw vector frames in, exact vector frames out${status.skipReason !== undefined ? ` — skipped: ${status.skipReason}` : ""}`,
+  () => {
+    let rust: RustServer;
+    let ts: InteropServer;
+    beforeAll(async () => {
+      rust = await startRustServer();
+      ts = await startInteropServer();
     });
-  }
+    afterAll(async () => {
+      await ts?.close();
+      await rust?.stop();
+    });
 
-  it("a stream of 10: the same item frames then the same End frame from both", async () => {
-    // stream{count 10, payload_size 16, item_delay_ms 1} with id 2
-    const fromRust = await exchange(rust.port, frame("request_stream"), 11);
-    const fromTs = await exchange(ts.port, frame("request_stream"), 11);
-    expect(fromTs).toEqual(fromRust);
-    expect(fromRust.at(-1)).toBe(frame("response_end"));
-  });
+    for (const [request, response] of PAIRS) {
+      it(`${request} → ${response}, from the Rust server and from ours`, async () => {
+        expect(await exchange(rust.port, frame(request))).toEqual([frame(response)]);
+        expect(await exchange(ts.port, frame(request))).toEqual([frame(response)]);
+      });
+    }
 
-  it("a request without a body: the Rust server rejects it with Cancel, ours answers the error case unimplemented (documented difference)", async () => {
-    // The Rust interop service maps a missing body to RpcKind::Cancelled; our runtime
-    // answers a request it cannot dispatch with the envelope's error case.
-    expect(await exchange(rust.port, frame("request_no_body"))).toEqual(["0408071001"]);
-    const [ours] = await exchange(ts.port, frame("request_no_body"));
-    const env = fromBinary(ResponseSchema, Buffer.from(ours ?? "", "hex").subarray(1));
-    expect(env.requestId).toBe(7n);
-    expect(env.code).toBe(0);
-    expect(env.body.case).toBe("error");
-    expect(env.body.case === "error" ? env.body.value.code : undefined).toBe(Code.Unimplemented);
-  });
-});
+    it("a stream of 10: the same item frames then the same End frame from both", async () => {
+      // stream{count 10, payload_size 16, item_delay_ms 1} with id 2
+      const fromRust = await exchange(rust.port, frame("request_stream"), 11);
+      const fromTs = await exchange(ts.port, frame("request_stream"), 11);
+      expect(fromTs).toEqual(fromRust);
+      expect(fromRust.at(-1)).toBe(frame("response_end"));
+    });
+
+    it("a request without a body: the Rust server rejects it with Cancel, ours answers the error case unimplemented (documented difference)", async () => {
+      // The Rust interop service maps a missing body to RpcKind::Cancelled; our runtime
+      // answers a request it cannot dispatch with the envelope's error case.
+      expect(await exchange(rust.port, frame("request_no_body"))).toEqual(["0408071001"]);
+      const [ours] = await exchange(ts.port, frame("request_no_body"));
+      const env = fromBinary(ResponseSchema, Buffer.from(ours ?? "", "hex").subarray(1));
+      expect(env.requestId).toBe(7n);
+      expect(env.code).toBe(0);
+      expect(env.body.case).toBe("error");
+      expect(env.body.case === "error" ? env.body.value.code : undefined).toBe(Code.Unimplemented);
+    });
+  },
+);
 
 describe("wire parity: our client's request frames are the Rust vectors, byte for byte", () => {
   it("ids 1..6 on a fresh transport: echo, stream, sleep, fail, reject, its Cancel, stats", async () => {
@@ -130,7 +132,9 @@ describe("wire parity: our client's request frames are the Rust vectors, byte fo
     const received: string[] = [];
     const decoder = createFrameDecoder();
     const raw = createNetServer((socket) => {
-      socket.on("data", (chunk: Buffer) => decoder.push(chunk, (body) => received.push(Buffer.concat([encodeLength(body.byteLength), Buffer.from(body)]).toString("hex"))));
+      socket.on("data", (chunk: Buffer) =>
+        decoder.push(chunk, (body) => received.push(Buffer.concat([encodeLength(body.byteLength), Buffer.from(body)]).toString("hex"))),
+      );
       socket.on("error", () => {});
     });
     await new Promise<void>((r) => raw.listen(0, "127.0.0.1", () => r()));
@@ -140,7 +144,7 @@ describe("wire parity: our client's request frames are the Rust vectors, byte fo
       expect(received.length).toBe(n);
     };
     try {
-      const client = createInteropServiceClient(transport);
+      const client = createClient(InteropServiceDefinition, transport);
       // Nothing is ever answered: the calls end when the transport closes.
       const pending = { push: (p: Promise<unknown>) => void p.catch(() => {}) };
       pending.push(client.echo({ message: "hello", payload: new Uint8Array([1, 2, 3, 4, 5]) }));

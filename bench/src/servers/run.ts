@@ -21,10 +21,7 @@ export function processStats(): ProcessStats {
 }
 
 export async function runServer(load: () => Promise<System>): Promise<void> {
-  const options = new Command()
-    .option("--port <port>", "TCP port on 127.0.0.1 (0 = any free port)", "0")
-    .parse()
-    .opts<{ port: string }>();
+  const options = new Command().option("--port <port>", "TCP port on 127.0.0.1 (0 = any free port)", "0").parse().opts<{ port: string }>();
   const system = await load();
   const server = await system.serve(Number(options.port));
   process.stdout.write(`LISTENING ${server.port}\n`);

@@ -6,14 +6,9 @@
 import http2 from "node:http2";
 import { once } from "node:events";
 import { create } from "@bufbuild/protobuf";
-import { ConnectError, Code, createClient, type Client, type Transport } from "@connectrpc/connect";
-import {
-  connectNodeAdapter,
-  createConnectTransport,
-  createGrpcTransport,
-  Http2SessionManager,
-} from "@connectrpc/connect-node";
-import { CountResponseSchema, EchoResponseSchema, EchoService } from "../gen/echo/v1/echo_pb.js";
+import { ConnectError, type Code, createClient, type Client, type Transport } from "@connectrpc/connect";
+import { connectNodeAdapter, createConnectTransport, createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { CountResponseSchema, EchoResponseSchema, EchoService } from "@protosocket/gen/echo/v1/echo_pb.js";
 import { ECHO_MESSAGE, type BenchClient, type BenchServer, type ConnectOptions, type System } from "../system.js";
 
 async function serve(port: number): Promise<BenchServer> {

@@ -13,7 +13,7 @@ import {
   type CountResponse,
   type EchoRequest,
   type EchoResponse,
-} from "../gen/echo/v1/echo_pb.js";
+} from "@protosocket/gen/echo/v1/echo_pb.js";
 import { ECHO_MESSAGE, type BenchClient, type BenchServer, type ConnectOptions, type System } from "../system.js";
 
 const serializeEchoRequest = (m: EchoRequest): Buffer => Buffer.from(toBinary(EchoRequestSchema, m));

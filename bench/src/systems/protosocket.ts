@@ -1,114 +1,18 @@
-// ============================================================================
-//  protosocket-ts — OUR system. The one file to edit when the runtime changes.
-// ============================================================================
-//
-// Registered as `protosocket` (one connection) and `protosocket-4conn` (four
-// connections, calls spread round-robin). When `@protosocket/runtime` cannot be imported
-// (packages/runtime not built) or lacks an export below, both are skipped with
-// "not yet available: …"; `npm run bench` builds packages/runtime first.
-//
-// What this module expects from @protosocket/runtime (checked at load; these are the
-// runtime's names as of its first version in main — adapt the few calls below if they
-// change; nothing else in bench/ knows them):
-//
-//   serviceFromRegistry(service: DescService, registry: Registry): ServiceDefinition
-//       echo.v1.EchoService bound to its envelopes at run time from the protobuf-es
-//       descriptors in src/gen. protoc-gen-protosocket's EchoServiceDefinition carries the
-//       same binding compiled in; to use it, add the plugin to bench/buf.gen.yaml and
-//       import it here statically (the per-call path is the same: createClient / register).
-//   createServer(): Server
-//       server.register(definition, impl)   impl = { echo, count, fail } (every method required)
-//       server.listen({ host, port })       resolves with { port } (port 0 = any free port)
-//       server.close()
-//   connect({ host, port }): Promise<Transport>
-//       one TCP connection; transport.close()
-//   createClient(definition, transport): { echo(init): Promise<EchoResponse>;
-//                                          count(init): AsyncIterable<CountResponse> }
+// protosocket-ts, the system under test: `protosocket` (one connection) and
+// `protosocket-4conn` (four connections, calls spread round-robin), through the
+// public API of @protosocket/runtime and the generated EchoServiceDefinition
+// (@protosocket/gen, from proto/echo/v1). `npm run bench` builds both first.
 //
 // The handlers are the same as every other system's: echo returns the request's message
 // and payload; count yields { n } for n = 1..count (delay_ms and payload_size are 0 here).
 
-import { createRegistry, type DescService, type Registry } from "@bufbuild/protobuf";
-import { file_protosocket_v1_status } from "../gen/protosocket/v1/status_pb.js";
-import { EchoService, file_echo_v1_echo, type CountResponse, type EchoRequest, type EchoResponse } from "../gen/echo/v1/echo_pb.js";
+import { EchoServiceDefinition, type EchoServiceClient, type EchoServiceHandlers } from "@protosocket/gen/echo/v1/echo_protosocket.js";
+import { connect, createClient, createServer, type Interceptor, type ServerInterceptor, type Transport } from "@protosocket/runtime";
 import { ECHO_MESSAGE, type BenchClient, type BenchServer, type ConnectOptions, type System } from "../system.js";
-
-// ---- the shapes this file relies on ------------------------------------------------
-
-type ServiceDefinition = object;
-
-interface EchoImpl {
-  echo(request: EchoRequest): { message: string; payload: Uint8Array };
-  count(request: { count: number }): AsyncIterable<{ n: number }>;
-  fail(request: { code: number; message: string }): never;
-}
-
-interface RuntimeServer {
-  register(definition: ServiceDefinition, impl: EchoImpl): void;
-  listen(options: { host: string; port: number }): Promise<{ port: number }>;
-  close(): Promise<void>;
-}
-
-interface RuntimeConnection {
-  close(): void | Promise<void>;
-}
-
-interface EchoClient {
-  echo(request: { message: string; payload: Uint8Array }): Promise<EchoResponse>;
-  count(request: { count: number }): AsyncIterable<CountResponse>;
-}
-
-/** An interceptor that only passes the call on (both sides have the same shape). */
-type PassThrough = (next: (request: unknown) => Promise<unknown>) => (request: unknown) => Promise<unknown>;
-const passThrough: PassThrough = (next) => (request) => next(request);
-
-interface Runtime {
-  serviceFromRegistry(service: DescService, registry: Registry): ServiceDefinition;
-  createServer(options?: { interceptors?: PassThrough[] }): RuntimeServer;
-  connect(options: { host: string; port: number; interceptors?: PassThrough[] }): Promise<RuntimeConnection>;
-  createClient(definition: ServiceDefinition, connection: RuntimeConnection): EchoClient;
-}
-
-const EXPECTED_EXPORTS = ["serviceFromRegistry", "createServer", "connect", "createClient"] as const;
-
-// ---- loading -----------------------------------------------------------------------
-
-// A variable specifier keeps tsc from resolving the package, so the bench builds while the
-// runtime does not exist yet. When wiring in, replace with `import * as runtime from "@protosocket/runtime"`.
-const RUNTIME_SPECIFIER: string = "@protosocket/runtime";
-
-let loaded: Promise<{ runtime: Runtime; definition: ServiceDefinition } | string> | undefined;
-
-function load(): Promise<{ runtime: Runtime; definition: ServiceDefinition } | string> {
-  loaded ??= (async () => {
-    let module: Record<string, unknown>;
-    try {
-      // serviceFromRegistry lives on the runtime's protocol entry point (tools and generated code).
-      const [app, protocol] = (await Promise.all([import(RUNTIME_SPECIFIER), import(`${RUNTIME_SPECIFIER}/protocol`)])) as Record<string, unknown>[];
-      module = { ...app, ...protocol };
-    } catch (error) {
-      return `not yet available: ${RUNTIME_SPECIFIER} cannot be imported (${(error as Error).message.split("\n")[0]})`;
-    }
-    const missing = EXPECTED_EXPORTS.filter((name) => typeof module[name] !== "function");
-    if (missing.length > 0) {
-      return `not yet available: ${RUNTIME_SPECIFIER} has no ${missing.join(", ")} (see bench/src/systems/protosocket.ts)`;
-    }
-    const runtime = module as unknown as Runtime;
-    const definition = runtime.serviceFromRegistry(EchoService, createRegistry(file_echo_v1_echo, file_protosocket_v1_status));
-    return { runtime, definition };
-  })();
-  return loaded;
-}
-
-async function required(): Promise<{ runtime: Runtime; definition: ServiceDefinition }> {
-  const result = await load();
-  if (typeof result === "string") throw new Error(result);
-  return result;
-}
 
 // ---- server ------------------------------------------------------------------------
 
-const impl: EchoImpl = {
+const handlers: EchoServiceHandlers = {
   echo(request) {
     return { message: request.message, payload: request.payload };
   },
@@ -120,10 +24,13 @@ const impl: EchoImpl = {
   },
 };
 
+/** Interceptors that only pass the call on: what the interceptor seam itself costs. */
+const passThrough: Interceptor = (next) => (request) => next(request);
+const serverPassThrough: ServerInterceptor = (next) => (request) => next(request);
+
 async function serve(port: number, intercepted = false): Promise<BenchServer> {
-  const { runtime, definition } = await required();
-  const server = runtime.createServer(intercepted ? { interceptors: [passThrough] } : {});
-  server.register(definition, impl);
+  const server = createServer(intercepted ? { interceptors: [serverPassThrough] } : {});
+  server.register(EchoServiceDefinition, handlers);
   const address = await server.listen({ host: "127.0.0.1", port });
   return { port: address.port, close: () => server.close() };
 }
@@ -134,11 +41,11 @@ class ProtosocketClient implements BenchClient {
   private next = 0;
 
   constructor(
-    private readonly clients: EchoClient[],
-    private readonly connections: RuntimeConnection[],
+    private readonly clients: EchoServiceClient[],
+    private readonly transports: Transport[],
   ) {}
 
-  private pick(): EchoClient {
+  private pick(): EchoServiceClient {
     const client = this.clients[this.next]!;
     this.next = (this.next + 1) % this.clients.length;
     return client;
@@ -156,35 +63,28 @@ class ProtosocketClient implements BenchClient {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.connections.map(async (c) => c.close()));
+    for (const transport of this.transports) transport.close();
   }
 }
 
 function connectWith(connectionCount: number, intercepted = false) {
   return async (options: ConnectOptions): Promise<BenchClient> => {
-    const { runtime, definition } = await required();
-    const connections = await Promise.all(
+    const transports = await Promise.all(
       Array.from({ length: connectionCount }, () =>
-        runtime.connect({ host: options.host, port: options.port, ...(intercepted ? { interceptors: [passThrough] } : {}) }),
+        connect({ host: options.host, port: options.port, ...(intercepted ? { interceptors: [passThrough] } : {}) }),
       ),
     );
     return new ProtosocketClient(
-      connections.map((c) => runtime.createClient(definition, c)),
-      connections,
+      transports.map((t) => createClient(EchoServiceDefinition, t)),
+      transports,
     );
   };
-}
-
-async function available(): Promise<string | undefined> {
-  const result = await load();
-  return typeof result === "string" ? result : undefined;
 }
 
 export const protosocket: System = {
   name: "protosocket",
   description: "protosocket-ts (@protosocket/runtime), one connection",
   server: "protosocket",
-  available,
   serve,
   connect: connectWith(1),
 };
@@ -197,7 +97,6 @@ export const protosocket4conn: System = {
     stream: "one stream uses one connection: see protosocket",
     "connect-rate": "see protosocket",
   },
-  available,
   serve,
   connect: connectWith(4),
 };
@@ -209,7 +108,6 @@ export const protosocketIntercepted: System = {
   unsupported: {
     "connect-rate": "see protosocket",
   },
-  available,
   serve: (port) => serve(port, true),
   connect: connectWith(1, true),
 };

@@ -8,11 +8,7 @@
 import net from "node:net";
 import { once } from "node:events";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import {
-  EchoRequestEnvelopeSchema,
-  EchoResponseEnvelopeSchema,
-  type EchoResponseEnvelope,
-} from "../gen/echo/v1/echo_pb.js";
+import { EchoRequestEnvelopeSchema, EchoResponseEnvelopeSchema, type EchoResponseEnvelope } from "@protosocket/gen/echo/v1/echo_pb.js";
 import { ECHO_MESSAGE, type BenchClient, type BenchServer, type ConnectOptions, type System } from "../system.js";
 import { FrameReader, FrameWriter } from "./framing.js";
 
@@ -62,10 +58,7 @@ async function streamCount(socket: net.Socket, writer: FrameWriter, messageId: b
     const last = Math.min(count, n + STREAM_BATCH - 1);
     for (; n <= last; n++) {
       writer.write(
-        toBinary(
-          EchoResponseEnvelopeSchema,
-          create(EchoResponseEnvelopeSchema, { messageId, body: { case: "count", value: { n } } }),
-        ),
+        toBinary(EchoResponseEnvelopeSchema, create(EchoResponseEnvelopeSchema, { messageId, body: { case: "count", value: { n } } })),
       );
     }
     if (!writer.flush()) {

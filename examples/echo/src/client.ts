@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
 import { Command, InvalidArgumentError } from "commander";
-import { Code, codeToString, connect, RpcError } from "@protosocket/runtime";
-import { createEchoServiceClient } from "./gen/echo/v1/echo_protosocket.js";
+import { Code, codeToString, connect, createClient, RpcError } from "@protosocket/runtime";
+import { EchoServiceDefinition } from "@protosocket/gen/echo/v1/echo_protosocket.js";
 
 /** Options of {@link runEchoClient}. */
 export interface EchoClientOptions {
@@ -32,7 +32,7 @@ export async function runEchoClient(options: EchoClientOptions): Promise<void> {
     ...(options.tls === true ? { tls: options.ca !== undefined ? { ca: readFileSync(options.ca), servername: "localhost" } : true } : {}),
   });
   try {
-    const client = createEchoServiceClient(transport);
+    const client = createClient(EchoServiceDefinition, transport);
 
     const echoed = await client.echo({ message: "hello, protosocket" });
     log(`unary      Echo("hello, protosocket") -> "${echoed.message}"`);
@@ -66,7 +66,11 @@ export async function runEchoClient(options: EchoClientOptions): Promise<void> {
       log(`error      Fail(not_found) -> RpcError ${e.message}`);
     }
 
-    const timedOut = await client.count({ count: 10, delayMs: 1000 }, { timeoutMs: 50 })[Symbol.asyncIterator]().next().catch((e: unknown) => e);
+    const timedOut = await client
+      .count({ count: 10, delayMs: 1000 }, { timeoutMs: 50 })
+      [Symbol.asyncIterator]()
+      .next()
+      .catch((e: unknown) => e);
     if (!(timedOut instanceof RpcError) || timedOut.code !== Code.DeadlineExceeded) throw new Error("expected a deadline_exceeded error");
     log(`timeout    Count(delay 1 s) with timeoutMs 50 -> ${codeToString(timedOut.code)}`);
   } finally {

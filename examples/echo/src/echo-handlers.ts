@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code, RpcError } from "@protosocket/runtime";
-import type { EchoServiceHandlers } from "./gen/echo/v1/echo_protosocket.js";
+import type { EchoServiceHandlers } from "@protosocket/gen/echo/v1/echo_protosocket.js";
 
 /** The echo service's handlers. */
 export const echoHandlers: EchoServiceHandlers = {

@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { Command, InvalidArgumentError } from "commander";
 import { createServer, type Server } from "@protosocket/runtime";
 import { echoHandlers } from "./echo-handlers.js";
-import { registerEchoService } from "./gen/echo/v1/echo_protosocket.js";
+import { EchoServiceDefinition } from "@protosocket/gen/echo/v1/echo_protosocket.js";
 
 /** Options of {@link startEchoServer}. */
 export interface EchoServerOptions {
@@ -22,7 +22,7 @@ export async function startEchoServer(options: EchoServerOptions): Promise<{ ser
     onHandlerError: (error, method, peer) => console.error(`handler error in ${method} for ${peer}: ${error.message}`),
     onConnectionError: (error, peer) => console.error(`connection ${peer} closed: ${error.message}`),
   });
-  registerEchoService(server, echoHandlers);
+  server.register(EchoServiceDefinition, echoHandlers);
   const tls =
     options.tlsCert !== undefined && options.tlsKey !== undefined
       ? { cert: readFileSync(options.tlsCert), key: readFileSync(options.tlsKey) }

@@ -413,9 +413,10 @@ mod tests {
     }
 
     #[test]
-    fn matches_appendix_a_where_they_overlap() {
-        // Reference Appendix A (example-proto schema; the envelope fields 1 and 2 and
-        // the control frames are the same bytes for interop.v1).
+    fn matches_frames_written_out_by_hand() {
+        // Frames worked out by hand from the protobuf encoding of the Rust example
+        // envelopes (their fields 1 and 2 and the control frames are the same bytes
+        // for interop.v1).
         assert_eq!(frame_of("response_end"), "0408021002");
         assert_eq!(frame_of("response_cancel"), "0408051001");
         assert_eq!(frame_of("request_cancel"), "0408051001");

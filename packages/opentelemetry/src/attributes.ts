@@ -13,7 +13,14 @@ export function statusCodeName(code: Code | 0): string {
  * others (not found, invalid argument …) are the caller's, and leave the
  * server span's status unset.
  */
-const SERVER_ERRORS = new Set<Code>([Code.Unknown, Code.DeadlineExceeded, Code.Unimplemented, Code.Internal, Code.Unavailable, Code.DataLoss]);
+const SERVER_ERRORS = new Set<Code>([
+  Code.Unknown,
+  Code.DeadlineExceeded,
+  Code.Unimplemented,
+  Code.Internal,
+  Code.Unavailable,
+  Code.DataLoss,
+]);
 
 /** True when a server span for a call that ended with `code` is an error. */
 export function isServerError(code: Code): boolean {

@@ -17,11 +17,18 @@ import { SCOPE, VERSION, type TelemetryOptions } from "./options.js";
 export function createClientTelemetry(options: TelemetryOptions = {}): Interceptor {
   const tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(SCOPE, VERSION);
   const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter(SCOPE, VERSION);
-  const duration = meter.createHistogram("rpc.client.call.duration", { unit: "s", description: "Measures the duration of an outgoing Remote Procedure Call (RPC)." });
+  const duration = meter.createHistogram("rpc.client.call.duration", {
+    unit: "s",
+    description: "Measures the duration of an outgoing Remote Procedure Call (RPC).",
+  });
   const messageEvents = options.messageEvents ?? true;
   const propagator = options.propagator;
   return (next) => async (req) => {
-    const attributes: Attributes = { "rpc.system.name": RPC_SYSTEM, "rpc.method": req.methodName, ...addressAttributes(req.peer, "server") };
+    const attributes: Attributes = {
+      "rpc.system.name": RPC_SYSTEM,
+      "rpc.method": req.methodName,
+      ...addressAttributes(req.peer, "server"),
+    };
     const parent = context.active();
     const span = tracer.startSpan(req.methodName, { kind: SpanKind.CLIENT, attributes }, parent);
     const ctx = trace.setSpan(parent, span);
@@ -32,7 +39,7 @@ export function createClientTelemetry(options: TelemetryOptions = {}): Intercept
     }
     const call = new InstrumentedCall(span, ctx, duration, attributes, () => true, messageEvents);
     call.message("SENT", 1);
-    let res;
+    let res: Awaited<ReturnType<typeof next>>;
     try {
       res = await context.with(ctx, () => next(req));
     } catch (e) {

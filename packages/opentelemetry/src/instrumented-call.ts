@@ -78,7 +78,8 @@ export class InstrumentedCall {
           },
           async return(value?: unknown) {
             call.end(new RpcError(Code.Cancelled, "the stream was left before its end"));
-            if (it.return !== undefined) await context.with(call.ctx, () => (it.return as (v?: unknown) => Promise<IteratorResult<T>>)(value));
+            if (it.return !== undefined)
+              await context.with(call.ctx, () => (it.return as (v?: unknown) => Promise<IteratorResult<T>>)(value));
             return { value: undefined as never, done: true };
           },
         };

@@ -13,7 +13,12 @@ export interface MetadataLike {
 /** Reads the metadata of a request, if its envelope carries any. */
 export function metadataOf(request: object): MetadataLike | undefined {
   const m = (request as { metadata?: unknown }).metadata;
-  if (m !== null && typeof m === "object" && typeof (m as MetadataLike).get === "function" && typeof (m as MetadataLike).set === "function") {
+  if (
+    m !== null &&
+    typeof m === "object" &&
+    typeof (m as MetadataLike).get === "function" &&
+    typeof (m as MetadataLike).set === "function"
+  ) {
     return m as MetadataLike;
   }
   return undefined;

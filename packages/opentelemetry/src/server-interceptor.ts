@@ -18,21 +18,31 @@ import { SCOPE, VERSION, type TelemetryOptions } from "./options.js";
 export function createServerTelemetry(options: TelemetryOptions = {}): ServerInterceptor {
   const tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(SCOPE, VERSION);
   const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter(SCOPE, VERSION);
-  const duration = meter.createHistogram("rpc.server.call.duration", { unit: "s", description: "Measures the duration of an incoming Remote Procedure Call (RPC)." });
+  const duration = meter.createHistogram("rpc.server.call.duration", {
+    unit: "s",
+    description: "Measures the duration of an incoming Remote Procedure Call (RPC).",
+  });
   const messageEvents = options.messageEvents ?? true;
   const propagator = options.propagator;
   return (next) => async (req) => {
-    const attributes: Attributes = { "rpc.system.name": RPC_SYSTEM, "rpc.method": req.methodName, ...addressAttributes(req.peer, "network.peer") };
+    const attributes: Attributes = {
+      "rpc.system.name": RPC_SYSTEM,
+      "rpc.method": req.methodName,
+      ...addressAttributes(req.peer, "network.peer"),
+    };
     const metadata = metadataOf(req);
     let parent = context.active();
     if (metadata !== undefined) {
-      parent = propagator !== undefined ? propagator.extract(parent, metadata, metadataGetter) : propagation.extract(parent, metadata, metadataGetter);
+      parent =
+        propagator !== undefined
+          ? propagator.extract(parent, metadata, metadataGetter)
+          : propagation.extract(parent, metadata, metadataGetter);
     }
     const span = tracer.startSpan(req.methodName, { kind: SpanKind.SERVER, attributes }, parent);
     const ctx = trace.setSpan(parent, span);
     const call = new InstrumentedCall(span, ctx, duration, attributes, isServerError, messageEvents);
     call.message("RECEIVED", 1);
-    let res;
+    let res: Awaited<ReturnType<typeof next>>;
     try {
       res = await context.with(ctx, () => next(req));
     } catch (e) {

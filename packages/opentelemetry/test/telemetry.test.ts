@@ -5,15 +5,19 @@ import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type Re
 import { Code, connect, createClient, createServer, RpcError, type ConnectionTransport, type Server } from "@protosocket/runtime";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createClientTelemetry, createServerTelemetry } from "../src/index.js";
-import { serviceFromRegistry } from "@protosocket/runtime/protocol";
-import { createRegistry } from "@bufbuild/protobuf";
-import { EchoService, file_echo_v1_echo } from "../../runtime/test/gen/echo/v1/echo_pb.js";
+import { EchoServiceDefinition as echoDef } from "@protosocket/gen/echo/v1/echo_protosocket.js";
 
-const echoDef = serviceFromRegistry(EchoService, createRegistry(file_echo_v1_echo));
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
     const t = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => (clearTimeout(t), reject(new RpcError(Code.Cancelled, "cancelled"))), { once: true });
+    signal.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(t);
+        reject(new RpcError(Code.Cancelled, "cancelled"));
+      },
+      { once: true },
+    );
   });
 
 const contextManager = new AsyncLocalStorageContextManager();
@@ -85,7 +89,12 @@ describe("OpenTelemetry interceptors over TCP", () => {
       ["rpc.message", "SENT"],
       ["rpc.message", "RECEIVED"],
     ]);
-    expect(serverSpan?.attributes).toMatchObject({ "rpc.system.name": "protosocket", "rpc.method": "echo.v1.EchoService/Echo", "rpc.status_code": "OK", "network.peer.address": "127.0.0.1" });
+    expect(serverSpan?.attributes).toMatchObject({
+      "rpc.system.name": "protosocket",
+      "rpc.method": "echo.v1.EchoService/Echo",
+      "rpc.status_code": "OK",
+      "network.peer.address": "127.0.0.1",
+    });
     expect(handlerSpanIds).toEqual([serverSpan?.spanContext().spanId]);
   });
 
@@ -116,7 +125,9 @@ describe("OpenTelemetry interceptors over TCP", () => {
     await new Promise((r) => setTimeout(r, 50));
     const clientSpans = byKind(SpanKind.CLIENT);
     expect(clientSpans.map((s) => s.attributes["rpc.status_code"])).toEqual(["OK", "CANCELLED"]);
-    expect(clientSpans[0]?.events.filter((e) => e.attributes?.["rpc.message.type"] === "RECEIVED").map((e) => e.attributes?.["rpc.message.id"])).toEqual([1, 2, 3]);
+    expect(
+      clientSpans[0]?.events.filter((e) => e.attributes?.["rpc.message.type"] === "RECEIVED").map((e) => e.attributes?.["rpc.message.id"]),
+    ).toEqual([1, 2, 3]);
     const serverSpans = byKind(SpanKind.SERVER);
     expect(serverSpans.map((s) => s.attributes["rpc.status_code"]).sort()).toEqual(["CANCELLED", "OK"]);
   });
@@ -126,7 +137,9 @@ describe("OpenTelemetry interceptors over TCP", () => {
     const err = await client.echo({ message: "sleep:2000" }, { timeoutMs: 30 }).catch((e: unknown) => e);
     expect((err as RpcError).code).toBe(Code.DeadlineExceeded);
     await new Promise((r) => setTimeout(r, 50));
-    expect(byKind(SpanKind.CLIENT).map((s) => [s.attributes["rpc.status_code"], s.status.code])).toEqual([["DEADLINE_EXCEEDED", SpanStatusCode.ERROR]]);
+    expect(byKind(SpanKind.CLIENT).map((s) => [s.attributes["rpc.status_code"], s.status.code])).toEqual([
+      ["DEADLINE_EXCEEDED", SpanStatusCode.ERROR],
+    ]);
   });
 
   it("records client and server call durations in seconds, by method and status", async () => {
@@ -139,7 +152,9 @@ describe("OpenTelemetry interceptors over TCP", () => {
     expect(names).toContain("rpc.server.call.duration");
     const clientMetric = metrics.find((m) => m.descriptor.name === "rpc.client.call.duration");
     expect(clientMetric?.descriptor.unit).toBe("s");
-    const ok = clientMetric?.dataPoints.find((p) => p.attributes["rpc.method"] === "echo.v1.EchoService/Echo" && p.attributes["rpc.status_code"] === "OK");
+    const ok = clientMetric?.dataPoints.find(
+      (p) => p.attributes["rpc.method"] === "echo.v1.EchoService/Echo" && p.attributes["rpc.status_code"] === "OK",
+    );
     expect((ok?.value as { count: number } | undefined)?.count).toBeGreaterThanOrEqual(1);
   });
 });

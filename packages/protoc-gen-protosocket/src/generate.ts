@@ -1,12 +1,11 @@
-import type { DescMethod } from "@bufbuild/protobuf";
-import type { GeneratedFile, Printable, Schema, Target } from "@bufbuild/protoplugin";
-import { printLiteral } from "./literal.js";
+import type { DescService } from "@bufbuild/protobuf";
+import { type GeneratedFile, getComments, type Schema, type Target } from "@bufbuild/protoplugin";
 import { serviceNames } from "./names.js";
 import type { Options } from "./options.js";
 import type { BoundService, Plan } from "./plan.js";
 
 const RUNTIME = "@protosocket/runtime";
-const PROTOBUF = "@bufbuild/protobuf";
+const PROTOCOL = "@protosocket/runtime/protocol";
 
 const EXTENSION: Record<Target, string> = { ts: ".ts", js: ".js", dts: ".d.ts" };
 
@@ -22,139 +21,79 @@ export function generateFiles(schema: Schema<Options>, plan: Plan, target: Targe
   }
 }
 
-function generateService(f: GeneratedFile, bound: BoundService, target: Target): void {
-  const { service, binding, requestEnvelope, responseEnvelope } = bound;
+/**
+ * One service: its definition, bound at load time from the descriptor
+ * protoc-gen-es embeds (the binding was checked here, at generate time), and
+ * type aliases for its client and its handlers.
+ */
+function generateService(f: GeneratedFile, { service, binding }: BoundService, target: Target): void {
   const names = serviceNames(service.name);
-  const ts = target === "ts";
   const dts = target === "dts";
-  const typed = ts || dts;
-  const deprecated = service.deprecated ? "\n\n@deprecated" : "";
-
   const serviceSchema = f.importSchema(service, dts);
   const ServiceDefinition = f.import("ServiceDefinition", RUNTIME, true);
-  const Transport = f.import("Transport", RUNTIME, true);
-  const Server = f.import("Server", RUNTIME, true);
 
-  // <Service>Definition: the service with its binding compiled in.
-  f.print(
-    f.jsDoc(
-      wrap(
-        `The protosocket binding of ${service.typeName}: requests travel in ${binding.request.typeName}, responses in ${binding.response.typeName}.${deprecated}`,
-      ),
-    ),
-  );
+  f.print(f.jsDoc(serviceDoc(service, names.definition, binding.request.typeName, binding.response.typeName)));
   if (dts) {
     f.print(f.export("declare const", names.definition), ": ", ServiceDefinition, "<typeof ", serviceSchema, ">;");
   } else {
-    const head: Printable[] = [f.export("const", names.definition)];
-    if (ts) head.push(": ", ServiceDefinition, "<typeof ", serviceSchema, ">");
-    f.print(...head, " = ", f.import("defineService", `${RUNTIME}/protocol`), "(");
-    f.print("  ", serviceSchema, ",");
-    f.print("  ", f.importSchema(requestEnvelope), ",");
-    f.print("  ", f.importSchema(responseEnvelope), ",");
-    f.print("  ", printLiteral(binding, "  "), ",");
-    f.print(");");
-  }
-  f.print();
-
-  // <Service>Client: one method per rpc.
-  if (typed) {
-    f.print(f.jsDoc(service));
-    f.print(f.export("interface", names.client), " {");
-    service.methods.forEach((method, i) => {
-      if (i > 0) f.print();
-      f.print(f.jsDoc(method, "  "));
-      f.print("  ", method.localName, "(request: ", initShape(f, method.input), ", options?: ", f.import("CallOptions", RUNTIME, true), "): ", clientReturn(f, method), ";");
-    });
-    f.print("}");
-    f.print();
-  }
-
-  // create<Service>Client
-  f.print(f.jsDoc(wrap(`Creates a client of ${service.typeName} that calls through \`transport\`.${deprecated}`)));
-  if (dts) {
-    f.print(f.export("declare function", names.createClient), "(transport: ", Transport, "): ", names.client, ";");
-  } else {
-    f.print(f.export("function", names.createClient), ts ? ["(transport: ", Transport, "): ", names.client, " {"] : "(transport) {");
-    f.print("  return ", f.import("createClient", RUNTIME), "(", names.definition, ", transport);");
-    f.print("}");
-  }
-  f.print();
-
-  // <Service>Handlers: what a server implements.
-  if (typed) {
+    const type = target === "ts" ? [": ", ServiceDefinition, "<typeof ", serviceSchema, ">"] : [];
     f.print(
-      f.jsDoc(
-        wrap(
-          `The server side of ${service.typeName}: one handler per rpc. Unary handlers return the response (or a promise of it), server-streaming handlers are async generators (any AsyncIterable). Register it with ${names.register}, or with ${names.registerPartial} to leave some rpcs unimplemented.${deprecated}`,
-        ),
-      ),
+      f.export("const", names.definition),
+      ...type,
+      " = /*@__PURE__*/ ",
+      f.import("defineService", PROTOCOL),
+      "(",
+      serviceSchema,
+      ");",
     );
-    f.print(f.export("interface", names.handlers), " {");
-    const HandlerContext = f.import("HandlerContext", RUNTIME, true);
-    service.methods.forEach((method, i) => {
-      if (i > 0) f.print();
-      f.print(f.jsDoc(method, "  "));
-      f.print("  ", method.localName, "(request: ", f.importShape(method.input), ", ctx: ", HandlerContext, "): ", handlerReturn(f, method), ";");
-    });
-    f.print("}");
-    f.print();
   }
+  if (target === "js") return;
 
-  // register<Service>, register<Service>Partial
-  const registerFns = [
-    { name: names.register, impl: [names.handlers], call: "register", doc: `Serves ${service.typeName} on \`server\` with a handler for every rpc.` },
-    {
-      name: names.registerPartial,
-      impl: ["Partial<", names.handlers, ">"],
-      call: "registerPartial",
-      doc: `Serves ${service.typeName} on \`server\` with the handlers given; the others answer \`unimplemented\`.`,
-    },
-  ];
-  registerFns.forEach((r, i) => {
-    if (i > 0) f.print();
-    f.print(f.jsDoc(wrap(r.doc + deprecated)));
-    if (dts) {
-      f.print(f.export("declare function", r.name), "(server: ", Server, ", impl: ", r.impl, "): void;");
-    } else {
-      f.print(f.export("function", r.name), ts ? ["(server: ", Server, ", impl: ", r.impl, "): void {"] : "(server, impl) {");
-      f.print("  server.", r.call, "(", names.definition, ", impl);");
-      f.print("}");
-    }
-  });
+  const deprecated = service.deprecated ? "\n\n@deprecated" : "";
+  f.print();
+  f.print(f.jsDoc(`The client of ${service.typeName}: one method per rpc.${deprecated}`));
+  f.print(f.export("type", names.client), " = ", f.import("Client", RUNTIME, true), "<typeof ", serviceSchema, ">;");
+  f.print();
+  f.print(
+    f.jsDoc(`The handlers of ${service.typeName}, one per rpc (\`Partial<${names.handlers}>\` with \`registerPartial\`).${deprecated}`),
+  );
+  f.print(f.export("type", names.handlers), " = ", f.import("ServiceImpl", RUNTIME, true), "<typeof ", serviceSchema, ">;");
 }
 
-/** Wraps each paragraph of a doc comment at 80 columns. */
+/** The service's own comment, how it is bound and used, and where it comes from. */
+function serviceDoc(service: DescService, definition: string, request: string, response: string): string {
+  const paragraphs: string[] = [];
+  const leading = getComments(service).leading;
+  if (leading !== undefined && leading.trim() !== "") {
+    paragraphs.push(
+      leading
+        .replace(/\n$/, "")
+        .split("\n")
+        .map((line) => (line.startsWith(" ") ? line.substring(1) : line))
+        .join("\n"),
+    );
+  }
+  paragraphs.push(
+    wrap(
+      `Requests travel in ${request}, responses in ${response}. Call it with \`createClient(${definition}, transport)\`, serve it with \`server.register(${definition}, handlers)\`.`,
+    ),
+  );
+  paragraphs.push(`@generated from service ${service.typeName}${service.deprecated ? "\n@deprecated" : ""}`);
+  return paragraphs.join("\n\n");
+}
+
+/** Wraps a paragraph at 80 columns. */
 function wrap(text: string, width = 80): string {
-  return text
-    .split("\n")
-    .map((paragraph) => {
-      const lines: string[] = [];
-      let line = "";
-      for (const word of paragraph.split(" ")) {
-        if (line !== "" && line.length + 1 + word.length > width) {
-          lines.push(line);
-          line = word;
-        } else {
-          line = line === "" ? word : `${line} ${word}`;
-        }
-      }
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(" ")) {
+    if (line !== "" && line.length + 1 + word.length > width) {
       lines.push(line);
-      return lines.join("\n");
-    })
-    .join("\n");
-}
-
-function initShape(f: GeneratedFile, message: DescMethod["input"]): Printable {
-  return [f.import("MessageInitShape", PROTOBUF, true), "<typeof ", f.importSchema(message, true), ">"];
-}
-
-function clientReturn(f: GeneratedFile, method: DescMethod): Printable {
-  const out = f.importShape(method.output);
-  return method.methodKind === "server_streaming" ? ["AsyncIterable<", out, ">"] : ["Promise<", out, ">"];
-}
-
-function handlerReturn(f: GeneratedFile, method: DescMethod): Printable {
-  const init = initShape(f, method.output);
-  return method.methodKind === "server_streaming" ? ["AsyncIterable<", init, ">"] : ["Promise<", init, "> | ", init];
+      line = word;
+    } else {
+      line = line === "" ? word : `${line} ${word}`;
+    }
+  }
+  lines.push(line);
+  return lines.join("\n");
 }

@@ -1,14 +1,11 @@
 /**
- * The names generated for one service. `create<Service>Client`,
- * `register<Service>` and `<Service>Definition` are public API.
+ * The names generated for one service: `<Service>Definition` (a value) and
+ * the `<Service>Client` and `<Service>Handlers` types. All are public API.
  */
 export function serviceNames(serviceName: string) {
   return {
     definition: `${serviceName}Definition`,
     client: `${serviceName}Client`,
-    createClient: `create${serviceName}Client`,
     handlers: `${serviceName}Handlers`,
-    register: `register${serviceName}`,
-    registerPartial: `register${serviceName}Partial`,
   };
 }

@@ -1,4 +1,4 @@
-import { createRegistry, type DescFile, type DescMessage, type DescService } from "@bufbuild/protobuf";
+import { createRegistry, type DescFile, type DescService } from "@bufbuild/protobuf";
 import type { Schema } from "@bufbuild/protoplugin";
 import {
   BindingError,
@@ -7,16 +7,13 @@ import {
   resolveServiceBinding,
   type MethodBinding,
   type ServiceBinding,
-} from "@protosocket/runtime/binding";
-import { serviceNames } from "./names.js";
+} from "@protosocket/runtime/protocol";
 import type { Options } from "./options.js";
 
 /** A service with its resolved binding, ready to print. */
 export interface BoundService {
   readonly service: DescService;
   readonly binding: ServiceBinding;
-  readonly requestEnvelope: DescMessage;
-  readonly responseEnvelope: DescMessage;
 }
 
 /** What one run generates: the bound services of each file to generate, in order. */
@@ -66,13 +63,7 @@ export function planGeneration(schema: Schema<Options>, warn: (message: string) 
         continue;
       }
       try {
-        const binding = resolveServiceBinding(service, registry);
-        const bound: BoundService = {
-          service,
-          binding,
-          requestEnvelope: mustGetMessage(registry, binding.request.typeName),
-          responseEnvelope: mustGetMessage(registry, binding.response.typeName),
-        };
+        const bound: BoundService = { service, binding: resolveServiceBinding(service, registry) };
         services.push(bound);
         all.push(bound);
       } catch (e) {
@@ -83,7 +74,6 @@ export function planGeneration(schema: Schema<Options>, warn: (message: string) 
         }
       }
     }
-    problems.push(...findNameCollisions(file, services));
     if (services.length > 0) {
       files.push({ file, services });
     }
@@ -94,39 +84,6 @@ export function planGeneration(schema: Schema<Options>, warn: (message: string) 
     throw new GenerateError(problems);
   }
   return { files };
-}
-
-/** Two services of one file whose generated exports would share a name ("Foo" and "FooPartial" both make registerFooPartial). */
-function findNameCollisions(file: DescFile, services: readonly BoundService[]): string[] {
-  const owner = new Map<string, DescService>();
-  const problems: string[] = [];
-  for (const { service } of services) {
-    for (const name of Object.values(serviceNames(service.name))) {
-      const other = owner.get(name);
-      if (other !== undefined && other !== service) {
-        problems.push(
-          new BindingError(
-            file.proto.name,
-            service.typeName,
-            undefined,
-            `its generated ${name} would collide with the ${name} generated for service ${other.typeName}; rename one of the services, or move it to a file of its own`,
-          ).message,
-        );
-        break;
-      }
-      owner.set(name, service);
-    }
-  }
-  return problems;
-}
-
-function mustGetMessage(registry: { getMessage(typeName: string): DescMessage | undefined }, typeName: string): DescMessage {
-  const m = registry.getMessage(typeName);
-  if (m === undefined) {
-    // resolveServiceBinding found it in the same registry.
-    throw new Error(`internal error: message ${typeName} vanished from the registry`);
-  }
-  return m;
 }
 
 /** Services that share a request envelope: one server serves them all, so their cases must differ. */
@@ -141,7 +98,8 @@ function findSharedEnvelopeClashes(services: readonly BoundService[]): string[] 
   for (const [envelope, group] of byEnvelope) {
     if (group.length < 2) continue;
     const first = group[0] as BoundService;
-    const fields = (b: ServiceBinding) => `${b.request.id.name} = ${b.request.id.number}, ${b.request.code.name} = ${b.request.code.number}`;
+    const fields = (b: ServiceBinding) =>
+      `${b.request.id.name} = ${b.request.id.number}, ${b.request.code.name} = ${b.request.code.number}`;
     const disagreeing = group.find((s) => fields(s.binding) !== fields(first.binding));
     if (disagreeing !== undefined) {
       problems.push(

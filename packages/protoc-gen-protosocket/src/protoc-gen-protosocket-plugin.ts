@@ -16,11 +16,12 @@ export interface ProtosocketPluginOptions {
  * Creates the protoc-gen-protosocket plugin. For each file to generate that
  * declares services bound to envelopes with `(protosocket.v1.envelope)`, it
  * emits `<file>_protosocket.ts` (or `.js` + `.d.ts`) beside protoc-gen-es's
- * `<file>_pb.ts`: a service definition with the binding compiled in, a typed
- * client, a typed handler interface and functions to register it.
+ * `<file>_pb.ts`: per service, a definition (bound at load time from the
+ * descriptor protoc-gen-es embeds, after this plugin checked every binding
+ * rule) and the types of its client and its handlers.
  */
 export function createProtosocketPlugin(options: ProtosocketPluginOptions = {}): Plugin {
-  const warn = options.warn ?? ((message: string) => process.stderr.write(message + "\n"));
+  const warn = options.warn ?? ((message: string) => process.stderr.write(`${message}\n`));
   // One schema is generated for several targets (js+dts): resolve and warn once.
   const plans = new WeakMap<Schema<Options>, Plan>();
   const plan = (schema: Schema<Options>): Plan => {

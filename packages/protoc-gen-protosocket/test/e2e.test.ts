@@ -2,19 +2,38 @@
 // production-shaped kv protocol (proto/fixture/kv/v1: id and code at fields
 // 10 and 11 under other names, unary commands grouped under a `Unary`
 // wrapper, an error type of its own with an enum code), bound by a service in
-// a file of its own, for the target=ts and the target=js+dts output.
+// a file of its own, for the target=ts output (the repository's generated
+// tree, @protosocket/gen) and the target=js+dts output (generated here).
 import { once } from "node:events";
+import { mkdtempSync, rmSync } from "node:fs";
 import { connect as netConnect } from "node:net";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { Code, connect, createServer, RpcError, type Server, type Transport } from "@protosocket/runtime";
+import * as interop from "@protosocket/gen/interop/v1/interop_service_protosocket.js";
+import * as tsKv from "@protosocket/gen/fixture/kv/v1/kv_service_protosocket.js";
+import * as tsProtocol from "@protosocket/gen/fixture/kv/v1/protocol_pb.js";
+import { ErrorCode, RequestSchema, ResponseSchema, type Response } from "@protosocket/gen/fixture/kv/v1/protocol_pb.js";
+import {
+  Code,
+  connect,
+  createClient,
+  createServer,
+  RpcError,
+  type Server,
+  type Transport,
+} from "@protosocket/runtime";
 import { createFrameDecoder, encodeFrame } from "@protosocket/runtime/protocol";
-import { afterEach, describe, expect, it } from "vitest";
-import * as jsKv from "./gen/js/fixture/kv/v1/kv_service_protosocket.js";
-import * as jsProtocol from "./gen/js/fixture/kv/v1/protocol_pb.js";
-import * as interop from "./gen/ts/interop/v1/interop_service_protosocket.js";
-import * as tsKv from "./gen/ts/fixture/kv/v1/kv_service_protosocket.js";
-import * as tsProtocol from "./gen/ts/fixture/kv/v1/protocol_pb.js";
-import { ErrorCode, RequestSchema, ResponseSchema, type Response } from "./gen/ts/fixture/kv/v1/protocol_pb.js";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { generateRepoProtos, packageDir } from "./helpers.js";
+
+// The target=js+dts output, in a scratch directory inside the package so that
+// @protosocket/runtime resolves from the workspace.
+const scratch = mkdtempSync(join(packageDir, "test", ".tmp-e2e-"));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+generateRepoProtos(scratch, ["fixture/kv"], "target=js+dts");
+const jsKv = (await import(pathToFileURL(join(scratch, "fixture/kv/v1/kv_service_protosocket.js")).href)) as typeof tsKv;
+const jsProtocol = (await import(pathToFileURL(join(scratch, "fixture/kv/v1/protocol_pb.js")).href)) as typeof tsProtocol;
 
 type Kv = typeof tsKv;
 
@@ -66,12 +85,12 @@ describe.each([
     register(server);
     const { host, port } = await server.listen({ host: "127.0.0.1", port: 0 });
     transport = await connect({ host, port });
-    return { port, client: kv.createKvServiceClient(transport) };
+    return { port, client: createClient(kv.KvServiceDefinition, transport) };
   }
 
   it("calls unary methods through the grouped request cases and streams through the direct ones", async () => {
     const seen = { cancelled: 0 };
-    const { client } = await start((s) => kv.registerKvService(s, kvHandlers(seen)));
+    const { client } = await start((s) => s.register(kv.KvServiceDefinition, kvHandlers(seen)));
     const bytes = new TextEncoder().encode("v1");
     expect((await client.put({ key: "a/1", value: bytes })).replaced).toBe(false);
     expect((await client.put({ key: "a/2", value: bytes })).replaced).toBe(false);
@@ -90,7 +109,7 @@ describe.each([
 
   it("cancels a stream the client leaves early, and the handler sees it", async () => {
     const seen = { cancelled: 0 };
-    const { client } = await start((s) => kv.registerKvService(s, kvHandlers(seen)));
+    const { client } = await start((s) => s.register(kv.KvServiceDefinition, kvHandlers(seen)));
     await client.put({ key: "k", value: new Uint8Array([1]) });
     let n = 0;
     for await (const _ of client.watch({ prefix: "", limit: 100_000 })) {
@@ -103,7 +122,7 @@ describe.each([
   });
 
   it("answers `unimplemented` for methods a partial implementation leaves out", async () => {
-    const { client } = await start((s) => kv.registerKvServicePartial(s, { get: () => ({ value: new Uint8Array([7]) }) }));
+    const { client } = await start((s) => s.registerPartial(kv.KvServiceDefinition, { get: () => ({ value: new Uint8Array([7]) }) }));
     expect([...(await client.get({ key: "x" })).value]).toEqual([7]);
     const err = await client.put({ key: "x", value: new Uint8Array() }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RpcError);
@@ -111,7 +130,7 @@ describe.each([
   });
 
   it("speaks the user's envelope on the wire, as a peer that only has protocol.proto sees it", async () => {
-    const { port } = await start((s) => kv.registerKvService(s, kvHandlers({ cancelled: 0 })));
+    const { port } = await start((s) => s.register(kv.KvServiceDefinition, kvHandlers({ cancelled: 0 })));
     const socket = netConnect({ host: "127.0.0.1", port });
     await once(socket, "connect");
     const frames: Response[] = [];
@@ -129,7 +148,9 @@ describe.each([
 
     const byId = (id: bigint) => frames.filter((f) => f.id === id);
     expect(byId(7n).map((f) => [f.control, f.result.case])).toEqual([[0, "put"]]);
-    expect(byId(8n).map((f) => [f.control, f.result.case, f.result.case === "get" ? [...f.result.value.value] : undefined])).toEqual([[0, "get", [5]]]);
+    expect(byId(8n).map((f) => [f.control, f.result.case, f.result.case === "get" ? [...f.result.value.value] : undefined])).toEqual([
+      [0, "get", [5]],
+    ]);
     const [failure] = byId(9n);
     expect(failure?.result.case).toBe("failure");
     expect(failure?.result.case === "failure" && failure.result.value.code).toBe(ErrorCode.NOT_FOUND);
@@ -148,13 +169,13 @@ describe.each([
 describe("generated interop service (request_id/code envelopes bound from a separate file)", () => {
   it("echoes", async () => {
     const server = createServer();
-    interop.registerInteropServicePartial(server, {
+    server.registerPartial(interop.InteropServiceDefinition, {
       echo: (req) => ({ message: req.message.toUpperCase(), payload: req.payload }),
     });
     const { host, port } = await server.listen({ host: "127.0.0.1", port: 0 });
     const transport = await connect({ host, port });
     try {
-      const client = interop.createInteropServiceClient(transport);
+      const client = createClient(interop.InteropServiceDefinition, transport);
       const res = await client.echo({ message: "hi", payload: new Uint8Array([1, 2]) });
       expect(res.message).toBe("HI");
       expect([...res.payload]).toEqual([1, 2]);

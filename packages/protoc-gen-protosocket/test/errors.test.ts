@@ -96,7 +96,7 @@ describe("binding errors name the file, service, method and the fix", () => {
     ],
     [
       "case of the wrong type",
-      { res: "uint64 message_id = 1; uint32 control_code = 2; oneof body { A call = 3; }" },
+      { res: "uint64 message_id = 1; uint32 control_code = 2; oneof body { A call = 3; protosocket.v1.Status error = 15; }" },
       `${E}, method Call: response case "call" of bad.v1.Res has type bad.v1.A, but the method's output is bad.v1.B; add a case "bad.v1.B call = N;" to the response envelope's oneof, or name an existing one with option (protosocket.v1.method) = { response_case: "..." }`,
     ],
     [
@@ -117,8 +117,23 @@ describe("binding errors name the file, service, method and the fix", () => {
       `${E}: error case "err" has type bad.v1.E, which needs a "string message" field; add "string message = N;" or use protosocket.v1.Status`,
     ],
     [
+      "no error case, and error_case not given",
+      { res: "uint64 message_id = 1; uint32 control_code = 2; oneof body { B call = 3; }" },
+      `${E}: response envelope bad.v1.Res has no case of type protosocket.v1.Status and no field marked [(protosocket.v1.field).role = FIELD_ROLE_ERROR]: name the case that carries errors with error_case: "<case>" in option (protosocket.v1.envelope), or write error_case: "-" if the protocol has none (a failed handler then answers Cancel)`,
+    ],
+    [
+      "an error case of the protocol's own type, not named",
+      {
+        res: "uint64 message_id = 1; uint32 control_code = 2; oneof body { B call = 3; CommandError error = 4; }",
+        extra: "message CommandError { int32 code = 1; string message = 2; }",
+      },
+      `${E}: response envelope bad.v1.Res has no case of type protosocket.v1.Status and no field marked [(protosocket.v1.field).role = FIELD_ROLE_ERROR]: name the case that carries errors ("error", with a code and a message, looks like one) with error_case: "<case>" in option (protosocket.v1.envelope), or write error_case: "-" if the protocol has none (a failed handler then answers Cancel)`,
+    ],
+    [
       "a method answering in the error case",
-      { methods: `rpc Call(A) returns (B); rpc Error(A) returns (protosocket.v1.Status) { option (protosocket.v1.method) = { request_case: "call" }; }` },
+      {
+        methods: `rpc Call(A) returns (B); rpc Error(A) returns (protosocket.v1.Status) { option (protosocket.v1.method) = { request_case: "call" }; }`,
+      },
       `${E}, method Error: response case "error" is the envelope's error case; give the method a case of its own`,
     ],
     [
@@ -133,7 +148,9 @@ describe("binding errors name the file, service, method and the fix", () => {
     ],
     [
       "two methods of one service on one case",
-      { methods: `rpc Call(A) returns (B); rpc Again(A) returns (B) { option (protosocket.v1.method) = { request_case: "call" response_case: "call" }; }` },
+      {
+        methods: `rpc Call(A) returns (B); rpc Again(A) returns (B) { option (protosocket.v1.method) = { request_case: "call" response_case: "call" }; }`,
+      },
       `${E}, method Again: request case "call" clashes with method Call's "call": the server could not tell the two apart; give each method its own case with option (protosocket.v1.method) = { request_case: "..." }`,
     ],
   ])("%s", (_, opts, message) => {
@@ -148,13 +165,16 @@ message Req { uint64 message_id = 1; uint32 control_code = 2; oneof body { M get
 message Res { uint64 message_id = 1; uint32 control_code = 2; oneof body { M get = 3; M put = 4; } }
 `;
   const service = (name: string, methods: string) =>
-    `service ${name} {\n  option (protosocket.v1.envelope) = { request: "shared.v1.Req" response: "shared.v1.Res" };\n  ${methods}\n}\n`;
+    `service ${name} {\n  option (protosocket.v1.envelope) = { request: "shared.v1.Req" response: "shared.v1.Res" error_case: "-" };\n  ${methods}\n}\n`;
   const file = (pkg: string, body: string, imports = "") =>
     `syntax = "proto3";\npackage ${pkg};\nimport "protosocket/v1/options.proto";\n${imports}${body}`;
 
   it("generate when their cases differ", () => {
     const { files } = generate({
-      "shared/v1/shared.proto": file("shared.v1", envelopes + service("Reader", "rpc Get(M) returns (M);") + service("Writer", "rpc Put(M) returns (M);")),
+      "shared/v1/shared.proto": file(
+        "shared.v1",
+        envelopes + service("Reader", "rpc Get(M) returns (M);") + service("Writer", "rpc Put(M) returns (M);"),
+      ),
     });
     expect([...files.keys()]).toEqual(["shared/v1/shared_protosocket.ts"]);
   });
@@ -166,7 +186,10 @@ message Res { uint64 message_id = 1; uint32 control_code = 2; oneof body { M get
           "shared.v1",
           envelopes +
             service("Reader", "rpc Get(M) returns (M);") +
-            service("Mirror", `rpc Fetch(M) returns (M) { option (protosocket.v1.method) = { request_case: "get" response_case: "get" }; }`),
+            service(
+              "Mirror",
+              `rpc Fetch(M) returns (M) { option (protosocket.v1.method) = { request_case: "get" response_case: "get" }; }`,
+            ),
         ),
       }),
     ).toBe(
@@ -182,7 +205,10 @@ message Res { uint64 message_id = 1; uint32 control_code = 2; oneof body { M get
           "shared.v1",
           withAltId +
             service("Reader", "rpc Get(M) returns (M);") +
-            service("Writer", "rpc Put(M) returns (M);").replace(`response: "shared.v1.Res"`, `response: "shared.v1.Res" message_id_field: "alt_id"`),
+            service("Writer", "rpc Put(M) returns (M);").replace(
+              `response: "shared.v1.Res"`,
+              `response: "shared.v1.Res" message_id_field: "alt_id"`,
+            ),
         ),
       }),
     ).toMatch(
@@ -194,27 +220,14 @@ message Res { uint64 message_id = 1; uint32 control_code = 2; oneof body { M get
     expect(
       failure({
         "shared/v1/shared.proto": file("shared.v1", envelopes + service("Reader", "rpc Get(M) returns (M);")),
-        "other/v1/other.proto": file("other.v1", service("Copier", "rpc Get(shared.v1.M) returns (shared.v1.M);"), `import "shared/v1/shared.proto";\n`),
+        "other/v1/other.proto": file(
+          "other.v1",
+          service("Copier", "rpc Get(shared.v1.M) returns (shared.v1.M);"),
+          `import "shared/v1/shared.proto";\n`,
+        ),
       }),
     ).toBe(
       `other/v1/other.proto: service other.v1.Copier, method Get: request case "get" clashes with "get" of method Get of service shared.v1.Reader (shared/v1/shared.proto), which shares the request envelope shared.v1.Req: a server serving both could not tell them apart; give one of the methods its own case in the envelope and name it with option (protosocket.v1.method) = { request_case: "..." }, or bind the services to separate envelopes`,
-    );
-  });
-});
-
-describe("generated names", () => {
-  it("that two services of one file would share fail the run", () => {
-    const svc = (name: string, c: string) =>
-      `service ${name} { option (protosocket.v1.envelope) = { request: "Req" response: "Res" }; rpc ${c}(M) returns (M); }\n`;
-    expect(
-      failure({
-        "names/v1/names.proto": `syntax = "proto3";\npackage names.v1;\nimport "protosocket/v1/options.proto";\n${svc("Foo", "A")}${svc("FooPartial", "B")}message M {}
-message Req { uint64 message_id = 1; uint32 control_code = 2; oneof body { M a = 3; M b = 4; } }
-message Res { uint64 message_id = 1; uint32 control_code = 2; oneof body { M a = 3; M b = 4; } }
-`,
-      }),
-    ).toBe(
-      "names/v1/names.proto: service names.v1.FooPartial: its generated registerFooPartial would collide with the registerFooPartial generated for service names.v1.Foo; rename one of the services, or move it to a file of its own",
     );
   });
 });
@@ -224,7 +237,7 @@ describe("unbound services", () => {
 package mixed.v1;
 import "protosocket/v1/options.proto";
 service Plain { rpc Call(M) returns (M); }
-service Bound { option (protosocket.v1.envelope) = { request: "Req" response: "Res" }; rpc Call(M) returns (M); }
+service Bound { option (protosocket.v1.envelope) = { request: "Req" response: "Res" error_case: "-" }; rpc Call(M) returns (M); }
 message M {}
 message Req { uint64 message_id = 1; uint32 control_code = 2; oneof body { M call = 3; } }
 message Res { uint64 message_id = 1; uint32 control_code = 2; oneof body { M call = 3; } }
@@ -267,7 +280,12 @@ message Res { uint64 message_id = 1; uint32 control_code = 2; oneof body { M cal
 describe("plugin options", () => {
   const src = { [FILE]: bad({}) };
   it("accept the standard protoplugin options", () => {
-    expect(failure(src, "target=js+dts,import_extension=js,js_import_style=module,ts_nocheck=true,keep_empty_files=false,elide_plugin_version=true")).toBe("");
+    expect(
+      failure(
+        src,
+        "target=js+dts,import_extension=js,js_import_style=module,ts_nocheck=true,keep_empty_files=false,elide_plugin_version=true",
+      ),
+    ).toBe("");
   });
   it("reject unknown options", () => {
     expect(failure(src, "target=ts,unbound=error")).toBe(
@@ -275,7 +293,9 @@ describe("plugin options", () => {
     );
   });
   it("reject bad values", () => {
-    expect(failure(src, "unbound_services=fail")).toBe(`invalid option "unbound_services=fail": unbound_services must be warn, error or ignore, not "fail"`);
+    expect(failure(src, "unbound_services=fail")).toBe(
+      `invalid option "unbound_services=fail": unbound_services must be warn, error or ignore, not "fail"`,
+    );
   });
 });
 

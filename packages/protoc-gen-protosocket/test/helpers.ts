@@ -31,7 +31,11 @@ export function repoProto(path: string): string {
  * copied). With `paths`, only those directories and `sources` are compiled
  * (with their imports). Returns the files in dependency order.
  */
-export function compileProtos(sources: Record<string, string>, extraRoots: readonly string[] = [], paths?: readonly string[]): FileDescriptorProto[] {
+export function compileProtos(
+  sources: Record<string, string>,
+  extraRoots: readonly string[] = [],
+  paths?: readonly string[],
+): FileDescriptorProto[] {
   const dir = mkdtempSync(join(tmpdir(), "protosocket-plugin-"));
   try {
     const src = join(dir, "src");
@@ -93,11 +97,7 @@ export function runPluginOn(
  * (all of `sources` are files to generate unless `generate` says otherwise).
  * Binding errors are thrown, as the plugin throws them.
  */
-export function generate(
-  sources: Record<string, string>,
-  parameter = "target=ts",
-  generateOnly?: readonly string[],
-): RunResult {
+export function generate(sources: Record<string, string>, parameter = "target=ts", generateOnly?: readonly string[]): RunResult {
   const protoFile = compileProtos(sources);
   return generateFrom(protoFile, generateOnly ?? Object.keys(sources), parameter);
 }
@@ -120,9 +120,30 @@ export function protocGenEs(): Plugin {
 
 /** Writes generated files under `dir`. */
 export function writeFiles(dir: string, files: ReadonlyMap<string, string> | readonly { name: string; content: string }[]): void {
-  const entries = files instanceof Map ? [...files.entries()] : (files as readonly { name: string; content: string }[]).map((f) => [f.name, f.content] as const);
+  const entries =
+    files instanceof Map
+      ? [...files.entries()]
+      : (files as readonly { name: string; content: string }[]).map((f) => [f.name, f.content] as const);
   for (const [name, content] of entries) {
     mkdirSync(dirname(join(dir, name)), { recursive: true });
     writeFileSync(join(dir, name), content);
   }
+}
+
+/** The options the repository's buf.gen.yaml gives both plugins, after `target=…`. */
+export const REPO_OPTIONS = "import_extension=js,rewrite_imports=./protosocket/v1/*_pb.js:@protosocket/runtime/gen";
+
+/**
+ * Generates the repository's protos under `paths` (directories of proto/,
+ * e.g. "fixture/kv") with protoc-gen-es and protoc-gen-protosocket into
+ * `dir`, with `target` and the options of the repository's buf.gen.yaml.
+ */
+export function generateRepoProtos(dir: string, paths: readonly string[], target: string): void {
+  const parameter = `${target},${REPO_OPTIONS}`;
+  const protoFile = compileProtos({}, [protoRoot], paths);
+  const names = protoFile.filter((f) => paths.some((p) => f.name.startsWith(`${p}/`))).map((f) => f.name);
+  const es = runPluginOn(protocGenEs(), protoFile, names, parameter);
+  if (es.error !== undefined && es.error !== "") throw new Error(es.error);
+  writeFiles(dir, es.file);
+  writeFiles(dir, generateFrom(protoFile, names, parameter).files);
 }

@@ -54,16 +54,24 @@ describe("a large real-world proto set", () => {
         `${target},import_extension=js`,
       );
       // Only the file with bound services has output.
-      expect([...files.keys()]).toEqual(target === "target=ts" ? ["many/v1/many_protosocket.ts"] : ["many/v1/many_protosocket.js", "many/v1/many_protosocket.d.ts"]);
+      expect([...files.keys()]).toEqual(
+        target === "target=ts" ? ["many/v1/many_protosocket.ts"] : ["many/v1/many_protosocket.js", "many/v1/many_protosocket.d.ts"],
+      );
       const content = files.get(target === "target=ts" ? "many/v1/many_protosocket.ts" : "many/v1/many_protosocket.d.ts") ?? "";
-      expect(content.match(/^export interface \w+Client \{$/gm)).toHaveLength(boundCount(N));
+      expect(content.match(/^export type \w+Client = Client<typeof \w+>;$/gm)).toHaveLength(boundCount(N));
       // Every service without the option, googleapis and many.v1 alike, is named once.
       expect(warnings).toHaveLength(unbound.length - boundCount(N));
       expect(warnings).toContain(
         "protoc-gen-protosocket: skipping service google.longrunning.Operations: no (protosocket.v1.envelope) option (google/longrunning/operations.proto)",
       );
-      expect(warnings).toContain("protoc-gen-protosocket: skipping service many.v1.Unbound2: no (protosocket.v1.envelope) option (many/v1/many.proto)");
-      expect(warnings.every((w) => /^protoc-gen-protosocket: skipping service [\w.]+: no \(protosocket\.v1\.envelope\) option \([\w/.-]+\.proto\)$/.test(w))).toBe(true);
+      expect(warnings).toContain(
+        "protoc-gen-protosocket: skipping service many.v1.Unbound2: no (protosocket.v1.envelope) option (many/v1/many.proto)",
+      );
+      expect(
+        warnings.every((w) =>
+          /^protoc-gen-protosocket: skipping service [\w.]+: no \(protosocket\.v1\.envelope\) option \([\w/.-]+\.proto\)$/.test(w),
+        ),
+      ).toBe(true);
     }
   });
 });

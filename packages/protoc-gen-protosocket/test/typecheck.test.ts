@@ -2,7 +2,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { compileProtos, generateFrom, packageDir, protocGenEs, repoRoot, runPluginOn, writeFiles } from "./helpers.js";
+import { compileProtos, generateFrom, packageDir, protocGenEs, REPO_OPTIONS, repoRoot, runPluginOn, writeFiles } from "./helpers.js";
 import { manyServices } from "./protos/many-services.js";
 import { existingBinding, existingProtocol, greeter, grouped } from "./protos/shapes.js";
 
@@ -14,7 +14,7 @@ function runTsc(project: string): { status: number | null; output: string } {
 }
 
 describe("generated code type-checks with tsc (strict, exactOptionalPropertyTypes, noUncheckedIndexedAccess)", () => {
-  it("committed fixtures (target=ts and target=js+dts) and the usage checks in test/typecheck", () => {
+  it("the repository's generated tree (@protosocket/gen) and the usage checks in test/typecheck", () => {
     const { status, output } = runTsc(join(packageDir, "test", "tsconfig.json"));
     expect(output).toBe("");
     expect(status).toBe(0);
@@ -50,7 +50,7 @@ message Res { uint64 message_id = 1; uint32 control_code = 2; oneof body { googl
   };
 
   it.each(["target=ts", "target=js+dts"])("inline shapes, %s, protosocket/v1 rewritten to @protosocket/runtime/gen", (target) => {
-    const parameter = `${target},import_extension=js,rewrite_imports=./protosocket/**/*_pb.js:@protosocket/runtime/gen`;
+    const parameter = `${target},${REPO_OPTIONS}`;
     const protoFile = compileProtos(sources);
     const names = Object.keys(sources);
     const dir = join(scratch, target.replace(/\W/g, "_"));
@@ -60,6 +60,8 @@ message Res { uint64 message_id = 1; uint32 control_code = 2; oneof body { googl
     const ours = generateFrom(protoFile, names, parameter);
     expect([...ours.files.keys()].length).toBe(target === "target=ts" ? 5 : 10);
     writeFiles(dir, ours.files);
+    // The same use of the generated code for both targets: they declare the same shapes.
+    writeFileSync(join(dir, "usage.ts"), usage);
     writeFileSync(
       join(dir, "tsconfig.json"),
       JSON.stringify({
@@ -79,6 +81,31 @@ message Res { uint64 message_id = 1; uint32 control_code = 2; oneof body { googl
     }
   });
 });
+
+/** Uses the inline shapes' generated code as an application would. */
+const usage = `import { createClient, type Server, type Transport } from "@protosocket/runtime";
+import { GreeterDefinition, type GreeterClient, type GreeterHandlers } from "./demo/v1/greeter_protosocket.js";
+import { ShopDefinition } from "./shop/v1/shop_protosocket.js";
+
+const greeter: GreeterHandlers = {
+  hello: (request) => ({ text: \`hello \${request.name}\` }),
+  async *watch(request, ctx) {
+    if (!ctx.signal.aborted) yield { text: request.name };
+  },
+};
+
+export async function use(server: Server, transport: Transport): Promise<string> {
+  server.register(GreeterDefinition, greeter);
+  server.registerPartial(ShopDefinition, { get: (request) => ({ sku: request.sku }) });
+  // @ts-expect-error every rpc needs a handler
+  server.register(ShopDefinition, { get: (request) => ({ sku: request.sku }) });
+  const client: GreeterClient = createClient(GreeterDefinition, transport);
+  const shop = createClient(ShopDefinition, transport);
+  const receipt = await shop.buy({ sku: "a", count: 2 });
+  for await (const item of shop.browse({})) void item.sku;
+  return (await client.hello({ name: "Ada" })).text + String(receipt.total);
+}
+`;
 
 function listFiles(dir: string): string[] {
   return readdirSync(dir, { recursive: true, encoding: "utf8" }).map((f) => join(dir, f));

@@ -1,16 +1,15 @@
 /**
  * @protosocket/runtime/protocol — what generated code and tools need: service
- * definitions from descriptors, the envelope binding, envelope codecs and
- * framing.
+ * definitions from descriptors, the envelope binding rules, envelope codecs
+ * and framing. Applications import `@protosocket/runtime`.
  *
- * @private Internals for generated code and tools. This entry point does not
- * follow semantic versioning: it may change in any release.
- * @packageDocumentation
+ * @private Internal API for generated code and tools; it does not follow
+ * semantic versioning: any release may change it.
+ * @module
  */
 
-export { defineService, serviceFromRegistry } from "./service/service-definition.js";
-export type { CasePath, EnvelopeFields, ErrorCase, FieldStep, MethodBinding, MethodKind, ServiceBinding } from "./binding/binding.js";
-export { BindingError, resolveServiceBinding } from "./binding/resolve.js";
+export { defineService, serviceFromRegistry, type ServiceDefinition } from "./service/service-definition.js";
+export * from "./binding/index.js";
 export { ControlCode, toControlCode } from "./envelope/control-code.js";
 export { createEnvelopeCodec, type EnvelopeCodec, type EnvelopeMessage } from "./envelope/envelope-codec.js";
 export { createCaseAccessor, type CaseAccessor } from "./envelope/case-accessor.js";

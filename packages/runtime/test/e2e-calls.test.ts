@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
 import { Code, connect, createClient, createServer, RpcError, type Server, type ConnectionTransport } from "../src/index.js";
-import { KvCode } from "./gen/test/v1/grouped_pb.js";
+import { KvCode } from "@protosocket/gen/test/v1/grouped_pb.js";
 import { until } from "./support/reliability.js";
 import { startEchoServer, type EchoProbe } from "./support/echo-server.js";
 import { frameOf, rawServer } from "./support/raw.js";

@@ -283,7 +283,7 @@ describe("hostile framing", () => {
     const total = 50_000;
     const base = retainedMemory();
     const frames: Uint8Array[] = [];
-    for (let i = 1; i <= total; i++) frames.push(echoFrame(BigInt(i), "sleep:2000"));
+    for (let i = 1; i <= total; i++) frames.push(echoFrame(BigInt(i), "sleep:8000"));
     raw.write(Buffer.concat(frames));
     frames.length = 0;
     await raw.waitFor(total - 100);

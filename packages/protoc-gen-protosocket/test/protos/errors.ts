@@ -13,7 +13,10 @@ message Req { ${req} }
 message Res { ${res} }
 `;
 
-const ok = { req: "uint64 message_id = 1; uint32 control_code = 2; oneof body { A call = 3; }", res: "uint64 message_id = 1; uint32 control_code = 2; oneof body { B call = 3; protosocket.v1.Status error = 15; }" };
+const ok = {
+  req: "uint64 message_id = 1; uint32 control_code = 2; oneof body { A call = 3; }",
+  res: "uint64 message_id = 1; uint32 control_code = 2; oneof body { B call = 3; protosocket.v1.Status error = 15; }",
+};
 
 /** One file `bad/v1/bad.proto` with service `S`. */
 export function bad(opts: { envelope?: string; methods?: string; req?: string; res?: string; extra?: string }): string {

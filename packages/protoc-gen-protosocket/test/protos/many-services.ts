@@ -10,7 +10,9 @@ export function manyServices(n: number): string {
   const own: string[] = [];
   for (let i = 0; i < n; i++) {
     if (i % 3 === 2) {
-      services.push(`// Unbound${i} has no envelope.\nservice Unbound${i} {\n  rpc Call(google.protobuf.Empty) returns (google.protobuf.Empty);\n}`);
+      services.push(
+        `// Unbound${i} has no envelope.\nservice Unbound${i} {\n  rpc Call(google.protobuf.Empty) returns (google.protobuf.Empty);\n}`,
+      );
     } else if (i % 5 === 4) {
       services.push(
         `service Own${i} {\n  option (protosocket.v1.envelope) = { request: "OwnReq${i}" response: "OwnRes${i}" };\n  rpc Get(google.protobuf.StringValue) returns (google.protobuf.Int64Value);\n  rpc List(google.protobuf.Empty) returns (stream google.protobuf.StringValue);\n}`,

@@ -78,6 +78,7 @@ service Pinger {
     response: "legacy.v1.Response"
     message_id_field: "request_id"
     control_code_field: "code"
+    error_case: "-"
   };
   rpc Ping(legacy.v1.Ping) returns (legacy.v1.Pong);
 }

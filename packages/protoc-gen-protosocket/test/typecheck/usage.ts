@@ -1,14 +1,17 @@
 // Type-level checks of the generated code (never run; test/tsconfig.json
 // type-checks it, see typecheck.test.ts). Each `@ts-expect-error` is a
 // mistake a user must get a compile error for; tsc fails if one compiles.
-import type { Server, ServiceImpl, Transport } from "@protosocket/runtime";
-import * as js from "../gen/js/fixture/kv/v1/kv_service_protosocket.js";
-import type { KvService } from "../gen/ts/fixture/kv/v1/kv_service_pb.js";
-import * as ts from "../gen/ts/fixture/kv/v1/kv_service_protosocket.js";
-import type { GetResponse, WatchEvent } from "../gen/ts/fixture/kv/v1/protocol_pb.js";
-import * as interop from "../gen/ts/interop/v1/interop_service_protosocket.js";
+import type { KvService } from "@protosocket/gen/fixture/kv/v1/kv_service_pb.js";
+import {
+  type KvServiceClient,
+  KvServiceDefinition,
+  type KvServiceHandlers,
+} from "@protosocket/gen/fixture/kv/v1/kv_service_protosocket.js";
+import type { GetResponse, WatchEvent } from "@protosocket/gen/fixture/kv/v1/protocol_pb.js";
+import { InteropServiceDefinition } from "@protosocket/gen/interop/v1/interop_service_protosocket.js";
+import { createClient, type Server, type ServiceDefinition, type ServiceImpl, type Transport } from "@protosocket/runtime";
 
-const handlers: ts.KvServiceHandlers = {
+const handlers: KvServiceHandlers = {
   get(request) {
     return { value: new TextEncoder().encode(request.key) };
   },
@@ -25,32 +28,31 @@ const handlers: ts.KvServiceHandlers = {
 };
 
 export async function useGenerated(server: Server, transport: Transport): Promise<void> {
-  ts.registerKvService(server, handlers);
-  // The target=js+dts output declares the same shapes.
-  js.registerKvService(server, handlers);
-  const jsHandlers: js.KvServiceHandlers = handlers;
-  // The generated interface and the runtime's mapped type agree both ways.
+  server.register(KvServiceDefinition, handlers);
+  // The generated aliases are the runtime's mapped types.
   const impl: ServiceImpl<typeof KvService> = handlers;
-  const back: ts.KvServiceHandlers = impl;
-  void jsHandlers;
-  void back;
+  const def: ServiceDefinition<typeof KvService> = KvServiceDefinition;
+  void impl;
+  void def;
 
   // @ts-expect-error a missing handler is a type error
-  ts.registerKvService(server, { get: () => ({}) });
+  server.register(KvServiceDefinition, { get: () => ({}) });
   // ... unless the user opts into a partial implementation.
-  ts.registerKvServicePartial(server, { get: () => ({}) });
-  js.registerKvServicePartial(server, {});
+  server.registerPartial(KvServiceDefinition, { get: () => ({}) });
+  server.registerPartial(KvServiceDefinition, {});
 
-  ts.registerKvServicePartial(server, {
+  server.registerPartial(KvServiceDefinition, {
     // @ts-expect-error a handler must answer with the method's output
     get: () => ({ replaced: true }),
   });
-  ts.registerKvServicePartial(server, {
+  server.registerPartial(KvServiceDefinition, {
     // @ts-expect-error a streaming handler returns an AsyncIterable
     watch: () => ({ key: "k" }),
   });
+  // @ts-expect-error the handlers of one service do not serve another
+  server.register(InteropServiceDefinition, handlers);
 
-  const client = ts.createKvServiceClient(transport);
+  const client: KvServiceClient = createClient(KvServiceDefinition, transport);
   const got: GetResponse = await client.get({ key: "a" }, { timeoutMs: 100, signal: AbortSignal.timeout(50) });
   void got;
   // @ts-expect-error requests are typed
@@ -61,10 +63,8 @@ export async function useGenerated(server: Server, transport: Transport): Promis
     const e: WatchEvent = event;
     void e;
   }
-  const jsClient: js.KvServiceClient = js.createKvServiceClient(transport);
-  await jsClient.delete({ key: "a" });
 
-  const echo = interop.createInteropServiceClient(transport);
+  const echo = createClient(InteropServiceDefinition, transport);
   const res = await echo.echo({ message: "hi", payload: new Uint8Array(1) });
   const text: string = res.message;
   void text;

@@ -56,8 +56,9 @@ export function defaultCaseName(methodName: string): string {
 
 /**
  * Resolves a service's envelope binding from descriptors, enforcing every
- * binding rule (DESIGN §3). Used by the code generator at generate time and
- * by the runtime for services known only by descriptors (a buf image).
+ * binding rule (the README's quick start and docs/decisions.md describe
+ * them). Used by the code generator at generate time, and by the runtime
+ * when generated code loads and for services known only by descriptors.
  *
  * @throws BindingError naming file, service, method and the fix.
  */
@@ -308,6 +309,19 @@ export function resolveCasePath(
   return { path, steps, typeName: leaf.message.typeName };
 }
 
+/**
+ * Says that the response envelope has no recognisable error case and what to
+ * write: without this, every error reply of a peer would fail at run time as
+ * a response without the method's case.
+ */
+function missingErrorCase(envelope: DescMessage): string {
+  const lookalikes = envelope.fields.filter(
+    (f) => f.fieldKind === "message" && f.message.fields.some((x) => x.name === "code") && f.message.fields.some((x) => x.name === "message"),
+  );
+  const hint = lookalikes.length > 0 ? ` (${lookalikes.map((f) => `"${f.name}"`).join(" or ")}, with a code and a message, looks like one)` : "";
+  return `response envelope ${envelope.typeName} has no case of type ${STATUS_TYPE_NAME} and no field marked [(protosocket.v1.field).role = FIELD_ROLE_ERROR]: name the case that carries errors${hint} with error_case: "<case>" in option (protosocket.v1.envelope), or write error_case: "-" if the protocol has none (a failed handler then answers Cancel)`;
+}
+
 function resolveErrorCase(
   envelope: DescMessage,
   explicitPath: string,
@@ -329,7 +343,7 @@ function resolveErrorCase(
     const candidate =
       marked[0] ?? envelope.fields.find((f) => f.fieldKind === "message" && f.message.typeName === STATUS_TYPE_NAME);
     if (candidate === undefined) {
-      return undefined;
+      throw err(missingErrorCase(envelope));
     }
     path = resolveCasePath(envelope, candidate.name, undefined, "response", err);
   }

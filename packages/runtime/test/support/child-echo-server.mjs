@@ -1,11 +1,11 @@
 // An echo server in its own process, for tests that kill it (reliability-faults.test.ts).
-// Runs the built runtime (packages/runtime/dist) and the echo example's generated
-// binding (examples/echo/dist): `npm run build` first.
+// Runs the built runtime (packages/runtime/dist) and the echo service's generated
+// definition (@protosocket/gen, gen/dist): `npm run build` first.
 // Prints "LISTENING host:port" once it listens. Echo with message "sleep:N"
 // answers after N ms; Count streams `count` items `delayMs` apart.
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code, createServer, RpcError } from "@protosocket/runtime";
-import { EchoServiceDefinition } from "../../../../examples/echo/dist/gen/echo/v1/echo_protosocket.js";
+import { EchoServiceDefinition } from "@protosocket/gen/echo/v1/echo_protosocket.js";
 
 const server = createServer({ keepAliveMs: process.env.KEEPALIVE_MS ? Number(process.env.KEEPALIVE_MS) : undefined });
 server.register(EchoServiceDefinition, {

@@ -6,7 +6,7 @@
 // with no delay and is never read past its first item (the server's writes
 // back up); it prints "STALLED" instead.
 import { connect, createClient } from "@protosocket/runtime";
-import { EchoServiceDefinition } from "../../../../examples/echo/dist/gen/echo/v1/echo_protosocket.js";
+import { EchoServiceDefinition } from "@protosocket/gen/echo/v1/echo_protosocket.js";
 
 const stalled = process.argv[3] === "stalled";
 const transport = await connect({ port: Number(process.argv[2]) });

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { Code, createServer, RpcError, type Server, type ServerOptions, type ServiceDefinition, type ServiceImpl } from "../../src/index.js";
-import type { EchoService } from "../gen/echo/v1/echo_pb.js";
+import type { EchoService } from "@protosocket/gen/echo/v1/echo_pb.js";
 import { echoDef } from "./services.js";
 
 /** Observations of the echo handlers, for assertions. */
@@ -48,7 +48,10 @@ export function echoImpl(probe: EchoProbe): ServiceImpl<typeof EchoService> {
 }
 
 /** Starts an echo server on 127.0.0.1 with an ephemeral port. */
-export async function startEchoServer(options: ServerOptions = {}, def: ServiceDefinition<typeof EchoService> = echoDef): Promise<{ server: Server; port: number; probe: EchoProbe }> {
+export async function startEchoServer(
+  options: ServerOptions = {},
+  def: ServiceDefinition<typeof EchoService> = echoDef,
+): Promise<{ server: Server; port: number; probe: EchoProbe }> {
   const probe: EchoProbe = { aborted: 0, streamsFinished: 0, yielded: 0 };
   const server = createServer(options);
   server.register(def, echoImpl(probe));

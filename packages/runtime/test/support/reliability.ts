@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { Code, createServer, RpcError, type Server, type ServerOptions, type ServiceImpl } from "../../src/index.js";
-import type { EchoService } from "../gen/echo/v1/echo_pb.js";
+import type { EchoService } from "@protosocket/gen/echo/v1/echo_pb.js";
 import { echoDef } from "./services.js";
 
 /** Polls `check` every 5 ms until it holds; throws after `timeoutMs`. */

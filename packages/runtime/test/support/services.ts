@@ -1,15 +1,12 @@
-import { createRegistry } from "@bufbuild/protobuf";
-import { serviceFromRegistry } from "../../src/protocol.js";
-import type { ServiceDefinition } from "../../src/index.js";
-import { EchoService, file_echo_v1_echo } from "../gen/echo/v1/echo_pb.js";
-import { file_interop_v1_interop } from "../gen/interop/v1/interop_pb.js";
-import { file_interop_v1_interop_service, InteropService } from "../gen/interop/v1/interop_service_pb.js";
-import { file_test_v1_grouped, KvService } from "../gen/test/v1/grouped_pb.js";
+import { defineService, type ServiceDefinition } from "../../src/protocol.js";
+import { EchoService } from "@protosocket/gen/echo/v1/echo_pb.js";
+import { InteropService } from "@protosocket/gen/interop/v1/interop_service_pb.js";
+import { KvService } from "@protosocket/gen/test/v1/grouped_pb.js";
 
-/** Service definitions resolved from descriptors at run time, as a CLI would. */
-export const echoDef = serviceFromRegistry(EchoService, createRegistry(file_echo_v1_echo));
-export const kvDef = serviceFromRegistry(KvService, createRegistry(file_test_v1_grouped));
-export const interopDef = serviceFromRegistry(InteropService, createRegistry(file_interop_v1_interop, file_interop_v1_interop_service));
+/** Service definitions bound from the descriptors protoc-gen-es embeds, as generated code binds them. */
+export const echoDef = defineService(EchoService);
+export const kvDef = defineService(KvService);
+export const interopDef = defineService(InteropService);
 
 /**
  * `def` with its response envelope's error case unbound (as `error_case: "-"`

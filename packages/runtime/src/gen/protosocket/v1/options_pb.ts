@@ -73,8 +73,9 @@ export type EnvelopeOptions = Message<"protosocket.v1.EnvelopeOptions"> & {
    * Case path of the error case in the response envelope (for example
    * "error" or "result.failure"). Defaults to the field marked
    * FIELD_ROLE_ERROR, else the response case whose type is
-   * protosocket.v1.Status. Set to "-" to declare that the envelope has no
-   * error case (failed handlers then answer with Cancel).
+   * protosocket.v1.Status; an envelope with neither must name its error case
+   * here, or set "-" to declare that it has none (failed handlers then answer
+   * with Cancel).
    *
    * @generated from field: string error_case = 5;
    */

@@ -1,0 +1,82 @@
+// The conformance scenarios without a test framework, for any runtime:
+//
+//   node packages/runtime/test/conformance/dist/run.js               server and client in this process, over TCP
+//   bun  packages/runtime/test/conformance/dist/run.js
+//   deno run -A packages/runtime/test/conformance/dist/run.js
+//   … run.js --serve [--port N]       only the server: prints "LISTENING host:port", serves until stdin closes
+//   … run.js --connect host:port      only the client, against a server started with --serve (any runtime)
+//
+// dist/ is built by `npm run build` (tsconfig.json here). Prints one line per
+// scenario and a closing "N passed, N failed" line; exits 1 when one failed.
+import { createServer } from "@protosocket/runtime";
+import { type ConformanceFactory, remoteFactory, tcpFactory } from "./factory.js";
+import { scenarios } from "./scenarios.js";
+import { registerConformance, SERVER_OPTIONS } from "./service.js";
+
+const args = process.argv.slice(2);
+
+function usage(message: string): never {
+  process.stderr.write(`conformance: ${message}\nusage: run.js [--serve [--port N] | --connect host:port]\n`);
+  process.exit(2);
+}
+
+function runtimeName(): string {
+  const g = globalThis as { Bun?: { version: string }; Deno?: { version: { deno: string } } };
+  if (g.Bun !== undefined) return `bun ${g.Bun.version}`;
+  if (g.Deno !== undefined) return `deno ${g.Deno.version.deno}`;
+  return `node ${process.versions.node}`;
+}
+
+async function serve(port: number): Promise<void> {
+  const server = createServer(SERVER_OPTIONS);
+  registerConformance(server);
+  const address = await server.listen({ host: "127.0.0.1", port });
+  process.stdout.write(`LISTENING ${address.host}:${address.port} (${runtimeName()})\n`);
+  // Serve until the parent closes our stdin (or ends us).
+  process.stdin.resume();
+  await new Promise<void>((resolve) => {
+    process.stdin.on("end", resolve);
+    process.stdin.on("close", resolve);
+    process.on("SIGTERM", resolve);
+  });
+  await server.close({ graceMs: 0 });
+  process.exit(0);
+}
+
+async function runScenarios(factory: ConformanceFactory): Promise<void> {
+  let passed = 0;
+  let failed = 0;
+  process.stdout.write(`conformance: ${scenarios.length} scenarios, ${factory.name}, client on ${runtimeName()}\n`);
+  for (const scenario of scenarios) {
+    const started = Date.now();
+    try {
+      const target = await factory.start(registerConformance, SERVER_OPTIONS);
+      try {
+        await scenario.run(target);
+      } finally {
+        await target.stop();
+      }
+      passed++;
+      process.stdout.write(`  ok    ${scenario.name} (${Date.now() - started} ms)\n`);
+    } catch (e) {
+      failed++;
+      process.stdout.write(`  FAIL  ${scenario.name}\n        ${String(e instanceof Error ? (e.stack ?? e.message) : e).replace(/\n/g, "\n        ")}\n`);
+    }
+  }
+  process.stdout.write(`${passed} passed, ${failed} failed\n`);
+  process.exit(failed === 0 ? 0 : 1);
+}
+
+if (args[0] === "--serve") {
+  const port = args[1] === "--port" ? Number(args[2]) : 0;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) usage(`bad port "${args[2]}"`);
+  await serve(port);
+} else if (args[0] === "--connect") {
+  const match = /^(.+):(\d+)$/.exec(args[1] ?? "");
+  if (match === null) usage(`--connect needs host:port, not "${args[1] ?? ""}"`);
+  await runScenarios(remoteFactory(match[1] as string, Number(match[2])));
+} else if (args.length === 0) {
+  await runScenarios(tcpFactory);
+} else {
+  usage(`unknown arguments: ${args.join(" ")}`);
+}
