@@ -1,5 +1,5 @@
 /**
- * Faults (issue 6): peers that die, keepalive, and TLS failures. The killed
+ * Faults: peers that die, keepalive, and TLS failures. The killed
  * peer runs in a child process (support/child-*.mjs, which use the built
  * runtime in packages/runtime/dist and the echo example's generated binding:
  * `npm run build` first, as `npm test` does).

@@ -1,5 +1,5 @@
 /**
- * Hostile framing (issue 6): huge declared frames, frames that never
+ * Hostile framing: huge declared frames, frames that never
  * complete, silent connections, connection floods and call floods. Each
  * attack concerns its own connection: a healthy client keeps being served.
  */

@@ -1,5 +1,5 @@
 /**
- * Fuzzing a live server (issue 6): arbitrary byte streams and arbitrary
+ * Fuzzing a live server: arbitrary byte streams and arbitrary
  * well-formed envelopes, each run on its own raw connection, while a healthy
  * client on another connection keeps calling.
  *

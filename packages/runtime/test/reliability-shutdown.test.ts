@@ -1,5 +1,5 @@
 /**
- * Graceful shutdown under load (issue 6): while `server.close({ graceMs })`
+ * Graceful shutdown under load: while `server.close({ graceMs })`
  * runs, every call that started either completes or fails with a clear code;
  * none hangs and none is silently dropped. Each call is entered in a ledger
  * and accounted for.

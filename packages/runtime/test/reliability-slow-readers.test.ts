@@ -1,5 +1,5 @@
 /**
- * Slow and stalled readers (issue 6): a server must stop producing for a
+ * Slow and stalled readers: a server must stop producing for a
  * client that does not read, keep its memory bounded, and lose nothing when
  * the client reads again. The server and its client share this process, so
  * the memory figures are the process's (the client holds at most its

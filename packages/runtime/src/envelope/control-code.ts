@@ -11,7 +11,7 @@ export const ControlCode = {
 /** One of the three control codes. */
 export type ControlCode = (typeof ControlCode)[keyof typeof ControlCode];
 
-/** Maps a received code to a control code: anything but 0, 1 or 2 is a Cancel (DESIGN §4). */
+/** Maps a received code to a control code: anything but 0, 1 or 2 is a Cancel (docs/decisions.md, "Wire and ids"). */
 export function toControlCode(raw: number): ControlCode {
   return raw === 0 || raw === 2 ? raw : ControlCode.Cancel;
 }
