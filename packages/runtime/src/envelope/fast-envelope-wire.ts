@@ -14,13 +14,13 @@
  * groups, truncation) it hands to the generic codec, which either decodes it
  * or throws the protobuf error.
  */
-import { fromBinary, toBinary, type DescMessage, type Message } from "@bufbuild/protobuf";
+import { fromBinary, ScalarType, toBinary, type DescField, type DescMessage, type Message } from "@bufbuild/protobuf";
 import { FeatureSet_FieldPresence } from "@bufbuild/protobuf/wkt";
 import type { CasePath, EnvelopeFields } from "../binding/binding.js";
 import { varintSize, writeVarint } from "../wire/varint-prefix.js";
 import { leafWriterOf, type LeafWriter, type Scratch } from "./leaf-writer.js";
 import { toControlCode, type ControlCode } from "./control-code.js";
-import type { EnvelopeWire, FrameSink, InboundEnvelope, WireTarget } from "./envelope-wire.js";
+import type { EnvelopeContext, EnvelopeWire, FrameSink, InboundEnvelope, WireTarget } from "./envelope-wire.js";
 import { createGenericEnvelopeWire } from "./generic-envelope-wire.js";
 import { peekVarintField, type MessageId } from "./message-id.js";
 
@@ -75,6 +75,13 @@ export function createFastEnvelopeWire(schema: DescMessage, fields: EnvelopeFiel
   const generic = createGenericEnvelopeWire(schema, fields, paths);
   const idField = fields.id.number;
   const codeField = fields.code.number;
+  // Envelopes that carry metadata or a deadline take the generic path both ways: calls
+  // without them (every call on an envelope that binds neither) stay on this one.
+  const metadataField = fields.metadata?.number ?? -1;
+  const deadlineField = fields.deadline?.number ?? -1;
+  const hasContext = (context: EnvelopeContext | undefined): boolean =>
+    context !== undefined &&
+    ((metadataField >= 0 && context.metadata !== undefined && context.metadata.size > 0) || (deadlineField >= 0 && context.deadlineMs !== undefined));
   const idTag = tagBytes(idField, WIRE_VARINT);
   const codeTag = tagBytes(codeField, WIRE_VARINT);
   const byField = new Map<number, FastTarget>();
@@ -83,6 +90,10 @@ export function createFastEnvelopeWire(schema: DescMessage, fields: EnvelopeFiel
   // field of the same oneof replaces a case read before it ("last one wins").
   const oneofOf = new Map<number, unknown>();
   for (const f of schema.fields) if (f.oneof !== undefined) oneofOf.set(f.number, f.oneof);
+  // The wire types each declared field may arrive with: a declared field with another one is
+  // left to the generic codec (fromBinary rejects it), so both read every input alike.
+  const wireTypesOf = new Map<number, readonly number[]>();
+  for (const f of schema.fields) wireTypesOf.set(f.number, allowedWireTypes(f));
 
   const target = (path: CasePath): FastTarget => {
     let t = byPath.get(path.path);
@@ -107,7 +118,8 @@ export function createFastEnvelopeWire(schema: DescMessage, fields: EnvelopeFiel
   };
   for (const p of paths) target(p);
 
-  function encode(id: MessageId, code: ControlCode, t?: WireTarget, body?: Message): Uint8Array {
+  function encode(id: MessageId, code: ControlCode, t?: WireTarget, body?: Message, context?: EnvelopeContext): Uint8Array {
+    if (hasContext(context)) return generic.encode(id, code, t === undefined ? undefined : generic.target(t.path), body, context);
     const ft = t as FastTarget | undefined;
     const bodyBytes = ft !== undefined && body !== undefined ? toBinary(ft.schema, body) : undefined;
     const hasId = id !== 0 && id !== 0n;
@@ -155,7 +167,11 @@ export function createFastEnvelopeWire(schema: DescMessage, fields: EnvelopeFiel
    * the case message's bytes go to the sink as they are, after a small
    * header of id, code and the case's tag and length: no copy.
    */
-  function write(sink: FrameSink, id: MessageId, code: ControlCode, t?: WireTarget, body?: Message): void {
+  function write(sink: FrameSink, id: MessageId, code: ControlCode, t?: WireTarget, body?: Message, context?: EnvelopeContext): void {
+    if (hasContext(context)) {
+      sink.send(encode(id, code, t, body, context));
+      return;
+    }
     const ft = t as FastTarget | undefined;
     if (ft === undefined || body === undefined || !ft.last) {
       sink.send(encode(id, code, t, body));
@@ -241,7 +257,7 @@ export function createFastEnvelopeWire(schema: DescMessage, fields: EnvelopeFiel
         }
         const field = Math.floor(tag / 8);
         const wireType = tag & 7;
-        if (field === 0) throw FALLBACK;
+        if (field === 0 || field === metadataField || field === deadlineField) throw FALLBACK;
         if (field === idField || field === codeField) {
           if (wireType !== WIRE_VARINT) throw FALLBACK;
           // Varint: as a number while exact, re-read as a bigint past 49 bits.
@@ -282,6 +298,8 @@ export function createFastEnvelopeWire(schema: DescMessage, fields: EnvelopeFiel
           pos = caseEnd;
           continue;
         }
+        const allowed = wireTypesOf.get(field);
+        if (allowed !== undefined && !allowed.includes(wireType)) throw FALLBACK;
         pos = skipField(bytes, pos, end, wireType);
       }
     } catch (e) {
@@ -297,6 +315,8 @@ export function createFastEnvelopeWire(schema: DescMessage, fields: EnvelopeFiel
     return {
       id: g.id,
       code: g.code,
+      metadata: g.metadata,
+      deadlineMs: g.deadlineMs,
       carried: g.carried === undefined ? undefined : byPath.get(g.carried.path.path),
       read: (t) => g.read(generic.target(t.path)),
     };
@@ -307,6 +327,14 @@ export function createFastEnvelopeWire(schema: DescMessage, fields: EnvelopeFiel
 
 /** A parsed envelope; its case message is decoded on {@link read}. */
 class FastInbound implements InboundEnvelope {
+  get metadata(): undefined {
+    return undefined;
+  }
+
+  get deadlineMs(): undefined {
+    return undefined;
+  }
+
   constructor(
     readonly id: MessageId,
     readonly code: ControlCode,
@@ -320,6 +348,41 @@ class FastInbound implements InboundEnvelope {
     const c = this.carried;
     if (t !== c || c === undefined) return undefined;
     return fromBinary(c.schema, this.bytes.subarray(this.caseStart, this.caseEnd));
+  }
+}
+
+/** The wire types a field may be encoded with (repeated scalars: packed or not). */
+function allowedWireTypes(f: DescField): readonly number[] {
+  switch (f.fieldKind) {
+    case "message":
+    case "map":
+      return [WIRE_LEN];
+    case "enum":
+      return [WIRE_VARINT];
+    case "scalar":
+      return [scalarWireType(f.scalar)];
+    case "list":
+      if (f.listKind === "scalar") return [WIRE_LEN, scalarWireType(f.scalar)];
+      if (f.listKind === "enum") return [WIRE_LEN, WIRE_VARINT];
+      return [WIRE_LEN];
+  }
+}
+
+function scalarWireType(t: ScalarType): number {
+  switch (t) {
+    case ScalarType.STRING:
+    case ScalarType.BYTES:
+      return WIRE_LEN;
+    case ScalarType.DOUBLE:
+    case ScalarType.FIXED64:
+    case ScalarType.SFIXED64:
+      return 1;
+    case ScalarType.FLOAT:
+    case ScalarType.FIXED32:
+    case ScalarType.SFIXED32:
+      return 5;
+    default:
+      return WIRE_VARINT;
   }
 }
 
