@@ -153,6 +153,41 @@ describe("binding errors name the file, service, method and the fix", () => {
       },
       `${E}, method Again: request case "call" clashes with method Call's "call": the server could not tell the two apart; give each method its own case with option (protosocket.v1.method) = { request_case: "..." }`,
     ],
+    [
+      "metadata field of the wrong type, named by the option",
+      {
+        envelope: `request: "Req" response: "Res" metadata_field: "headers"`,
+        req: "uint64 message_id = 1; uint32 control_code = 2; oneof body { A call = 3; } repeated string headers = 6;",
+      },
+      `${E}: envelope bad.v1.Req: metadata field "headers" must be a map<string, string>, e.g. "map<string, string> headers = 6;"`,
+    ],
+    [
+      "metadata field of the wrong type, marked with the role",
+      {
+        req: "uint64 message_id = 1; uint32 control_code = 2; oneof body { A call = 3; } map<string, int32> md = 6 [(protosocket.v1.field).role = FIELD_ROLE_METADATA];",
+      },
+      `${E}: envelope bad.v1.Req: metadata field "md" must be a map<string, string>, e.g. "map<string, string> md = 6;"`,
+    ],
+    [
+      "deadline field of the wrong type",
+      {
+        envelope: `request: "Req" response: "Res" deadline_field: "deadline"`,
+        req: "uint64 message_id = 1; uint32 control_code = 2; oneof body { A call = 3; } int64 deadline = 6;",
+      },
+      `${E}: envelope bad.v1.Req: deadline field "deadline" must be a singular uint64 of milliseconds, e.g. "uint64 deadline = 6;"`,
+    ],
+    [
+      "a deadline role on the response envelope",
+      {
+        res: "uint64 message_id = 1; uint32 control_code = 2; oneof body { B call = 3; protosocket.v1.Status error = 15; } uint64 until = 6 [(protosocket.v1.field).role = FIELD_ROLE_DEADLINE];",
+      },
+      `${E}: envelope bad.v1.Res: field "until" has role FIELD_ROLE_DEADLINE, which only a request envelope may have`,
+    ],
+    [
+      "named metadata field missing",
+      { envelope: `request: "Req" response: "Res" metadata_field: "headers"` },
+      `${E}: envelope bad.v1.Req has no field "headers" (named by metadata_field of option (protosocket.v1.envelope))`,
+    ],
   ])("%s", (_, opts, message) => {
     expect(failure({ [FILE]: bad(opts) })).toBe(message);
   });

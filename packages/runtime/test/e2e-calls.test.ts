@@ -1,3 +1,4 @@
+import { create } from "@bufbuild/protobuf";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
 import { Code, connect, createClient, createServer, RpcError, type Server, type ConnectionTransport } from "../src/index.js";
@@ -194,8 +195,8 @@ describe("calls", () => {
         const [a, b] = peer.received;
         const idKey = echoDef.binding.response.id.localName;
         const codeKey = echoDef.binding.response.code.localName;
-        peer.write(frameOf(echoDef, "response", { $typeName: "echo.v1.EchoResponseEnvelope", [idKey]: a?.[idKey], [codeKey]: 1, body: { case: undefined } } as never));
-        peer.write(frameOf(echoDef, "response", { $typeName: "echo.v1.EchoResponseEnvelope", [idKey]: b?.[idKey], [codeKey]: 77, body: { case: undefined } } as never));
+        peer.write(frameOf(echoDef, "response", create(echoDef.responseEnvelope, { [idKey]: a?.[idKey], [codeKey]: 1 }) as never));
+        peer.write(frameOf(echoDef, "response", create(echoDef.responseEnvelope, { [idKey]: b?.[idKey], [codeKey]: 77 }) as never));
       });
     });
     try {

@@ -135,7 +135,7 @@ describe("interceptors", () => {
         (next) => (req) => {
           order.push("client");
           if ((req.message as unknown as { message: string }).message === "cached") {
-            return Promise.resolve({ kind: "unary", message: { $typeName: "echo.v1.EchoResponse", message: "from cache", payload: new Uint8Array(0) } as never });
+            return Promise.resolve({ kind: "unary", message: { $typeName: "echo.v1.EchoResponse", message: "from cache", payload: new Uint8Array(0) } as never, trailer: new Map() });
           }
           return next(req);
         },

@@ -35,6 +35,14 @@ export interface EnvelopeFields {
   readonly id: FieldStep;
   /** The uint32 control code field. */
   readonly code: FieldStep;
+  /**
+   * The map<string, string> metadata field, when the envelope binds one:
+   * request metadata on the request envelope, trailers on the response
+   * envelope.
+   */
+  readonly metadata?: FieldStep;
+  /** The uint64 field of the milliseconds left to the deadline (request envelope only), when bound. */
+  readonly deadline?: FieldStep;
 }
 
 /** The error case of the response envelope and how to read and write it. */

@@ -83,8 +83,14 @@ export function resolveServiceBinding(service: DescService, lookup: MessageLooku
   if (responseEnvelope === undefined) {
     throw err(`response envelope message "${opts.response}" not found; name a message defined or imported by ${file} (fully-qualified, or relative to package "${pkg}")`);
   }
-  const request = resolveEnvelopeFields(requestEnvelope, opts.messageIdField, opts.controlCodeField, err);
-  const responseFields = resolveEnvelopeFields(responseEnvelope, opts.messageIdField, opts.controlCodeField, err);
+  const request = withContextFields(resolveEnvelopeFields(requestEnvelope, opts.messageIdField, opts.controlCodeField, err), requestEnvelope, opts, "request", err);
+  const responseFields = withContextFields(
+    resolveEnvelopeFields(responseEnvelope, opts.messageIdField, opts.controlCodeField, err),
+    responseEnvelope,
+    opts,
+    "response",
+    err,
+  );
   const error = resolveErrorCase(responseEnvelope, opts.errorCase, err);
 
   const methods: MethodBinding[] = [];
@@ -198,6 +204,77 @@ function resolveEnvelopeFields(
     throw err(`envelope ${envelope.typeName}: the message id and control code fields must not be members of a oneof`);
   }
   return { typeName: envelope.typeName, id: step(id), code: step(code) };
+}
+
+/**
+ * Adds the optional context fields an envelope binds: metadata (both
+ * envelopes) and the deadline (request envelope). A field named by the
+ * option or marked with the role must have the right type; a field that only
+ * has the default name is bound when its type fits and ignored otherwise, so
+ * an existing envelope's unrelated `metadata` field changes nothing.
+ */
+function withContextFields(
+  fields: EnvelopeFields,
+  envelope: DescMessage,
+  opts: { metadataField: string; deadlineField: string },
+  side: "request" | "response",
+  err: (problem: string) => BindingError,
+): EnvelopeFields {
+  const out: { -readonly [K in keyof EnvelopeFields]: EnvelopeFields[K] } = { ...fields };
+  const isStringMap = (f: DescField) => f.fieldKind === "map" && f.mapKey === ScalarType.STRING && f.mapKind === "scalar" && f.scalar === ScalarType.STRING;
+  const isUint64 = (f: DescField) => f.fieldKind === "scalar" && f.scalar === ScalarType.UINT64;
+  const metadata = findOptionalRoleField(envelope, opts.metadataField, FieldRole.METADATA, "metadata", "metadata_field", isStringMap, err);
+  if (metadata !== undefined) {
+    if (!isStringMap(metadata)) {
+      throw err(`envelope ${envelope.typeName}: metadata field "${metadata.name}" must be a map<string, string>, e.g. "map<string, string> ${metadata.name} = ${metadata.number};"`);
+    }
+    out.metadata = step(metadata);
+  }
+  const deadline = findOptionalRoleField(envelope, side === "request" ? opts.deadlineField : "", FieldRole.DEADLINE, "deadline_ms", "deadline_field", isUint64, err);
+  if (deadline !== undefined) {
+    if (side === "response") {
+      if (fieldRole(deadline) === FieldRole.DEADLINE) {
+        throw err(`envelope ${envelope.typeName}: field "${deadline.name}" has role FIELD_ROLE_DEADLINE, which only a request envelope may have`);
+      }
+    } else {
+      if (!isUint64(deadline) || deadline.oneof !== undefined) {
+        throw err(`envelope ${envelope.typeName}: deadline field "${deadline.name}" must be a singular uint64 of milliseconds, e.g. "uint64 ${deadline.name} = ${deadline.number};"`);
+      }
+      out.deadline = step(deadline);
+    }
+  }
+  for (const [role, f] of [["metadata", out.metadata], ["deadline", out.deadline]] as const) {
+    if (f !== undefined && (f.number === fields.id.number || f.number === fields.code.number)) {
+      throw err(`envelope ${envelope.typeName}: the ${role} field cannot also be the message id or the control code field`);
+    }
+  }
+  return out;
+}
+
+/** The field of an optional role: named by the option, marked with the role, or (when `fits`) by its default name. */
+function findOptionalRoleField(
+  envelope: DescMessage,
+  explicitName: string,
+  role: FieldRole,
+  defaultName: string,
+  optionName: string,
+  fits: (f: DescField) => boolean,
+  err: (problem: string) => BindingError,
+): DescField | undefined {
+  if (explicitName !== "") {
+    const f = envelope.fields.find((x) => x.name === explicitName);
+    if (f === undefined) {
+      throw err(`envelope ${envelope.typeName} has no field "${explicitName}" (named by ${optionName} of option (protosocket.v1.envelope))`);
+    }
+    return f;
+  }
+  const marked = envelope.fields.filter((x) => fieldRole(x) === role);
+  if (marked.length > 1) {
+    throw err(`envelope ${envelope.typeName} marks ${marked.length} fields with role ${FieldRole[role]}; mark exactly one`);
+  }
+  if (marked[0] !== undefined) return marked[0];
+  const byName = envelope.fields.find((x) => x.name === defaultName);
+  return byName !== undefined && fits(byName) ? byName : undefined;
 }
 
 function findRoleField(

@@ -1,5 +1,6 @@
 import type { ContextValues } from "../context-values.js";
-import { checkNumber, checkObject, checkSignal, invalidOption } from "../util/validate.js";
+import type { MetadataInit } from "../metadata.js";
+import { checkFunction, checkNumber, checkObject, checkSignal, invalidOption } from "../util/validate.js";
 
 /** Options of one call. */
 export interface CallOptions {
@@ -12,6 +13,18 @@ export interface CallOptions {
   timeoutMs?: number;
   /** Values for the interceptors of this call (a new, empty bag when not given). */
   contextValues?: ContextValues;
+  /**
+   * Metadata sent with the request (auth tokens, trace context …), in the
+   * envelope's metadata field. Ignored when the service's envelope binds
+   * none.
+   */
+  metadata?: MetadataInit;
+  /**
+   * Receives the trailers the server sent with the call's final frame (the
+   * response, the stream's End, or the error), when the envelope binds a
+   * metadata field and the server sent any.
+   */
+  onTrailer?: (trailers: ReadonlyMap<string, string>) => void;
 }
 
 /**
@@ -24,6 +37,7 @@ export function checkCallOptions(options: CallOptions | undefined): void {
   checkObject("call options", options);
   checkSignal("signal", options.signal);
   checkNumber("timeoutMs", options.timeoutMs, 0, { infinity: true, fraction: true, max: Number.MAX_VALUE });
+  checkFunction("onTrailer", options.onTrailer);
   const values = options.contextValues;
   if (values !== undefined && (values === null || typeof (values as { get?: unknown }).get !== "function")) {
     throw invalidOption("contextValues", values, "a ContextValues bag (createContextValues())");

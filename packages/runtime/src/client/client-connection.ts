@@ -1,6 +1,8 @@
 import { create, type DescMethod, type DescMethodServerStreaming, type DescMethodUnary, type Message } from "@bufbuild/protobuf";
 import type { FrameHandler, FrameLink } from "../conn/frame-link.js";
 import { ControlCode } from "../envelope/control-code.js";
+import type { EnvelopeContext } from "../envelope/envelope-wire.js";
+import { toMetadata } from "../metadata.js";
 import { codecsOf, envelopeBindingClash, type EnvelopeCodecs, type MethodCodec } from "../envelope/service-codecs.js";
 import { Code, RpcError } from "../errors.js";
 import type { ServiceDefinition } from "../service/service-definition.js";
@@ -183,14 +185,18 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
       return new RpcError(Code.Unavailable, `connection is closed: ${this.closeError.rawMessage}`, [], this.errorContext(method));
     }
     let message: Message;
+    let context: EnvelopeContext | undefined;
     try {
       message = create(method.desc.input, input as never);
+      if (options !== undefined) context = this.contextOf(options);
     } catch (e) {
+      if (e instanceof RpcError) return e.withContext(this.errorContext(method));
       return new RpcError(Code.InvalidArgument, `invalid request: ${e instanceof Error ? e.message : String(e)}`, [], { ...this.errorContext(method), cause: e });
     }
+    if (options?.onTrailer !== undefined) call.onTrailer = options.onTrailer;
     const id = this.nextId();
     try {
-      call.codecs.request.write(this.link, id, ControlCode.Normal, method.request, message);
+      call.codecs.request.write(this.link, id, ControlCode.Normal, method.request, message, context);
     } catch (e) {
       if (e instanceof RpcError) {
         const prefix = e.code === Code.ResourceExhausted ? "request not sent: " : "";
@@ -201,6 +207,14 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
     call.id = id;
     this.calls.set(id, call);
     return undefined;
+  }
+
+  /** The metadata and deadline a request carries (where the envelope binds fields for them). */
+  private contextOf(options: CallOptions): EnvelopeContext | undefined {
+    const { metadata, timeoutMs } = options;
+    const deadlineMs = timeoutMs !== undefined && timeoutMs !== Number.POSITIVE_INFINITY ? timeoutMs : undefined;
+    if (metadata === undefined && deadlineMs === undefined) return undefined;
+    return { metadata: metadata === undefined ? undefined : toMetadata("metadata", metadata), deadlineMs };
   }
 
   /** Forgets a call the client gave up on and tells the server. */
@@ -261,6 +275,11 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
     const codecs = call.codecs;
     if (codecs !== primary) inbound = codecs.response.decode(body);
     const code = inbound.code;
+    // Trailers come with the call's final frame: a unary response, End, the error, or Cancel.
+    const trailers = inbound.metadata;
+    if (trailers !== undefined && call.onTrailer !== undefined && (code !== ControlCode.Normal || call.method.desc.methodKind === "unary" || inbound.carried !== call.method.response)) {
+      call.onTrailer(trailers);
+    }
     if (code === ControlCode.Normal) {
       const value = inbound.read(call.method.response);
       if (value !== undefined) {

@@ -1,5 +1,6 @@
 import { create, type DescMessage, type DescMethodServerStreaming, type DescMethodUnary, type Message } from "@bufbuild/protobuf";
 import { createContextValues, type ContextValues } from "../context-values.js";
+import { toMetadata } from "../metadata.js";
 import { Code, RpcError } from "../errors.js";
 import type { ServiceDefinition } from "../service/service-definition.js";
 import { checkCallOptions, type CallOptions } from "./call-options.js";
@@ -25,6 +26,12 @@ interface RequestCommon {
   readonly deadline: number | undefined;
   /** Values shared by the interceptors of this call. */
   readonly contextValues: ContextValues;
+  /**
+   * The metadata the request carries (from `CallOptions.metadata`); an
+   * interceptor may add to it (an auth token, trace context). It travels only
+   * when the service's envelope binds a metadata field.
+   */
+  readonly metadata: Map<string, string>;
 }
 
 /** A unary call on its way to the transport. */
@@ -50,6 +57,8 @@ export interface UnaryResponse {
   readonly kind: "unary";
   /** The response message. */
   readonly message: Message;
+  /** The trailers the server sent with it (empty when none, or the envelope binds no metadata field). */
+  readonly trailer: ReadonlyMap<string, string>;
 }
 
 /** The outcome of a server-streaming call: its messages, as they arrive. */
@@ -57,6 +66,8 @@ export interface StreamResponse {
   readonly kind: "server_streaming";
   /** The response messages; wrap it to observe each one, the end or the error. */
   readonly message: AsyncIterable<Message>;
+  /** The trailers the server sent with the stream's last frame: filled in when the stream ends. */
+  readonly trailer: ReadonlyMap<string, string>;
 }
 
 /** Any intercepted call. */
@@ -154,8 +165,15 @@ export class InterceptorChain {
         signal: options?.signal ?? NO_SIGNAL,
         deadline: deadlineOf(options),
         contextValues: options?.contextValues ?? createContextValues(),
+        metadata: toMetadata("metadata", options?.metadata),
       };
-      return this.chain(req).then(messageOf);
+      const onTrailer = options?.onTrailer;
+      const res = this.chain(req);
+      if (onTrailer === undefined) return res.then(messageOf);
+      return res.then((r) => {
+        if (r.trailer !== undefined && r.trailer.size > 0) onTrailer(r.trailer);
+        return messageOf(r);
+      });
     } catch (e) {
       return Promise.reject(RpcError.from(e, Code.InvalidArgument));
     }
@@ -180,11 +198,24 @@ export class InterceptorChain {
               signal: options?.signal ?? NO_SIGNAL,
               deadline: deadlineOf(options),
               contextValues: options?.contextValues ?? createContextValues(),
+              metadata: toMetadata("metadata", options?.metadata),
             };
             const res = (await this.chain(req)) as StreamResponse;
             const it = res.message[Symbol.asyncIterator]();
-            inner = it;
-            return it;
+            const onTrailer = options?.onTrailer;
+            // The caller's onTrailer gets the trailers the chain's response carries, once the stream ended.
+            inner =
+              onTrailer === undefined
+                ? it
+                : {
+                    next: async () => {
+                      const r = await it.next();
+                      if (r.done === true && res.trailer !== undefined && res.trailer.size > 0) onTrailer(res.trailer);
+                      return r;
+                    },
+                    ...(it.return !== undefined ? { return: (v?: unknown) => (it.return as (v?: unknown) => Promise<IteratorResult<Message>>)(v) } : {}),
+                  };
+            return inner;
           })();
           return opening;
         };
@@ -202,13 +233,20 @@ export class InterceptorChain {
 
   /** The end of the chain: the target, with the request's signal and what is left of its deadline. */
   private callInner(req: CallRequest): Promise<CallResponse> {
-    const options: CallOptions = { contextValues: req.contextValues };
+    const trailer = new Map<string, string>();
+    const options: CallOptions = {
+      contextValues: req.contextValues,
+      onTrailer: (t) => {
+        for (const [k, v] of t) trailer.set(k, v);
+      },
+    };
     if (req.signal !== NO_SIGNAL) options.signal = req.signal;
     if (req.deadline !== undefined) options.timeoutMs = Math.max(0, req.deadline - Date.now());
+    if (req.metadata.size > 0) options.metadata = req.metadata;
     if (req.kind === "unary") {
-      return this.inner.unary(req.service, req.method, req.message, options).then((message) => ({ kind: "unary", message }));
+      return this.inner.unary(req.service, req.method, req.message, options).then((message) => ({ kind: "unary", message, trailer }));
     }
-    return Promise.resolve({ kind: "server_streaming", message: this.inner.stream(req.service, req.method, req.message, options) });
+    return Promise.resolve({ kind: "server_streaming", message: this.inner.stream(req.service, req.method, req.message, options), trailer });
   }
 }
 

@@ -11,6 +11,8 @@ export interface PendingCall {
   readonly codecs: EnvelopeCodecs;
   /** The method. */
   readonly method: MethodCodec;
+  /** Receives the trailers of the call's final frame, when it carries any. */
+  onTrailer: ((trailers: ReadonlyMap<string, string>) => void) | undefined;
   /** A response message arrived. */
   deliver(value: Message): void;
   /** The server ended the stream. */

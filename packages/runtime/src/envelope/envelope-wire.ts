@@ -32,12 +32,27 @@ export interface FrameSink {
   send(body: Uint8Array, head?: Uint8Array): void;
 }
 
+/**
+ * The call context an envelope carries besides its case, in the fields the
+ * binding names (nothing is written where it names none).
+ */
+export interface EnvelopeContext {
+  /** Metadata (request envelope) or trailers (response envelope). */
+  readonly metadata?: ReadonlyMap<string, string> | undefined;
+  /** Milliseconds left to the call's deadline (request envelope). */
+  readonly deadlineMs?: number | undefined;
+}
+
 /** One received envelope: its id and code, and access to the message it carries. */
 export interface InboundEnvelope {
   /** The message id. */
   readonly id: MessageId;
   /** The control code (unknown codes read as Cancel). */
   readonly code: ControlCode;
+  /** The metadata (or trailers) it carries; undefined when none (or the binding has no metadata field). */
+  readonly metadata: ReadonlyMap<string, string> | undefined;
+  /** The milliseconds left to the deadline it carries; undefined when none (or not bound). */
+  readonly deadlineMs: number | undefined;
   /** The target (among those registered) whose case this envelope carries, if any. */
   readonly carried: WireTarget | undefined;
   /** The message at `target`, decoded; undefined when the envelope carries another case. Throws on invalid bytes. */
@@ -56,10 +71,10 @@ export interface EnvelopeWire {
   readonly fast: boolean;
   /** Registers (or returns the registered) target for a case path. */
   target(path: CasePath): WireTarget;
-  /** The bytes of an envelope with this id and code, carrying `body` at `target` when given. */
-  encode(id: MessageId, code: ControlCode, target?: WireTarget, body?: Message): Uint8Array;
+  /** The bytes of an envelope with this id and code, carrying `body` at `target` and `context`, when given. */
+  encode(id: MessageId, code: ControlCode, target?: WireTarget, body?: Message, context?: EnvelopeContext): Uint8Array;
   /** Like {@link encode}, but hands the frame to `sink`, where it can avoid copying the case message's bytes. */
-  write(sink: FrameSink, id: MessageId, code: ControlCode, target?: WireTarget, body?: Message): void;
+  write(sink: FrameSink, id: MessageId, code: ControlCode, target?: WireTarget, body?: Message, context?: EnvelopeContext): void;
   /** Parses an envelope; throws on bytes that are not a valid envelope. */
   decode(bytes: Uint8Array): InboundEnvelope;
   /** The message id in the first bytes of an envelope (possibly cut short), when they hold it. */

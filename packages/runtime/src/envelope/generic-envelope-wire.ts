@@ -3,7 +3,7 @@ import type { CasePath, EnvelopeFields } from "../binding/binding.js";
 import { createCaseAccessor, type CaseAccessor } from "./case-accessor.js";
 import type { ControlCode } from "./control-code.js";
 import { createEnvelopeCodec, type EnvelopeMessage } from "./envelope-codec.js";
-import type { EnvelopeWire, WireTarget } from "./envelope-wire.js";
+import type { EnvelopeContext, EnvelopeWire, WireTarget } from "./envelope-wire.js";
 import { peekVarintField, toMessageId, type MessageId } from "./message-id.js";
 
 interface GenericTarget extends WireTarget {
@@ -29,9 +29,17 @@ export function createGenericEnvelopeWire(schema: DescMessage, fields: EnvelopeF
     return t;
   };
   for (const p of paths) target(p);
-  const encode = (id: MessageId, code: ControlCode, t?: WireTarget, body?: Message): Uint8Array => {
+  const metadataKey = fields.metadata?.localName;
+  const deadlineKey = fields.deadline?.localName;
+  const encode = (id: MessageId, code: ControlCode, t?: WireTarget, body?: Message, context?: EnvelopeContext): Uint8Array => {
     const env = codec.create(typeof id === "bigint" ? id : BigInt(id), code);
     if (t !== undefined && body !== undefined) (t as GenericTarget).accessor.set(env, body);
+    if (context !== undefined) {
+      if (metadataKey !== undefined && context.metadata !== undefined && context.metadata.size > 0) {
+        env[metadataKey] = Object.fromEntries(context.metadata);
+      }
+      if (deadlineKey !== undefined && context.deadlineMs !== undefined) env[deadlineKey] = BigInt(Math.max(1, Math.ceil(context.deadlineMs)));
+    }
     return codec.encode(env);
   };
   const idField = fields.id.number;
@@ -40,8 +48,8 @@ export function createGenericEnvelopeWire(schema: DescMessage, fields: EnvelopeF
     fast: false,
     target,
     encode,
-    write(sink, id, code, t, body) {
-      sink.send(encode(id, code, t, body));
+    write(sink, id, code, t, body, context) {
+      sink.send(encode(id, code, t, body, context));
     },
     decode(bytes) {
       const env: EnvelopeMessage = codec.decode(bytes);
@@ -56,9 +64,24 @@ export function createGenericEnvelopeWire(schema: DescMessage, fields: EnvelopeF
         id: toMessageId(codec.readId(env)),
         code: codec.readCode(env),
         carried,
+        metadata: metadataKey === undefined ? undefined : readMetadata(env[metadataKey]),
+        deadlineMs: deadlineKey === undefined ? undefined : readDeadline(env[deadlineKey]),
         read: (t) => (t as GenericTarget).accessor.get(env),
       };
     },
     peekId: (head) => peekVarintField(head, idField),
   };
+}
+
+/** A map<string, string> field as protobuf-es reads it (a plain object), as a Map; undefined when empty. */
+function readMetadata(value: unknown): ReadonlyMap<string, string> | undefined {
+  if (value === null || typeof value !== "object") return undefined;
+  const entries = Object.entries(value as Record<string, string>);
+  return entries.length === 0 ? undefined : new Map(entries);
+}
+
+/** A uint64 of milliseconds as a number; undefined when 0 (unset). */
+function readDeadline(value: unknown): number | undefined {
+  if (typeof value !== "bigint" || value === 0n) return undefined;
+  return value > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(value);
 }

@@ -124,9 +124,12 @@ export function envelopeBindingClash(a: ServiceDefinition, b: ServiceDefinition)
   const same =
     ra.id.number === rb.id.number &&
     ra.code.number === rb.code.number &&
+    ra.metadata?.number === rb.metadata?.number &&
+    ra.deadline?.number === rb.deadline?.number &&
     sa.id.number === sb.id.number &&
     sa.code.number === sb.code.number &&
+    sa.metadata?.number === sb.metadata?.number &&
     sa.error?.path === sb.error?.path;
   if (same) return undefined;
-  return `${b.service.typeName} reads the message id and control code of ${b.requestEnvelope.typeName}/${b.responseEnvelope.typeName} from other fields (or has another error case) than ${a.service.typeName}; services sharing envelopes must bind them alike`;
+  return `${b.service.typeName} reads the message id, control code, metadata or deadline of ${b.requestEnvelope.typeName}/${b.responseEnvelope.typeName} from other fields (or has another error case) than ${a.service.typeName}; services sharing envelopes must bind them alike`;
 }

@@ -1,5 +1,6 @@
 import type { DescMethod } from "@bufbuild/protobuf";
 import { createContextValues, type ContextValues } from "../context-values.js";
+import { EMPTY_METADATA } from "../metadata.js";
 import type { HandlerContext } from "./handler-types.js";
 
 /**
@@ -15,8 +16,13 @@ export class CallContext implements HandlerContext {
   /** The method's descriptor. */
   readonly methodDesc: DescMethod;
   private readonly id: number | bigint;
+  /** The metadata the client sent. */
+  readonly metadata: ReadonlyMap<string, string>;
+  /** When the call must be complete (Date.now() ms), if the client sent a deadline. */
+  readonly deadline: number | undefined;
   private controller: AbortController | undefined;
   private values: ContextValues | undefined;
+  private trailerMap: Map<string, string> | undefined;
   private abortReason: unknown;
   private aborted = false;
 
@@ -25,12 +31,38 @@ export class CallContext implements HandlerContext {
    * @param method "package.Service/Method".
    * @param methodDesc the method's descriptor.
    * @param id the call's message id.
+   * @param metadata the metadata the client sent.
+   * @param deadline when the call must be complete (Date.now() ms), if known.
    */
-  constructor(peer: string, method: string, methodDesc: DescMethod, id: number | bigint) {
+  constructor(peer: string, method: string, methodDesc: DescMethod, id: number | bigint, metadata: ReadonlyMap<string, string> = EMPTY_METADATA, deadline?: number) {
     this.peer = peer;
     this.method = method;
     this.methodDesc = methodDesc;
     this.id = id;
+    this.metadata = metadata;
+    this.deadline = deadline;
+  }
+
+  /** Trailers sent with the call's final frame (created when first read). */
+  get trailers(): Map<string, string> {
+    this.trailerMap ??= new Map();
+    return this.trailerMap;
+  }
+
+  /** The trailers set so far, without creating any: for the final frame. */
+  get trailersIfAny(): ReadonlyMap<string, string> | undefined {
+    return this.trailerMap !== undefined && this.trailerMap.size > 0 ? this.trailerMap : undefined;
+  }
+
+  /** Milliseconds left to the deadline (at least 0), or undefined without one. */
+  timeoutMs(): number | undefined {
+    return this.deadline === undefined ? undefined : Math.max(0, this.deadline - Date.now());
+  }
+
+  /** The signal and what is left of the deadline, for a call made downstream. */
+  callOptions(): { signal: AbortSignal; timeoutMs?: number } {
+    const timeoutMs = this.timeoutMs();
+    return timeoutMs === undefined ? { signal: this.signal } : { signal: this.signal, timeoutMs };
   }
 
   /** The call's message id. */

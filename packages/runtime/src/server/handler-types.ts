@@ -22,6 +22,31 @@ export interface HandlerContext {
   readonly messageId: bigint;
   /** Values shared with the server's interceptors for this call. */
   readonly contextValues: ContextValues;
+  /**
+   * The metadata the client sent with the request (empty when none, or when
+   * the envelope binds no metadata field).
+   */
+  readonly metadata: ReadonlyMap<string, string>;
+  /**
+   * Trailers to send with the call's final frame (the response, the
+   * stream's End, or the error): set them here, from the handler or an
+   * interceptor. They travel only when the envelope binds a metadata field.
+   */
+  readonly trailers: Map<string, string>;
+  /**
+   * When the call must be complete, in Date.now() milliseconds: from the
+   * deadline the client sent (when the envelope binds a deadline field).
+   * `signal` aborts then, and the call fails with `deadline_exceeded`.
+   */
+  readonly deadline: number | undefined;
+  /** Milliseconds left to the deadline (at least 0), or undefined when the call has none. */
+  timeoutMs(): number | undefined;
+  /**
+   * Options for a call this handler makes downstream: its signal, and what
+   * is left of its deadline as `timeoutMs`, so the downstream call stops when
+   * this one does. `client.get(req, ctx.callOptions())`.
+   */
+  callOptions(): { signal: AbortSignal; timeoutMs?: number };
 }
 
 /** A unary handler: the request in, the response (or a promise of it) out. */

@@ -18,6 +18,8 @@ interface ServerRequestCommon {
   readonly deadline: number | undefined;
   /** Values shared with the handler (its `ctx.contextValues`). */
   readonly contextValues: ContextValues;
+  /** The metadata the client sent (the handler's `ctx.metadata`); set trailers on `ctx.trailers`. */
+  readonly metadata: ReadonlyMap<string, string>;
   /** The context the handler will get. */
   readonly ctx: HandlerContext;
 }
@@ -123,7 +125,7 @@ export function createServerRequest(
   message: Message,
   ctx: HandlerContext,
 ): ServerRequest {
-  const req = { kind, service, method, methodName, peer, deadline: undefined, contextValues: ctx.contextValues, ctx, message };
+  const req = { kind, service, method, methodName, peer, deadline: ctx.deadline, contextValues: ctx.contextValues, metadata: ctx.metadata, ctx, message };
   Object.defineProperty(req, "signal", SIGNAL_FROM_CTX);
   return req as unknown as ServerRequest;
 }

@@ -1,4 +1,5 @@
 import type { MessageId } from "../envelope/message-id.js";
+import type { LongTimeout } from "../util/long-timeout.js";
 import type { CallContext } from "./handler-context.js";
 import type { ServedMethod } from "./served-method.js";
 
@@ -8,6 +9,8 @@ export class ServerCall {
   done = false;
   /** The response stream being sent, for a streaming call. */
   iterator: AsyncIterator<unknown> | undefined;
+  /** Ends the call when the deadline the client sent passes. */
+  deadlineTimer: LongTimeout | undefined;
 
   /**
    * @param id the message id.

@@ -7,6 +7,7 @@ import type { MessageId } from "../envelope/message-id.js";
 import type { EnvelopeCodecs } from "../envelope/service-codecs.js";
 import { Code, RpcError } from "../errors.js";
 import { FrameError } from "../wire/frame-error.js";
+import { startTimeout } from "../util/long-timeout.js";
 import { CallContext } from "./handler-context.js";
 import { createServerRequest, type AnyHandler, type ServerRequest } from "./interceptor.js";
 import type { ServedMethod } from "./served-method.js";
@@ -161,8 +162,11 @@ export class ServerConnection implements FrameHandler {
       this.sendError(id, new RpcError(Code.Unimplemented, `${method.codec.fullName} is not implemented`));
       return;
     }
-    const call = new ServerCall(id, method, new CallContext(this.peer, method.codec.fullName, method.codec.desc, id));
+    const deadlineMs = inbound.deadlineMs;
+    const ctx = new CallContext(this.peer, method.codec.fullName, method.codec.desc, id, inbound.metadata, deadlineMs === undefined ? undefined : Date.now() + deadlineMs);
+    const call = new ServerCall(id, method, ctx);
     this.calls.set(id, call);
+    if (deadlineMs !== undefined) call.deadlineTimer = startTimeout(() => this.expire(call, deadlineMs), deadlineMs, true);
     if (method.chain !== undefined) {
       this.runIntercepted(call, request);
     } else if (method.codec.desc.methodKind === "unary") {
@@ -292,7 +296,7 @@ export class ServerConnection implements FrameHandler {
         if (call.done) return;
         if (r.done === true) {
           this.removeCall(call);
-          this.sendControl(call.id, ControlCode.End);
+          this.sendControl(call.id, ControlCode.End, call.ctx.trailersIfAny);
           return;
         }
         try {
@@ -313,7 +317,9 @@ export class ServerConnection implements FrameHandler {
   /** Sends one response message; throws the link's RpcError over the frame limit, or the protobuf error of an invalid value. */
   private sendResponse(call: ServerCall, value: unknown): void {
     const codec = call.method.codec;
-    this.send(call.id, ControlCode.Normal, codec.response, create(codec.desc.output, value as never));
+    // A unary response is the call's final frame: it carries the trailers.
+    const trailers = codec.desc.methodKind === "unary" ? call.ctx.trailersIfAny : undefined;
+    this.send(call.id, ControlCode.Normal, codec.response, create(codec.desc.output, value as never), trailers);
   }
 
   private fail(call: ServerCall, reason: unknown): void {
@@ -338,19 +344,20 @@ export class ServerConnection implements FrameHandler {
 
   /** Ends a failed call on the wire: its error, or a bare Cancel for `cancelled`. */
   private sendFailure(call: ServerCall, error: RpcError): void {
+    const trailers = call.ctx.trailersIfAny;
     if (error.code === Code.Cancelled) {
       // A handler that gives up with `cancelled` rejects the call with a bare Cancel, as a Rust server does.
-      this.sendControl(call.id, ControlCode.Cancel);
+      this.sendControl(call.id, ControlCode.Cancel, trailers);
       return;
     }
-    this.sendError(call.id, error);
+    this.sendError(call.id, error, trailers);
   }
 
   /** Writes a response envelope, unless the link has ended. Throws the link's RpcError for a frame over the limit. */
-  private send(id: MessageId, code: ControlCode, target?: WireTarget, body?: Message): void {
+  private send(id: MessageId, code: ControlCode, target?: WireTarget, body?: Message, trailers?: ReadonlyMap<string, string>): void {
     const link = this.link;
     if (link.ended) return;
-    this.state.codecs.response.write(link, id, code, target, body);
+    this.state.codecs.response.write(link, id, code, target, body, trailers === undefined ? undefined : { metadata: trailers });
     if (!this.readPaused && !link.writable && !link.ended) {
       // Inbound backpressure: read no more requests while the client does not read responses.
       this.readPaused = true;
@@ -362,22 +369,22 @@ export class ServerConnection implements FrameHandler {
     }
   }
 
-  private sendControl(id: MessageId, code: ControlCode): void {
-    this.send(id, code);
+  private sendControl(id: MessageId, code: ControlCode, trailers?: ReadonlyMap<string, string>): void {
+    this.send(id, code, undefined, undefined, trailers);
   }
 
   /** Sends `error` for `id`: the error case when the envelope has one, otherwise a Cancel. */
-  private sendError(id: MessageId, error: RpcError): void {
+  private sendError(id: MessageId, error: RpcError, trailers?: ReadonlyMap<string, string>): void {
     const e = this.state.codecs.error;
     if (e === undefined) {
-      this.sendControl(id, ControlCode.Cancel);
+      this.sendControl(id, ControlCode.Cancel, trailers);
       return;
     }
     try {
-      this.send(id, ControlCode.Normal, e.target, e.codec.write(error));
+      this.send(id, ControlCode.Normal, e.target, e.codec.write(error), trailers);
     } catch {
       // An error message too large for the frame limit: a bare Cancel still ends the call.
-      this.sendControl(id, ControlCode.Cancel);
+      this.sendControl(id, ControlCode.Cancel, trailers);
     }
   }
 
@@ -389,8 +396,18 @@ export class ServerConnection implements FrameHandler {
     }
   }
 
+  /** The deadline the client sent has passed: stop the handler and answer `deadline_exceeded`. */
+  private expire(call: ServerCall, deadlineMs: number): void {
+    if (call.done) return;
+    const error = new RpcError(Code.DeadlineExceeded, `the call's deadline of ${deadlineMs} ms passed`, [], { method: call.method.codec.fullName, peer: this.peer });
+    this.removeCall(call);
+    this.stopCall(call, error);
+    this.sendFailure(call, error);
+  }
+
   private removeCall(call: ServerCall): void {
     call.done = true;
+    call.deadlineTimer?.cancel();
     if (this.calls.get(call.id) === call) this.calls.delete(call.id);
     if (this.calls.size === 0) {
       this.lastCallEnded = Date.now();

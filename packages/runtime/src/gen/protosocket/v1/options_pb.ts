@@ -20,7 +20,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file protosocket/v1/options.proto.
  */
 export const file_protosocket_v1_options: GenFile = /*@__PURE__*/
-  fileDesc("Chxwcm90b3NvY2tldC92MS9vcHRpb25zLnByb3RvEg5wcm90b3NvY2tldC52MSJ+Cg9FbnZlbG9wZU9wdGlvbnMSDwoHcmVxdWVzdBgBIAEoCRIQCghyZXNwb25zZRgCIAEoCRIYChBtZXNzYWdlX2lkX2ZpZWxkGAMgASgJEhoKEmNvbnRyb2xfY29kZV9maWVsZBgEIAEoCRISCgplcnJvcl9jYXNlGAUgASgJIjwKDU1ldGhvZEJpbmRpbmcSFAoMcmVxdWVzdF9jYXNlGAEgASgJEhUKDXJlc3BvbnNlX2Nhc2UYAiABKAkiNwoMRmllbGRPcHRpb25zEicKBHJvbGUYASABKA4yGS5wcm90b3NvY2tldC52MS5GaWVsZFJvbGUqdQoJRmllbGRSb2xlEhoKFkZJRUxEX1JPTEVfVU5TUEVDSUZJRUQQABIZChVGSUVMRF9ST0xFX01FU1NBR0VfSUQQARIbChdGSUVMRF9ST0xFX0NPTlRST0xfQ09ERRACEhQKEEZJRUxEX1JPTEVfRVJST1IQAzpeCghlbnZlbG9wZRIfLmdvb2dsZS5wcm90b2J1Zi5TZXJ2aWNlT3B0aW9ucxjKlwMgASgLMh8ucHJvdG9zb2NrZXQudjEuRW52ZWxvcGVPcHRpb25zUghlbnZlbG9wZTpXCgZtZXRob2QSHi5nb29nbGUucHJvdG9idWYuTWV0aG9kT3B0aW9ucxjKlwMgASgLMh0ucHJvdG9zb2NrZXQudjEuTWV0aG9kQmluZGluZ1IGbWV0aG9kOlMKBWZpZWxkEh0uZ29vZ2xlLnByb3RvYnVmLkZpZWxkT3B0aW9ucxjKlwMgASgLMhwucHJvdG9zb2NrZXQudjEuRmllbGRPcHRpb25zUgVmaWVsZGIGcHJvdG8z", [file_google_protobuf_descriptor]);
+  fileDesc("Chxwcm90b3NvY2tldC92MS9vcHRpb25zLnByb3RvEg5wcm90b3NvY2tldC52MSKuAQoPRW52ZWxvcGVPcHRpb25zEg8KB3JlcXVlc3QYASABKAkSEAoIcmVzcG9uc2UYAiABKAkSGAoQbWVzc2FnZV9pZF9maWVsZBgDIAEoCRIaChJjb250cm9sX2NvZGVfZmllbGQYBCABKAkSEgoKZXJyb3JfY2FzZRgFIAEoCRIWCg5tZXRhZGF0YV9maWVsZBgGIAEoCRIWCg5kZWFkbGluZV9maWVsZBgHIAEoCSI8Cg1NZXRob2RCaW5kaW5nEhQKDHJlcXVlc3RfY2FzZRgBIAEoCRIVCg1yZXNwb25zZV9jYXNlGAIgASgJIjcKDEZpZWxkT3B0aW9ucxInCgRyb2xlGAEgASgOMhkucHJvdG9zb2NrZXQudjEuRmllbGRSb2xlKqcBCglGaWVsZFJvbGUSGgoWRklFTERfUk9MRV9VTlNQRUNJRklFRBAAEhkKFUZJRUxEX1JPTEVfTUVTU0FHRV9JRBABEhsKF0ZJRUxEX1JPTEVfQ09OVFJPTF9DT0RFEAISFAoQRklFTERfUk9MRV9FUlJPUhADEhcKE0ZJRUxEX1JPTEVfTUVUQURBVEEQBBIXChNGSUVMRF9ST0xFX0RFQURMSU5FEAU6XgoIZW52ZWxvcGUSHy5nb29nbGUucHJvdG9idWYuU2VydmljZU9wdGlvbnMYypcDIAEoCzIfLnByb3Rvc29ja2V0LnYxLkVudmVsb3BlT3B0aW9uc1IIZW52ZWxvcGU6VwoGbWV0aG9kEh4uZ29vZ2xlLnByb3RvYnVmLk1ldGhvZE9wdGlvbnMYypcDIAEoCzIdLnByb3Rvc29ja2V0LnYxLk1ldGhvZEJpbmRpbmdSBm1ldGhvZDpTCgVmaWVsZBIdLmdvb2dsZS5wcm90b2J1Zi5GaWVsZE9wdGlvbnMYypcDIAEoCzIcLnByb3Rvc29ja2V0LnYxLkZpZWxkT3B0aW9uc1IFZmllbGRiBnByb3RvMw", [file_google_protobuf_descriptor]);
 
 /**
  * Binds a service to its request and response envelope messages.
@@ -80,6 +80,28 @@ export type EnvelopeOptions = Message<"protosocket.v1.EnvelopeOptions"> & {
    * @generated from field: string error_case = 5;
    */
   errorCase: string;
+
+  /**
+   * Name of the request context field in both envelopes: a
+   * map<string, string> that carries the call's metadata on the request
+   * envelope and its trailers on the response envelope (with the final
+   * frame). Defaults to the field marked FIELD_ROLE_METADATA, else a
+   * map<string, string> field named `metadata`; without one, calls carry no
+   * metadata and nothing on the wire changes.
+   *
+   * @generated from field: string metadata_field = 6;
+   */
+  metadataField: string;
+
+  /**
+   * Name of the deadline field of the request envelope: a uint64 of the
+   * milliseconds the call has left when it is sent. Defaults to the field
+   * marked FIELD_ROLE_DEADLINE, else a uint64 field named `deadline_ms`;
+   * without one, deadlines stay with the client.
+   *
+   * @generated from field: string deadline_field = 7;
+   */
+  deadlineField: string;
 };
 
 /**
@@ -174,6 +196,21 @@ export enum FieldRole {
    * @generated from enum value: FIELD_ROLE_ERROR = 3;
    */
   ERROR = 3,
+
+  /**
+   * map<string, string> request metadata (request envelope) and trailers
+   * (response envelope).
+   *
+   * @generated from enum value: FIELD_ROLE_METADATA = 4;
+   */
+  METADATA = 4,
+
+  /**
+   * uint64 milliseconds left to the call's deadline (request envelope).
+   *
+   * @generated from enum value: FIELD_ROLE_DEADLINE = 5;
+   */
+  DEADLINE = 5,
 }
 
 /**
