@@ -37,6 +37,9 @@ export {
   type ServerUnaryResponse,
 } from "./server/interceptor.js";
 
+// Health checks.
+export { healthDefinition, registerHealth, ServingStatus, type HealthCases, type HealthReporter } from "./server/health.js";
+
 // Tests without sockets.
 export { createMemoryTransport, type MemoryTransportOptions } from "./memory/memory-transport.js";
 
@@ -44,4 +47,5 @@ export { createMemoryTransport, type MemoryTransportOptions } from "./memory/mem
 export type { ServiceDefinition } from "./service/service-definition.js";
 export { Code, codeToString, RpcError, type RpcErrorContext, type RpcErrorDetail } from "./errors.js";
 export { createContextKey, createContextValues, type ContextKey, type ContextValues } from "./context-values.js";
+export type { MetadataInit } from "./metadata.js";
 export type { ClientTlsOptions, ServerTlsOptions } from "./conn/socket-options.js";

@@ -3,7 +3,7 @@ import type { ConnectionTransport } from "../client/connect.js";
 import { checkInterceptors, type Interceptor } from "../client/interceptor.js";
 import { createMemoryLinkPair } from "../conn/memory-link.js";
 import type { Server } from "../server/server.js";
-import { linkServingOf } from "../server/server-links.js";
+import { serverInternals } from "../server/server-internals.js";
 import { checkNumber, checkObject } from "../util/validate.js";
 import { DEFAULT_MAX_FRAME_BYTES } from "../wire/limits.js";
 
@@ -34,7 +34,7 @@ export function createMemoryTransport(server: Server, options: MemoryTransportOp
   const maxFrameBytes = checkNumber("maxFrameBytes", options.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES, { min: 16, max: 2 ** 32 });
   const streamBufferMessages = checkNumber("streamBufferMessages", options.streamBufferMessages, 16_384, { min: 1, max: 2 ** 30 });
   const interceptors = checkInterceptors("interceptors", options.interceptors);
-  const serving = linkServingOf(server);
+  const serving = serverInternals(server);
   const [clientLink, serverLink] = createMemoryLinkPair(
     { name: `memory:${nextClient++}`, maxFrameBytes },
     { name: "memory", maxFrameBytes: serving.maxFrameBytes },

@@ -1,29 +1,36 @@
 /**
- * How a server serves links that are not sockets (the in-memory transport):
- * kept out of server.ts so the application API's types do not reach the
- * link layer.
+ * What a server exposes to the runtime's own modules and to nothing else:
+ * serving links that are not sockets (the in-memory transport), the services
+ * registered so far (health checks bind to their envelopes), and the moment
+ * shutdown begins. Kept out of server.ts so the application API's types do
+ * not reach the link layer.
  */
 import type { FrameLink } from "../conn/frame-link.js";
+import type { ServiceDefinition } from "../service/service-definition.js";
 
-/** What a server exposes to the in-memory transport. */
-export interface LinkServing {
+/** The internals of one server. */
+export interface ServerInternals {
   /** Serves `link` as one connection. */
   serveLink(link: FrameLink): void;
   /** The server's frame limit, prefix included. */
   readonly maxFrameBytes: number;
+  /** The services registered so far, in order. */
+  definitions(): readonly ServiceDefinition[];
+  /** Calls `listener` once, when close() begins. */
+  onClosing(listener: () => void): void;
 }
 
 /** Keyed by the Server objects createServer() returns. */
-const serving = new WeakMap<object, LinkServing>();
+const internals = new WeakMap<object, ServerInternals>();
 
-/** Records how `server` serves links (createServer calls this). */
-export function registerLinkServing(server: object, s: LinkServing): void {
-  serving.set(server, s);
+/** Records the internals of `server` (createServer calls this). */
+export function registerServerInternals(server: object, i: ServerInternals): void {
+  internals.set(server, i);
 }
 
-/** How `server` serves links; throws for an object createServer() did not make. */
-export function linkServingOf(server: object): LinkServing {
-  const s = serving.get(server);
-  if (s === undefined) throw new TypeError("not a server made by createServer()");
-  return s;
+/** The internals of `server`; throws for an object createServer() did not make. */
+export function serverInternals(server: object): ServerInternals {
+  const i = internals.get(server);
+  if (i === undefined) throw new TypeError("not a server made by createServer()");
+  return i;
 }

@@ -16,7 +16,7 @@ import type { ServiceImpl } from "./handler-types.js";
 import { chainServerInterceptors, reportHandlerErrors, type AnyHandler, type ServerInterceptor } from "./interceptor.js";
 import type { ServedMethod } from "./served-method.js";
 import { ServerConnection, type ServingState } from "./server-connection.js";
-import { registerLinkServing } from "./server-links.js";
+import { registerServerInternals } from "./server-internals.js";
 
 /** Options of {@link createServer}. */
 export interface ServerOptions {
@@ -160,6 +160,7 @@ export function createServer(options: ServerOptions = {}): Server {
   let closing: Promise<void> | undefined;
   const connections = new Set<ServerConnection>();
   let emptyWaiters: (() => void)[] = [];
+  const closingListeners: (() => void)[] = [];
   let sweeper: ReturnType<typeof setInterval> | undefined;
   let refused = 0;
 
@@ -356,6 +357,13 @@ export function createServer(options: ServerOptions = {}): Server {
       } catch (e) {
         return Promise.reject(e);
       }
+      for (const listener of closingListeners.splice(0)) {
+        try {
+          listener();
+        } catch {
+          // A failing listener must not stop the shutdown.
+        }
+      }
       closing = (async () => {
         const closed = listener !== undefined ? new Promise<void>((r) => listener?.close(() => r())) : Promise.resolve();
         const conns = [...connections];
@@ -372,8 +380,12 @@ export function createServer(options: ServerOptions = {}): Server {
       return closing;
     },
   };
-  registerLinkServing(server, {
+  registerServerInternals(server, {
     maxFrameBytes,
+    definitions: () => registered.map((r) => r.def),
+    onClosing(listener) {
+      closingListeners.push(listener);
+    },
     serveLink(link) {
       if (closing !== undefined) {
         link.start({ onFrame() {}, onProtocolError() {}, onPeerEnd() {}, onClose() {} });
