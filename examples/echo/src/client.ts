@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
 import { Command, InvalidArgumentError } from "commander";
-import { Code, codeToString, connect, createClient, RpcError } from "@protosocket/runtime";
+import { Code, codeToString, connect, createClient, healthDefinition, RpcError, ServingStatus } from "@protosocket/runtime";
 import { EchoServiceDefinition } from "@protosocket/gen/echo/v1/echo_protosocket.js";
 
 /** Options of {@link runEchoClient}. */
@@ -33,6 +33,11 @@ export async function runEchoClient(options: EchoClientOptions): Promise<void> {
   });
   try {
     const client = createClient(EchoServiceDefinition, transport);
+
+    const health = createClient(healthDefinition(EchoServiceDefinition), transport);
+    const { status } = await health.check({ service: "echo.v1.EchoService" });
+    log(`health     Check("echo.v1.EchoService") -> ${ServingStatus[status]}`);
+    if (status !== ServingStatus.SERVING) throw new Error("the echo service is not serving");
 
     const echoed = await client.echo({ message: "hello, protosocket" });
     log(`unary      Echo("hello, protosocket") -> "${echoed.message}"`);
@@ -73,6 +78,11 @@ export async function runEchoClient(options: EchoClientOptions): Promise<void> {
       .catch((e: unknown) => e);
     if (!(timedOut instanceof RpcError) || timedOut.code !== Code.DeadlineExceeded) throw new Error("expected a deadline_exceeded error");
     log(`timeout    Count(delay 1 s) with timeoutMs 50 -> ${codeToString(timedOut.code)}`);
+
+    // The echo envelopes bind a metadata field: metadata goes with the request, trailers come back.
+    let trailers: ReadonlyMap<string, string> | undefined;
+    await client.echo({ message: "with metadata" }, { metadata: { "x-request-id": "demo-1" }, onTrailer: (t) => (trailers = t) });
+    log(`metadata   Echo with x-request-id=demo-1 -> trailers ${JSON.stringify(Object.fromEntries(trailers ?? []))}`);
   } finally {
     transport.close();
   }

@@ -4,7 +4,10 @@ import type { EchoServiceHandlers } from "@protosocket/gen/echo/v1/echo_protosoc
 
 /** The echo service's handlers. */
 export const echoHandlers: EchoServiceHandlers = {
-  echo(request) {
+  echo(request, ctx) {
+    // Echo the caller's request id back as a trailer, when it sent one.
+    const requestId = ctx.metadata.get("x-request-id");
+    if (requestId !== undefined) ctx.trailers.set("x-request-id", requestId);
     return { message: request.message, payload: request.payload };
   },
   async *count(request, ctx) {

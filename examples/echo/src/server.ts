@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
 import { Command, InvalidArgumentError } from "commander";
-import { createServer, type Server } from "@protosocket/runtime";
+import { createServer, registerHealth, type Server } from "@protosocket/runtime";
 import { echoHandlers } from "./echo-handlers.js";
 import { EchoServiceDefinition } from "@protosocket/gen/echo/v1/echo_protosocket.js";
 
@@ -23,6 +23,8 @@ export async function startEchoServer(options: EchoServerOptions): Promise<{ ser
     onConnectionError: (error, peer) => console.error(`connection ${peer} closed: ${error.message}`),
   });
   server.register(EchoServiceDefinition, echoHandlers);
+  // Health checks travel in the echo envelopes' health_check / health_watch cases; NOT_SERVING once close() begins.
+  registerHealth(server);
   const tls =
     options.tlsCert !== undefined && options.tlsKey !== undefined
       ? { cert: readFileSync(options.tlsCert), key: readFileSync(options.tlsKey) }

@@ -6,6 +6,8 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { HealthCheckRequest, HealthCheckResponse } from "@protosocket/runtime/gen/protosocket/v1/health_pb.js";
+import { file_protosocket_v1_health } from "@protosocket/runtime/gen/protosocket/v1/health_pb.js";
 import { file_protosocket_v1_options } from "@protosocket/runtime/gen/protosocket/v1/options_pb.js";
 import type { Status } from "@protosocket/runtime/gen/protosocket/v1/status_pb.js";
 import { file_protosocket_v1_status } from "@protosocket/runtime/gen/protosocket/v1/status_pb.js";
@@ -15,7 +17,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file echo/v1/echo.proto.
  */
 export const file_echo_v1_echo: GenFile = /*@__PURE__*/
-  fileDesc("ChJlY2hvL3YxL2VjaG8ucHJvdG8SB2VjaG8udjEiLwoLRWNob1JlcXVlc3QSDwoHbWVzc2FnZRgBIAEoCRIPCgdwYXlsb2FkGAIgASgMIjAKDEVjaG9SZXNwb25zZRIPCgdtZXNzYWdlGAEgASgJEg8KB3BheWxvYWQYAiABKAwiRQoMQ291bnRSZXF1ZXN0Eg0KBWNvdW50GAEgASgNEhAKCGRlbGF5X21zGAIgASgNEhQKDHBheWxvYWRfc2l6ZRgDIAEoDSIrCg1Db3VudFJlc3BvbnNlEgkKAW4YASABKA0SDwoHcGF5bG9hZBgCIAEoDCIsCgtGYWlsUmVxdWVzdBIMCgRjb2RlGAEgASgFEg8KB21lc3NhZ2UYAiABKAkiDgoMRmFpbFJlc3BvbnNlIrsBChNFY2hvUmVxdWVzdEVudmVsb3BlEhIKCm1lc3NhZ2VfaWQYASABKAQSFAoMY29udHJvbF9jb2RlGAIgASgNEiQKBGVjaG8YAyABKAsyFC5lY2hvLnYxLkVjaG9SZXF1ZXN0SAASJgoFY291bnQYBCABKAsyFS5lY2hvLnYxLkNvdW50UmVxdWVzdEgAEiQKBGZhaWwYBSABKAsyFC5lY2hvLnYxLkZhaWxSZXF1ZXN0SABCBgoEYm9keSLoAQoURWNob1Jlc3BvbnNlRW52ZWxvcGUSEgoKbWVzc2FnZV9pZBgBIAEoBBIUCgxjb250cm9sX2NvZGUYAiABKA0SJQoEZWNobxgDIAEoCzIVLmVjaG8udjEuRWNob1Jlc3BvbnNlSAASJwoFY291bnQYBCABKAsyFi5lY2hvLnYxLkNvdW50UmVzcG9uc2VIABIlCgRmYWlsGAUgASgLMhUuZWNoby52MS5GYWlsUmVzcG9uc2VIABInCgVlcnJvchgPIAEoCzIWLnByb3Rvc29ja2V0LnYxLlN0YXR1c0gAQgYKBGJvZHky4gEKC0VjaG9TZXJ2aWNlEjMKBEVjaG8SFC5lY2hvLnYxLkVjaG9SZXF1ZXN0GhUuZWNoby52MS5FY2hvUmVzcG9uc2USOAoFQ291bnQSFS5lY2hvLnYxLkNvdW50UmVxdWVzdBoWLmVjaG8udjEuQ291bnRSZXNwb25zZTABEjMKBEZhaWwSFC5lY2hvLnYxLkZhaWxSZXF1ZXN0GhUuZWNoby52MS5GYWlsUmVzcG9uc2UaL9K8GSsKE0VjaG9SZXF1ZXN0RW52ZWxvcGUSFEVjaG9SZXNwb25zZUVudmVsb3BlYgZwcm90bzM", [file_protosocket_v1_options, file_protosocket_v1_status]);
+  fileDesc("ChJlY2hvL3YxL2VjaG8ucHJvdG8SB2VjaG8udjEiLwoLRWNob1JlcXVlc3QSDwoHbWVzc2FnZRgBIAEoCRIPCgdwYXlsb2FkGAIgASgMIjAKDEVjaG9SZXNwb25zZRIPCgdtZXNzYWdlGAEgASgJEg8KB3BheWxvYWQYAiABKAwiRQoMQ291bnRSZXF1ZXN0Eg0KBWNvdW50GAEgASgNEhAKCGRlbGF5X21zGAIgASgNEhQKDHBheWxvYWRfc2l6ZRgDIAEoDSIrCg1Db3VudFJlc3BvbnNlEgkKAW4YASABKA0SDwoHcGF5bG9hZBgCIAEoDCIsCgtGYWlsUmVxdWVzdBIMCgRjb2RlGAEgASgFEg8KB21lc3NhZ2UYAiABKAkiDgoMRmFpbFJlc3BvbnNlIrcDChNFY2hvUmVxdWVzdEVudmVsb3BlEhIKCm1lc3NhZ2VfaWQYASABKAQSFAoMY29udHJvbF9jb2RlGAIgASgNEiQKBGVjaG8YAyABKAsyFC5lY2hvLnYxLkVjaG9SZXF1ZXN0SAASJgoFY291bnQYBCABKAsyFS5lY2hvLnYxLkNvdW50UmVxdWVzdEgAEiQKBGZhaWwYBSABKAsyFC5lY2hvLnYxLkZhaWxSZXF1ZXN0SAASOgoMaGVhbHRoX2NoZWNrGAYgASgLMiIucHJvdG9zb2NrZXQudjEuSGVhbHRoQ2hlY2tSZXF1ZXN0SAASOgoMaGVhbHRoX3dhdGNoGAcgASgLMiIucHJvdG9zb2NrZXQudjEuSGVhbHRoQ2hlY2tSZXF1ZXN0SAASPAoIbWV0YWRhdGEYCCADKAsyKi5lY2hvLnYxLkVjaG9SZXF1ZXN0RW52ZWxvcGUuTWV0YWRhdGFFbnRyeRITCgtkZWFkbGluZV9tcxgJIAEoBBovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFCBgoEYm9keSLSAwoURWNob1Jlc3BvbnNlRW52ZWxvcGUSEgoKbWVzc2FnZV9pZBgBIAEoBBIUCgxjb250cm9sX2NvZGUYAiABKA0SJQoEZWNobxgDIAEoCzIVLmVjaG8udjEuRWNob1Jlc3BvbnNlSAASJwoFY291bnQYBCABKAsyFi5lY2hvLnYxLkNvdW50UmVzcG9uc2VIABIlCgRmYWlsGAUgASgLMhUuZWNoby52MS5GYWlsUmVzcG9uc2VIABI7CgxoZWFsdGhfY2hlY2sYBiABKAsyIy5wcm90b3NvY2tldC52MS5IZWFsdGhDaGVja1Jlc3BvbnNlSAASOwoMaGVhbHRoX3dhdGNoGAcgASgLMiMucHJvdG9zb2NrZXQudjEuSGVhbHRoQ2hlY2tSZXNwb25zZUgAEicKBWVycm9yGA8gASgLMhYucHJvdG9zb2NrZXQudjEuU3RhdHVzSAASPQoIbWV0YWRhdGEYCCADKAsyKy5lY2hvLnYxLkVjaG9SZXNwb25zZUVudmVsb3BlLk1ldGFkYXRhRW50cnkaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQgYKBGJvZHky4gEKC0VjaG9TZXJ2aWNlEjMKBEVjaG8SFC5lY2hvLnYxLkVjaG9SZXF1ZXN0GhUuZWNoby52MS5FY2hvUmVzcG9uc2USOAoFQ291bnQSFS5lY2hvLnYxLkNvdW50UmVxdWVzdBoWLmVjaG8udjEuQ291bnRSZXNwb25zZTABEjMKBEZhaWwSFC5lY2hvLnYxLkZhaWxSZXF1ZXN0GhUuZWNoby52MS5GYWlsUmVzcG9uc2UaL9K8GSsKE0VjaG9SZXF1ZXN0RW52ZWxvcGUSFEVjaG9SZXNwb25zZUVudmVsb3BlYgZwcm90bzM", [file_protosocket_v1_health, file_protosocket_v1_options, file_protosocket_v1_status]);
 
 /**
  * The request of Echo.
@@ -216,7 +218,36 @@ export type EchoRequestEnvelope = Message<"echo.v1.EchoRequestEnvelope"> & {
      */
     value: FailRequest;
     case: "fail";
+  } | {
+    /**
+     * Health checks (registerHealth).
+     *
+     * @generated from field: protosocket.v1.HealthCheckRequest health_check = 6;
+     */
+    value: HealthCheckRequest;
+    case: "healthCheck";
+  } | {
+    /**
+     * @generated from field: protosocket.v1.HealthCheckRequest health_watch = 7;
+     */
+    value: HealthCheckRequest;
+    case: "healthWatch";
   } | { case: undefined; value?: undefined };
+
+  /**
+   * Request metadata (an auth token, trace context …), bound by its name.
+   *
+   * @generated from field: map<string, string> metadata = 8;
+   */
+  metadata: { [key: string]: string };
+
+  /**
+   * Milliseconds the call has left, bound by its name: the server's ctx.signal
+   * aborts when they run out.
+   *
+   * @generated from field: uint64 deadline_ms = 9;
+   */
+  deadlineMs: bigint;
 };
 
 /**
@@ -265,11 +296,30 @@ export type EchoResponseEnvelope = Message<"echo.v1.EchoResponseEnvelope"> & {
     case: "fail";
   } | {
     /**
+     * @generated from field: protosocket.v1.HealthCheckResponse health_check = 6;
+     */
+    value: HealthCheckResponse;
+    case: "healthCheck";
+  } | {
+    /**
+     * @generated from field: protosocket.v1.HealthCheckResponse health_watch = 7;
+     */
+    value: HealthCheckResponse;
+    case: "healthWatch";
+  } | {
+    /**
      * @generated from field: protosocket.v1.Status error = 15;
      */
     value: Status;
     case: "error";
   } | { case: undefined; value?: undefined };
+
+  /**
+   * Trailers, sent with the call's final frame.
+   *
+   * @generated from field: map<string, string> metadata = 8;
+   */
+  metadata: { [key: string]: string };
 };
 
 /**
