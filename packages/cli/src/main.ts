@@ -1,9 +1,11 @@
 import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
+import { RpcError } from "@protosocket/runtime";
+import { runCall } from "./commands/call.js";
 import { runDescribe, runList } from "./commands/list-describe.js";
-import { CliError, ExitCode, exitCodeHelp } from "./exit-codes.js";
+import { CliError, ExitCode, exitCodeHelp, rpcExitCode } from "./exit-codes.js";
 import { processIo, type CliIo } from "./io.js";
-import { collect } from "./options/parse-values.js";
+import { collect, integerIn, parseDuration } from "./options/parse-values.js";
 
 /** The package's version, from its package.json. */
 function version(): string {
@@ -19,6 +21,26 @@ function withSchema(cmd: Command): Command {
     .option("--proto <file>", "a .proto file to load (repeatable); compiled with the bundled buf, no protoc needed", collect)
     .option("-I, --import-path <dir>", "directory imports are relative to (repeatable); default: the --proto file's package root", collect)
     .option("--image <file>", "a buf image or FileDescriptorSet: binary, or JSON when it ends in .json (repeatable)", collect);
+}
+
+function withConnection(cmd: Command): Command {
+  return cmd
+    .option("--tls", "connect with TLS (every TLS flag below implies it)")
+    .option("--cacert <file>", "PEM CA certificate(s) to trust instead of the system's")
+    .option("--cert <file>", "PEM client certificate (with --key)")
+    .option("--key <file>", "PEM private key of --cert")
+    .option("--servername <name>", "TLS server name to send and verify (default: the host)")
+    .option("--insecure", "skip verifying the server's certificate")
+    .option("--max-frame-bytes <n>", "largest frame sent or accepted, prefix included (default 4 MiB)", integerIn(16, 2 ** 32))
+    .option("--connect-timeout <duration>", "give up connecting after this long (default 10s)", parseDuration);
+}
+
+function withRequest(cmd: Command): Command {
+  return cmd
+    .option("-d, --data <json>", "the request in the proto3 JSON mapping; @file reads a file, @- stdin (default: stdin when piped, else {})")
+    .option("--allow-unknown-fields", "ignore request fields the message does not have")
+    .option("--timeout <duration>", "deadline of each call (500ms, 5s, 1m; a bare number is seconds)", parseDuration)
+    .option("-H, --metadata <key:value>", "call metadata (repeatable); refused for now: envelopes cannot carry metadata yet", collect);
 }
 
 /**
@@ -55,6 +77,15 @@ export function createProgram(io: CliIo, result: { code: number }): Command {
       result.code = await runDescribe(name, flags, io);
     });
 
+  withRequest(withConnection(withSchema(program.command("call"))))
+    .description("call a method and print the response as JSON (a stream: one JSON object per line)")
+    .argument("<target>", "host:port")
+    .argument("<method>", "pkg.Service/Method")
+    .option("--emit-defaults", "print fields that hold their default value")
+    .action(async (target: string, method: string, flags) => {
+      result.code = await runCall(target, method, flags, io);
+    });
+
   return program;
 }
 
@@ -76,6 +107,10 @@ export async function runCli(args: readonly string[], io: CliIo): Promise<number
     if (e instanceof CliError) {
       io.stderr.write(`protosocket: ${e.message}\n`);
       return e.exitCode;
+    }
+    if (e instanceof RpcError) {
+      io.stderr.write(`protosocket: ${e.message}\n`);
+      return rpcExitCode(e.code);
     }
     io.stderr.write(`protosocket: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     return ExitCode.Internal;
