@@ -7,6 +7,7 @@
 
 export { createProgram, runCli } from "./main.js";
 export type { CliIo, InputStream, OutputStream } from "./io.js";
+export type { HealthResult } from "./commands/health.js";
 export { CliError, ExitCode, RPC_EXIT_BASE, rpcExitCode, type CliErrorKind } from "./exit-codes.js";
 export type {
   CaseDescription,

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { Command, CommanderError } from "commander";
 import { RpcError } from "@protosocket/runtime";
 import { runCall } from "./commands/call.js";
+import { runHealth } from "./commands/health.js";
 import { runDescribe, runList } from "./commands/list-describe.js";
 import { CliError, ExitCode, exitCodeHelp, rpcExitCode } from "./exit-codes.js";
 import { processIo, type CliIo } from "./io.js";
@@ -84,6 +85,17 @@ export function createProgram(io: CliIo, result: { code: number }): Command {
     .option("--emit-defaults", "print fields that hold their default value")
     .action(async (target: string, method: string, flags) => {
       result.code = await runCall(target, method, flags, io);
+    });
+
+  withConnection(withSchema(program.command("health")))
+    .description("check health (grpc.health.v1 semantics): exit 0 when SERVING, 5 when not")
+    .argument("<target>", "host:port")
+    .argument("[service]", "the service to ask about (default: the server as a whole)")
+    .option("--health-service <name>", "the service answering health checks (default: the schema's one service with a Check method returning a status enum)")
+    .option("--timeout <duration>", "deadline of the check (default 5s)", parseDuration)
+    .option("--json", "print JSON")
+    .action(async (target: string, service: string | undefined, flags) => {
+      result.code = await runHealth(target, service, flags, io);
     });
 
   return program;
