@@ -7,8 +7,9 @@
 
 export { createProgram, runCli } from "./main.js";
 export type { CliIo, InputStream, OutputStream } from "./io.js";
-export type { HealthResult } from "./commands/health.js";
 export { CliError, ExitCode, RPC_EXIT_BASE, rpcExitCode, type CliErrorKind } from "./exit-codes.js";
+export type { BenchSummary } from "./bench/bench-report.js";
+export type { HealthResult } from "./commands/health.js";
 export type {
   CaseDescription,
   EnumDescription,

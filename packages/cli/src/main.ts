@@ -1,12 +1,13 @@
 import { readFileSync } from "node:fs";
-import { Command, CommanderError } from "commander";
+import { Command, CommanderError, Option } from "commander";
 import { RpcError } from "@protosocket/runtime";
+import { runBench } from "./commands/bench.js";
 import { runCall } from "./commands/call.js";
 import { runHealth } from "./commands/health.js";
 import { runDescribe, runList } from "./commands/list-describe.js";
 import { CliError, ExitCode, exitCodeHelp, rpcExitCode } from "./exit-codes.js";
 import { processIo, type CliIo } from "./io.js";
-import { collect, integerIn, parseDuration } from "./options/parse-values.js";
+import { collect, integerIn, parseDuration, positiveNumber } from "./options/parse-values.js";
 
 /** The package's version, from its package.json. */
 function version(): string {
@@ -96,6 +97,21 @@ export function createProgram(io: CliIo, result: { code: number }): Command {
     .option("--json", "print JSON")
     .action(async (target: string, service: string | undefined, flags) => {
       result.code = await runHealth(target, service, flags, io);
+    });
+
+  withRequest(withConnection(withSchema(program.command("bench"))))
+    .description("load-test a method, in the manner of ghz: calls/s, latency percentiles and histogram, errors by code")
+    .argument("<target>", "host:port")
+    .argument("<method>", "pkg.Service/Method")
+    .option("-c, --concurrency <n>", "calls in flight at once", integerIn(1, 1_000_000), 50)
+    .option("--connections <n>", "connections to spread them over", integerIn(1, 10_000), 1)
+    .addOption(new Option("-n, --total <n>", "calls to make (default 200 when --duration is not given)").argParser(integerIn(1, Number.MAX_SAFE_INTEGER)))
+    .option("--duration <duration>", "measure for this long (10s, 1m), then stop", parseDuration)
+    .option("--warmup <duration>", "load before measuring, not counted", parseDuration)
+    .option("--rate <calls/s>", "start at most this many calls per second (default: as fast as the calls complete)", positiveNumber(1e9))
+    .option("--json", "print the summary as JSON")
+    .action(async (target: string, method: string, flags) => {
+      result.code = await runBench(target, method, flags, io);
     });
 
   return program;
