@@ -1,8 +1,9 @@
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { create, createFileRegistry, fromBinary, fromJsonString } from "@bufbuild/protobuf";
+import { create, createFileRegistry, createRegistry, fromBinary, fromJsonString } from "@bufbuild/protobuf";
 import { FileDescriptorSetSchema, type FileDescriptorProto } from "@bufbuild/protobuf/wkt";
 import { schemaError, usageError } from "../exit-codes.js";
+import { file_protosocket_v1_options } from "@protosocket/runtime/gen/protosocket/v1/options_pb.js";
 import { compileProtos } from "./buf-build.js";
 import { Schema } from "./schema.js";
 
@@ -56,6 +57,9 @@ export async function loadSchema(flags: SchemaFlags, cwd: string = process.cwd()
   }
 }
 
+/** The protosocket binding options, to read them from JSON images. */
+const optionsRegistry = createRegistry(file_protosocket_v1_options);
+
 function readImage(path: string, cwd: string): { file: FileDescriptorProto[] } {
   let bytes: Buffer;
   try {
@@ -65,8 +69,9 @@ function readImage(path: string, cwd: string): { file: FileDescriptorProto[] } {
   }
   try {
     if (path.endsWith(".json")) {
-      // buf's JSON images carry buf-only fields beside the FileDescriptorSet's.
-      return fromJsonString(FileDescriptorSetSchema, bytes.toString("utf8"), { ignoreUnknownFields: true });
+      // Options are extensions in JSON ("[protosocket.v1.envelope]"): the registry reads ours.
+      // buf's JSON images also carry buf-only fields, and other options may be unknown here: skipped.
+      return fromJsonString(FileDescriptorSetSchema, bytes.toString("utf8"), { ignoreUnknownFields: true, registry: optionsRegistry });
     }
     return fromBinary(FileDescriptorSetSchema, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
   } catch (e) {
