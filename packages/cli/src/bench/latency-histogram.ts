@@ -78,9 +78,9 @@ export class LatencyHistogram {
     return this.count === 0 ? 0 : this.hdr.maxValue;
   }
 
-  /** The latency at a percentile (0–100), µs. */
+  /** The latency at a percentile (0–100), µs: the top of its HDR bucket, but never past the slowest call. */
   at(percentile: number): number {
-    return this.count === 0 ? 0 : this.hdr.getValueAtPercentile(percentile);
+    return this.count === 0 ? 0 : Math.min(this.hdr.getValueAtPercentile(percentile), this.maxUs);
   }
 
   /** p50, p90, p99 and p99.9, µs. */
