@@ -38,7 +38,7 @@ export function parseRequestJson(schema: DescMessage, text: string, source: stri
     return fromJson(schema, json, opts);
   } catch (e) {
     const problem = locateJsonProblem(schema, json, opts) ?? { path: "", message: reason(e) };
-    const where = problem.path === "" ? "" : ` at ${problem.path}`;
+    const where = problem.path === "" ? "" : `: field ${problem.path}`;
     throw usageError(`${source}: not a valid ${schema.typeName}${where}: ${problem.message}`);
   }
 }
@@ -81,7 +81,8 @@ export function locateJsonProblem(
   const whole = fails(schema, json, opts);
   if (whole === undefined) return undefined;
   // Well-known types have JSON forms of their own (a string for Timestamp, anything for Value): no fields to descend into.
-  if (schema.typeName.startsWith("google.protobuf.") || !isObject(json)) return { path, message: whole };
+  if (schema.typeName.startsWith("google.protobuf.")) return { path, message: whole };
+  if (!isObject(json)) return { path, message: `expected a JSON object (${schema.typeName}), got ${Array.isArray(json) ? "an array" : JSON.stringify(json)}` };
   for (const [key, value] of Object.entries(json)) {
     const field = schema.fields.find((f) => f.jsonName === key || f.name === key);
     const sub = fieldPath(path, key);
