@@ -124,6 +124,16 @@ describe("JSON input errors name the field path", () => {
   });
 });
 
+describe("bench progress line", () => {
+  it("is drawn on stderr in place when it is a terminal, and removed before the report", async () => {
+    const run = await runInProcess(["bench", target, "clitest.v1.ShapesService/Put", ...fixtureSchema, "-d", "{}", "-c", "4", "--duration", "1s"], { tty: true });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stderr).toMatch(/^\r\x1b\[K.* ok .* calls\/s .* in flight/);
+    expect(run.stderr.endsWith("\r\x1b[K")).toBe(true);
+    expect(run.stdout).toContain("Calls/s:");
+  });
+});
+
 describe("services that cannot be called", () => {
   it("a service without an envelope binding: exit 3, saying what option to add; list marks it", async () => {
     const call = await runInProcess(["call", target, "clitest.v1.UnboundService/Put", ...fixtureSchema]);
