@@ -207,6 +207,12 @@ describe("TLS", () => {
     expect(plain.stderr).toContain("TLS handshake");
   });
 
+  it("plaintext against a TLS server: the call fails unavailable (exit 78) with a hint to add --tls", async () => {
+    const run = await runProtosocket(["call", `127.0.0.1:${tlsEcho.port}`, "echo.v1.EchoService/Echo", ...echoSchema]);
+    expect(run.code).toBe(64 + 14);
+    expect(run.stderr).toContain("add --tls");
+  });
+
   it("--cert without --key is a usage error", async () => {
     const run = await runProtosocket(["call", target, "echo.v1.EchoService/Echo", ...echoSchema, "--cert", testCert.certPath]);
     expect(run.code).toBe(2);

@@ -66,6 +66,11 @@ describe.runIf(status.run || status.failure !== undefined)("against the Rust int
     const fail = await runProtosocket(["call", target, "interop.v1.InteropService/Fail", ...interopSchema, "-d", '{"code":7,"message":"rust says no"}']);
     expect(fail.code).toBe(64 + 7);
     expect(fail.stderr).toContain("permission_denied (code 7): rust says no");
+    const detailed = await runProtosocket(["call", target, "interop.v1.InteropService/Fail", ...interopSchema, "-d", '{"code":3,"message":"with details","withDetails":true}']);
+    expect(detailed.code).toBe(64 + 3);
+    // The detail is an Any holding an interop.v1.EchoResponse: printed as JSON because the schema knows the type.
+    const detail = /^ {2}detail (.*)$/m.exec(detailed.stderr)?.[1];
+    expect(JSON.parse(detail ?? "null")).toEqual({ "@type": "type.googleapis.com/interop.v1.EchoResponse", message: "detail" });
     const reject = await runProtosocket(["call", target, "interop.v1.InteropService/Reject", ...interopSchema]);
     expect(reject.code).toBe(64 + 1);
     expect(reject.stderr).toContain("cancelled");
