@@ -55,7 +55,8 @@ export class LatencyHistogram {
     const v = Math.min(HIGHEST_US, Math.max(1, Math.round(us)));
     this.hdr.recordValue(v);
     this.sumUs += v;
-    this.bucketCounts[bucketOf(v)]! += 1;
+    const k = bucketOf(v);
+    this.bucketCounts[k] = (this.bucketCounts[k] as number) + 1;
   }
 
   /** Calls recorded. */
