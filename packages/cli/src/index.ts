@@ -1,0 +1,22 @@
+/**
+ * @protosocket/cli — the `protosocket` command line, and the same commands
+ * for programs and tests: {@link runCli} runs one command line with the
+ * streams it is given.
+ * @packageDocumentation
+ */
+
+export { createProgram, runCli } from "./main.js";
+export type { CliIo, InputStream, OutputStream } from "./io.js";
+export { CliError, ExitCode, RPC_EXIT_BASE, rpcExitCode, type CliErrorKind } from "./exit-codes.js";
+export type { BenchSummary } from "./bench/bench-report.js";
+export type { HealthResult } from "./commands/health.js";
+export type {
+  CaseDescription,
+  EnumDescription,
+  EnvelopeDescription,
+  FieldDescription,
+  MessageDescription,
+  MethodDescription,
+  ServiceDescription,
+} from "./describe/descriptions.js";
+export type { MethodDetail } from "./commands/list-describe.js";

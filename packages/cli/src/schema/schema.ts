@@ -1,0 +1,148 @@
+import type { DescEnum, DescMessage, DescMethod, DescService, FileRegistry } from "@bufbuild/protobuf";
+import type { ServiceDefinition } from "@protosocket/runtime";
+import { BindingError, serviceFromRegistry } from "@protosocket/runtime/protocol";
+import { schemaError, usageError } from "../exit-codes.js";
+import { didYouMean } from "../suggest.js";
+
+/** A service of the schema and its envelope binding, or why it has none. */
+export interface SchemaService {
+  /** The service descriptor. */
+  readonly desc: DescService;
+  /** The service bound to its envelopes; undefined when it cannot be bound. */
+  readonly definition: ServiceDefinition | undefined;
+  /** Why the service cannot be bound (the binding rule it breaks, naming the fix). */
+  readonly bindingError: string | undefined;
+}
+
+/** A method named on the command line, found in the schema. */
+export interface SchemaMethod {
+  readonly service: SchemaService;
+  readonly method: DescMethod;
+}
+
+/**
+ * The descriptors the CLI works from (compiled --proto files and --image
+ * images): every service with its binding resolved by the runtime's own
+ * rules, and lookups by the names people type, with near-name suggestions.
+ */
+export class Schema {
+  /** The registry of every file, for fromJson/toJson and google.protobuf.Any. */
+  readonly registry: FileRegistry;
+  private serviceList: SchemaService[] | undefined;
+
+  /** @param registry every file of the schema, imports included. */
+  constructor(registry: FileRegistry) {
+    this.registry = registry;
+  }
+
+  /** Every service in the schema, bound or not, by full name. */
+  get services(): readonly SchemaService[] {
+    if (this.serviceList === undefined) {
+      const list: SchemaService[] = [];
+      for (const file of this.registry.files) {
+        for (const desc of file.services) list.push(bindService(desc, this.registry));
+      }
+      list.sort((a, b) => a.desc.typeName.localeCompare(b.desc.typeName));
+      this.serviceList = list;
+    }
+    return this.serviceList;
+  }
+
+  /**
+   * Finds a service by full name ("echo.v1.EchoService"), or by its short name
+   * ("EchoService") when only one service has it.
+   *
+   * @throws CliError (usage) for an unknown or ambiguous name, with suggestions.
+   */
+  service(name: string): SchemaService {
+    const exact = this.services.find((s) => s.desc.typeName === name);
+    if (exact !== undefined) return exact;
+    const short = this.services.filter((s) => s.desc.name === name || s.desc.typeName.endsWith(`.${name}`));
+    if (short.length === 1) return short[0] as SchemaService;
+    if (short.length > 1) {
+      throw usageError(`service "${name}" is ambiguous: ${short.map((s) => s.desc.typeName).join(", ")}; write the full name`);
+    }
+    if (this.services.length === 0) throw schemaError("the schema has no services");
+    const names = this.services.flatMap((s) => [s.desc.typeName, s.desc.name]);
+    const hint = didYouMean(name, names);
+    throw usageError(`unknown service "${name}"${hint === "" ? `; the schema has ${this.serviceNames()}` : hint}`);
+  }
+
+  /**
+   * Finds a method from "pkg.Service/Method" (or "pkg.Service.Method", or
+   * "Service/Method" when the short name is unique).
+   *
+   * @throws CliError (usage) for an unknown service or method, with suggestions.
+   */
+  method(ref: string): SchemaMethod {
+    let serviceName: string;
+    let methodName: string;
+    const slash = ref.lastIndexOf("/");
+    if (slash >= 0) {
+      serviceName = ref.slice(0, slash);
+      methodName = ref.slice(slash + 1);
+    } else {
+      const dot = ref.lastIndexOf(".");
+      if (dot < 0) throw usageError(`"${ref}" is not a method; write pkg.Service/Method (see protosocket list)`);
+      serviceName = ref.slice(0, dot);
+      methodName = ref.slice(dot + 1);
+    }
+    if (serviceName === "" || methodName === "") throw usageError(`"${ref}" is not a method; write pkg.Service/Method (see protosocket list)`);
+    const service = this.service(serviceName);
+    const method = service.desc.methods.find((m) => m.name === methodName);
+    if (method !== undefined) return { service, method };
+    const names = service.desc.methods.map((m) => m.name);
+    const hint = didYouMean(methodName, names);
+    throw usageError(
+      `service ${service.desc.typeName} has no method "${methodName}"${hint === "" ? `; its methods: ${names.join(", ") || "none"}` : hint}`,
+    );
+  }
+
+  /**
+   * The service's definition for calls.
+   *
+   * @throws CliError (schema) naming the binding rule the service breaks.
+   */
+  definition(service: SchemaService): ServiceDefinition {
+    if (service.definition === undefined) {
+      throw schemaError(`cannot call ${service.desc.typeName}: ${service.bindingError ?? "it has no envelope binding"}`);
+    }
+    return service.definition;
+  }
+
+  /** A message or enum type by full name, if the schema has it. */
+  type(name: string): DescMessage | DescEnum | undefined {
+    return this.registry.getMessage(name) ?? this.registry.getEnum(name);
+  }
+
+  /** Every message and enum full name (for suggestions). */
+  typeNames(): string[] {
+    const names: string[] = [];
+    for (const file of this.registry.files) {
+      const walk = (messages: readonly DescMessage[]) => {
+        for (const m of messages) {
+          names.push(m.typeName);
+          for (const e of m.nestedEnums) names.push(e.typeName);
+          walk(m.nestedMessages);
+        }
+      };
+      walk(file.messages);
+      for (const e of file.enums) names.push(e.typeName);
+    }
+    return names;
+  }
+
+  private serviceNames(): string {
+    const names = this.services.map((s) => s.desc.typeName);
+    return names.length <= 8 ? names.join(", ") : `${names.slice(0, 8).join(", ")} and ${names.length - 8} more`;
+  }
+}
+
+function bindService(desc: DescService, registry: FileRegistry): SchemaService {
+  try {
+    return { desc, definition: serviceFromRegistry(desc, registry), bindingError: undefined };
+  } catch (e) {
+    const message = e instanceof BindingError ? e.message : `${desc.typeName}: ${(e as Error).message}`;
+    return { desc, definition: undefined, bindingError: message };
+  }
+}
