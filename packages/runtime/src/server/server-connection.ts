@@ -31,6 +31,11 @@ export interface ServingState {
   reportConnectionError(error: RpcError, peer: string): void;
 }
 
+/** How often a server whose client sent FIN checks, while calls run, that the client is still there. */
+const PEER_PROBE_MS = 250;
+/** The id the probe's Cancel carries (the largest uint64; a smaller one when that is in flight). */
+const PROBE_ID = 2n ** 64n - 1n;
+
 /** Stream items produced between two turns of the event loop. */
 const STREAM_YIELD_EVERY = 1024;
 
@@ -55,6 +60,7 @@ export class ServerConnection implements FrameHandler {
   private readPaused = false;
   private sawFrame = false;
   private peerEnded = false;
+  private peerProbe: ReturnType<typeof setInterval> | undefined;
   private lastCallEnded = Date.now();
 
   /**
@@ -202,9 +208,35 @@ export class ServerConnection implements FrameHandler {
     // The client sent its last request (a half-close): answer what it asked, then close.
     this.peerEnded = true;
     this.endIfIdle();
+    if (this.calls.size > 0 && !this.link.ended) this.startPeerProbe();
+  }
+
+  /**
+   * A FIN looks the same whether the client only half-closed (and waits for
+   * its answers) or went away entirely (a process that exited or was
+   * killed). While calls run, write a Cancel for an id not in flight every
+   * PEER_PROBE_MS (clients ignore frames for ids they do not have): to a
+   * client that is gone, the write fails, the connection closes and the
+   * handlers stop, instead of running to the end for nobody.
+   */
+  private startPeerProbe(): void {
+    if (this.peerProbe !== undefined) return;
+    this.peerProbe = setInterval(() => {
+      if (this.link.ended || this.calls.size === 0) {
+        clearInterval(this.peerProbe);
+        this.peerProbe = undefined;
+        return;
+      }
+      let id: MessageId = PROBE_ID;
+      while (this.calls.has(id)) id = (id as bigint) - 1n;
+      this.state.codecs.response.write(this.link, id, ControlCode.Cancel);
+    }, PEER_PROBE_MS);
+    (this.peerProbe as { unref?: () => void }).unref?.();
   }
 
   onClose(error: RpcError): void {
+    clearInterval(this.peerProbe);
+    this.peerProbe = undefined;
     const all = [...this.calls.values()];
     this.calls.clear();
     for (const call of all) this.stopCall(call, error);
