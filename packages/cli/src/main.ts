@@ -42,7 +42,7 @@ function withRequest(cmd: Command): Command {
     .option("-d, --data <json>", "the request in the proto3 JSON mapping; @file reads a file, @- stdin (default: stdin when piped, else {})")
     .option("--allow-unknown-fields", "ignore request fields the message does not have")
     .option("--timeout <duration>", "deadline of each call (500ms, 5s, 1m; a bare number is seconds)", parseDuration)
-    .option("-H, --metadata <key:value>", "call metadata (repeatable); refused for now: envelopes cannot carry metadata yet", collect);
+    .option("-H, --metadata <key:value>", "call metadata (repeatable); travels in the envelope's metadata field, refused when the envelope binds none", collect);
 }
 
 /**

@@ -31,7 +31,11 @@ describe("list and describe (echo.proto, no server needed)", () => {
     const run = await runProtosocket(["list", ...echoSchema, "--json"]);
     expect(run.code, run.stderr).toBe(0);
     const services = JSON.parse(run.stdout) as ServiceDescription[];
-    expect(services.map((s) => [s.name, s.bound])).toEqual([["echo.v1.EchoService", true]]);
+    // protosocket.v1.Health comes with the echo envelopes' health cases, bound through them.
+    expect(services.map((s) => [s.name, s.bound])).toEqual([
+      ["echo.v1.EchoService", true],
+      ["protosocket.v1.Health", true],
+    ]);
     expect(services[0]?.methods.map((m) => [m.fullName, m.kind])).toEqual([
       ["echo.v1.EchoService/Echo", "unary"],
       ["echo.v1.EchoService/Count", "server_streaming"],
@@ -165,10 +169,12 @@ describe("call", () => {
     expect(run.stderr).toContain("ECONNREFUSED");
   });
 
-  it("-H metadata is refused with a clear message until envelopes can carry it (exit 2, nothing sent)", async () => {
-    const run = await runProtosocket(["call", target, "echo.v1.EchoService/Echo", ...echoSchema, "-H", "authorization: Bearer x"]);
-    expect(run.code).toBe(2);
-    expect(run.stderr).toContain("metadata cannot be sent yet");
+  it("-H metadata travels in the echo envelope's metadata field; the trailers the server sends back go to stderr", async () => {
+    // The echo example's Echo handler returns the x-request-id it is sent as a trailer.
+    const run = await runProtosocket(["call", target, "echo.v1.EchoService/Echo", ...echoSchema, "-d", '{"message":"m"}', "-H", "x-request-id: cli-1"]);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ message: "m" });
+    expect(run.stderr).toBe("trailer x-request-id: cli-1\n");
   });
 });
 
@@ -221,11 +227,14 @@ describe("TLS", () => {
 });
 
 describe("health", () => {
-  it("the echo schema has no health service: exit 3, saying what shape is needed", async () => {
-    const run = await runProtosocket(["health", target, ...echoSchema]);
-    expect(run.code).toBe(3);
-    expect(run.stderr).toContain("no health service in the schema");
-    expect(run.stderr).toContain("Check");
+  it("health: the echo server registers health (protosocket.v1.Health through the echo envelopes): SERVING, exit 0; an unknown service exits 64 + not_found", async () => {
+    const run = await runProtosocket(["health", target, ...echoSchema, "--json"]);
+    expect(run.code).toBe(0);
+    expect(JSON.parse(run.stdout)).toMatchObject({ service: "", status: "SERVING", serving: true, checkedWith: "protosocket.v1.Health/Check" });
+    const service = await runProtosocket(["health", target, "echo.v1.EchoService", ...echoSchema]);
+    expect([service.code, service.stdout.trim()]).toEqual([0, "SERVING"]);
+    const unknown = await runProtosocket(["health", target, "nope.v1.Nope", ...echoSchema]);
+    expect(unknown.code).toBe(64 + 5);
   });
 });
 

@@ -91,6 +91,12 @@ describe.runIf(status.run || status.failure !== undefined)("against the Rust int
     expect(after).toBe(before + 1);
   });
 
+  it("-H is refused for the Rust envelopes, which bind no metadata field (exit 2, nothing sent)", async () => {
+    const run = await runProtosocket(["call", target, "interop.v1.InteropService/Echo", ...interopSchema, "-d", "{}", "-H", "authorization: Bearer x"]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("interop.v1.Request has no metadata field, so the call cannot carry metadata");
+  });
+
   it("health: the interop schema has no health service (exit 3)", async () => {
     const run = await runProtosocket(["health", target, ...interopSchema]);
     expect(run.code).toBe(3);

@@ -25,7 +25,7 @@ package acme.v1;
 import "protosocket/v1/options.proto";
 import "shared/v1/shared.proto";
 service AcmeService {
-  option (protosocket.v1.envelope) = { request: "Req" response: "Res" };
+  option (protosocket.v1.envelope) = { request: "Req" response: "Res" error_case: "-" };
   rpc Ping(shared.v1.Ping) returns (shared.v1.Ping);
 }
 message Req { uint64 message_id = 1; uint32 control_code = 2; oneof body { shared.v1.Ping ping = 3; } }

@@ -29,7 +29,11 @@ export async function runCall(targetArg: string, methodRef: string, flags: CallC
     interrupted = true;
     controller.abort(new Error("interrupted (Ctrl-C)"));
   });
-  const options = { ...call.callOptions, signal: controller.signal };
+  // Trailers the server sends with the final frame, on stderr (stdout stays the response JSON).
+  const onTrailer = (trailers: ReadonlyMap<string, string>) => {
+    for (const [key, value] of trailers) io.stderr.write(`trailer ${key}: ${value}\n`);
+  };
+  const options = { ...call.callOptions, signal: controller.signal, onTrailer };
   try {
     if (call.method.methodKind === "unary") {
       const response = await transport.unary(call.def, call.method, call.request, options);

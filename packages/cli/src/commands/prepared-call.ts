@@ -60,7 +60,7 @@ export async function prepareCall(targetArg: string, methodRef: string, flags: C
   });
   const callOptions: CallOptions = {};
   if (flags.timeout !== undefined) callOptions.timeoutMs = flags.timeout;
-  applyMetadata(metadata, callOptions);
+  applyMetadata(metadata, callOptions, def);
   return {
     schema,
     def,

@@ -10,8 +10,9 @@ import { didYouMean } from "../suggest.js";
  * buf's enum style writes it), and whose request may have a string
  * `service` field naming the service asked about ("" = the server as a whole).
  *
- * The runtime does not ship health messages yet; when it does, a service
- * bound with them has this shape and is found here like any other.
+ * The runtime's protosocket.v1.Health (bound through the health_check case of
+ * the envelopes, see the schema) has this shape and is found here like any
+ * other service with it.
  */
 export interface HealthProbe {
   readonly service: SchemaService;
@@ -68,7 +69,7 @@ export function findHealthProbe(schema: Schema, named: string | undefined): Heal
       schema.services.map((s) => s.desc.name),
     );
     throw schemaError(
-      `no health service in the schema${hint}: protosocket health calls a bound service with a unary Check method whose response has a "status" enum with a SERVING value (grpc.health.v1's shape). The runtime does not ship health messages yet; bind such a service in your envelopes and load its proto, or name one with --health-service`,
+      `no health service in the schema${hint}: protosocket health calls a bound service with a unary Check method whose response has a "status" enum with a SERVING value (grpc.health.v1's shape): add protosocket.v1.HealthCheckRequest/Response health_check and health_watch cases to the envelopes (protosocket/v1/health.proto) and serve them with registerHealth(server), or name another such service with --health-service`,
     );
   }
   const health = probes.filter((p) => p.service.desc.name === "Health");

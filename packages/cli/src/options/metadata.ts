@@ -1,4 +1,4 @@
-import type { CallOptions } from "@protosocket/runtime";
+import type { CallOptions, ServiceDefinition } from "@protosocket/runtime";
 import { usageError } from "../exit-codes.js";
 
 /**
@@ -15,16 +15,18 @@ export function parseMetadata(entries: readonly string[]): [string, string][] {
 }
 
 /**
- * Puts metadata into a call's options. This is the one place the CLI hands
- * metadata to the runtime; today the envelope has no field to carry it (a
- * `metadata` field role is planned), so any `-H` is refused rather than
- * silently dropped.
+ * Puts metadata into a call's options: it travels in the envelope's metadata
+ * field. A service whose envelope binds none cannot carry it: refused rather
+ * than silently dropped.
  *
- * @throws CliError (usage) when metadata is given.
+ * @throws CliError (usage) when metadata is given for an envelope without a metadata field.
  */
-export function applyMetadata(metadata: readonly [string, string][], _options: CallOptions): void {
+export function applyMetadata(metadata: readonly [string, string][], options: CallOptions, def: ServiceDefinition): void {
   if (metadata.length === 0) return;
-  throw usageError(
-    `-H ${metadata[0]?.[0]}: metadata cannot be sent yet: protosocket envelopes have no metadata field today (a metadata field role is planned); nothing was sent`,
-  );
+  if (def.binding.request.metadata === undefined) {
+    throw usageError(
+      `-H ${metadata[0]?.[0]}: ${def.requestEnvelope.typeName} has no metadata field, so the call cannot carry metadata (bind a map<string, string> field named metadata, or with metadata_field or FIELD_ROLE_METADATA); nothing was sent`,
+    );
+  }
+  options.metadata = metadata;
 }

@@ -1,5 +1,5 @@
 import type { DescEnum, DescMessage, DescMethod, DescService, FileRegistry } from "@bufbuild/protobuf";
-import type { ServiceDefinition } from "@protosocket/runtime";
+import { healthDefinition, type ServiceDefinition } from "@protosocket/runtime";
 import { BindingError, serviceFromRegistry } from "@protosocket/runtime/protocol";
 import { schemaError, usageError } from "../exit-codes.js";
 import { didYouMean } from "../suggest.js";
@@ -42,6 +42,7 @@ export class Schema {
       for (const file of this.registry.files) {
         for (const desc of file.services) list.push(bindService(desc, this.registry));
       }
+      bindHealth(list);
       list.sort((a, b) => a.desc.typeName.localeCompare(b.desc.typeName));
       this.serviceList = list;
     }
@@ -145,4 +146,30 @@ function bindService(desc: DescService, registry: FileRegistry): SchemaService {
     const message = e instanceof BindingError ? e.message : `${desc.typeName}: ${(e as Error).message}`;
     return { desc, definition: undefined, bindingError: message };
   }
+}
+
+/**
+ * protosocket.v1.Health has no envelope of its own: it travels in the
+ * envelopes of the services it reports on (their health_check and
+ * health_watch cases). Bind it through the first bound service whose
+ * envelopes have those cases, as the server's registerHealth() does.
+ */
+function bindHealth(list: SchemaService[]): void {
+  const i = list.findIndex((s) => s.desc.typeName === "protosocket.v1.Health" && s.definition === undefined);
+  const health = list[i];
+  if (health === undefined) return;
+  const reasons: string[] = [];
+  for (const s of list) {
+    if (s.definition === undefined) continue;
+    try {
+      list[i] = { desc: health.desc, definition: healthDefinition(s.definition, { service: health.desc }), bindingError: undefined };
+      return;
+    } catch (e) {
+      reasons.push(e instanceof Error ? e.message : String(e));
+    }
+  }
+  list[i] = {
+    ...health,
+    bindingError: `it travels in the envelopes of the services it reports on, and none has health_check / health_watch cases${reasons[0] !== undefined ? ` (${reasons[0]})` : ""}`,
+  };
 }

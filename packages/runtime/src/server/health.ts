@@ -1,4 +1,4 @@
-import type { DescMessage } from "@bufbuild/protobuf";
+import type { DescMessage, DescService } from "@bufbuild/protobuf";
 import type { MethodBinding, ServiceBinding } from "../binding/binding.js";
 import { BindingError, resolveCasePath } from "../binding/resolve.js";
 import { Code, RpcError } from "../errors.js";
@@ -21,6 +21,12 @@ export interface HealthCases {
   checkCase?: string;
   /** Case path of Watch in both envelopes. Default "health_watch". */
   watchCase?: string;
+  /**
+   * The protosocket.v1.Health descriptor to bind: by default the runtime's
+   * own; a tool working from other descriptors (a buf image) passes its copy,
+   * so calls name its methods.
+   */
+  service?: DescService;
 }
 
 /** Sets the statuses a server's health service reports. */
@@ -45,15 +51,22 @@ const definitions = new WeakMap<ServiceDefinition, Map<string, ServiceDefinition
 export function healthDefinition(def: ServiceDefinition, cases: HealthCases = {}): ServiceDefinition<typeof Health> {
   const check = cases.checkCase ?? "health_check";
   const watch = cases.watchCase ?? "health_watch";
+  const service = (cases.service ?? Health) as typeof Health;
+  if (service.typeName !== Health.typeName) throw new TypeError(`healthDefinition: ${service.typeName} is not ${Health.typeName}`);
   const key = `${check}|${watch}`;
-  let byCases = definitions.get(def);
+  let byCases = service === Health ? definitions.get(def) : undefined;
   const cached = byCases?.get(key);
   if (cached !== undefined) return cached;
   const file = def.service.file.proto.name;
   const methods: MethodBinding[] = [];
+  const byName = (name: string) => {
+    const m = service.methods.find((x) => x.name === name);
+    if (m === undefined) throw new TypeError(`healthDefinition: ${service.typeName} has no method ${name}`);
+    return m;
+  };
   for (const [desc, path] of [
-    [Health.method.check, check],
-    [Health.method.watch, watch],
+    [byName("Check"), check],
+    [byName("Watch"), watch],
   ] as const) {
     const err = (problem: string) =>
       new BindingError(
@@ -73,7 +86,8 @@ export function healthDefinition(def: ServiceDefinition, cases: HealthCases = {}
     });
   }
   const binding: ServiceBinding = { typeName: Health.typeName, request: def.binding.request, response: def.binding.response, methods };
-  const health: ServiceDefinition<typeof Health> = { service: Health, requestEnvelope: def.requestEnvelope, responseEnvelope: def.responseEnvelope, binding };
+  const health: ServiceDefinition<typeof Health> = { service, requestEnvelope: def.requestEnvelope, responseEnvelope: def.responseEnvelope, binding };
+  if (service !== Health) return health;
   if (byCases === undefined) {
     byCases = new Map();
     definitions.set(def, byCases);
