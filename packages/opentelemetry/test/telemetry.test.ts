@@ -1,5 +1,6 @@
 import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from "@opentelemetry/sdk-metrics";
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { Code, connect, createClient, createServer, RpcError, type ConnectionTransport, type Server } from "@protosocket/runtime";
@@ -23,6 +24,8 @@ const sleep = (ms: number, signal: AbortSignal) =>
 const contextManager = new AsyncLocalStorageContextManager();
 const spans = new InMemorySpanExporter();
 const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(spans)] });
+/** The traceparent metadata the server's handler received, per call. */
+const traceparents: string[] = [];
 const metricExporter = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
 const reader = new PeriodicExportingMetricReader({ exporter: metricExporter, exportIntervalMillis: 3_600_000 });
 const meterProvider = new MeterProvider({ readers: [reader] });
@@ -34,11 +37,14 @@ describe("OpenTelemetry interceptors over TCP", () => {
 
   beforeAll(async () => {
     context.setGlobalContextManager(contextManager.enable());
-    server = createServer({ interceptors: [createServerTelemetry({ tracerProvider, meterProvider })] });
+    const propagator = new W3CTraceContextPropagator();
+    server = createServer({ interceptors: [createServerTelemetry({ tracerProvider, meterProvider, propagator })] });
     server.register(echoDef, {
       async echo(req, ctx) {
         // The server span is the active span while the handler runs.
         handlerSpanIds.push(trace.getActiveSpan()?.spanContext().spanId);
+        const traceparent = ctx.metadata.get("traceparent");
+        if (traceparent !== undefined) traceparents.push(traceparent);
         if (req.message.startsWith("sleep:")) await sleep(Number(req.message.slice(6)), ctx.signal);
         return { message: req.message, payload: req.payload };
       },
@@ -53,7 +59,7 @@ describe("OpenTelemetry interceptors over TCP", () => {
       },
     });
     const { port } = await server.listen();
-    transport = await connect({ port, interceptors: [createClientTelemetry({ tracerProvider, meterProvider })] });
+    transport = await connect({ port, interceptors: [createClientTelemetry({ tracerProvider, meterProvider, propagator })] });
   });
   afterAll(async () => {
     transport.close();
@@ -96,6 +102,16 @@ describe("OpenTelemetry interceptors over TCP", () => {
       "network.peer.address": "127.0.0.1",
     });
     expect(handlerSpanIds).toEqual([serverSpan?.spanContext().spanId]);
+  });
+
+  it("carries the trace context in the envelope's metadata: the server span is a child of the client span, across a real TCP call", async () => {
+    const client = createClient(echoDef, transport);
+    await client.echo({ message: "traced" });
+    const [clientSpan] = byKind(SpanKind.CLIENT);
+    const [serverSpan] = byKind(SpanKind.SERVER);
+    expect(serverSpan?.spanContext().traceId).toBe(clientSpan?.spanContext().traceId);
+    expect(serverSpan?.parentSpanContext?.spanId).toBe(clientSpan?.spanContext().spanId);
+    expect(traceparents.at(-1)).toBe(`00-${clientSpan?.spanContext().traceId}-${clientSpan?.spanContext().spanId}-01`);
   });
 
   it("marks failures: every error code on the client, server-side faults on the server", async () => {
