@@ -15,7 +15,8 @@ function tlsHint(code: string | undefined, message: string): string {
   if (/SELF_SIGNED|UNABLE_TO_GET_ISSUER|UNABLE_TO_VERIFY|CERT_UNTRUSTED|ISSUER_CERT/.test(code)) {
     return "; trust the server's CA with --cacert ca.pem (or skip verification with --insecure)";
   }
-  if (code === "ERR_TLS_CERT_ALTNAME_INVALID") return "; the certificate does not name this host: connect by a name it has, or set --servername";
+  if (code === "ERR_TLS_CERT_ALTNAME_INVALID")
+    return "; the certificate does not name this host: connect by a name it has, or set --servername";
   if (code === "CERT_HAS_EXPIRED" || code === "CERT_NOT_YET_VALID") return "; the server's certificate is outside its validity dates";
   if (/WRONG_VERSION_NUMBER|PACKET_LENGTH_TOO_LONG|UNKNOWN_PROTOCOL/.test(code) || /wrong version number/i.test(message)) {
     return "; the server does not speak TLS on this port: leave out --tls";
@@ -39,7 +40,11 @@ export async function openConnection(options: ConnectOptions): Promise<Connectio
     }
     const where = `${options.host ?? "127.0.0.1"}:${options.port}`;
     if (e.code === Code.DeadlineExceeded) {
-      throw new CliError("connection", `cannot connect to ${where}: no connection after ${options.connectTimeoutMs ?? 10_000} ms (--connect-timeout)`, { cause: e });
+      throw new CliError(
+        "connection",
+        `cannot connect to ${where}: no connection after ${options.connectTimeoutMs ?? 10_000} ms (--connect-timeout)`,
+        { cause: e },
+      );
     }
     const errno = errnoOf(e);
     const cause = e.cause instanceof Error ? e.cause.message : e.rawMessage;

@@ -39,10 +39,17 @@ function withConnection(cmd: Command): Command {
 
 function withRequest(cmd: Command): Command {
   return cmd
-    .option("-d, --data <json>", "the request in the proto3 JSON mapping; @file reads a file, @- stdin (default: stdin when piped, else {})")
+    .option(
+      "-d, --data <json>",
+      "the request in the proto3 JSON mapping; @file reads a file, @- stdin (default: stdin when piped, else {})",
+    )
     .option("--allow-unknown-fields", "ignore request fields the message does not have")
     .option("--timeout <duration>", "deadline of each call (500ms, 5s, 1m; a bare number is seconds)", parseDuration)
-    .option("-H, --metadata <key:value>", "call metadata (repeatable); travels in the envelope's metadata field, refused when the envelope binds none", collect);
+    .option(
+      "-H, --metadata <key:value>",
+      "call metadata (repeatable); travels in the envelope's metadata field, refused when the envelope binds none",
+      collect,
+    );
 }
 
 /**
@@ -92,7 +99,10 @@ export function createProgram(io: CliIo, result: { code: number }): Command {
     .description("check health (grpc.health.v1 semantics): exit 0 when SERVING, 5 when not")
     .argument("<target>", "host:port")
     .argument("[service]", "the service to ask about (default: the server as a whole)")
-    .option("--health-service <name>", "the service answering health checks (default: the schema's one service with a Check method returning a status enum)")
+    .option(
+      "--health-service <name>",
+      "the service answering health checks (default: the schema's one service with a Check method returning a status enum)",
+    )
     .option("--timeout <duration>", "deadline of the check (default 5s)", parseDuration)
     .option("--json", "print JSON")
     .action(async (target: string, service: string | undefined, flags) => {
@@ -105,7 +115,11 @@ export function createProgram(io: CliIo, result: { code: number }): Command {
     .argument("<method>", "pkg.Service/Method")
     .option("-c, --concurrency <n>", "calls in flight at once", integerIn(1, 1_000_000), 50)
     .option("--connections <n>", "connections to spread them over", integerIn(1, 10_000), 1)
-    .addOption(new Option("-n, --total <n>", "calls to make (default 200 when --duration is not given)").argParser(integerIn(1, Number.MAX_SAFE_INTEGER)))
+    .addOption(
+      new Option("-n, --total <n>", "calls to make (default 200 when --duration is not given)").argParser(
+        integerIn(1, Number.MAX_SAFE_INTEGER),
+      ),
+    )
     .option("--duration <duration>", "measure for this long (10s, 1m), then stop", parseDuration)
     .option("--warmup <duration>", "load before measuring, not counted", parseDuration)
     .option("--rate <calls/s>", "start at most this many calls per second (default: as fast as the calls complete)", positiveNumber(1e9))

@@ -1,6 +1,6 @@
 import { toJson, type DescMessage, type Message, type Registry } from "@bufbuild/protobuf";
 import { AnySchema } from "@bufbuild/protobuf/wkt";
-import { Code, codeToString, RpcError, type ConnectionTransport } from "@protosocket/runtime";
+import { Code, codeToString, type RpcError, type ConnectionTransport } from "@protosocket/runtime";
 import type { OutputStream } from "./io.js";
 
 /** Options of {@link messageJson}. */
@@ -22,7 +22,9 @@ export function messageJson(schema: DescMessage, message: Message, options: Json
  * knows its type).
  */
 export function printRpcError(err: OutputStream, error: RpcError, registry: Registry, tls: boolean): void {
-  const lines = [`protosocket: call failed: ${codeToString(error.code)} (code ${error.code}): ${error.rawMessage || codeToString(error.code)}`];
+  const lines = [
+    `protosocket: call failed: ${codeToString(error.code)} (code ${error.code}): ${error.rawMessage || codeToString(error.code)}`,
+  ];
   const where: string[] = [];
   if (error.method !== undefined) where.push(`method ${error.method}`);
   if (error.peer !== undefined) where.push(`peer ${error.peer}`);

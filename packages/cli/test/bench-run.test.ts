@@ -3,7 +3,15 @@
  * dispatch, no socket): counts, errors by code, early stops.
  */
 import type { DescMethodUnary } from "@bufbuild/protobuf";
-import { Code, createMemoryTransport, createServer, RpcError, type Server, type ServiceDefinition, type Transport } from "@protosocket/runtime";
+import {
+  Code,
+  createMemoryTransport,
+  createServer,
+  RpcError,
+  type Server,
+  type ServiceDefinition,
+  type Transport,
+} from "@protosocket/runtime";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { BenchRun, type BenchCall } from "../src/bench/bench-run.js";
 import { loadSchema } from "../src/schema/load-schema.js";
@@ -80,7 +88,9 @@ describe("BenchRun", () => {
     const outcome = await new BenchRun([t], unary(echo), { concurrency: 4, total: 40, warmupMs: 0 }).run();
     expect(outcome.ok + outcome.failed).toBe(40);
     expect(outcome.failed).toBe(10);
-    expect(outcome.errors).toEqual([{ code: "resource_exhausted", count: 10, example: expect.stringContaining("every nth call fails") as unknown }]);
+    expect(outcome.errors).toEqual([
+      { code: "resource_exhausted", count: 10, example: expect.stringContaining("every nth call fails") as unknown },
+    ]);
     const allFail = await new BenchRun([t], unary(fail), { concurrency: 2, total: 6, warmupMs: 0 }).run();
     expect(allFail.errors.map((e) => [e.code, e.count])).toEqual([["not_found", 6]]);
     t.close();

@@ -46,7 +46,12 @@ describe("list and describe (echo.proto, no server needed)", () => {
   it("list <service> prints one method per line with its kind", async () => {
     const run = await runProtosocket(["list", "EchoService", ...echoSchema]);
     expect(run.code, run.stderr).toBe(0);
-    expect(run.stdout.trim().split("\n").map((l) => l.trim().split(/\s{2,}/))).toEqual([
+    expect(
+      run.stdout
+        .trim()
+        .split("\n")
+        .map((l) => l.trim().split(/\s{2,}/)),
+    ).toEqual([
       ["echo.v1.EchoService/Echo", "unary"],
       ["echo.v1.EchoService/Count", "server streaming"],
       ["echo.v1.EchoService/Fail", "unary"],
@@ -92,10 +97,14 @@ describe("list and describe (echo.proto, no server needed)", () => {
     const json = join(scratch, "echo.json");
     // Images the way a user makes them: buf build of the repository's module.
     for (const out of [bin, json]) {
-      const r = spawnSync(process.execPath, [join(repoRoot, "node_modules/@bufbuild/buf/bin/buf"), "build", "-o", out, "--path", "proto/echo/v1/echo.proto"], {
-        cwd: repoRoot,
-        encoding: "utf8",
-      });
+      const r = spawnSync(
+        process.execPath,
+        [join(repoRoot, "node_modules/@bufbuild/buf/bin/buf"), "build", "-o", out, "--path", "proto/echo/v1/echo.proto"],
+        {
+          cwd: repoRoot,
+          encoding: "utf8",
+        },
+      );
       expect(r.status, r.stderr).toBe(0);
     }
     for (const image of [bin, json]) {
@@ -108,7 +117,14 @@ describe("list and describe (echo.proto, no server needed)", () => {
 
 describe("call", () => {
   it("a unary call prints the response as JSON (bytes as base64)", async () => {
-    const run = await runProtosocket(["call", target, "echo.v1.EchoService/Echo", ...echoSchema, "-d", '{"message":"hi","payload":"aGk="}']);
+    const run = await runProtosocket([
+      "call",
+      target,
+      "echo.v1.EchoService/Echo",
+      ...echoSchema,
+      "-d",
+      '{"message":"hi","payload":"aGk="}',
+    ]);
     expect(run.code, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout)).toEqual({ message: "hi", payload: "aGk=" });
   });
@@ -133,7 +149,14 @@ describe("call", () => {
   });
 
   it("an RPC error prints code and message on stderr and exits 64 + code", async () => {
-    const run = await runProtosocket(["call", target, "echo.v1.EchoService/Fail", ...echoSchema, "-d", '{"code":5,"message":"no such thing"}']);
+    const run = await runProtosocket([
+      "call",
+      target,
+      "echo.v1.EchoService/Fail",
+      ...echoSchema,
+      "-d",
+      '{"code":5,"message":"no such thing"}',
+    ]);
     expect(run.code).toBe(64 + 5);
     expect(run.stdout).toBe("");
     expect(run.stderr).toContain("not_found (code 5): no such thing");
@@ -141,7 +164,16 @@ describe("call", () => {
   });
 
   it("--timeout: a stream slower than the deadline fails deadline_exceeded (exit 68) after the messages that came in time", async () => {
-    const run = await runProtosocket(["call", target, "echo.v1.EchoService/Count", ...echoSchema, "-d", '{"count":3,"delayMs":5000}', "--timeout", "300ms"]);
+    const run = await runProtosocket([
+      "call",
+      target,
+      "echo.v1.EchoService/Count",
+      ...echoSchema,
+      "-d",
+      '{"count":3,"delayMs":5000}',
+      "--timeout",
+      "300ms",
+    ]);
     expect(run.code).toBe(64 + 4);
     expect(run.stderr).toContain("deadline_exceeded");
   });
@@ -171,7 +203,16 @@ describe("call", () => {
 
   it("-H metadata travels in the echo envelope's metadata field; the trailers the server sends back go to stderr", async () => {
     // The echo example's Echo handler returns the x-request-id it is sent as a trailer.
-    const run = await runProtosocket(["call", target, "echo.v1.EchoService/Echo", ...echoSchema, "-d", '{"message":"m"}', "-H", "x-request-id: cli-1"]);
+    const run = await runProtosocket([
+      "call",
+      target,
+      "echo.v1.EchoService/Echo",
+      ...echoSchema,
+      "-d",
+      '{"message":"m"}',
+      "-H",
+      "x-request-id: cli-1",
+    ]);
     expect(run.code).toBe(0);
     expect(JSON.parse(run.stdout)).toMatchObject({ message: "m" });
     expect(run.stderr).toBe("trailer x-request-id: cli-1\n");
@@ -230,7 +271,12 @@ describe("health", () => {
   it("health: the echo server registers health (protosocket.v1.Health through the echo envelopes): SERVING, exit 0; an unknown service exits 64 + not_found", async () => {
     const run = await runProtosocket(["health", target, ...echoSchema, "--json"]);
     expect(run.code).toBe(0);
-    expect(JSON.parse(run.stdout)).toMatchObject({ service: "", status: "SERVING", serving: true, checkedWith: "protosocket.v1.Health/Check" });
+    expect(JSON.parse(run.stdout)).toMatchObject({
+      service: "",
+      status: "SERVING",
+      serving: true,
+      checkedWith: "protosocket.v1.Health/Check",
+    });
     const service = await runProtosocket(["health", target, "echo.v1.EchoService", ...echoSchema]);
     expect([service.code, service.stdout.trim()]).toEqual([0, "SERVING"]);
     const unknown = await runProtosocket(["health", target, "nope.v1.Nope", ...echoSchema]);
@@ -273,7 +319,19 @@ describe("bench", () => {
   });
 
   it("a stream method counts calls and messages; --duration ends the window", async () => {
-    const run = await runProtosocket(["bench", target, "echo.v1.EchoService/Count", ...echoSchema, "-d", '{"count":20}', "-c", "4", "--duration", "500ms", "--json"]);
+    const run = await runProtosocket([
+      "bench",
+      target,
+      "echo.v1.EchoService/Count",
+      ...echoSchema,
+      "-d",
+      '{"count":20}',
+      "-c",
+      "4",
+      "--duration",
+      "500ms",
+      "--json",
+    ]);
     expect(run.code, run.stderr).toBe(0);
     const s = JSON.parse(run.stdout) as BenchSummary;
     expect(s.stoppedBy).toBe("duration");
@@ -283,7 +341,19 @@ describe("bench", () => {
   });
 
   it("failed calls are counted by code and the run exits 6", async () => {
-    const run = await runProtosocket(["bench", target, "echo.v1.EchoService/Fail", ...echoSchema, "-d", '{"code":8,"message":"busy"}', "-c", "4", "-n", "40", "--json"]);
+    const run = await runProtosocket([
+      "bench",
+      target,
+      "echo.v1.EchoService/Fail",
+      ...echoSchema,
+      "-d",
+      '{"code":8,"message":"busy"}',
+      "-c",
+      "4",
+      "-n",
+      "40",
+      "--json",
+    ]);
     expect(run.code).toBe(6);
     const s = JSON.parse(run.stdout) as BenchSummary;
     expect(s.calls).toEqual({ ok: 0, failed: 40 });

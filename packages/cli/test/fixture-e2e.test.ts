@@ -71,7 +71,10 @@ describe("Ctrl-C sends Cancel", () => {
     const run = await cli.done;
     expect(run.code).toBe(130);
     expect(run.stderr).toContain("cancelled (Cancel sent");
-    await until(() => seen.abortReasons.length > reasons, "the handler's signal to abort (a client that closes without Cancel leaves it running: the server answers half-closed clients)");
+    await until(
+      () => seen.abortReasons.length > reasons,
+      "the handler's signal to abort (a client that closes without Cancel leaves it running: the server answers half-closed clients)",
+    );
     expect(seen.abortReasons[reasons]).toContain("call cancelled by the client");
   });
 
@@ -83,7 +86,10 @@ describe("Ctrl-C sends Cancel", () => {
     const run = await cli.done;
     expect(run.code).toBe(130);
     expect(JSON.parse(run.stdout)).toEqual({ label: "stream" });
-    await until(() => seen.abortReasons.length > reasons, "the handler's signal to abort (a client that closes without Cancel leaves it running: the server answers half-closed clients)");
+    await until(
+      () => seen.abortReasons.length > reasons,
+      "the handler's signal to abort (a client that closes without Cancel leaves it running: the server answers half-closed clients)",
+    );
     expect(seen.abortReasons[reasons]).toContain("call cancelled by the client");
   });
 });
@@ -118,7 +124,15 @@ describe("JSON input errors name the field path", () => {
   });
 
   it("--allow-unknown-fields skips fields the message does not have", async () => {
-    const run = await runInProcess(["call", target, "clitest.v1.ShapesService/Put", ...fixtureSchema, "-d", '{"items":[{"extra":1}],"other":2}', "--allow-unknown-fields"]);
+    const run = await runInProcess([
+      "call",
+      target,
+      "clitest.v1.ShapesService/Put",
+      ...fixtureSchema,
+      "-d",
+      '{"items":[{"extra":1}],"other":2}',
+      "--allow-unknown-fields",
+    ]);
     expect(run.code, run.stderr).toBe(0);
     expect(JSON.parse(run.stdout)).toEqual({ items: 1 });
   });
@@ -126,9 +140,15 @@ describe("JSON input errors name the field path", () => {
 
 describe("bench progress line", () => {
   it("is drawn on stderr in place when it is a terminal, and removed before the report", async () => {
-    const run = await runInProcess(["bench", target, "clitest.v1.ShapesService/Put", ...fixtureSchema, "-d", "{}", "-c", "4", "--duration", "1s"], { tty: true });
+    const run = await runInProcess(
+      ["bench", target, "clitest.v1.ShapesService/Put", ...fixtureSchema, "-d", "{}", "-c", "4", "--duration", "1s"],
+      { tty: true },
+    );
     expect(run.code, run.stderr).toBe(0);
-    expect(run.stderr).toMatch(/^\r\x1b\[K.* ok .* calls\/s .* in flight/);
+    // A progress line: carriage return and "erase line" (ESC [ K) before each update.
+    const clearLine = `\r${String.fromCharCode(27)}[K`;
+    expect(run.stderr.startsWith(clearLine)).toBe(true);
+    expect(run.stderr).toMatch(/ ok .* calls\/s .* in flight/);
     expect(run.stderr.endsWith("\r\x1b[K")).toBe(true);
     expect(run.stdout).toContain("Calls/s:");
   });

@@ -17,7 +17,11 @@ beforeAll(async () => {
 });
 
 const tag = fc.record({ key: fc.string({ maxLength: 6 }), weight: fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }) });
-const item = fc.record({ name: fc.string({ maxLength: 8 }), id: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), tags: fc.array(tag, { maxLength: 3 }) });
+const item = fc.record({
+  name: fc.string({ maxLength: 8 }),
+  id: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+  tags: fc.array(tag, { maxLength: 3 }),
+});
 const putInit = fc.record({
   item: fc.option(item, { nil: undefined }),
   items: fc.array(item, { maxLength: 3 }),

@@ -54,7 +54,14 @@ describe.runIf(status.run || status.failure !== undefined)("against the Rust int
   });
 
   it("call: a unary echo, and a stream whose uint64 sequence numbers print as JSON strings", async () => {
-    const echo = await runProtosocket(["call", target, "interop.v1.InteropService/Echo", ...interopSchema, "-d", '{"message":"from the cli","payload":"AAEC"}']);
+    const echo = await runProtosocket([
+      "call",
+      target,
+      "interop.v1.InteropService/Echo",
+      ...interopSchema,
+      "-d",
+      '{"message":"from the cli","payload":"AAEC"}',
+    ]);
     expect(echo.code, echo.stderr).toBe(0);
     expect(JSON.parse(echo.stdout)).toEqual({ message: "from the cli", payload: "AAEC" });
     const stream = await runProtosocket(["call", target, "interop.v1.InteropService/Stream", ...interopSchema, "-d", '{"count":4}']);
@@ -63,10 +70,24 @@ describe.runIf(status.run || status.failure !== undefined)("against the Rust int
   });
 
   it("call: the Rust error case exits 64 + its code; a Rust Cancel exits 64 + cancelled", async () => {
-    const fail = await runProtosocket(["call", target, "interop.v1.InteropService/Fail", ...interopSchema, "-d", '{"code":7,"message":"rust says no"}']);
+    const fail = await runProtosocket([
+      "call",
+      target,
+      "interop.v1.InteropService/Fail",
+      ...interopSchema,
+      "-d",
+      '{"code":7,"message":"rust says no"}',
+    ]);
     expect(fail.code).toBe(64 + 7);
     expect(fail.stderr).toContain("permission_denied (code 7): rust says no");
-    const detailed = await runProtosocket(["call", target, "interop.v1.InteropService/Fail", ...interopSchema, "-d", '{"code":3,"message":"with details","withDetails":true}']);
+    const detailed = await runProtosocket([
+      "call",
+      target,
+      "interop.v1.InteropService/Fail",
+      ...interopSchema,
+      "-d",
+      '{"code":3,"message":"with details","withDetails":true}',
+    ]);
     expect(detailed.code).toBe(64 + 3);
     // The detail is an Any holding an interop.v1.EchoResponse: printed as JSON because the schema knows the type.
     const detail = /^ {2}detail (.*)$/m.exec(detailed.stderr)?.[1];
@@ -78,7 +99,14 @@ describe.runIf(status.run || status.failure !== undefined)("against the Rust int
 
   it("Ctrl-C during a stream: the Rust handler is dropped (its cancelled_handlers counter moves) and the CLI exits 130", async () => {
     const before = Number((await stats()).cancelledHandlers ?? "0");
-    const cli = startProtosocket(["call", target, "interop.v1.InteropService/Stream", ...interopSchema, "-d", '{"count":1000,"itemDelayMs":50}']);
+    const cli = startProtosocket([
+      "call",
+      target,
+      "interop.v1.InteropService/Stream",
+      ...interopSchema,
+      "-d",
+      '{"count":1000,"itemDelayMs":50}',
+    ]);
     const deadline = Date.now() + 10_000;
     // The handler is running once the first item is printed.
     while (!cli.stdout().includes("\n") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
@@ -92,7 +120,16 @@ describe.runIf(status.run || status.failure !== undefined)("against the Rust int
   });
 
   it("-H is refused for the Rust envelopes, which bind no metadata field (exit 2, nothing sent)", async () => {
-    const run = await runProtosocket(["call", target, "interop.v1.InteropService/Echo", ...interopSchema, "-d", "{}", "-H", "authorization: Bearer x"]);
+    const run = await runProtosocket([
+      "call",
+      target,
+      "interop.v1.InteropService/Echo",
+      ...interopSchema,
+      "-d",
+      "{}",
+      "-H",
+      "authorization: Bearer x",
+    ]);
     expect(run.code).toBe(2);
     expect(run.stderr).toContain("interop.v1.Request has no metadata field, so the call cannot carry metadata");
   });
@@ -104,7 +141,21 @@ describe.runIf(status.run || status.failure !== undefined)("against the Rust int
   });
 
   it("bench: -n calls against the Rust server, all ok, JSON summary", async () => {
-    const run = await runProtosocket(["bench", target, "interop.v1.InteropService/Echo", ...interopSchema, "-d", '{"message":"x"}', "-c", "16", "--connections", "2", "-n", "400", "--json"]);
+    const run = await runProtosocket([
+      "bench",
+      target,
+      "interop.v1.InteropService/Echo",
+      ...interopSchema,
+      "-d",
+      '{"message":"x"}',
+      "-c",
+      "16",
+      "--connections",
+      "2",
+      "-n",
+      "400",
+      "--json",
+    ]);
     expect(run.code, run.stderr).toBe(0);
     const s = JSON.parse(run.stdout) as BenchSummary;
     expect(s.calls).toEqual({ ok: 400, failed: 0 });

@@ -98,7 +98,8 @@ function findSharedEnvelopeClashes(services: readonly BoundService[]): string[] 
   for (const [envelope, group] of byEnvelope) {
     if (group.length < 2) continue;
     const first = group[0] as BoundService;
-    const optional = (label: string, f: ServiceBinding["request"]["metadata"]) => (f === undefined ? "" : `, ${label} ${f.name} = ${f.number}`);
+    const optional = (label: string, f: ServiceBinding["request"]["metadata"]) =>
+      f === undefined ? "" : `, ${label} ${f.name} = ${f.number}`;
     const fields = (b: ServiceBinding) =>
       `${b.request.id.name} = ${b.request.id.number}, ${b.request.code.name} = ${b.request.code.number}${optional("metadata", b.request.metadata)}${optional("deadline", b.request.deadline)}`;
     const disagreeing = group.find((s) => fields(s.binding) !== fields(first.binding));

@@ -14,15 +14,7 @@ import * as interop from "@protosocket/gen/interop/v1/interop_service_protosocke
 import * as tsKv from "@protosocket/gen/fixture/kv/v1/kv_service_protosocket.js";
 import * as tsProtocol from "@protosocket/gen/fixture/kv/v1/protocol_pb.js";
 import { ErrorCode, RequestSchema, ResponseSchema, type Response } from "@protosocket/gen/fixture/kv/v1/protocol_pb.js";
-import {
-  Code,
-  connect,
-  createClient,
-  createServer,
-  RpcError,
-  type Server,
-  type Transport,
-} from "@protosocket/runtime";
+import { Code, connect, createClient, createServer, RpcError, type Server, type Transport } from "@protosocket/runtime";
 import { createFrameDecoder, encodeFrame } from "@protosocket/runtime/protocol";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { generateRepoProtos, packageDir } from "./helpers.js";

@@ -110,9 +110,13 @@ const STOP_TEXT: Record<StopReason, string> = {
 export function renderSummary(s: BenchSummary, barWidth = 40): string {
   const lines: string[] = [];
   const stream = s.kind === "server_streaming";
-  lines.push(`Summary: ${s.method} on ${s.target}, ${s.concurrency} in flight over ${s.connections} connection${s.connections === 1 ? "" : "s"}`);
+  lines.push(
+    `Summary: ${s.method} on ${s.target}, ${s.concurrency} in flight over ${s.connections} connection${s.connections === 1 ? "" : "s"}`,
+  );
   lines.push(`  Calls:         ${int(s.calls.ok + s.calls.failed)} (${int(s.calls.ok)} ok, ${int(s.calls.failed)} failed)`);
-  lines.push(`  Window:        ${(s.elapsedMs / 1000).toFixed(2)} s (${STOP_TEXT[s.stoppedBy]}${s.stopDetail !== undefined ? `: ${s.stopDetail}` : ""})`);
+  lines.push(
+    `  Window:        ${(s.elapsedMs / 1000).toFixed(2)} s (${STOP_TEXT[s.stoppedBy]}${s.stopDetail !== undefined ? `: ${s.stopDetail}` : ""})`,
+  );
   lines.push(`  Calls/s:       ${int(s.callsPerSecond)}`);
   if (stream) lines.push(`  Messages/s:    ${int(s.messagesPerSecond)} (${int(s.messages)} messages)`);
   if (s.calls.ok > 0) {

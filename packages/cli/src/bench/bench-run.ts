@@ -107,7 +107,9 @@ export class BenchRun {
     }
     const stopped = new Promise<void>((resolve) => (this.wake = resolve));
     if (this.plan.warmupMs === 0) this.openWindow();
-    const workers = Array.from({ length: this.plan.concurrency }, (_, i) => this.worker(this.transports[i % this.transports.length] as Transport));
+    const workers = Array.from({ length: this.plan.concurrency }, (_, i) =>
+      this.worker(this.transports[i % this.transports.length] as Transport),
+    );
     const allDone = Promise.all(workers);
     if (this.plan.warmupMs > 0) {
       await Promise.race([sleep(this.plan.warmupMs, undefined, { ref: false }), stopped]);
@@ -211,6 +213,10 @@ export class BenchRun {
     const code = error instanceof RpcError ? codeToString(error.code) : "unknown";
     const entry = this.errorCounts.get(code);
     if (entry !== undefined) entry.count++;
-    else this.errorCounts.set(code, { count: 1, example: error instanceof RpcError ? error.message : String((error as Error)?.message ?? error) });
+    else
+      this.errorCounts.set(code, {
+        count: 1,
+        example: error instanceof RpcError ? error.message : String((error as Error)?.message ?? error),
+      });
   }
 }

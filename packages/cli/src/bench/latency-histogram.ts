@@ -96,7 +96,8 @@ export class LatencyHistogram {
     let last = this.bucketCounts.length - 1;
     while ((this.bucketCounts[last] as number) === 0) last--;
     const out: LatencyBucket[] = [];
-    for (let k = first; k <= last; k++) out.push({ fromUs: bucketStart(k), toUs: bucketStart(k + 1), count: this.bucketCounts[k] as number });
+    for (let k = first; k <= last; k++)
+      out.push({ fromUs: bucketStart(k), toUs: bucketStart(k + 1), count: this.bucketCounts[k] as number });
     return out;
   }
 

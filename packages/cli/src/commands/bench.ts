@@ -39,7 +39,9 @@ export const DEFAULT_TOTAL = 200;
  */
 export async function runBench(targetArg: string, methodRef: string, flags: BenchFlags, io: CliIo): Promise<number> {
   if (flags.connections > flags.concurrency) {
-    throw usageError(`--connections ${flags.connections} is more than -c ${flags.concurrency}: each connection needs at least one call in flight`);
+    throw usageError(
+      `--connections ${flags.connections} is more than -c ${flags.concurrency}: each connection needs at least one call in flight`,
+    );
   }
   const prepared = await prepareCall(targetArg, methodRef, flags, io);
   const total = flags.total ?? (flags.duration === undefined ? DEFAULT_TOTAL : undefined);
@@ -70,7 +72,7 @@ export async function runBench(targetArg: string, methodRef: string, flags: Benc
     const progress = new ProgressLine(io.stderr, () => run.progress());
     const off = io.onInterrupt(() => run.stop("interrupted"));
     progress.start();
-    let outcome;
+    let outcome: Awaited<ReturnType<typeof run.run>>;
     try {
       outcome = await run.run();
     } finally {

@@ -51,7 +51,9 @@ export async function runHealth(targetArg: string, serviceName: string | undefin
     io.stderr.write(`protosocket: note: ${probe.method.input.typeName} has no "service" field; checking the server as a whole\n`);
   }
   const request = create(probe.method.input, init as never) as Message;
-  const transport = await openConnection(connectOptionsFrom(target, { ...flags, connectTimeout: flags.connectTimeout ?? HEALTH_TIMEOUT_MS }));
+  const transport = await openConnection(
+    connectOptionsFrom(target, { ...flags, connectTimeout: flags.connectTimeout ?? HEALTH_TIMEOUT_MS }),
+  );
   const controller = new AbortController();
   const off = io.onInterrupt(() => controller.abort(new Error("interrupted (Ctrl-C)")));
   try {

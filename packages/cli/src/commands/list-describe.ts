@@ -97,7 +97,8 @@ function lookup(schema: Schema, name: string): Found {
   const service = schema.services.find((s) => s.desc.typeName === name || s.desc.name === name);
   if (service !== undefined) return { kind: "service", value: describeService(schema.service(name)) };
   const type = schema.type(name);
-  if (type !== undefined) return type.kind === "message" ? { kind: "message", value: describeMessage(type) } : { kind: "enum", value: describeEnum(type) };
+  if (type !== undefined)
+    return type.kind === "message" ? { kind: "message", value: describeMessage(type) } : { kind: "enum", value: describeEnum(type) };
   // "pkg.Service.Method"
   const dot = name.lastIndexOf(".");
   if (dot > 0 && schema.services.some((s) => s.desc.typeName === name.slice(0, dot) || s.desc.name === name.slice(0, dot))) {
@@ -110,4 +111,3 @@ function lookup(schema: Schema, name: string): Found {
   const hint = didYouMean(name, candidates);
   throw usageError(`"${name}" is not a service, method, message or enum of the schema${hint === "" ? "; see protosocket list" : hint}`);
 }
-

@@ -51,7 +51,9 @@ export async function prepareCall(targetArg: string, methodRef: string, flags: C
   const def = schema.definition(service);
   if (method.methodKind !== "unary" && method.methodKind !== "server_streaming") {
     // A bound service never has these (the binding refuses them); kept for the type.
-    throw usageError(`${service.desc.typeName}/${method.name} is ${method.methodKind}; protosocket calls unary and server-streaming methods`);
+    throw usageError(
+      `${service.desc.typeName}/${method.name} is ${method.methodKind}; protosocket calls unary and server-streaming methods`,
+    );
   }
   const text = await readRequestText(flags.data, io.stdin, io.cwd);
   const request = parseRequestJson(method.input, text.text, text.source, {

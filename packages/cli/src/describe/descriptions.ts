@@ -153,9 +153,18 @@ function fieldType(field: DescField): string {
     case "message":
       return field.message.typeName;
     case "list":
-      return field.listKind === "scalar" ? ScalarType[field.scalar].toLowerCase() : field.listKind === "enum" ? field.enum.typeName : field.message.typeName;
+      return field.listKind === "scalar"
+        ? ScalarType[field.scalar].toLowerCase()
+        : field.listKind === "enum"
+          ? field.enum.typeName
+          : field.message.typeName;
     case "map": {
-      const value = field.mapKind === "scalar" ? ScalarType[field.scalar].toLowerCase() : field.mapKind === "enum" ? field.enum.typeName : field.message.typeName;
+      const value =
+        field.mapKind === "scalar"
+          ? ScalarType[field.scalar].toLowerCase()
+          : field.mapKind === "enum"
+            ? field.enum.typeName
+            : field.message.typeName;
       return `map<${ScalarType[field.mapKey].toLowerCase()}, ${value}>`;
     }
   }
@@ -169,9 +178,15 @@ export function describeMessage(message: DescMessage): MessageDescription {
     file: message.file.proto.name,
     fields: message.fields.map((f) => {
       const label: FieldDescription["label"] =
-        f.fieldKind === "list" ? "repeated" : f.fieldKind === "map" ? "map" : (f.fieldKind === "scalar" || f.fieldKind === "enum") && f.presence === FeatureSet_FieldPresence.EXPLICIT && f.oneof === undefined
-            ? "optional"
-            : "";
+        f.fieldKind === "list"
+          ? "repeated"
+          : f.fieldKind === "map"
+            ? "map"
+            : (f.fieldKind === "scalar" || f.fieldKind === "enum") &&
+                f.presence === FeatureSet_FieldPresence.EXPLICIT &&
+                f.oneof === undefined
+              ? "optional"
+              : "";
       const d: FieldDescription = { name: f.name, jsonName: f.jsonName, number: f.number, type: fieldType(f), label };
       return f.oneof !== undefined ? { ...d, oneof: f.oneof.name } : d;
     }),

@@ -107,7 +107,9 @@ export function renderEnum(e: EnumDescription): string {
 
 /** `list`: one service per line with its state, or the methods of one service. */
 export function renderServiceList(services: readonly ServiceDescription[]): string {
-  return services.map((s) => (s.bound ? s.name : `${s.name}  (not callable: no valid envelope binding; see protosocket describe ${s.name})`)).join("\n");
+  return services
+    .map((s) => (s.bound ? s.name : `${s.name}  (not callable: no valid envelope binding; see protosocket describe ${s.name})`))
+    .join("\n");
 }
 
 /** `list Service`: one "pkg.Service/Method" per line with its kind. */

@@ -74,5 +74,7 @@ export function findHealthProbe(schema: Schema, named: string | undefined): Heal
   }
   const health = probes.filter((p) => p.service.desc.name === "Health");
   if (health.length === 1) return health[0] as HealthProbe;
-  throw usageError(`several services have a health check (${probes.map((p) => p.service.desc.typeName).join(", ")}); choose one with --health-service`);
+  throw usageError(
+    `several services have a health check (${probes.map((p) => p.service.desc.typeName).join(", ")}); choose one with --health-service`,
+  );
 }

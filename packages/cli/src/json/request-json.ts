@@ -82,7 +82,8 @@ export function locateJsonProblem(
   if (whole === undefined) return undefined;
   // Well-known types have JSON forms of their own (a string for Timestamp, anything for Value): no fields to descend into.
   if (schema.typeName.startsWith("google.protobuf.")) return { path, message: whole };
-  if (!isObject(json)) return { path, message: `expected a JSON object (${schema.typeName}), got ${Array.isArray(json) ? "an array" : JSON.stringify(json)}` };
+  if (!isObject(json))
+    return { path, message: `expected a JSON object (${schema.typeName}), got ${Array.isArray(json) ? "an array" : JSON.stringify(json)}` };
   for (const [key, value] of Object.entries(json)) {
     const field = schema.fields.find((f) => f.jsonName === key || f.name === key);
     const sub = fieldPath(path, key);

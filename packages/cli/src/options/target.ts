@@ -33,7 +33,8 @@ export function parseTarget(value: string): Target {
     if (host === "") host = "127.0.0.1";
   }
   const port = Number(portText);
-  if (portText === "" || !Number.isInteger(port) || port < 1 || port > 65535) throw bad(`port "${portText}" is not an integer from 1 to 65535`);
+  if (portText === "" || !Number.isInteger(port) || port < 1 || port > 65535)
+    throw bad(`port "${portText}" is not an integer from 1 to 65535`);
   return { host, port };
 }
 
@@ -81,7 +82,9 @@ export function connectOptionsFrom(target: Target, flags: ConnectionFlags): Conn
   if (flags.connectTimeout !== undefined) options.connectTimeoutMs = flags.connectTimeout;
   if (!wantsTls(flags)) return options;
   if ((flags.cert === undefined) !== (flags.key === undefined)) {
-    throw usageError(`--cert and --key go together (a client certificate and its private key); got only ${flags.cert !== undefined ? "--cert" : "--key"}`);
+    throw usageError(
+      `--cert and --key go together (a client certificate and its private key); got only ${flags.cert !== undefined ? "--cert" : "--key"}`,
+    );
   }
   const tls: NonNullable<Exclude<ConnectOptions["tls"], true>> = {};
   if (flags.cacert !== undefined) tls.ca = readPem("--cacert", flags.cacert);

@@ -55,7 +55,9 @@ export async function compileProtos(request: CompileRequest): Promise<Uint8Array
     for (const t of targets) args.push("--path", `${t.root.module}/${t.relative}`);
     const { status, stdout, stderr } = await runBuf(args, workspace);
     if (status !== 0) {
-      throw schemaError(`cannot compile ${request.protos.join(", ")}:\n${explainBufErrors(stderr, all, bundled === undefined && !userHasOptions)}`);
+      throw schemaError(
+        `cannot compile ${request.protos.join(", ")}:\n${explainBufErrors(stderr, all, bundled === undefined && !userHasOptions)}`,
+      );
     }
     return stdout;
   } finally {
@@ -86,7 +88,9 @@ function importRoots(request: CompileRequest): ImportRoot[] {
     for (const p of request.protos) {
       const file = resolve(request.cwd, p);
       if (!existsSync(file)) {
-        throw usageError(`--proto ${p}: no such file (without -I, --proto names a file on disk; with -I, a path relative to an import path)`);
+        throw usageError(
+          `--proto ${p}: no such file (without -I, --proto names a file on disk; with -I, a path relative to an import path)`,
+        );
       }
       const dir = inferRoot(file);
       if (!dirs.includes(dir)) dirs.push(dir);
@@ -141,7 +145,9 @@ function locateProto(proto: string, roots: readonly ImportRoot[], cwd: string): 
   if (isAbsolute(proto)) throw usageError(`--proto ${proto}: no such file`);
   const found = findUnderRoots(proto, roots);
   if (found !== undefined) return found;
-  throw usageError(`--proto ${proto}: no such file, neither from the working directory nor under ${roots.map((r) => `-I ${r.shown}`).join(", ")}`);
+  throw usageError(
+    `--proto ${proto}: no such file, neither from the working directory nor under ${roots.map((r) => `-I ${r.shown}`).join(", ")}`,
+  );
 }
 
 function findUnderRoots(proto: string, roots: readonly ImportRoot[]): { root: ImportRoot; relative: string } | undefined {
@@ -199,7 +205,9 @@ function bufCommand(): { command: string; prefix: string[] } {
   try {
     script = fileURLToPath(import.meta.resolve("@bufbuild/buf/bin/buf"));
   } catch (e) {
-    throw schemaError(`cannot find the bundled buf (@bufbuild/buf): ${(e as Error).message}; reinstall @protosocket/cli or set PROTOSOCKET_BUF to a buf executable`);
+    throw schemaError(
+      `cannot find the bundled buf (@bufbuild/buf): ${(e as Error).message}; reinstall @protosocket/cli or set PROTOSOCKET_BUF to a buf executable`,
+    );
   }
   return { command: process.execPath, prefix: [script] };
 }

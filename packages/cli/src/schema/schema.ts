@@ -88,7 +88,8 @@ export class Schema {
       serviceName = ref.slice(0, dot);
       methodName = ref.slice(dot + 1);
     }
-    if (serviceName === "" || methodName === "") throw usageError(`"${ref}" is not a method; write pkg.Service/Method (see protosocket list)`);
+    if (serviceName === "" || methodName === "")
+      throw usageError(`"${ref}" is not a method; write pkg.Service/Method (see protosocket list)`);
     const service = this.service(serviceName);
     const method = service.desc.methods.find((m) => m.name === methodName);
     if (method !== undefined) return { service, method };

@@ -61,7 +61,10 @@ export interface RunningCli {
 
 /** Starts the built `protosocket` bin (stdin ignored) without waiting for it. */
 export function startProtosocket(args: readonly string[]): RunningCli {
-  const child = spawn(process.execPath, [bin, ...args], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] }) as unknown as ChildProcessWithoutNullStreams;
+  const child = spawn(process.execPath, [bin, ...args], {
+    cwd: repoRoot,
+    stdio: ["ignore", "pipe", "pipe"],
+  }) as unknown as ChildProcessWithoutNullStreams;
   let out = "";
   child.stdout.on("data", (d: Buffer) => (out += d.toString("utf8")));
   const done = collect(child, 30_000);
@@ -89,7 +92,10 @@ function collect(child: ChildProcessWithoutNullStreams, killAfterMs: number): Pr
 }
 
 /** Runs the CLI in this process with captured streams (stdin empty, not a terminal). */
-export async function runInProcess(args: readonly string[], options: { stdin?: string; cwd?: string; tty?: boolean } = {}): Promise<CliRun> {
+export async function runInProcess(
+  args: readonly string[],
+  options: { stdin?: string; cwd?: string; tty?: boolean } = {},
+): Promise<CliRun> {
   let stdout = "";
   let stderr = "";
   const io: CliIo = {

@@ -67,7 +67,11 @@ export function startEchoServer(options: { tls?: boolean } = {}): Promise<Server
   const args = [join(repoRoot, "examples/echo/dist/server.js"), "--host", "127.0.0.1", "--port", "0"];
   if (options.tls === true) args.push("--tls-cert", testCert.certPath, "--tls-key", testCert.keyPath);
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] }) as unknown as ChildProcessWithoutNullStreams;
-  return waitListening(child, "echo server", stopper(child, () => child.kill("SIGTERM")));
+  return waitListening(
+    child,
+    "echo server",
+    stopper(child, () => child.kill("SIGTERM")),
+  );
 }
 
 /** Where the Rust interop binaries are: $INTEROP_RUST_BIN, else interop/rust/target/release. */
@@ -92,7 +96,11 @@ export function rustServerStatus(): { run: boolean; failure: string | undefined 
 /** Starts the Rust `interop-server` (it exits when its stdin closes, so it never outlives the tests). */
 export function startRustServer(): Promise<ServerProcess> {
   const child = spawn(join(rustBinDir, "interop-server"), ["--addr", "127.0.0.1:0"], { stdio: ["pipe", "pipe", "pipe"] });
-  return waitListening(child, "interop-server", stopper(child, () => child.stdin.end()));
+  return waitListening(
+    child,
+    "interop-server",
+    stopper(child, () => child.stdin.end()),
+  );
 }
 
 /** A port nothing listens on (bound, then released). */
