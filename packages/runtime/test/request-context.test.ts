@@ -12,6 +12,8 @@ import {
   type Server,
   type ServerInterceptor,
 } from "../src/index.js";
+import { create } from "@bufbuild/protobuf";
+import { frameOf, rawClient } from "./support/raw.js";
 import { echoDef } from "./support/services.js";
 import { until } from "./support/reliability.js";
 
@@ -101,13 +103,31 @@ describe("request context in the envelope: metadata, trailers, deadlines", () =>
       // A call without timeoutMs has no deadline on the server.
       await client.echo({ message: "none" });
       expect(seen[1]?.deadline).toBeUndefined();
-      // The server stops a handler at the deadline it was sent, even one that ignores nothing but its signal.
+      // Past the deadline the handler's signal aborts: by the server's own timer, or by the
+      // client's Cancel when that arrives first (both run off the same deadline).
       const err = await client.echo({ message: "sleep:5000" }, { timeoutMs: 50 }).catch((e: unknown) => e);
       expect((err as RpcError).code).toBe(Code.DeadlineExceeded);
       await until(() => seen[2]?.aborted !== undefined, "the handler's signal to abort at the deadline");
-      expect((seen[2]?.aborted as RpcError).code).toBe(Code.DeadlineExceeded);
+      expect([Code.DeadlineExceeded, Code.Cancelled]).toContain((seen[2]?.aborted as RpcError).code);
     });
   }
+
+  it("stops a handler at the deadline the request carries and answers deadline_exceeded itself, with no Cancel from the client", async () => {
+    const { seen } = await start("tcp");
+    const raw = await rawClient((server as Server & { address: { port: number } }).address.port, echoDef);
+    const env = create(echoDef.requestEnvelope, {
+      messageId: 1n,
+      body: { case: "echo", value: { message: "sleep:5000" } },
+      deadlineMs: 60n,
+    } as never);
+    raw.write(frameOf(echoDef, "request", env as never));
+    await raw.waitFor(1);
+    const answer = raw.received[0] as Record<string, unknown>;
+    expect(answer["body"]).toMatchObject({ case: "error", value: { code: Code.DeadlineExceeded } });
+    expect((seen[0]?.aborted as RpcError).code).toBe(Code.DeadlineExceeded);
+    expect(seen[0]?.timeoutMs).toBeLessThanOrEqual(60);
+    raw.socket.destroy();
+  });
 
   it("lets interceptors read and write metadata and trailers on both sides", async () => {
     const clientSaw: string[] = [];
