@@ -89,7 +89,7 @@ describe("calls", () => {
     const client = await echo();
     const got: number[] = [];
     const err = await (async () => {
-      for await (const item of client.count({ count: 1000, delayMs: 20 }, { timeoutMs: 100 })) got.push(item.n);
+      for await (const item of client.count({ count: 1000, delayMs: 50 }, { timeoutMs: 1000 })) got.push(item.n);
     })().catch((e: unknown) => e);
     expect((err as RpcError).code).toBe(Code.DeadlineExceeded);
     expect(got.length).toBeGreaterThan(0);
