@@ -64,7 +64,7 @@ function generateService(f: GeneratedFile, bound: BoundService, target: Target):
     service.methods.forEach((method, i) => {
       if (i > 0) f.print();
       f.print(f.jsDoc(method, "  "));
-      f.print("  ", method.localName, "(request: ", initShape(f, method.input), ", options?: ", f.import("CallOptions", RUNTIME, true), "): ", clientReturn(f, method), ";");
+      f.print("  ", method.localName, clientParam(f, method), ", options?: ", f.import("CallOptions", RUNTIME, true), "): ", clientReturn(f, method), ";");
     });
     f.print("}");
     f.print();
@@ -95,7 +95,7 @@ function generateService(f: GeneratedFile, bound: BoundService, target: Target):
     service.methods.forEach((method, i) => {
       if (i > 0) f.print();
       f.print(f.jsDoc(method, "  "));
-      f.print("  ", method.localName, "(request: ", f.importShape(method.input), ", ctx: ", HandlerContext, "): ", handlerReturn(f, method), ";");
+      f.print("  ", method.localName, handlerParam(f, method), ", ctx: ", HandlerContext, "): ", handlerReturn(f, method), ";");
     });
     f.print("}");
     f.print();
@@ -149,12 +149,32 @@ function initShape(f: GeneratedFile, message: DescMethod["input"]): Printable {
   return [f.import("MessageInitShape", PROTOBUF, true), "<typeof ", f.importSchema(message, true), ">"];
 }
 
+/** True for kinds whose responses are a stream (server and bidi streaming). */
+function streamsOut(method: DescMethod): boolean {
+  return method.methodKind === "server_streaming" || method.methodKind === "bidi_streaming";
+}
+
+/** True for kinds whose requests are a stream (client and bidi streaming). */
+function streamsIn(method: DescMethod): boolean {
+  return method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming";
+}
+
+function clientParam(f: GeneratedFile, method: DescMethod): Printable {
+  const init = initShape(f, method.input);
+  return streamsIn(method) ? ["(requests: AsyncIterable<", init, ">"] : ["(request: ", init];
+}
+
+function handlerParam(f: GeneratedFile, method: DescMethod): Printable {
+  const shape = f.importShape(method.input);
+  return streamsIn(method) ? ["(requests: AsyncIterable<", shape, ">"] : ["(request: ", shape];
+}
+
 function clientReturn(f: GeneratedFile, method: DescMethod): Printable {
   const out = f.importShape(method.output);
-  return method.methodKind === "server_streaming" ? ["AsyncIterable<", out, ">"] : ["Promise<", out, ">"];
+  return streamsOut(method) ? ["AsyncIterable<", out, ">"] : ["Promise<", out, ">"];
 }
 
 function handlerReturn(f: GeneratedFile, method: DescMethod): Printable {
   const init = initShape(f, method.output);
-  return method.methodKind === "server_streaming" ? ["AsyncIterable<", init, ">"] : ["Promise<", init, "> | ", init];
+  return streamsOut(method) ? ["AsyncIterable<", init, ">"] : ["Promise<", init, "> | ", init];
 }
