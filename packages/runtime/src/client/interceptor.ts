@@ -1,7 +1,16 @@
-import { create, type DescMessage, type DescMethodServerStreaming, type DescMethodUnary, type Message } from "@bufbuild/protobuf";
+import {
+  create,
+  type DescMessage,
+  type DescMethodBiDiStreaming,
+  type DescMethodClientStreaming,
+  type DescMethodServerStreaming,
+  type DescMethodUnary,
+  type Message,
+} from "@bufbuild/protobuf";
 import { createContextValues, type ContextValues } from "../context-values.js";
 import { Code, RpcError } from "../errors.js";
 import type { ServiceDefinition } from "../service/service-definition.js";
+import { isAsyncIterable, mapAsyncIterable } from "../util/map-iterable.js";
 import { checkCallOptions, type CallOptions } from "./call-options.js";
 import type { Transport } from "./transport.js";
 
@@ -45,6 +54,24 @@ export interface StreamRequest<I extends DescMessage = DescMessage, O extends De
   readonly message: Message;
 }
 
+/** A client-streaming call on its way to the transport. */
+export interface ClientStreamRequest<I extends DescMessage = DescMessage, O extends DescMessage = DescMessage> extends RequestCommon {
+  readonly kind: "client_streaming";
+  /** The method's descriptor. */
+  readonly method: DescMethodClientStreaming<I, O>;
+  /** The request messages, as the caller produces them; wrap it to observe or change each one. */
+  readonly message: AsyncIterable<Message>;
+}
+
+/** A bidi-streaming call on its way to the transport. */
+export interface BidiStreamRequest<I extends DescMessage = DescMessage, O extends DescMessage = DescMessage> extends RequestCommon {
+  readonly kind: "bidi_streaming";
+  /** The method's descriptor. */
+  readonly method: DescMethodBiDiStreaming<I, O>;
+  /** The request messages, as the caller produces them; wrap it to observe or change each one. */
+  readonly message: AsyncIterable<Message>;
+}
+
 /** The outcome of a unary call. */
 export interface UnaryResponse {
   readonly kind: "unary";
@@ -59,10 +86,24 @@ export interface StreamResponse {
   readonly message: AsyncIterable<Message>;
 }
 
+/** The outcome of a client-streaming call. */
+export interface ClientStreamResponse {
+  readonly kind: "client_streaming";
+  /** The response message. */
+  readonly message: Message;
+}
+
+/** The outcome of a bidi-streaming call: its response messages, as they arrive. */
+export interface BidiStreamResponse {
+  readonly kind: "bidi_streaming";
+  /** The response messages; wrap it to observe each one, the end or the error. */
+  readonly message: AsyncIterable<Message>;
+}
+
 /** Any intercepted call. */
-export type CallRequest = UnaryRequest | StreamRequest;
+export type CallRequest = UnaryRequest | StreamRequest | ClientStreamRequest | BidiStreamRequest;
 /** The outcome of any intercepted call. */
-export type CallResponse = UnaryResponse | StreamResponse;
+export type CallResponse = UnaryResponse | StreamResponse | ClientStreamResponse | BidiStreamResponse;
 /** A step of the client chain: the next interceptor, or the transport. */
 export type CallFn = (request: CallRequest) => Promise<CallResponse>;
 
@@ -118,6 +159,49 @@ export interface ChainTarget {
   unary(def: ServiceDefinition, method: DescMethodUnary, input: Message, options: CallOptions): Promise<Message>;
   /** Calls a server-streaming method, past every interceptor. */
   stream(def: ServiceDefinition, method: DescMethodServerStreaming, input: Message, options: CallOptions): AsyncIterable<Message>;
+  /** Calls a client-streaming method, past every interceptor. */
+  clientStream(def: ServiceDefinition, method: DescMethodClientStreaming, input: AsyncIterable<Message>, options: CallOptions): Promise<Message>;
+  /** Calls a bidi-streaming method, past every interceptor. */
+  bidiStream(def: ServiceDefinition, method: DescMethodBiDiStreaming, input: AsyncIterable<Message>, options: CallOptions): AsyncIterable<Message>;
+}
+
+/** The caller's request stream as messages; `invalid_argument` for one that is not a valid message. */
+function requestMessages(method: DescMethodClientStreaming | DescMethodBiDiStreaming, input: unknown): AsyncIterable<Message> {
+  if (!isAsyncIterable(input)) {
+    throw new RpcError(Code.InvalidArgument, "the requests of a client- or bidi-streaming call must be an AsyncIterable");
+  }
+  return mapAsyncIterable(input, (init) => {
+    try {
+      return create(method.input, init as never);
+    } catch (e) {
+      throw new RpcError(Code.InvalidArgument, `invalid request: ${e instanceof Error ? e.message : String(e)}`, [], { cause: e });
+    }
+  });
+}
+
+/** A lazily opened response stream: `open` runs on the first `next()`; `return()` waits for it. */
+function lazyStream(open: () => Promise<AsyncIterable<Message>>): AsyncIterable<Message> {
+  return {
+    [Symbol.asyncIterator]: () => {
+      let inner: AsyncIterator<Message> | undefined;
+      let opening: Promise<AsyncIterator<Message>> | undefined;
+      const start = () => {
+        opening ??= open().then((messages) => {
+          inner = messages[Symbol.asyncIterator]();
+          return inner;
+        });
+        return opening;
+      };
+      return {
+        next: async () => (await start()).next(),
+        return: async () => {
+          if (inner === undefined && opening !== undefined) await opening.catch(() => undefined);
+          if (inner?.return !== undefined) await inner.return();
+          return { value: undefined, done: true };
+        },
+      };
+    },
+  };
 }
 
 /**
@@ -163,41 +247,61 @@ export class InterceptorChain {
 
   /** Runs a server-streaming call through the chain when iteration starts. */
   stream(def: ServiceDefinition, method: DescMethodServerStreaming, input: unknown, options: CallOptions | undefined): AsyncIterable<Message> {
-    return {
-      [Symbol.asyncIterator]: () => {
-        let inner: AsyncIterator<Message> | undefined;
-        let opening: Promise<AsyncIterator<Message>> | undefined;
-        const open = () => {
-          opening ??= (async () => {
-            checkCallOptions(options);
-            const req: StreamRequest = {
-              kind: "server_streaming",
-              service: def,
-              method,
-              methodName: `${def.service.typeName}/${method.name}`,
-              peer: this.inner.target,
-              message: create(method.input, input as never),
-              signal: options?.signal ?? NO_SIGNAL,
-              deadline: deadlineOf(options),
-              contextValues: options?.contextValues ?? createContextValues(),
-            };
-            const res = (await this.chain(req)) as StreamResponse;
-            const it = res.message[Symbol.asyncIterator]();
-            inner = it;
-            return it;
-          })();
-          return opening;
-        };
-        return {
-          next: async () => (await open()).next(),
-          return: async () => {
-            if (inner === undefined && opening !== undefined) await opening.catch(() => undefined);
-            if (inner?.return !== undefined) await inner.return();
-            return { value: undefined, done: true };
-          },
-        };
-      },
-    };
+    return lazyStream(async () => {
+      checkCallOptions(options);
+      const req: StreamRequest = {
+        kind: "server_streaming",
+        service: def,
+        method,
+        methodName: `${def.service.typeName}/${method.name}`,
+        peer: this.inner.target,
+        message: create(method.input, input as never),
+        signal: options?.signal ?? NO_SIGNAL,
+        deadline: deadlineOf(options),
+        contextValues: options?.contextValues ?? createContextValues(),
+      };
+      return ((await this.chain(req)) as StreamResponse).message;
+    });
+  }
+
+  /** Runs a client-streaming call through the chain. */
+  clientStream(def: ServiceDefinition, method: DescMethodClientStreaming, input: unknown, options: CallOptions | undefined): Promise<Message> {
+    try {
+      checkCallOptions(options);
+      const req: ClientStreamRequest = {
+        kind: "client_streaming",
+        service: def,
+        method,
+        methodName: `${def.service.typeName}/${method.name}`,
+        peer: this.inner.target,
+        message: requestMessages(method, input),
+        signal: options?.signal ?? NO_SIGNAL,
+        deadline: deadlineOf(options),
+        contextValues: options?.contextValues ?? createContextValues(),
+      };
+      return this.chain(req).then(messageOf);
+    } catch (e) {
+      return Promise.reject(RpcError.from(e, Code.InvalidArgument));
+    }
+  }
+
+  /** Runs a bidi-streaming call through the chain when iteration starts. */
+  bidiStream(def: ServiceDefinition, method: DescMethodBiDiStreaming, input: unknown, options: CallOptions | undefined): AsyncIterable<Message> {
+    return lazyStream(async () => {
+      checkCallOptions(options);
+      const req: BidiStreamRequest = {
+        kind: "bidi_streaming",
+        service: def,
+        method,
+        methodName: `${def.service.typeName}/${method.name}`,
+        peer: this.inner.target,
+        message: requestMessages(method, input),
+        signal: options?.signal ?? NO_SIGNAL,
+        deadline: deadlineOf(options),
+        contextValues: options?.contextValues ?? createContextValues(),
+      };
+      return ((await this.chain(req)) as BidiStreamResponse).message;
+    });
   }
 
   /** The end of the chain: the target, with the request's signal and what is left of its deadline. */
@@ -205,10 +309,16 @@ export class InterceptorChain {
     const options: CallOptions = { contextValues: req.contextValues };
     if (req.signal !== NO_SIGNAL) options.signal = req.signal;
     if (req.deadline !== undefined) options.timeoutMs = Math.max(0, req.deadline - Date.now());
-    if (req.kind === "unary") {
-      return this.inner.unary(req.service, req.method, req.message, options).then((message) => ({ kind: "unary", message }));
+    switch (req.kind) {
+      case "unary":
+        return this.inner.unary(req.service, req.method, req.message, options).then((message) => ({ kind: "unary", message }));
+      case "server_streaming":
+        return Promise.resolve({ kind: "server_streaming", message: this.inner.stream(req.service, req.method, req.message, options) });
+      case "client_streaming":
+        return this.inner.clientStream(req.service, req.method, req.message, options).then((message) => ({ kind: "client_streaming", message }));
+      case "bidi_streaming":
+        return Promise.resolve({ kind: "bidi_streaming", message: this.inner.bidiStream(req.service, req.method, req.message, options) });
     }
-    return Promise.resolve({ kind: "server_streaming", message: this.inner.stream(req.service, req.method, req.message, options) });
   }
 }
 
@@ -226,6 +336,8 @@ class InterceptedTransport implements Transport {
       },
       unary: (def, method, input, options) => inner.unary(def, method, input as never, options),
       stream: (def, method, input, options) => inner.stream(def, method, input as never, options),
+      clientStream: (def, method, input, options) => inner.clientStream(def, method, input as never, options),
+      bidiStream: (def, method, input, options) => inner.bidiStream(def, method, input as never, options),
     });
   }
 
@@ -247,6 +359,14 @@ class InterceptedTransport implements Transport {
 
   stream(def: ServiceDefinition, method: DescMethodServerStreaming, input: unknown, options?: CallOptions): AsyncIterable<never> {
     return this.chain.stream(def, method, input, options) as AsyncIterable<never>;
+  }
+
+  clientStream(def: ServiceDefinition, method: DescMethodClientStreaming, input: unknown, options?: CallOptions): Promise<never> {
+    return this.chain.clientStream(def, method, input, options) as Promise<never>;
+  }
+
+  bidiStream(def: ServiceDefinition, method: DescMethodBiDiStreaming, input: unknown, options?: CallOptions): AsyncIterable<never> {
+    return this.chain.bidiStream(def, method, input, options) as AsyncIterable<never>;
   }
 }
 

@@ -1,5 +1,6 @@
 import type { MessageId } from "../envelope/message-id.js";
 import type { CallContext } from "./handler-context.js";
+import type { RequestStream } from "./request-stream.js";
 import type { ServedMethod } from "./served-method.js";
 
 /** A call a server connection is running. */
@@ -8,6 +9,10 @@ export class ServerCall {
   done = false;
   /** The response stream being sent, for a streaming call. */
   iterator: AsyncIterator<unknown> | undefined;
+  /** The requests, for a client- or bidi-streaming call. */
+  input: RequestStream | undefined;
+  /** True while the client's side of a request stream is open: End or Cancel has not arrived. */
+  inputOpen = false;
 
   /**
    * @param id the message id.
