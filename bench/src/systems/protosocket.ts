@@ -31,7 +31,9 @@
 import { createRegistry, type DescService, type Registry } from "@bufbuild/protobuf";
 import { file_protosocket_v1_status } from "../gen/protosocket/v1/status_pb.js";
 import { EchoService, file_echo_v1_echo, type CountResponse, type EchoRequest, type EchoResponse } from "../gen/echo/v1/echo_pb.js";
-import { ECHO_MESSAGE, type BenchClient, type BenchServer, type ConnectOptions, type System } from "../system.js";
+import { file_streaming_v1_streaming, StreamingService } from "../gen/streaming/v1/streaming_pb.js";
+import { ECHO_MESSAGE, REQUEST_STREAM_WORKLOADS, type BenchChat, type BenchClient, type BenchServer, type ConnectOptions, type System, type WorkloadKind } from "../system.js";
+import { protosocketOpenChat, protosocketUpload, streamingImpl, type StreamingClient, type StreamingImpl } from "./protosocket-streams.js";
 
 // ---- the shapes this file relies on ------------------------------------------------
 
@@ -44,7 +46,7 @@ interface EchoImpl {
 }
 
 interface RuntimeServer {
-  register(definition: ServiceDefinition, impl: EchoImpl): void;
+  register(definition: ServiceDefinition, impl: EchoImpl | StreamingImpl): void;
   listen(options: { host: string; port: number }): Promise<{ port: number }>;
   close(): Promise<void>;
 }
@@ -69,6 +71,9 @@ interface Runtime {
   createClient(definition: ServiceDefinition, connection: RuntimeConnection): EchoClient;
 }
 
+/** createClient for the streaming service (client-stream and bidi-pingpong workloads; see protosocket-streams.ts). */
+type CreateStreamingClient = (definition: ServiceDefinition, connection: RuntimeConnection) => StreamingClient;
+
 const EXPECTED_EXPORTS = ["serviceFromRegistry", "createServer", "connect", "createClient"] as const;
 
 // ---- loading -----------------------------------------------------------------------
@@ -77,9 +82,16 @@ const EXPECTED_EXPORTS = ["serviceFromRegistry", "createServer", "connect", "cre
 // runtime does not exist yet. When wiring in, replace with `import * as runtime from "@protosocket/runtime"`.
 const RUNTIME_SPECIFIER: string = "@protosocket/runtime";
 
-let loaded: Promise<{ runtime: Runtime; definition: ServiceDefinition } | string> | undefined;
+interface Loaded {
+  runtime: Runtime;
+  definition: ServiceDefinition;
+  /** streaming.v1.StreamingService, for the client-stream and bidi-pingpong workloads. */
+  streaming: ServiceDefinition;
+}
 
-function load(): Promise<{ runtime: Runtime; definition: ServiceDefinition } | string> {
+let loaded: Promise<Loaded | string> | undefined;
+
+function load(): Promise<Loaded | string> {
   loaded ??= (async () => {
     let module: Record<string, unknown>;
     try {
@@ -95,12 +107,13 @@ function load(): Promise<{ runtime: Runtime; definition: ServiceDefinition } | s
     }
     const runtime = module as unknown as Runtime;
     const definition = runtime.serviceFromRegistry(EchoService, createRegistry(file_echo_v1_echo, file_protosocket_v1_status));
-    return { runtime, definition };
+    const streaming = runtime.serviceFromRegistry(StreamingService, createRegistry(file_streaming_v1_streaming, file_protosocket_v1_status));
+    return { runtime, definition, streaming };
   })();
   return loaded;
 }
 
-async function required(): Promise<{ runtime: Runtime; definition: ServiceDefinition }> {
+async function required(): Promise<Loaded> {
   const result = await load();
   if (typeof result === "string") throw new Error(result);
   return result;
@@ -120,10 +133,12 @@ const impl: EchoImpl = {
   },
 };
 
-async function serve(port: number, intercepted = false): Promise<BenchServer> {
-  const { runtime, definition } = await required();
+async function serve(port: number, intercepted = false, workload?: WorkloadKind): Promise<BenchServer> {
+  const { runtime, definition, streaming } = await required();
   const server = runtime.createServer(intercepted ? { interceptors: [passThrough] } : {});
-  server.register(definition, impl);
+  // One listener carries one envelope pair: the streaming workloads get a server of the streaming service.
+  if (workload !== undefined && REQUEST_STREAM_WORKLOADS.includes(workload)) server.register(streaming, streamingImpl);
+  else server.register(definition, impl);
   const address = await server.listen({ host: "127.0.0.1", port });
   return { port: address.port, close: () => server.close() };
 }
@@ -136,6 +151,7 @@ class ProtosocketClient implements BenchClient {
   constructor(
     private readonly clients: EchoClient[],
     private readonly connections: RuntimeConnection[],
+    private readonly streamingClients: StreamingClient[],
   ) {}
 
   private pick(): EchoClient {
@@ -155,6 +171,14 @@ class ProtosocketClient implements BenchClient {
     return received;
   }
 
+  upload(stop: () => boolean): Promise<number> {
+    return protosocketUpload(this.streamingClients[0]!, stop);
+  }
+
+  async openChat(): Promise<BenchChat> {
+    return protosocketOpenChat(this.streamingClients[0]!);
+  }
+
   async close(): Promise<void> {
     await Promise.all(this.connections.map(async (c) => c.close()));
   }
@@ -162,15 +186,18 @@ class ProtosocketClient implements BenchClient {
 
 function connectWith(connectionCount: number, intercepted = false) {
   return async (options: ConnectOptions): Promise<BenchClient> => {
-    const { runtime, definition } = await required();
+    const { runtime, definition, streaming } = await required();
     const connections = await Promise.all(
       Array.from({ length: connectionCount }, () =>
         runtime.connect({ host: options.host, port: options.port, ...(intercepted ? { interceptors: [passThrough] } : {}) }),
       ),
     );
+    // Creating a client builds nothing; a connection takes the envelopes of the first service it calls.
+    const createStreamingClient = runtime.createClient as unknown as CreateStreamingClient;
     return new ProtosocketClient(
       connections.map((c) => runtime.createClient(definition, c)),
       connections,
+      connections.map((c) => createStreamingClient(streaming, c)),
     );
   };
 }
@@ -184,8 +211,9 @@ export const protosocket: System = {
   name: "protosocket",
   description: "protosocket-ts (@protosocket/runtime), one connection",
   server: "protosocket",
+  requestStreams: true,
   available,
-  serve,
+  serve: (port, workload) => serve(port, false, workload),
   connect: connectWith(1),
 };
 
@@ -198,7 +226,7 @@ export const protosocket4conn: System = {
     "connect-rate": "see protosocket",
   },
   available,
-  serve,
+  serve: (port) => serve(port),
   connect: connectWith(4),
 };
 
@@ -209,7 +237,8 @@ export const protosocketIntercepted: System = {
   unsupported: {
     "connect-rate": "see protosocket",
   },
+  requestStreams: true,
   available,
-  serve: (port) => serve(port, true),
+  serve: (port, workload) => serve(port, true, workload),
   connect: connectWith(1, true),
 };
