@@ -11,7 +11,7 @@ import { performance } from "node:perf_hooks";
 import { Command } from "commander";
 import * as hdr from "hdr-histogram-js";
 import { loadSystem } from "./systems/index.js";
-import type { BenchClient, System } from "./system.js";
+import type { BenchChat, BenchClient, System } from "./system.js";
 import type { LoadResult, MeasurementSpec } from "./workloads.js";
 
 function say(line: string): void {
@@ -164,6 +164,54 @@ async function runStream(spec: MeasurementSpec, client: BenchClient): Promise<Lo
   return result(start, end, undefined, received, error === undefined ? 0 : 1, error);
 }
 
+/** `client-stream`: an upload for the warm-up time, then one measured upload for the measured time. */
+async function runUpload(spec: MeasurementSpec, client: BenchClient): Promise<LoadResult> {
+  const upload = client.upload;
+  if (upload === undefined) throw new Error(`${spec.system} has no upload()`);
+  const timed = (seconds: number) => {
+    let stop = false;
+    const timer = setTimeout(() => (stop = true), seconds * 1000);
+    return upload.call(client, () => stop).finally(() => clearTimeout(timer));
+  };
+  const warmed = await timed(spec.warmupSeconds);
+  if (warmed === 0) throw new Error("the warm-up upload delivered nothing");
+  const start = sample();
+  say("MEASURE");
+  let received = 0;
+  let error: string | undefined;
+  try {
+    received = await timed(spec.durationSeconds);
+  } catch (e) {
+    error = (e as Error).message;
+  }
+  const end = sample();
+  say("DONE");
+  return result(start, end, undefined, received, error === undefined ? 0 : 1, error);
+}
+
+/** `bidi-pingpong@N`: N bidi calls on one connection, each a closed loop of one message out, its answer back. */
+async function runPingPong(spec: MeasurementSpec, client: BenchClient): Promise<LoadResult> {
+  const openChat = client.openChat;
+  if (openChat === undefined) throw new Error(`${spec.system} has no openChat()`);
+  const chats: BenchChat[] = [];
+  for (let i = 0; i < spec.concurrency; i++) chats.push(await openChat.call(client));
+  // Each round trip in flight holds one chat; there are as many chats as round trips in flight.
+  const free = [...chats];
+  try {
+    return await runClosedLoop(spec, async () => {
+      const chat = free.pop();
+      if (chat === undefined) throw new Error("no free chat");
+      try {
+        await chat.roundTrip();
+      } finally {
+        free.push(chat);
+      }
+    });
+  } finally {
+    await Promise.all(chats.map((c) => c.close().catch(() => {})));
+  }
+}
+
 async function run(spec: MeasurementSpec): Promise<LoadResult> {
   const system: System = await loadSystem(spec.system);
   const payload = new Uint8Array(spec.payloadBytes).fill(0x61);
@@ -186,6 +234,8 @@ async function run(spec: MeasurementSpec): Promise<LoadResult> {
   say("READY");
   try {
     if (spec.workload === "stream") return await runStream(spec, client);
+    if (spec.workload === "client-stream") return await runUpload(spec, client);
+    if (spec.workload === "bidi-pingpong") return await runPingPong(spec, client);
     return await runClosedLoop(spec, async () => {
       const echoed = await client.unary(payload);
       if (echoed !== payload.length) throw new Error(`echoed ${echoed} bytes, sent ${payload.length}`);

@@ -8,9 +8,9 @@ import { dirname, resolve } from "node:path";
 import os from "node:os";
 import { Command, Option } from "commander";
 import { LineChild, serverSample } from "./child.js";
-import { aggregate, renderTable, type Measurement, type SystemInfo } from "./report.js";
+import { aggregate, renderTable, unitOf, type Measurement, type SystemInfo } from "./report.js";
 import { loadSystem, SYSTEM_NAMES } from "./systems/index.js";
-import type { WorkloadKind } from "./system.js";
+import { REQUEST_STREAM_WORKLOADS, type WorkloadKind } from "./system.js";
 import { LARGE_PAYLOAD_BYTES, measurementKey, SMALL_PAYLOAD_BYTES, WORKLOADS, type LoadResult, type MeasurementSpec } from "./workloads.js";
 
 const list = (value: string): string[] =>
@@ -43,6 +43,7 @@ const program = new Command()
   .option("--large-concurrency <n>", "calls in flight for unary-64k", positiveInt, 32)
   .option("--connect-concurrency <n>", "connections being opened at once for connect-rate", positiveInt, 4)
   .option("--stream-count <n>", "messages in the measured stream", positiveInt, 1_000_000)
+  .option("--pingpong-concurrency <list>", "bidi calls ping-ponging at once, on one connection, for bidi-pingpong", (v) => list(v).map(positiveInt), [1, 32])
   .option("--json <file>", "write every measurement and the summary as JSON")
   .option("--profile <dir>", "run every child with node --cpu-prof, profiles written to this directory")
   .option("--quick", "smoke run: 1 round, 2 s, 0.5 s warm-up, 200,000 streamed messages (explicit flags win)")
@@ -58,6 +59,7 @@ interface Options {
   largeConcurrency: number;
   connectConcurrency: number;
   streamCount: number;
+  pingpongConcurrency: number[];
   json?: string;
   profile?: string;
   quick?: boolean;
@@ -95,6 +97,10 @@ function plan(): { workload: WorkloadKind; concurrency: number; payloadBytes: nu
       out.push({ workload, concurrency: options.largeConcurrency, payloadBytes: LARGE_PAYLOAD_BYTES });
     } else if (workload === "stream") {
       out.push({ workload, concurrency: 1, payloadBytes: 0 });
+    } else if (workload === "client-stream") {
+      out.push({ workload, concurrency: 1, payloadBytes: SMALL_PAYLOAD_BYTES });
+    } else if (workload === "bidi-pingpong") {
+      for (const c of options.pingpongConcurrency) out.push({ workload, concurrency: c, payloadBytes: SMALL_PAYLOAD_BYTES });
     } else {
       out.push({ workload, concurrency: options.connectConcurrency, payloadBytes: SMALL_PAYLOAD_BYTES });
     }
@@ -102,12 +108,8 @@ function plan(): { workload: WorkloadKind; concurrency: number; payloadBytes: nu
   return out;
 }
 
-async function measure(
-  serverName: string,
-  spec: Omit<MeasurementSpec, "port">,
-  label: string,
-): Promise<Omit<Measurement, "round" | "key">> {
-  const server = new LineChild(new URL(`./servers/${serverName}.js`, import.meta.url), ["--port", "0"], nodeArgs(label, "server"));
+async function measure(serverName: string, spec: Omit<MeasurementSpec, "port">, label: string): Promise<Omit<Measurement, "round" | "key">> {
+  const server = new LineChild(new URL(`./servers/${serverName}.js`, import.meta.url), ["--port", "0", "--workload", spec.workload], nodeArgs(label, "server"));
   let loadgen: LineChild | undefined;
   try {
     const port = Number(await server.next("LISTENING ", 20_000));
@@ -148,7 +150,7 @@ async function measure(
 function brief(m: Omit<Measurement, "round" | "key">): string {
   if (m.error !== undefined) return `failed: ${m.error}`;
   const c = m.client!;
-  const unit = m.spec.workload === "stream" ? "msgs/s" : m.spec.workload === "connect-rate" ? "conns/s" : "calls/s";
+  const unit = unitOf(m.spec.workload);
   const p99 = c.latencyUs !== null ? `, p99 ${c.latencyUs.p99} µs` : "";
   const errors = c.errors > 0 ? `, ${c.errors} errors (${c.firstError ?? "?"})` : "";
   return `${Math.round(c.rate).toLocaleString("en-US")} ${unit}${p99}${errors}`;
@@ -159,7 +161,11 @@ async function main(): Promise<void> {
   for (const name of options.systems) {
     const system = await loadSystem(name);
     const skipped = system.available === undefined ? undefined : await system.available();
-    const info: SystemInfo = { name, description: system.description, server: system.server, unsupported: system.unsupported ?? {} };
+    const unsupported: SystemInfo["unsupported"] = { ...system.unsupported };
+    if (system.requestStreams !== true) {
+      for (const w of REQUEST_STREAM_WORKLOADS) unsupported[w] ??= "no client-streaming and bidi workloads in this system (they are compared with grpc-js)";
+    }
+    const info: SystemInfo = { name, description: system.description, server: system.server, unsupported };
     if (skipped !== undefined) {
       info.skipped = skipped;
       log(`${name}: skipped — ${skipped}`);

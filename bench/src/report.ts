@@ -132,8 +132,9 @@ const ratio = (n: number | undefined): string => (n === undefined ? "—" : `${n
 const mb = (r: { start: number; end: number } | undefined): string =>
   r === undefined ? "—" : `${Math.round(r.start / 2 ** 20)}→${Math.round(r.end / 2 ** 20)}`;
 
-function unitOf(workload: WorkloadKind): string {
-  return workload === "stream" ? "msgs/s" : workload === "connect-rate" ? "conns/s" : "calls/s";
+export function unitOf(workload: WorkloadKind): string {
+  if (workload === "bidi-pingpong") return "round trips/s";
+  return workload === "stream" || workload === "client-stream" ? "msgs/s" : workload === "connect-rate" ? "conns/s" : "calls/s";
 }
 
 export function renderTable(
@@ -197,7 +198,7 @@ export function renderTable(
   });
   lines.splice(1, 0, widths.map((w) => "-".repeat(w)).join("  "));
   const footer = [
-    `medians over ${run.rounds} round(s) of ${run.duration} s (stream: one stream per round); spread = (max − min) / median of the rate;`,
+    `medians over ${run.rounds} round(s) of ${run.duration} s (stream: one stream per round; client-stream: one upload for the window); spread = (max − min) / median of the rate;`,
     "latency = median over rounds of each round's HDR percentile; CPU = (user + system) µs per call, message or connection;",
     "RSS = resident set size at the start → end of the measured window (median over rounds). Compare only within one run.",
   ];

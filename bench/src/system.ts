@@ -15,7 +15,27 @@ export interface BenchClient {
    * consuming every message. Resolves with the number of messages received.
    */
   stream(count: number): Promise<number>;
+  /**
+   * One client-streaming `streaming.v1.StreamingService/Upload`: chunks (seq and 16 bytes of
+   * data each) sent as fast as the call takes them until `stop()` returns true (checked before
+   * each chunk), then the end of the stream. Resolves with the number of chunks the server
+   * counted. Only systems with `requestStreams`.
+   */
+  upload?(stop: () => boolean): Promise<number>;
+  /**
+   * Opens one bidi `streaming.v1.StreamingService/Chat` call for ping-pong: each round trip
+   * sends one message and waits for the server's answer to it. Only systems with `requestStreams`.
+   */
+  openChat?(): Promise<BenchChat>;
   /** Closes every connection of this client. */
+  close(): Promise<void>;
+}
+
+/** A bidi call kept open for ping-pong (see BenchClient.openChat). */
+export interface BenchChat {
+  /** Sends one message (seq, "hello", 16 bytes) and resolves when its answer has arrived. */
+  roundTrip(): Promise<void>;
+  /** Ends the call. */
   close(): Promise<void>;
 }
 
@@ -32,7 +52,10 @@ export interface ConnectOptions {
 }
 
 /** The workloads; see src/workloads.ts. */
-export type WorkloadKind = "unary-small" | "unary-64k" | "stream" | "connect-rate";
+export type WorkloadKind = "unary-small" | "unary-64k" | "stream" | "connect-rate" | "client-stream" | "bidi-pingpong";
+
+/** The workloads that need client and bidi streaming (systems with `requestStreams` only). */
+export const REQUEST_STREAM_WORKLOADS: readonly WorkloadKind[] = ["client-stream", "bidi-pingpong"];
 
 export interface System {
   /** The name used by `--systems` and in the table. */
@@ -44,12 +67,23 @@ export interface System {
   /** Workloads this system cannot run, with the reason shown in the report. */
   readonly unsupported?: Partial<Record<WorkloadKind, string>>;
   /**
+   * True when the system runs the client-streaming and bidi workloads: its server serves
+   * `streaming.v1.StreamingService` (Upload counts chunks, Chat answers each message with
+   * itself) and its client implements `upload` and `openChat`. Otherwise those workloads are
+   * reported as not supported.
+   */
+  readonly requestStreams?: boolean;
+  /**
    * Resolves with undefined when the system can run, or with the reason it cannot
    * (the coordinator then skips it and says why). Optional: absent means available.
    */
   available?(): Promise<string | undefined>;
-  /** Starts the server on 127.0.0.1:port (0 = any free port). Runs in the server process. */
-  serve(port: number): Promise<BenchServer>;
+  /**
+   * Starts the server on 127.0.0.1:port (0 = any free port). Runs in the server process.
+   * `workload` is the workload it will serve (a system whose server cannot serve every
+   * service on one port picks by it).
+   */
+  serve(port: number, workload?: WorkloadKind): Promise<BenchServer>;
   /** Opens a client (its connection(s) established before it resolves). Runs in the load generator. */
   connect(options: ConnectOptions): Promise<BenchClient>;
 }

@@ -2,7 +2,7 @@
 
 import type { WorkloadKind } from "./system.js";
 
-export const WORKLOADS: readonly WorkloadKind[] = ["unary-small", "unary-64k", "stream", "connect-rate"];
+export const WORKLOADS: readonly WorkloadKind[] = ["unary-small", "unary-64k", "stream", "connect-rate", "client-stream", "bidi-pingpong"];
 
 /** Payload bytes of `unary-small` (plus the 5-byte message "hello"). */
 export const SMALL_PAYLOAD_BYTES = 16;
@@ -15,7 +15,7 @@ export interface MeasurementSpec {
   workload: WorkloadKind;
   host: string;
   port: number;
-  /** Calls kept in flight (closed loop); 1 for `stream`. */
+  /** Calls kept in flight (closed loop); 1 for `stream` and `client-stream`; bidi calls ping-ponging for `bidi-pingpong`. */
   concurrency: number;
   payloadBytes: number;
   /** Messages in the measured stream (`stream` only). */
@@ -26,7 +26,7 @@ export interface MeasurementSpec {
 
 /** The row label of a measurement, e.g. `unary-small@256`. */
 export function measurementKey(spec: Pick<MeasurementSpec, "workload" | "concurrency">): string {
-  return spec.workload === "stream" ? "stream" : `${spec.workload}@${spec.concurrency}`;
+  return spec.workload === "stream" || spec.workload === "client-stream" ? spec.workload : `${spec.workload}@${spec.concurrency}`;
 }
 
 export interface LatencySummary {
@@ -42,12 +42,12 @@ export interface LatencySummary {
 export interface LoadResult {
   /** Completed calls (or streamed messages) inside the measured window. */
   operations: number;
-  /** Calls/s, or messages/s for `stream`, or connections/s for `connect-rate`. */
+  /** Calls/s, or messages/s for `stream` and `client-stream`, connections/s for `connect-rate`, round trips/s for `bidi-pingpong`. */
   rate: number;
   elapsedSeconds: number;
   errors: number;
   firstError?: string;
-  /** Latency per call in µs (per connection for `connect-rate`); null for `stream`. */
+  /** Latency per call in µs (per connection for `connect-rate`, per round trip for `bidi-pingpong`); null for `stream` and `client-stream`. */
   latencyUs: LatencySummary | null;
   /** The HDR histogram of the window, compressed base64 (HdrHistogram's encoding). */
   histogram: string | null;

@@ -5,7 +5,7 @@
 
 import { createInterface } from "node:readline";
 import { Command } from "commander";
-import type { System } from "../system.js";
+import type { System, WorkloadKind } from "../system.js";
 
 export interface ProcessStats {
   cpuUserUs: number;
@@ -21,9 +21,13 @@ export function processStats(): ProcessStats {
 }
 
 export async function runServer(load: () => Promise<System>): Promise<void> {
-  const options = new Command().option("--port <port>", "TCP port on 127.0.0.1 (0 = any free port)", "0").parse().opts<{ port: string }>();
+  const options = new Command()
+    .option("--port <port>", "TCP port on 127.0.0.1 (0 = any free port)", "0")
+    .option("--workload <kind>", "the workload this server is for (systems that serve some workloads on another service pick by it)")
+    .parse()
+    .opts<{ port: string; workload?: string }>();
   const system = await load();
-  const server = await system.serve(Number(options.port));
+  const server = await system.serve(Number(options.port), options.workload as WorkloadKind | undefined);
   process.stdout.write(`LISTENING ${server.port}\n`);
 
   let exiting = false;

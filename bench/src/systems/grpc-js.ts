@@ -14,7 +14,8 @@ import {
   type EchoRequest,
   type EchoResponse,
 } from "@protosocket/gen/echo/v1/echo_pb.js";
-import { ECHO_MESSAGE, type BenchClient, type BenchServer, type ConnectOptions, type System } from "../system.js";
+import { ECHO_MESSAGE, type BenchChat, type BenchClient, type BenchServer, type ConnectOptions, type System } from "../system.js";
+import { grpcOpenChat, grpcUpload, streamingImplementation, streamingServiceDefinition } from "./grpc-js-streams.js";
 
 const serializeEchoRequest = (m: EchoRequest): Buffer => Buffer.from(toBinary(EchoRequestSchema, m));
 const deserializeEchoRequest = (b: Buffer): EchoRequest => fromBinary(EchoRequestSchema, b);
@@ -111,6 +112,14 @@ class GrpcJsClient implements BenchClient {
     });
   }
 
+  upload(stop: () => boolean): Promise<number> {
+    return grpcUpload(this.client, stop);
+  }
+
+  async openChat(): Promise<BenchChat> {
+    return grpcOpenChat(this.client);
+  }
+
   async close(): Promise<void> {
     this.client.close();
   }
@@ -120,9 +129,11 @@ export const grpcJs: System = {
   name: "grpc-js",
   description: "@grpc/grpc-js, gRPC over h2c, protobuf-es toBinary/fromBinary as its codec",
   server: "grpc-js",
+  requestStreams: true,
   async serve(port: number): Promise<BenchServer> {
     const server = new grpc.Server(CHANNEL_OPTIONS);
     server.addService(echoServiceDefinition, implementation);
+    server.addService(streamingServiceDefinition, streamingImplementation);
     const bound = await new Promise<number>((resolve, reject) =>
       server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (error, p) =>
         error === null ? resolve(p) : reject(error),

@@ -7,8 +7,19 @@
 // and payload; count yields { n } for n = 1..count (delay_ms and payload_size are 0 here).
 
 import { EchoServiceDefinition, type EchoServiceClient, type EchoServiceHandlers } from "@protosocket/gen/echo/v1/echo_protosocket.js";
+import { StreamingServiceDefinition } from "@protosocket/gen/streaming/v1/streaming_protosocket.js";
 import { connect, createClient, createServer, type Interceptor, type ServerInterceptor, type Transport } from "@protosocket/runtime";
-import { ECHO_MESSAGE, type BenchClient, type BenchServer, type ConnectOptions, type System } from "../system.js";
+import {
+  ECHO_MESSAGE,
+  REQUEST_STREAM_WORKLOADS,
+  type BenchChat,
+  type BenchClient,
+  type BenchServer,
+  type ConnectOptions,
+  type System,
+  type WorkloadKind,
+} from "../system.js";
+import { protosocketOpenChat, protosocketUpload, streamingImpl, type StreamingClient } from "./protosocket-streams.js";
 
 // ---- server ------------------------------------------------------------------------
 
@@ -28,9 +39,11 @@ const handlers: EchoServiceHandlers = {
 const passThrough: Interceptor = (next) => (request) => next(request);
 const serverPassThrough: ServerInterceptor = (next) => (request) => next(request);
 
-async function serve(port: number, intercepted = false): Promise<BenchServer> {
+async function serve(port: number, intercepted = false, workload?: WorkloadKind): Promise<BenchServer> {
   const server = createServer(intercepted ? { interceptors: [serverPassThrough] } : {});
-  server.register(EchoServiceDefinition, handlers);
+  // One listener carries one envelope pair: the request-stream workloads get a server of the streaming service.
+  if (workload !== undefined && REQUEST_STREAM_WORKLOADS.includes(workload)) server.register(StreamingServiceDefinition, streamingImpl as never);
+  else server.register(EchoServiceDefinition, handlers);
   const address = await server.listen({ host: "127.0.0.1", port });
   return { port: address.port, close: () => server.close() };
 }
@@ -43,6 +56,7 @@ class ProtosocketClient implements BenchClient {
   constructor(
     private readonly clients: EchoServiceClient[],
     private readonly transports: Transport[],
+    private readonly streamingClients: StreamingClient[],
   ) {}
 
   private pick(): EchoServiceClient {
@@ -62,6 +76,14 @@ class ProtosocketClient implements BenchClient {
     return received;
   }
 
+  upload(stop: () => boolean): Promise<number> {
+    return protosocketUpload(this.streamingClients[0]!, stop);
+  }
+
+  async openChat(): Promise<BenchChat> {
+    return protosocketOpenChat(this.streamingClients[0]!);
+  }
+
   async close(): Promise<void> {
     for (const transport of this.transports) transport.close();
   }
@@ -74,9 +96,11 @@ function connectWith(connectionCount: number, intercepted = false) {
         connect({ host: options.host, port: options.port, ...(intercepted ? { interceptors: [passThrough] } : {}) }),
       ),
     );
+    // Creating a client builds nothing; a connection takes the envelopes of the first service it calls.
     return new ProtosocketClient(
       transports.map((t) => createClient(EchoServiceDefinition, t)),
       transports,
+      transports.map((t) => createClient(StreamingServiceDefinition, t) as unknown as StreamingClient),
     );
   };
 }
@@ -85,7 +109,8 @@ export const protosocket: System = {
   name: "protosocket",
   description: "protosocket-ts (@protosocket/runtime), one connection",
   server: "protosocket",
-  serve,
+  requestStreams: true,
+  serve: (port, workload) => serve(port, false, workload),
   connect: connectWith(1),
 };
 
@@ -97,7 +122,7 @@ export const protosocket4conn: System = {
     stream: "one stream uses one connection: see protosocket",
     "connect-rate": "see protosocket",
   },
-  serve,
+  serve: (port) => serve(port),
   connect: connectWith(4),
 };
 
@@ -108,6 +133,7 @@ export const protosocketIntercepted: System = {
   unsupported: {
     "connect-rate": "see protosocket",
   },
-  serve: (port) => serve(port, true),
+  requestStreams: true,
+  serve: (port, workload) => serve(port, true, workload),
   connect: connectWith(1, true),
 };

@@ -38,15 +38,17 @@ export function createClientTelemetry(options: TelemetryOptions = {}): Intercept
       else propagation.inject(ctx, metadata, metadataSetter);
     }
     const call = new InstrumentedCall(span, ctx, duration, attributes, () => true, messageEvents);
-    call.message("SENT", 1);
+    let request = req;
+    if (req.kind === "client_streaming" || req.kind === "bidi_streaming") request = { ...req, message: call.wrapRequests(req.message, "SENT") };
+    else call.message("SENT", 1);
     let res: Awaited<ReturnType<typeof next>>;
     try {
-      res = await context.with(ctx, () => next(req));
+      res = await context.with(ctx, () => next(request));
     } catch (e) {
       call.end(e);
       throw e;
     }
-    if (res.kind === "unary") {
+    if (res.kind === "unary" || res.kind === "client_streaming") {
       call.message("RECEIVED", 1);
       call.end();
       return res;

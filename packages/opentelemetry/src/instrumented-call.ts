@@ -6,6 +6,7 @@ import { codeOf, statusCodeName } from "./attributes.js";
 export class InstrumentedCall {
   private ended = false;
   private received = 0;
+  private requests = 0;
   private readonly started = performance.now();
 
   /**
@@ -50,6 +51,30 @@ export class InstrumentedCall {
     this.span.setAttributes(attributes);
     this.span.end();
     this.duration.record((performance.now() - this.started) / 1000, attributes);
+  }
+
+  /**
+   * Wraps a stream of request messages (client and bidi streaming): an event
+   * per message, numbered from 1; the span is not ended by it.
+   */
+  wrapRequests<T>(messages: AsyncIterable<T>, type: "SENT" | "RECEIVED"): AsyncIterable<T> {
+    const call = this;
+    return {
+      [Symbol.asyncIterator](): AsyncIterator<T> {
+        const it = messages[Symbol.asyncIterator]();
+        return {
+          async next() {
+            const r = await it.next();
+            if (r.done !== true) call.message(type, ++call.requests);
+            return r;
+          },
+          async return(value?: unknown) {
+            if (it.return !== undefined) await (it.return as (v?: unknown) => Promise<IteratorResult<T>>)(value);
+            return { value: undefined as never, done: true };
+          },
+        };
+      },
+    };
   }
 
   /**

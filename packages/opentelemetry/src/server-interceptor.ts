@@ -41,15 +41,17 @@ export function createServerTelemetry(options: TelemetryOptions = {}): ServerInt
     const span = tracer.startSpan(req.methodName, { kind: SpanKind.SERVER, attributes }, parent);
     const ctx = trace.setSpan(parent, span);
     const call = new InstrumentedCall(span, ctx, duration, attributes, isServerError, messageEvents);
-    call.message("RECEIVED", 1);
+    let request = req;
+    if (req.kind === "client_streaming" || req.kind === "bidi_streaming") request = { ...req, message: call.wrapRequests(req.message, "RECEIVED") };
+    else call.message("RECEIVED", 1);
     let res: Awaited<ReturnType<typeof next>>;
     try {
-      res = await context.with(ctx, () => next(req));
+      res = await context.with(ctx, () => next(request));
     } catch (e) {
       call.end(e);
       throw e;
     }
-    if (res.kind === "unary") {
+    if (res.kind === "unary" || res.kind === "client_streaming") {
       call.message("SENT", 1);
       call.end();
       return res;

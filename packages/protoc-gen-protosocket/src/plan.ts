@@ -66,6 +66,7 @@ export function planGeneration(schema: Schema<Options>, warn: (message: string) 
         const bound: BoundService = { service, binding: resolveServiceBinding(service, registry) };
         services.push(bound);
         all.push(bound);
+        warnRequestStreams(bound, warn);
       } catch (e) {
         if (e instanceof BindingError) {
           problems.push(e.message);
@@ -84,6 +85,20 @@ export function planGeneration(schema: Schema<Options>, warn: (message: string) 
     throw new GenerateError(problems);
   }
   return { files };
+}
+
+/**
+ * Client- and bidi-streaming methods are generated, with a warning each:
+ * they are an extension of protosocket-ts that Rust protosocket-rpc peers can
+ * neither serve nor call.
+ */
+function warnRequestStreams({ service, binding }: BoundService, warn: (message: string) => void): void {
+  for (const m of binding.methods) {
+    if (m.kind !== "client_streaming" && m.kind !== "bidi_streaming") continue;
+    warn(
+      `protoc-gen-protosocket: ${service.file.proto.name}: service ${service.typeName}, method ${m.name}: ${m.kind === "client_streaming" ? "client streaming" : "bidi streaming"} is an extension of protosocket-ts: Rust protosocket-rpc peers can neither serve nor call it`,
+    );
+  }
 }
 
 /** Services that share a request envelope: one server serves them all, so their cases must differ. */

@@ -137,16 +137,6 @@ describe("binding errors name the file, service, method and the fix", () => {
       `${E}, method Error: response case "error" is the envelope's error case; give the method a case of its own`,
     ],
     [
-      "client streaming",
-      { methods: "rpc Call(stream A) returns (B);" },
-      `${E}, method Call: is client streaming; protosocket supports unary and server-streaming methods only: declare it as "rpc Call(bad.v1.A) returns (bad.v1.B)"`,
-    ],
-    [
-      "bidi streaming",
-      { methods: "rpc Call(stream A) returns (stream B);" },
-      `${E}, method Call: is bidi streaming; protosocket supports unary and server-streaming methods only: declare it as "rpc Call(bad.v1.A) returns (stream bad.v1.B)"`,
-    ],
-    [
       "two methods of one service on one case",
       {
         methods: `rpc Call(A) returns (B); rpc Again(A) returns (B) { option (protosocket.v1.method) = { request_case: "call" response_case: "call" }; }`,
@@ -337,12 +327,12 @@ describe("plugin options", () => {
 describe("reports every broken service at once", () => {
   it("one line each", () => {
     const msg = failure({
-      [FILE]: bad({ methods: "rpc Call(stream A) returns (B);" }),
+      [FILE]: bad({ methods: "rpc Call(A) returns (B); rpc Other(A) returns (B);" }),
       "bad/v1/worse.proto": bad({ envelope: `request: "Nope" response: "Res"` }).replace("package bad.v1;", "package worse.v1;"),
     });
     expect(msg.split("\n")).toEqual([
       "2 binding errors:",
-      expect.stringMatching(/^bad\/v1\/bad\.proto: service bad\.v1\.S, method Call: is client streaming/),
+      expect.stringMatching(/^bad\/v1\/bad\.proto: service bad\.v1\.S, method Other: request envelope bad\.v1\.Req has no case "other"/),
       expect.stringMatching(/^bad\/v1\/worse\.proto: service worse\.v1\.S: request envelope message "Nope" not found/),
     ]);
   });
@@ -353,13 +343,13 @@ describe("the protoc-gen-protosocket executable", () => {
   const built = existsSync(join(packageDir, "dist", "index.js"));
 
   it.skipIf(!built)("exits 1 with the binding error on stderr and writes no response", () => {
-    const protoFile = compileProtos({ [FILE]: bad({ methods: "rpc Call(stream A) returns (stream B);" }) });
+    const protoFile = compileProtos({ [FILE]: bad({ methods: "rpc Call(A) returns (B); rpc Other(A) returns (B);" }) });
     const req = create(CodeGeneratorRequestSchema, { fileToGenerate: [FILE], parameter: "target=ts", protoFile });
     const run = spawnSync(process.execPath, [bin], { input: toBinary(CodeGeneratorRequestSchema, req) });
     expect(run.status).toBe(1);
     expect(run.stdout.length).toBe(0);
     expect(run.stderr.toString()).toBe(
-      `protoc-gen-protosocket: ${FILE}: service bad.v1.S, method Call: is bidi streaming; protosocket supports unary and server-streaming methods only: declare it as "rpc Call(bad.v1.A) returns (stream bad.v1.B)"\n`,
+      `protoc-gen-protosocket: ${FILE}: service bad.v1.S, method Other: request envelope bad.v1.Req has no case "other" (no field "other" in bad.v1.Req); bad.v1.A is reachable as "call": write option (protosocket.v1.method) = { request_case: "call" }\n`,
     );
   });
 

@@ -9,12 +9,16 @@ export { connect, type ConnectOptions, type ConnectionTransport } from "./client
 export type { Transport } from "./client/transport.js";
 export type { CallOptions } from "./client/call-options.js";
 export { createClient, type ClientOptions } from "./client/create-client.js";
-export type { Client, ServerStreamingFn, UnaryFn } from "./client/client-types.js";
+export type { BiDiStreamingFn, Client, ClientStreamingFn, ServerStreamingFn, UnaryFn } from "./client/client-types.js";
 export {
   withInterceptors,
+  type BidiStreamRequest,
+  type BidiStreamResponse,
   type CallFn,
   type CallRequest,
   type CallResponse,
+  type ClientStreamRequest,
+  type ClientStreamResponse,
   type Interceptor,
   type StreamRequest,
   type StreamResponse,
@@ -24,10 +28,21 @@ export {
 
 // Servers.
 export { createServer, type CloseOptions, type ListenOptions, type Server, type ServerAddress, type ServerOptions } from "./server/server.js";
-export type { HandlerContext, ServerStreamingHandler, ServiceImpl, UnaryHandler } from "./server/handler-types.js";
+export type {
+  BiDiStreamingHandler,
+  ClientStreamingHandler,
+  HandlerContext,
+  ServerStreamingHandler,
+  ServiceImpl,
+  UnaryHandler,
+} from "./server/handler-types.js";
 export {
   reportHandlerErrors,
+  type ServerBidiStreamRequest,
+  type ServerBidiStreamResponse,
   type ServerCallFn,
+  type ServerClientStreamRequest,
+  type ServerClientStreamResponse,
   type ServerInterceptor,
   type ServerRequest,
   type ServerResponse,

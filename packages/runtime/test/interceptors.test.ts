@@ -59,7 +59,7 @@ describe("interceptors", () => {
         return next(req);
       };
       const serverOuter: ServerInterceptor = (next) => async (req) => {
-        log.push(`server > ${req.methodName} ${req.message.$typeName}`);
+        log.push(`server > ${req.methodName} ${req.kind === "unary" ? req.message.$typeName : req.kind}`);
         seenServer.push(req);
         req.contextValues.set(user, "from-server-interceptor");
         const res = await next(req);

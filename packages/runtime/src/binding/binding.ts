@@ -57,8 +57,12 @@ export interface ErrorCase extends CasePath {
   readonly detailsField?: string;
 }
 
-/** Kinds of methods protosocket carries. */
-export type MethodKind = "unary" | "server_streaming";
+/**
+ * Kinds of methods protosocket carries. Client and bidi streaming are an
+ * extension of ours: Rust protosocket-rpc peers can neither serve nor call
+ * them (see docs/decisions.md).
+ */
+export type MethodKind = "unary" | "server_streaming" | "client_streaming" | "bidi_streaming";
 
 /** One method's binding. */
 export interface MethodBinding {
@@ -66,7 +70,7 @@ export interface MethodBinding {
   readonly name: string;
   /** The method's property name on clients and handler objects ("getUser"). */
   readonly localName: string;
-  /** Unary or server streaming. */
+  /** Unary, server, client or bidi streaming. */
   readonly kind: MethodKind;
   /** The input type's fully-qualified name. */
   readonly inputType: string;

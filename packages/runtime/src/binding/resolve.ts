@@ -95,12 +95,6 @@ export function resolveServiceBinding(service: DescService, lookup: MessageLooku
 
   const methods: MethodBinding[] = [];
   for (const method of service.methods) {
-    if (method.methodKind === "client_streaming" || method.methodKind === "bidi_streaming") {
-      throw err(
-        `is ${method.methodKind === "client_streaming" ? "client streaming" : "bidi streaming"}; protosocket supports unary and server-streaming methods only: declare it as "rpc ${method.name}(${method.input.typeName}) returns (${method.methodKind === "bidi_streaming" ? "stream " : ""}${method.output.typeName})"`,
-        method,
-      );
-    }
     const mopts = hasOption(method, methodOption) ? getOption(method, methodOption) : undefined;
     const defaultCase = defaultCaseName(method.name);
     const reqPath = mopts !== undefined && mopts.requestCase !== "" ? mopts.requestCase : defaultCase;

@@ -1,4 +1,12 @@
-import { create, type DescMethod, type DescMethodServerStreaming, type DescMethodUnary, type Message } from "@bufbuild/protobuf";
+import {
+  create,
+  type DescMethod,
+  type DescMethodBiDiStreaming,
+  type DescMethodClientStreaming,
+  type DescMethodServerStreaming,
+  type DescMethodUnary,
+  type Message,
+} from "@bufbuild/protobuf";
 import type { FrameHandler, FrameLink } from "../conn/frame-link.js";
 import { ControlCode } from "../envelope/control-code.js";
 import type { EnvelopeContext } from "../envelope/envelope-wire.js";
@@ -6,7 +14,10 @@ import { toMetadata } from "../metadata.js";
 import { codecsOf, envelopeBindingClash, type EnvelopeCodecs, type MethodCodec } from "../envelope/service-codecs.js";
 import { Code, RpcError } from "../errors.js";
 import type { ServiceDefinition } from "../service/service-definition.js";
+import { isAsyncIterable } from "../util/map-iterable.js";
+import { BidiStreamCall } from "./bidi-stream-call.js";
 import { checkCallOptions, type CallOptions } from "./call-options.js";
+import { ClientStreamCall } from "./client-stream-call.js";
 import { InterceptorChain, type Interceptor } from "./interceptor.js";
 import type { CallHost, PendingCall } from "./pending-call.js";
 import { ServerStreamCall } from "./server-stream-call.js";
@@ -37,6 +48,8 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
   private readonly link: FrameLink;
   private readonly streamBufferMessages: number;
   private readonly calls = new Map<number, PendingCall>();
+  /** Request-streaming calls waiting for their first message: no id, nothing sent yet. */
+  private readonly starting = new Set<PendingCall>();
   private readonly chain: InterceptorChain | undefined;
   private resolveClosed!: (error: RpcError) => void;
   private lastId = 0;
@@ -64,6 +77,8 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
         target: link.peer,
         unary: (def, method, input, callOptions) => this.unaryCall(def, method, input, callOptions),
         stream: (def, method, input, callOptions) => this.streamCall(def, method, input, callOptions),
+        clientStream: (def, method, input, callOptions) => this.clientStreamCall(def, method, input, callOptions),
+        bidiStream: (def, method, input, callOptions) => this.bidiStreamCall(def, method, input, callOptions),
       });
     }
     link.start(this);
@@ -79,9 +94,19 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
     return this.link.peer;
   }
 
-  /** Calls in flight. */
+  /** Calls in flight (request streams waiting for their first message included). */
   get pendingCalls(): number {
-    return this.calls.size;
+    return this.calls.size + this.starting.size;
+  }
+
+  /** True while the link keeps up (request streams are pulled only then). */
+  get writable(): boolean {
+    return this.link.writable;
+  }
+
+  /** Resolves when the link is writable again, or closed. */
+  whenWritable(): Promise<void> {
+    return this.link.whenWritable();
   }
 
   /** True once the connection has closed. */
@@ -95,6 +120,14 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
 
   stream(def: ServiceDefinition, method: DescMethodServerStreaming, input: unknown, options?: CallOptions): AsyncIterable<never> {
     return (this.chain !== undefined ? this.chain.stream(def, method, input, options) : this.streamCall(def, method, input, options)) as AsyncIterable<never>;
+  }
+
+  clientStream(def: ServiceDefinition, method: DescMethodClientStreaming, input: AsyncIterable<unknown>, options?: CallOptions): Promise<never> {
+    return (this.chain !== undefined ? this.chain.clientStream(def, method, input, options) : this.clientStreamCall(def, method, input, options)) as Promise<never>;
+  }
+
+  bidiStream(def: ServiceDefinition, method: DescMethodBiDiStreaming, input: AsyncIterable<unknown>, options?: CallOptions): AsyncIterable<never> {
+    return (this.chain !== undefined ? this.chain.bidiStream(def, method, input, options) : this.bidiStreamCall(def, method, input, options)) as AsyncIterable<never>;
   }
 
   close(error?: RpcError): void {
@@ -136,6 +169,47 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
     };
   }
 
+  private clientStreamCall(def: ServiceDefinition, method: DescMethod, input: AsyncIterable<unknown>, options: CallOptions | undefined): Promise<Message> {
+    let codecs: EnvelopeCodecs;
+    let mc: MethodCodec;
+    try {
+      checkCallOptions(options);
+      codecs = this.codecsFor(def);
+      mc = this.methodOf(codecs, def, method, "client_streaming");
+      this.checkRequests(mc, input);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return new Promise<Message>((resolve, reject) => {
+      new ClientStreamCall(this, codecs, mc, input, resolve, reject).start(options);
+    });
+  }
+
+  private bidiStreamCall(def: ServiceDefinition, method: DescMethod, input: AsyncIterable<unknown>, options: CallOptions | undefined): AsyncIterable<Message> {
+    return {
+      [Symbol.asyncIterator]: () => {
+        let codecs: EnvelopeCodecs;
+        let mc: MethodCodec;
+        try {
+          checkCallOptions(options);
+          codecs = this.codecsFor(def);
+          mc = this.methodOf(codecs, def, method, "bidi_streaming");
+          this.checkRequests(mc, input);
+        } catch (e) {
+          return { next: () => Promise.reject(e) };
+        }
+        return new BidiStreamCall(this, codecs, mc, input, options, this.streamBufferMessages);
+      },
+    };
+  }
+
+  /** Throws `invalid_argument` unless a request stream can be read with `for await`. */
+  private checkRequests(method: MethodCodec, input: unknown): void {
+    if (!isAsyncIterable(input)) {
+      throw new RpcError(Code.InvalidArgument, "the requests of a client- or bidi-streaming call must be an AsyncIterable", [], this.errorContext(method));
+    }
+  }
+
   /** The codecs of `def`, checking once that it binds the envelopes as the connection's first service does. */
   private codecsFor(def: ServiceDefinition): EnvelopeCodecs {
     const codecs = codecsOf(def);
@@ -167,12 +241,66 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
   }
 
   /**
-   * Sends a call's request and registers it. Returns the error instead when
-   * the call cannot start (cancelled already, no time left, the connection
-   * closed, the request too large or not encodable); nothing is sent then.
+   * Sends a call's first frame and registers it: the request (Normal), or
+   * for a request stream its first message (Normal) or End when it has none.
+   * Returns the error instead when the call cannot start (cancelled already,
+   * no time left, the connection closed, the request too large or not
+   * encodable); nothing is sent then.
    */
-  open(call: PendingCall, input: unknown, options: CallOptions | undefined): RpcError | undefined {
+  open(call: PendingCall, input: unknown, options: CallOptions | undefined, code: ControlCode = ControlCode.Normal): RpcError | undefined {
     const method = call.method;
+    const early = this.startError(method, options);
+    if (early !== undefined) return early;
+    this.starting.delete(call);
+    let context: EnvelopeContext | undefined;
+    try {
+      if (options !== undefined) context = this.contextOf(options);
+    } catch (e) {
+      return RpcError.from(e, Code.InvalidArgument).withContext(this.errorContext(method));
+    }
+    if (options?.onTrailer !== undefined) call.onTrailer = options.onTrailer;
+    const id = this.nextId();
+    const error = this.write(call, id, code, input, context);
+    if (error !== undefined) return error;
+    call.id = id;
+    this.calls.set(id, call);
+    return undefined;
+  }
+
+  /** Registers a request-streaming call before its first frame (see CallHost.reserve). */
+  reserve(call: PendingCall, options: CallOptions | undefined): RpcError | undefined {
+    const early = this.startError(call.method, options);
+    if (early !== undefined) return early;
+    this.starting.add(call);
+    return undefined;
+  }
+
+  /** Sends a further frame of an open request-streaming call (see CallHost.send). */
+  send(call: PendingCall, code: ControlCode, input?: unknown): RpcError | undefined {
+    if (this.closeError !== undefined) {
+      return new RpcError(Code.Unavailable, `connection is closed: ${this.closeError.rawMessage}`, [], this.errorContext(call.method));
+    }
+    return this.write(call, call.id, code, input);
+  }
+
+  /** Forgets a call the client gave up on and tells the server (if the call reached it). */
+  cancel(call: PendingCall): void {
+    if (this.starting.delete(call)) return;
+    if (this.calls.get(call.id) !== call) return;
+    this.calls.delete(call.id);
+    if (!this.link.ended) this.write(call, call.id, ControlCode.Cancel, undefined);
+  }
+
+  /** The metadata and deadline a call's first frame carries (where the envelope binds fields for them). */
+  private contextOf(options: CallOptions): EnvelopeContext | undefined {
+    const { metadata, timeoutMs } = options;
+    const deadlineMs = timeoutMs !== undefined && timeoutMs !== Number.POSITIVE_INFINITY ? timeoutMs : undefined;
+    if (metadata === undefined && deadlineMs === undefined) return undefined;
+    return { metadata: metadata === undefined ? undefined : toMetadata("metadata", metadata), deadlineMs };
+  }
+
+  /** Why a call cannot start, or undefined. */
+  private startError(method: MethodCodec, options: CallOptions | undefined): RpcError | undefined {
     if (options !== undefined) {
       if (options.signal?.aborted === true) {
         return new RpcError(Code.Cancelled, "call cancelled by the client before it started", [], { ...this.errorContext(method), cause: options.signal.reason });
@@ -184,19 +312,29 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
     if (this.closeError !== undefined) {
       return new RpcError(Code.Unavailable, `connection is closed: ${this.closeError.rawMessage}`, [], this.errorContext(method));
     }
-    let message: Message;
-    let context: EnvelopeContext | undefined;
+    return undefined;
+  }
+
+  /**
+   * Writes one request frame of `call` with `id`. Normal frames carry
+   * `input`; End and Cancel frames of a request stream carry the method's
+   * case with an empty message (so every frame names its method), those of
+   * other calls no case. Returns the error when it cannot be written.
+   */
+  private write(call: PendingCall, id: number, code: ControlCode, input: unknown, context?: EnvelopeContext): RpcError | undefined {
+    const method = call.method;
+    const kind = method.desc.methodKind;
+    let message: Message | undefined;
     try {
-      message = create(method.desc.input, input as never);
-      if (options !== undefined) context = this.contextOf(options);
+      if (code === ControlCode.Normal || kind === "client_streaming" || kind === "bidi_streaming") {
+        message = create(method.desc.input, (code === ControlCode.Normal ? input : undefined) as never);
+      }
     } catch (e) {
-      if (e instanceof RpcError) return e.withContext(this.errorContext(method));
       return new RpcError(Code.InvalidArgument, `invalid request: ${e instanceof Error ? e.message : String(e)}`, [], { ...this.errorContext(method), cause: e });
     }
-    if (options?.onTrailer !== undefined) call.onTrailer = options.onTrailer;
-    const id = this.nextId();
     try {
-      call.codecs.request.write(this.link, id, ControlCode.Normal, method.request, message, context);
+      if (message === undefined) call.codecs.request.write(this.link, id, code, undefined, undefined, context);
+      else call.codecs.request.write(this.link, id, code, method.request, message, context);
     } catch (e) {
       if (e instanceof RpcError) {
         const prefix = e.code === Code.ResourceExhausted ? "request not sent: " : "";
@@ -204,24 +342,7 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
       }
       return new RpcError(Code.InvalidArgument, `cannot encode request: ${e instanceof Error ? e.message : String(e)}`, [], { ...this.errorContext(method), cause: e });
     }
-    call.id = id;
-    this.calls.set(id, call);
     return undefined;
-  }
-
-  /** The metadata and deadline a request carries (where the envelope binds fields for them). */
-  private contextOf(options: CallOptions): EnvelopeContext | undefined {
-    const { metadata, timeoutMs } = options;
-    const deadlineMs = timeoutMs !== undefined && timeoutMs !== Number.POSITIVE_INFINITY ? timeoutMs : undefined;
-    if (metadata === undefined && deadlineMs === undefined) return undefined;
-    return { metadata: metadata === undefined ? undefined : toMetadata("metadata", metadata), deadlineMs };
-  }
-
-  /** Forgets a call the client gave up on and tells the server. */
-  cancel(call: PendingCall): void {
-    if (this.calls.get(call.id) !== call) return;
-    this.calls.delete(call.id);
-    if (!this.link.ended) call.codecs.request.write(this.link, call.id, ControlCode.Cancel);
   }
 
   /**
@@ -275,15 +396,18 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
     const codecs = call.codecs;
     if (codecs !== primary) inbound = codecs.response.decode(body);
     const code = inbound.code;
-    // Trailers come with the call's final frame: a unary response, End, the error, or Cancel.
+    // Trailers come with the call's final frame: the single response (unary, client streaming), End, the error, or Cancel.
     const trailers = inbound.metadata;
-    if (trailers !== undefined && call.onTrailer !== undefined && (code !== ControlCode.Normal || call.method.desc.methodKind === "unary" || inbound.carried !== call.method.response)) {
-      call.onTrailer(trailers);
+    if (trailers !== undefined && call.onTrailer !== undefined) {
+      const kind = call.method.desc.methodKind;
+      const single = kind === "unary" || kind === "client_streaming";
+      if (code !== ControlCode.Normal || single || inbound.carried !== call.method.response) call.onTrailer(trailers);
     }
     if (code === ControlCode.Normal) {
       const value = inbound.read(call.method.response);
       if (value !== undefined) {
-        if (call.method.desc.methodKind === "unary") this.calls.delete(id);
+        const kind = call.method.desc.methodKind;
+        if (kind === "unary" || kind === "client_streaming") this.calls.delete(id);
         call.deliver(value);
         return;
       }
@@ -319,7 +443,8 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
     this.closeError = error;
     clearInterval(this.probe);
     this.probe = undefined;
-    const all = [...this.calls.values()];
+    const all = [...this.starting, ...this.calls.values()];
+    this.starting.clear();
     this.calls.clear();
     for (const call of all) {
       call.fail(new RpcError(error.code, error.rawMessage, [], { ...this.errorContext(call.method), cause: error }));

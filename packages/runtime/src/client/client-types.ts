@@ -1,4 +1,6 @@
 import type {
+  DescMethodBiDiStreaming,
+  DescMethodClientStreaming,
   DescMethodServerStreaming,
   DescMethodUnary,
   DescService,
@@ -20,13 +22,39 @@ export type ServerStreamingFn<I extends DescMethodServerStreaming["input"], O ex
 ) => AsyncIterable<MessageShape<O>>;
 
 /**
+ * A client-streaming method on a client: the requests in (sent as the
+ * iterable yields them, while the connection keeps up), a promise of the
+ * one response out. Not served or called by Rust protosocket-rpc peers.
+ */
+export type ClientStreamingFn<I extends DescMethodClientStreaming["input"], O extends DescMethodClientStreaming["output"]> = (
+  requests: AsyncIterable<MessageInitShape<I>>,
+  options?: CallOptions,
+) => Promise<MessageShape<O>>;
+
+/**
+ * A bidi-streaming method on a client: the requests in, the responses out
+ * as they arrive. The call starts when iteration starts; leaving the
+ * `for await` early cancels it. Not served or called by Rust
+ * protosocket-rpc peers.
+ */
+export type BiDiStreamingFn<I extends DescMethodBiDiStreaming["input"], O extends DescMethodBiDiStreaming["output"]> = (
+  requests: AsyncIterable<MessageInitShape<I>>,
+  options?: CallOptions,
+) => AsyncIterable<MessageShape<O>>;
+
+/**
  * The client of a service: one method per rpc, named by its local name.
- * Unary methods return a Promise, server-streaming methods an AsyncIterable.
+ * Unary and client-streaming methods return a Promise, server-streaming and
+ * bidi-streaming methods an AsyncIterable.
  */
 export type Client<S extends DescService> = {
   [P in keyof S["method"]]: S["method"][P] extends DescMethodUnary<infer I, infer O>
     ? UnaryFn<I, O>
     : S["method"][P] extends DescMethodServerStreaming<infer I, infer O>
       ? ServerStreamingFn<I, O>
-      : never;
+      : S["method"][P] extends DescMethodClientStreaming<infer I, infer O>
+        ? ClientStreamingFn<I, O>
+        : S["method"][P] extends DescMethodBiDiStreaming<infer I, infer O>
+          ? BiDiStreamingFn<I, O>
+          : never;
 };

@@ -1,4 +1,4 @@
-import type { DescMethodServerStreaming, DescMethodUnary, DescService } from "@bufbuild/protobuf";
+import type { DescMethodBiDiStreaming, DescMethodClientStreaming, DescMethodServerStreaming, DescMethodUnary, DescService } from "@bufbuild/protobuf";
 import type { ServiceDefinition } from "../service/service-definition.js";
 import type { CallOptions } from "./call-options.js";
 import type { Client } from "./client-types.js";
@@ -15,7 +15,10 @@ export interface ClientOptions {
  * Creates a client of a service on a transport: one method per rpc. Unary
  * methods return a Promise of the response; server-streaming methods return
  * an AsyncIterable whose request is sent when iteration starts, and leaving
- * the `for await` early cancels the call.
+ * the `for await` early cancels the call. Client-streaming methods take an
+ * AsyncIterable of requests and return a Promise of the response;
+ * bidi-streaming methods take one and return an AsyncIterable of responses
+ * (the call starts when iteration starts).
  *
  * Creating a client builds nothing (the envelope codecs belong to the
  * service definition), so a client per request costs no more than a few
@@ -36,9 +39,16 @@ export function createClient<S extends DescService>(def: ServiceDefinition<S>, t
         client[method.localName] = (request: unknown, callOptions?: CallOptions) => t.stream(def, m, request as never, callOptions);
         break;
       }
-      default:
-        // Client and bidi streaming are not bound by protosocket yet: the method is left out.
+      case "client_streaming": {
+        const m = method as DescMethodClientStreaming;
+        client[method.localName] = (requests: unknown, callOptions?: CallOptions) => t.clientStream(def, m, requests as never, callOptions);
         break;
+      }
+      case "bidi_streaming": {
+        const m = method as DescMethodBiDiStreaming;
+        client[method.localName] = (requests: unknown, callOptions?: CallOptions) => t.bidiStream(def, m, requests as never, callOptions);
+        break;
+      }
     }
   }
   return client as Client<S>;

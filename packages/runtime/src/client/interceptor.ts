@@ -1,8 +1,17 @@
-import { create, type DescMessage, type DescMethodServerStreaming, type DescMethodUnary, type Message } from "@bufbuild/protobuf";
+import {
+  create,
+  type DescMessage,
+  type DescMethodBiDiStreaming,
+  type DescMethodClientStreaming,
+  type DescMethodServerStreaming,
+  type DescMethodUnary,
+  type Message,
+} from "@bufbuild/protobuf";
 import { createContextValues, type ContextValues } from "../context-values.js";
 import { toMetadata } from "../metadata.js";
 import { Code, RpcError } from "../errors.js";
 import type { ServiceDefinition } from "../service/service-definition.js";
+import { isAsyncIterable, mapAsyncIterable } from "../util/map-iterable.js";
 import { checkCallOptions, type CallOptions } from "./call-options.js";
 import type { Transport } from "./transport.js";
 
@@ -52,28 +61,66 @@ export interface StreamRequest<I extends DescMessage = DescMessage, O extends De
   readonly message: Message;
 }
 
+/** A client-streaming call on its way to the transport. */
+export interface ClientStreamRequest<I extends DescMessage = DescMessage, O extends DescMessage = DescMessage> extends RequestCommon {
+  readonly kind: "client_streaming";
+  /** The method's descriptor. */
+  readonly method: DescMethodClientStreaming<I, O>;
+  /** The request messages, as the caller produces them; wrap it to observe or change each one. */
+  readonly message: AsyncIterable<Message>;
+}
+
+/** A bidi-streaming call on its way to the transport. */
+export interface BidiStreamRequest<I extends DescMessage = DescMessage, O extends DescMessage = DescMessage> extends RequestCommon {
+  readonly kind: "bidi_streaming";
+  /** The method's descriptor. */
+  readonly method: DescMethodBiDiStreaming<I, O>;
+  /** The request messages, as the caller produces them; wrap it to observe or change each one. */
+  readonly message: AsyncIterable<Message>;
+}
+
+/** What every outcome carries. */
+interface ResponseCommon {
+  /**
+   * The trailers the server sent with the call's final frame (empty when none,
+   * or when the envelope binds no metadata field); for a stream, filled in
+   * when it ends.
+   */
+  readonly trailer: ReadonlyMap<string, string>;
+}
+
 /** The outcome of a unary call. */
-export interface UnaryResponse {
+export interface UnaryResponse extends ResponseCommon {
   readonly kind: "unary";
   /** The response message. */
   readonly message: Message;
-  /** The trailers the server sent with it (empty when none, or the envelope binds no metadata field). */
-  readonly trailer: ReadonlyMap<string, string>;
 }
 
 /** The outcome of a server-streaming call: its messages, as they arrive. */
-export interface StreamResponse {
+export interface StreamResponse extends ResponseCommon {
   readonly kind: "server_streaming";
   /** The response messages; wrap it to observe each one, the end or the error. */
   readonly message: AsyncIterable<Message>;
-  /** The trailers the server sent with the stream's last frame: filled in when the stream ends. */
-  readonly trailer: ReadonlyMap<string, string>;
+}
+
+/** The outcome of a client-streaming call. */
+export interface ClientStreamResponse extends ResponseCommon {
+  readonly kind: "client_streaming";
+  /** The response message. */
+  readonly message: Message;
+}
+
+/** The outcome of a bidi-streaming call: its response messages, as they arrive. */
+export interface BidiStreamResponse extends ResponseCommon {
+  readonly kind: "bidi_streaming";
+  /** The response messages; wrap it to observe each one, the end or the error. */
+  readonly message: AsyncIterable<Message>;
 }
 
 /** Any intercepted call. */
-export type CallRequest = UnaryRequest | StreamRequest;
+export type CallRequest = UnaryRequest | StreamRequest | ClientStreamRequest | BidiStreamRequest;
 /** The outcome of any intercepted call. */
-export type CallResponse = UnaryResponse | StreamResponse;
+export type CallResponse = UnaryResponse | StreamResponse | ClientStreamResponse | BidiStreamResponse;
 /** A step of the client chain: the next interceptor, or the transport. */
 export type CallFn = (request: CallRequest) => Promise<CallResponse>;
 
@@ -117,8 +164,10 @@ function deadlineOf(options: CallOptions | undefined): number | undefined {
   return timeoutMs === undefined || timeoutMs === Number.POSITIVE_INFINITY ? undefined : Date.now() + timeoutMs;
 }
 
-function messageOf(res: CallResponse): Message {
-  return res.message as Message;
+/** Hands a response's trailers to the caller's onTrailer, when it has any. */
+function reportTrailer(res: CallResponse | undefined, onTrailer: CallOptions["onTrailer"]): void {
+  const trailer = res?.trailer;
+  if (onTrailer !== undefined && trailer !== undefined && trailer.size > 0) onTrailer(trailer);
 }
 
 /** The calls an {@link InterceptorChain} ends in. */
@@ -129,6 +178,59 @@ export interface ChainTarget {
   unary(def: ServiceDefinition, method: DescMethodUnary, input: Message, options: CallOptions): Promise<Message>;
   /** Calls a server-streaming method, past every interceptor. */
   stream(def: ServiceDefinition, method: DescMethodServerStreaming, input: Message, options: CallOptions): AsyncIterable<Message>;
+  /** Calls a client-streaming method, past every interceptor. */
+  clientStream(def: ServiceDefinition, method: DescMethodClientStreaming, input: AsyncIterable<Message>, options: CallOptions): Promise<Message>;
+  /** Calls a bidi-streaming method, past every interceptor. */
+  bidiStream(def: ServiceDefinition, method: DescMethodBiDiStreaming, input: AsyncIterable<Message>, options: CallOptions): AsyncIterable<Message>;
+}
+
+/** The caller's request stream as messages; `invalid_argument` for one that is not a valid message. */
+function requestMessages(method: DescMethodClientStreaming | DescMethodBiDiStreaming, input: unknown): AsyncIterable<Message> {
+  if (!isAsyncIterable(input)) {
+    throw new RpcError(Code.InvalidArgument, "the requests of a client- or bidi-streaming call must be an AsyncIterable");
+  }
+  return mapAsyncIterable(input, (init) => {
+    try {
+      return create(method.input, init as never);
+    } catch (e) {
+      throw new RpcError(Code.InvalidArgument, `invalid request: ${e instanceof Error ? e.message : String(e)}`, [], { cause: e });
+    }
+  });
+}
+
+/**
+ * A lazily opened response stream: `open` runs on the first `next()`;
+ * `return()` waits for it. The caller's `onTrailer` gets the response's
+ * trailers once the stream has ended.
+ */
+function lazyStream(open: () => Promise<CallResponse>, onTrailer: CallOptions["onTrailer"]): AsyncIterable<Message> {
+  return {
+    [Symbol.asyncIterator]: () => {
+      let inner: AsyncIterator<Message> | undefined;
+      let opening: Promise<AsyncIterator<Message>> | undefined;
+      let res: CallResponse | undefined;
+      const start = () => {
+        opening ??= open().then((r) => {
+          res = r;
+          inner = (r.message as AsyncIterable<Message>)[Symbol.asyncIterator]();
+          return inner;
+        });
+        return opening;
+      };
+      return {
+        next: async () => {
+          const r = await (await start()).next();
+          if (r.done === true) reportTrailer(res, onTrailer);
+          return r;
+        },
+        return: async () => {
+          if (inner === undefined && opening !== undefined) await opening.catch(() => undefined);
+          if (inner?.return !== undefined) await inner.return();
+          return { value: undefined, done: true };
+        },
+      };
+    },
+  };
 }
 
 /**
@@ -153,82 +255,60 @@ export class InterceptorChain {
 
   /** Runs a unary call through the chain. */
   unary(def: ServiceDefinition, method: DescMethodUnary, input: unknown, options: CallOptions | undefined): Promise<Message> {
-    try {
-      checkCallOptions(options);
-      const req: UnaryRequest = {
-        kind: "unary",
-        service: def,
-        method,
-        methodName: `${def.service.typeName}/${method.name}`,
-        peer: this.inner.target,
-        message: create(method.input, input as never),
-        signal: options?.signal ?? NO_SIGNAL,
-        deadline: deadlineOf(options),
-        contextValues: options?.contextValues ?? createContextValues(),
-        metadata: toMetadata("metadata", options?.metadata),
-      };
-      const onTrailer = options?.onTrailer;
-      const res = this.chain(req);
-      if (onTrailer === undefined) return res.then(messageOf);
-      return res.then((r) => {
-        if (r.trailer !== undefined && r.trailer.size > 0) onTrailer(r.trailer);
-        return messageOf(r);
-      });
-    } catch (e) {
-      return Promise.reject(RpcError.from(e, Code.InvalidArgument));
-    }
+    return this.single(() => this.request("unary", def, method, create(method.input, input as never), options), options);
   }
 
   /** Runs a server-streaming call through the chain when iteration starts. */
   stream(def: ServiceDefinition, method: DescMethodServerStreaming, input: unknown, options: CallOptions | undefined): AsyncIterable<Message> {
+    return lazyStream(() => this.chain(this.request("server_streaming", def, method, create(method.input, input as never), options)), options?.onTrailer);
+  }
+
+  /** Runs a client-streaming call through the chain. */
+  clientStream(def: ServiceDefinition, method: DescMethodClientStreaming, input: unknown, options: CallOptions | undefined): Promise<Message> {
+    return this.single(() => this.request("client_streaming", def, method, requestMessages(method, input), options), options);
+  }
+
+  /** Runs a bidi-streaming call through the chain when iteration starts. */
+  bidiStream(def: ServiceDefinition, method: DescMethodBiDiStreaming, input: unknown, options: CallOptions | undefined): AsyncIterable<Message> {
+    return lazyStream(() => this.chain(this.request("bidi_streaming", def, method, requestMessages(method, input), options)), options?.onTrailer);
+  }
+
+  /** Runs a call with one response through the chain; its trailers go to the caller's onTrailer. */
+  private single(build: () => CallRequest, options: CallOptions | undefined): Promise<Message> {
+    let req: CallRequest;
+    try {
+      req = build();
+    } catch (e) {
+      return Promise.reject(RpcError.from(e, Code.InvalidArgument));
+    }
+    const onTrailer = options?.onTrailer;
+    return this.chain(req).then((res) => {
+      reportTrailer(res, onTrailer);
+      return res.message as Message;
+    });
+  }
+
+  /** The request of a call, as interceptors see it; checks the call options first. */
+  private request(
+    kind: CallRequest["kind"],
+    def: ServiceDefinition,
+    method: CallRequest["method"],
+    message: Message | AsyncIterable<Message>,
+    options: CallOptions | undefined,
+  ): CallRequest {
+    checkCallOptions(options);
     return {
-      [Symbol.asyncIterator]: () => {
-        let inner: AsyncIterator<Message> | undefined;
-        let opening: Promise<AsyncIterator<Message>> | undefined;
-        const open = () => {
-          opening ??= (async () => {
-            checkCallOptions(options);
-            const req: StreamRequest = {
-              kind: "server_streaming",
-              service: def,
-              method,
-              methodName: `${def.service.typeName}/${method.name}`,
-              peer: this.inner.target,
-              message: create(method.input, input as never),
-              signal: options?.signal ?? NO_SIGNAL,
-              deadline: deadlineOf(options),
-              contextValues: options?.contextValues ?? createContextValues(),
-              metadata: toMetadata("metadata", options?.metadata),
-            };
-            const res = (await this.chain(req)) as StreamResponse;
-            const it = res.message[Symbol.asyncIterator]();
-            const onTrailer = options?.onTrailer;
-            // The caller's onTrailer gets the trailers the chain's response carries, once the stream ended.
-            inner =
-              onTrailer === undefined
-                ? it
-                : {
-                    next: async () => {
-                      const r = await it.next();
-                      if (r.done === true && res.trailer !== undefined && res.trailer.size > 0) onTrailer(res.trailer);
-                      return r;
-                    },
-                    ...(it.return !== undefined ? { return: (v?: unknown) => (it.return as (v?: unknown) => Promise<IteratorResult<Message>>)(v) } : {}),
-                  };
-            return inner;
-          })();
-          return opening;
-        };
-        return {
-          next: async () => (await open()).next(),
-          return: async () => {
-            if (inner === undefined && opening !== undefined) await opening.catch(() => undefined);
-            if (inner?.return !== undefined) await inner.return();
-            return { value: undefined, done: true };
-          },
-        };
-      },
-    };
+      kind,
+      service: def,
+      method,
+      methodName: `${def.service.typeName}/${method.name}`,
+      peer: this.inner.target,
+      message,
+      signal: options?.signal ?? NO_SIGNAL,
+      deadline: deadlineOf(options),
+      contextValues: options?.contextValues ?? createContextValues(),
+      metadata: toMetadata("metadata", options?.metadata),
+    } as CallRequest;
   }
 
   /** The end of the chain: the target, with the request's signal and what is left of its deadline. */
@@ -243,10 +323,18 @@ export class InterceptorChain {
     if (req.signal !== NO_SIGNAL) options.signal = req.signal;
     if (req.deadline !== undefined) options.timeoutMs = Math.max(0, req.deadline - Date.now());
     if (req.metadata.size > 0) options.metadata = req.metadata;
-    if (req.kind === "unary") {
-      return this.inner.unary(req.service, req.method, req.message, options).then((message) => ({ kind: "unary", message, trailer }));
+    switch (req.kind) {
+      case "unary":
+        return this.inner.unary(req.service, req.method, req.message, options).then((message) => ({ kind: "unary", message, trailer }));
+      case "server_streaming":
+        return Promise.resolve({ kind: "server_streaming", message: this.inner.stream(req.service, req.method, req.message, options), trailer });
+      case "client_streaming":
+        return this.inner
+          .clientStream(req.service, req.method, req.message, options)
+          .then((message) => ({ kind: "client_streaming", message, trailer }));
+      case "bidi_streaming":
+        return Promise.resolve({ kind: "bidi_streaming", message: this.inner.bidiStream(req.service, req.method, req.message, options), trailer });
     }
-    return Promise.resolve({ kind: "server_streaming", message: this.inner.stream(req.service, req.method, req.message, options), trailer });
   }
 }
 
@@ -264,6 +352,8 @@ class InterceptedTransport implements Transport {
       },
       unary: (def, method, input, options) => inner.unary(def, method, input as never, options),
       stream: (def, method, input, options) => inner.stream(def, method, input as never, options),
+      clientStream: (def, method, input, options) => inner.clientStream(def, method, input as never, options),
+      bidiStream: (def, method, input, options) => inner.bidiStream(def, method, input as never, options),
     });
   }
 
@@ -285,6 +375,14 @@ class InterceptedTransport implements Transport {
 
   stream(def: ServiceDefinition, method: DescMethodServerStreaming, input: unknown, options?: CallOptions): AsyncIterable<never> {
     return this.chain.stream(def, method, input, options) as AsyncIterable<never>;
+  }
+
+  clientStream(def: ServiceDefinition, method: DescMethodClientStreaming, input: unknown, options?: CallOptions): Promise<never> {
+    return this.chain.clientStream(def, method, input, options) as Promise<never>;
+  }
+
+  bidiStream(def: ServiceDefinition, method: DescMethodBiDiStreaming, input: unknown, options?: CallOptions): AsyncIterable<never> {
+    return this.chain.bidiStream(def, method, input, options) as AsyncIterable<never>;
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Message } from "@bufbuild/protobuf";
+import type { ControlCode } from "../envelope/control-code.js";
 import type { EnvelopeCodecs, MethodCodec } from "../envelope/service-codecs.js";
 import type { RpcError } from "../errors.js";
 import type { CallOptions } from "./call-options.js";
@@ -23,10 +24,30 @@ export interface PendingCall {
 
 /** What a call object needs of the connection it runs on (ClientConnection implements it). */
 export interface CallHost {
-  /** Sends the call's request and registers it; returns the error instead when the call cannot start. */
-  open(call: PendingCall, input: unknown, options: CallOptions | undefined): RpcError | undefined;
-  /** Forgets a call the caller gave up on and tells the server. */
+  /**
+   * Sends the call's first frame (its request, or for a request stream its
+   * first message, or End when it has none: `code`) and registers it;
+   * returns the error instead when the call cannot start. `options` are
+   * checked here unless the call was {@link reserve}d with them.
+   */
+  open(call: PendingCall, input: unknown, options: CallOptions | undefined, code?: ControlCode): RpcError | undefined;
+  /**
+   * Registers a request-streaming call before its first frame (which waits
+   * for its first message): it fails with the others if the connection
+   * closes. Returns the error instead when the call cannot start.
+   */
+  reserve(call: PendingCall, options: CallOptions | undefined): RpcError | undefined;
+  /**
+   * Sends a further frame of an open request-streaming call: a message
+   * (Normal), End, or Cancel. Returns the error when it cannot be sent.
+   */
+  send(call: PendingCall, code: ControlCode, input?: unknown): RpcError | undefined;
+  /** Forgets a call the caller gave up on and tells the server (when the call reached it). */
   cancel(call: PendingCall): void;
+  /** True while the connection keeps up: request streams are pulled only then. */
+  readonly writable: boolean;
+  /** Resolves when {@link writable} is true again (or the connection closed). */
+  whenWritable(): Promise<void>;
   /** Stops reading for a stream whose reader fell behind. */
   pauseForStream(): void;
   /** Undoes one {@link pauseForStream}. */

@@ -22,7 +22,7 @@ interface Waiter {
 export class ServerStreamCall implements PendingCall, AsyncIterator<Message> {
   id = 0;
   onTrailer: ((trailers: ReadonlyMap<string, string>) => void) | undefined;
-  private state: "idle" | "open" | "ended" | "failed" | "done" = "idle";
+  protected state: "idle" | "open" | "ended" | "failed" | "done" = "idle";
   private buffer: Message[] = [];
   private head = 0;
   private error: RpcError | undefined;
@@ -40,11 +40,11 @@ export class ServerStreamCall implements PendingCall, AsyncIterator<Message> {
    * @param highWater buffered responses above which the connection pauses.
    */
   constructor(
-    private readonly conn: CallHost,
+    protected readonly conn: CallHost,
     readonly codecs: EnvelopeCodecs,
     readonly method: MethodCodec,
     private readonly request: unknown,
-    private readonly options: CallOptions | undefined,
+    protected readonly options: CallOptions | undefined,
     private readonly highWater: number,
   ) {}
 
@@ -77,6 +77,7 @@ export class ServerStreamCall implements PendingCall, AsyncIterator<Message> {
       this.conn.cancel(this);
       this.disarm();
       this.unpause();
+      this.closed(false);
     }
     this.state = "done";
     this.buffer = [];
@@ -95,11 +96,11 @@ export class ServerStreamCall implements PendingCall, AsyncIterator<Message> {
   }
 
   end(): void {
-    this.finish("ended", undefined);
+    this.finish("ended", undefined, true);
   }
 
   fail(error: RpcError): void {
-    this.finish("failed", error);
+    this.finish("failed", error, true);
   }
 
   private get buffered(): number {
@@ -107,10 +108,16 @@ export class ServerStreamCall implements PendingCall, AsyncIterator<Message> {
   }
 
   /** Sends the request; returns the error when the call cannot start. */
-  private begin(): RpcError | undefined {
+  protected begin(): RpcError | undefined {
     this.state = "open";
     const early = this.conn.open(this, this.request, this.options);
     if (early !== undefined) return early;
+    this.arm();
+    return undefined;
+  }
+
+  /** Starts the call's deadline and listens to its signal. */
+  protected arm(): void {
     const options = this.options;
     if (options?.timeoutMs !== undefined) {
       const timeoutMs = options.timeoutMs;
@@ -120,17 +127,24 @@ export class ServerStreamCall implements PendingCall, AsyncIterator<Message> {
       this.signal = options.signal;
       this.signal.addEventListener("abort", this.onAbort, { once: true });
     }
-    return undefined;
   }
+
+  /**
+   * The call has ended: `byServer` when the server (or the connection)
+   * ended it, otherwise the client gave up and has sent its Cancel. For
+   * subclasses with a request stream to stop.
+   */
+  protected closed(_byServer: boolean): void {}
 
   private readonly onAbort = (): void => {
     this.abort(this.conn.cancelledError(this.method, this.signal?.reason));
   };
 
-  private abort(error: RpcError): void {
+  /** The client gives up: tell the server, and fail. */
+  protected abort(error: RpcError): void {
     if (this.state !== "open") return;
     this.conn.cancel(this);
-    this.finish("failed", error);
+    this.finish("failed", error, false);
   }
 
   private take(): Message {
@@ -144,12 +158,13 @@ export class ServerStreamCall implements PendingCall, AsyncIterator<Message> {
     return v;
   }
 
-  private finish(next: "ended" | "failed", error: RpcError | undefined): void {
+  private finish(next: "ended" | "failed", error: RpcError | undefined, byServer: boolean): void {
     if (this.state !== "open") return;
     this.disarm();
     this.state = next;
     this.error = error;
     this.unpause();
+    this.closed(byServer);
     this.settle();
   }
 

@@ -1,5 +1,7 @@
 import type {
   DescMethod,
+  DescMethodBiDiStreaming,
+  DescMethodClientStreaming,
   DescMethodServerStreaming,
   DescMethodUnary,
   DescService,
@@ -61,11 +63,36 @@ export type ServerStreamingHandler<
   O extends DescMethodServerStreaming["output"],
 > = (request: MessageShape<I>, ctx: HandlerContext) => AsyncIterable<MessageInitShape<O>>;
 
+/**
+ * A client-streaming handler: the requests as they arrive (read them with
+ * `for await`; it ends when the client ends its side, and throws if the
+ * call is cancelled), the one response (or a promise of it) out. The
+ * response may come before the requests end; the rest are then dropped.
+ */
+export type ClientStreamingHandler<
+  I extends DescMethodClientStreaming["input"],
+  O extends DescMethodClientStreaming["output"],
+> = (requests: AsyncIterable<MessageShape<I>>, ctx: HandlerContext) => Promise<MessageInitShape<O>> | MessageInitShape<O>;
+
+/**
+ * A bidi-streaming handler: the requests as they arrive in, an async
+ * generator (or any async iterable) of responses out. The call ends when the
+ * responses end, whether or not the requests have.
+ */
+export type BiDiStreamingHandler<
+  I extends DescMethodBiDiStreaming["input"],
+  O extends DescMethodBiDiStreaming["output"],
+> = (requests: AsyncIterable<MessageShape<I>>, ctx: HandlerContext) => AsyncIterable<MessageInitShape<O>>;
+
 /** The implementation of a service: one handler per rpc, named by its local name. */
 export type ServiceImpl<S extends DescService> = {
   [P in keyof S["method"]]: S["method"][P] extends DescMethodUnary<infer I, infer O>
     ? UnaryHandler<I, O>
     : S["method"][P] extends DescMethodServerStreaming<infer I, infer O>
       ? ServerStreamingHandler<I, O>
-      : never;
+      : S["method"][P] extends DescMethodClientStreaming<infer I, infer O>
+        ? ClientStreamingHandler<I, O>
+        : S["method"][P] extends DescMethodBiDiStreaming<infer I, infer O>
+          ? BiDiStreamingHandler<I, O>
+          : never;
 };

@@ -1,4 +1,11 @@
-import { create, type DescMethodServerStreaming, type DescMethodUnary, type Message } from "@bufbuild/protobuf";
+import {
+  create,
+  type DescMethodBiDiStreaming,
+  type DescMethodClientStreaming,
+  type DescMethodServerStreaming,
+  type DescMethodUnary,
+  type Message,
+} from "@bufbuild/protobuf";
 import type { ContextValues } from "../context-values.js";
 import { Code, RpcError } from "../errors.js";
 import type { ServiceDefinition } from "../service/service-definition.js";
@@ -42,6 +49,24 @@ export interface ServerStreamRequest extends ServerRequestCommon {
   readonly message: Message;
 }
 
+/** A client-streaming call on its way to its handler. */
+export interface ServerClientStreamRequest extends ServerRequestCommon {
+  readonly kind: "client_streaming";
+  /** The method's descriptor. */
+  readonly method: DescMethodClientStreaming;
+  /** The request messages as they arrive; wrap it to observe or change each one. */
+  readonly message: AsyncIterable<Message>;
+}
+
+/** A bidi-streaming call on its way to its handler. */
+export interface ServerBidiStreamRequest extends ServerRequestCommon {
+  readonly kind: "bidi_streaming";
+  /** The method's descriptor. */
+  readonly method: DescMethodBiDiStreaming;
+  /** The request messages as they arrive; wrap it to observe or change each one. */
+  readonly message: AsyncIterable<Message>;
+}
+
 /** What a unary handler answered. */
 export interface ServerUnaryResponse {
   readonly kind: "unary";
@@ -56,10 +81,24 @@ export interface ServerStreamResponse {
   readonly message: AsyncIterable<Message>;
 }
 
+/** What a client-streaming handler answered. */
+export interface ServerClientStreamResponse {
+  readonly kind: "client_streaming";
+  /** The response message. */
+  readonly message: Message;
+}
+
+/** What a bidi-streaming handler produces: wrap it to observe each message, the end or the error. */
+export interface ServerBidiStreamResponse {
+  readonly kind: "bidi_streaming";
+  /** The response messages. */
+  readonly message: AsyncIterable<Message>;
+}
+
 /** Any call a server interceptor sees. */
-export type ServerRequest = ServerUnaryRequest | ServerStreamRequest;
+export type ServerRequest = ServerUnaryRequest | ServerStreamRequest | ServerClientStreamRequest | ServerBidiStreamRequest;
 /** Any outcome a server interceptor sees. */
-export type ServerResponse = ServerUnaryResponse | ServerStreamResponse;
+export type ServerResponse = ServerUnaryResponse | ServerStreamResponse | ServerClientStreamResponse | ServerBidiStreamResponse;
 /** A step of the server chain: the next interceptor, or the handler. */
 export type ServerCallFn = (request: ServerRequest) => Promise<ServerResponse>;
 
@@ -76,7 +115,7 @@ export type AnyHandler = (request: never, ctx: never) => unknown;
 
 /** Builds the chain of `interceptors` around a method's handler; the first interceptor is the outermost. */
 export function chainServerInterceptors(interceptors: readonly ServerInterceptor[], handler: AnyHandler): ServerCallFn {
-  const call = handler as (r: Message, c: HandlerContext) => unknown;
+  const call = handler as (r: unknown, c: HandlerContext) => unknown;
   const last: ServerCallFn = (req) => {
     const output = req.method.output;
     let result: unknown;
@@ -85,14 +124,15 @@ export function chainServerInterceptors(interceptors: readonly ServerInterceptor
     } catch (e) {
       return Promise.reject(e);
     }
-    if (req.kind !== "unary") {
-      return Promise.resolve({ kind: "server_streaming", message: asMessages(output, result as AsyncIterable<unknown>) });
+    const kind = req.kind;
+    if (kind === "server_streaming" || kind === "bidi_streaming") {
+      return Promise.resolve({ kind, message: asMessages(output, result as AsyncIterable<unknown>) } as ServerResponse);
     }
     if (result !== null && typeof result === "object" && typeof (result as { then?: unknown }).then === "function") {
-      return (result as Promise<unknown>).then((value) => ({ kind: "unary", message: create(output, value as never) }));
+      return (result as Promise<unknown>).then((value) => ({ kind, message: create(output, value as never) }));
     }
     try {
-      return Promise.resolve({ kind: "unary", message: create(output, result as never) });
+      return Promise.resolve({ kind, message: create(output, result as never) });
     } catch (e) {
       return Promise.reject(e);
     }
@@ -122,7 +162,7 @@ export function createServerRequest(
   method: ServerRequest["method"],
   methodName: string,
   peer: string,
-  message: Message,
+  message: Message | AsyncIterable<Message>,
   ctx: HandlerContext,
 ): ServerRequest {
   const req = { kind, service, method, methodName, peer, deadline: ctx.deadline, contextValues: ctx.contextValues, metadata: ctx.metadata, ctx, message };
@@ -159,10 +199,10 @@ export function reportHandlerErrors(report: (error: RpcError, method: string, pe
       safeReport(e, req);
       throw e;
     }
-    if (res.kind === "unary") return res;
+    if (res.kind === "unary" || res.kind === "client_streaming") return res;
     const messages = res.message;
     return {
-      kind: "server_streaming",
+      kind: res.kind,
       message: (async function* () {
         try {
           yield* messages;
@@ -171,6 +211,6 @@ export function reportHandlerErrors(report: (error: RpcError, method: string, pe
           throw e;
         }
       })(),
-    };
+    } as ServerResponse;
   };
 }

@@ -1,6 +1,7 @@
 import type { MessageId } from "../envelope/message-id.js";
 import type { LongTimeout } from "../util/long-timeout.js";
 import type { CallContext } from "./handler-context.js";
+import type { RequestStream } from "./request-stream.js";
 import type { ServedMethod } from "./served-method.js";
 
 /** A call a server connection is running. */
@@ -11,6 +12,10 @@ export class ServerCall {
   iterator: AsyncIterator<unknown> | undefined;
   /** Ends the call when the deadline the client sent passes. */
   deadlineTimer: LongTimeout | undefined;
+  /** The requests, for a client- or bidi-streaming call. */
+  input: RequestStream | undefined;
+  /** True while the client's side of a request stream is open: End or Cancel has not arrived. */
+  inputOpen = false;
 
   /**
    * @param id the message id.

@@ -2,7 +2,7 @@ import type { Message } from "@bufbuild/protobuf";
 import { create } from "@bufbuild/protobuf";
 import type { FrameHandler, FrameLink } from "../conn/frame-link.js";
 import { ControlCode } from "../envelope/control-code.js";
-import type { WireTarget } from "../envelope/envelope-wire.js";
+import type { InboundEnvelope, WireTarget } from "../envelope/envelope-wire.js";
 import type { MessageId } from "../envelope/message-id.js";
 import type { EnvelopeCodecs } from "../envelope/service-codecs.js";
 import { Code, RpcError } from "../errors.js";
@@ -10,6 +10,7 @@ import { FrameError } from "../wire/frame-error.js";
 import { startTimeout } from "../util/long-timeout.js";
 import { CallContext } from "./handler-context.js";
 import { createServerRequest, type AnyHandler, type ServerRequest } from "./interceptor.js";
+import { RequestStream, requestStreamIdleError, type RequestStreamHost } from "./request-stream.js";
 import type { ServedMethod } from "./served-method.js";
 import { ServerCall } from "./server-call.js";
 
@@ -25,6 +26,10 @@ export interface ServingState {
   readonly maxFrameBytes: number;
   /** Send the message of a plain Error a handler throws (default: a generic message). */
   readonly exposeErrorMessages: boolean;
+  /** Unread messages of one request stream above which the connection stops reading. */
+  readonly requestStreamBufferMessages: number;
+  /** How long a request stream's handler may wait for a message (0: no limit). */
+  readonly requestStreamIdleTimeoutMs: number;
   /** Reports a response the server could not send (too large, not a valid message). */
   reportResponseError(error: RpcError, method: string, peer: string): void;
   /** Reports a problem with a connection: a protocol violation, an I/O error, a dropped frame. */
@@ -47,14 +52,29 @@ function yieldToEventLoop(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
 }
 
+/** True for methods whose requests are a stream (client and bidi streaming). */
+function takesRequestStream(method: ServedMethod): boolean {
+  const kind = method.codec.desc.methodKind;
+  return kind === "client_streaming" || kind === "bidi_streaming";
+}
+
 /**
  * Serves calls on one link (an accepted socket, or memory): decodes
  * requests, runs handlers (through the interceptors, when the server has
  * any), sends responses with backpressure, and answers cancels, limits and
  * protocol violations.
  */
-export class ServerConnection implements FrameHandler {
+export class ServerConnection implements FrameHandler, RequestStreamHost {
   private readonly calls = new Map<MessageId, ServerCall>();
+  /**
+   * Ids of request streams that ended on the server's side (answered,
+   * failed, refused) before the client ended its side: their frames still on
+   * the way are dropped until the client's End or Cancel. Bounded by the
+   * concurrency limit, oldest forgotten first.
+   */
+  private readonly closing = new Set<MessageId>();
+  private readPauses = 0;
+  private resumedAt: number | undefined = Date.now();
   private draining = false;
   private drainWaiters: (() => void)[] = [];
   private readPaused = false;
@@ -111,8 +131,8 @@ export class ServerConnection implements FrameHandler {
   shutdown(error: RpcError, lingerMs: number): void {
     this.draining = true;
     for (const call of [...this.calls.values()]) {
-      this.removeCall(call);
       this.stopCall(call, error);
+      this.removeCall(call);
       this.sendError(call.id, error.withContext({ method: call.method.codec.fullName }));
     }
     this.link.end(lingerMs);
@@ -131,15 +151,33 @@ export class ServerConnection implements FrameHandler {
     if (code === ControlCode.Cancel) {
       const call = this.calls.get(id);
       if (call !== undefined) {
-        // The client gave up: stop the handler and echo the Cancel.
-        this.removeCall(call);
+        // The client gave up: stop the handler and echo the Cancel. A Cancel closes the client's side of a request stream too.
+        call.inputOpen = false;
         this.stopCall(call, new RpcError(Code.Cancelled, "call cancelled by the client", [], { method: call.method.codec.fullName, peer: this.peer }));
+        this.removeCall(call);
         this.sendControl(id, ControlCode.Cancel);
+      } else if (this.closing.size > 0) {
+        this.closing.delete(id);
       }
       return;
     }
-    if (code === ControlCode.End) return; // clients never end anything; ignored like the Rust server does
-    if (this.calls.has(id)) {
+    const live = this.calls.get(id);
+    if (live !== undefined && live.inputOpen) {
+      this.onRequestFrame(live, code, inbound);
+      return;
+    }
+    if (this.closing.size > 0 && this.closing.has(id)) {
+      // A request stream the server has finished with: drop the rest of it, until its End.
+      if (code === ControlCode.End) this.closing.delete(id);
+      return;
+    }
+    const method = inbound.carried === undefined ? undefined : this.state.routes.get(inbound.carried);
+    const streaming = method !== undefined && takesRequestStream(method);
+    if (code === ControlCode.End && (!streaming || live !== undefined)) {
+      // Only an End naming a request-streaming method opens a call (one with no messages); any other is ignored, as the Rust server does.
+      return;
+    }
+    if (live !== undefined) {
       // Any answer would carry the live call's id and reach its caller as that call's outcome: drop the duplicate.
       this.state.reportConnectionError(
         new RpcError(Code.AlreadyExists, `message id ${id} is already in flight on this connection; the duplicate request was dropped`, [], { peer: this.peer }),
@@ -148,24 +186,27 @@ export class ServerConnection implements FrameHandler {
       return;
     }
     if (this.draining || this.peerEnded) {
-      this.sendError(id, new RpcError(Code.Unavailable, "server is shutting down"));
+      this.refuse(id, streaming && code === ControlCode.Normal, new RpcError(Code.Unavailable, "server is shutting down"));
       return;
     }
     const maxCalls = this.state.maxConcurrentCalls;
     if (this.calls.size >= maxCalls) {
-      this.sendError(id, new RpcError(Code.ResourceExhausted, `too many concurrent calls on this connection (limit ${maxCalls}, maxConcurrentCallsPerConnection)`));
+      this.refuse(
+        id,
+        streaming && code === ControlCode.Normal,
+        new RpcError(Code.ResourceExhausted, `too many concurrent calls on this connection (limit ${maxCalls}, maxConcurrentCallsPerConnection)`),
+      );
       return;
     }
-    const method = inbound.carried === undefined ? undefined : this.state.routes.get(inbound.carried);
     if (method === undefined) {
       this.sendError(id, new RpcError(Code.Unimplemented, "the request carries no case of a method this server serves"));
       return;
     }
     // Invalid bytes throw here: a protocol violation that closes the connection.
-    const request = inbound.read(method.codec.request) as Message;
+    const request = code === ControlCode.Normal ? (inbound.read(method.codec.request) as Message) : undefined;
     const handler = method.handler;
     if (handler === undefined) {
-      this.sendError(id, new RpcError(Code.Unimplemented, `${method.codec.fullName} is not implemented`));
+      this.refuse(id, streaming && code === ControlCode.Normal, new RpcError(Code.Unimplemented, `${method.codec.fullName} is not implemented`));
       return;
     }
     const deadlineMs = inbound.deadlineMs;
@@ -173,20 +214,107 @@ export class ServerConnection implements FrameHandler {
     const call = new ServerCall(id, method, ctx);
     this.calls.set(id, call);
     if (deadlineMs !== undefined) call.deadlineTimer = startTimeout(() => this.expire(call, deadlineMs), deadlineMs, true);
+    let arg: Message | AsyncIterable<Message> = request as Message;
+    if (streaming) {
+      const input = new RequestStream(this, this.state.requestStreamBufferMessages, this.state.requestStreamIdleTimeoutMs, () => this.expireIdle(call));
+      call.input = input;
+      if (request !== undefined) {
+        call.inputOpen = true;
+        input.push(request);
+      } else {
+        input.end();
+      }
+      arg = input;
+    }
+    const kind = method.codec.desc.methodKind;
     if (method.chain !== undefined) {
-      this.runIntercepted(call, request);
-    } else if (method.codec.desc.methodKind === "unary") {
-      this.runUnary(call, handler, request);
+      this.runIntercepted(call, arg);
+    } else if (kind === "unary" || kind === "client_streaming") {
+      this.runUnary(call, handler, arg);
     } else {
       let items: AsyncIterable<unknown>;
       try {
-        items = (handler as (r: Message, c: CallContext) => AsyncIterable<unknown>)(request, call.ctx);
+        items = (handler as (r: unknown, c: CallContext) => AsyncIterable<unknown>)(arg, call.ctx);
       } catch (e) {
         this.fail(call, e);
         return;
       }
       void this.pump(call, items);
     }
+  }
+
+  /**
+   * Answers a request the server does not run. When it opened a request
+   * stream (`streamOpen`), the stream's later frames are dropped, not
+   * refused one by one (and never open a call mid-stream).
+   */
+  private refuse(id: MessageId, streamOpen: boolean, error: RpcError): void {
+    if (streamOpen) this.rememberClosing(id);
+    this.sendError(id, error);
+  }
+
+  /** A further frame of a request stream whose client side is open: a message, or End. */
+  private onRequestFrame(call: ServerCall, code: ControlCode, inbound: InboundEnvelope): void {
+    const input = call.input as RequestStream;
+    if (code === ControlCode.End) {
+      call.inputOpen = false;
+      input.end();
+      return;
+    }
+    const target = call.method.codec.request;
+    if (inbound.carried !== target) {
+      // Every frame of a request stream names its method: another case is the client's error, for this call only.
+      const error = new RpcError(
+        Code.InvalidArgument,
+        `a request frame for message id ${call.id} (${call.method.codec.fullName}) carries ${inbound.carried === undefined ? "no method's case" : `the case "${inbound.carried.path.path}" of another method`}; every frame of a request stream carries its method's case`,
+        [],
+        { method: call.method.codec.fullName, peer: this.peer },
+      );
+      this.state.reportConnectionError(error, this.peer);
+      this.stopCall(call, error);
+      this.removeCall(call);
+      this.sendFailure(call, error);
+      return;
+    }
+    // Invalid bytes throw here: a protocol violation that closes the connection.
+    input.push(inbound.read(target) as Message);
+  }
+
+  /** A request stream's handler waited longer than requestStreamIdleTimeoutMs for a message: the call ends with deadline_exceeded. */
+  private expireIdle(call: ServerCall): void {
+    if (call.done) return;
+    const error = requestStreamIdleError(this.state.requestStreamIdleTimeoutMs).withContext({ method: call.method.codec.fullName, peer: this.peer });
+    this.stopCall(call, error);
+    this.removeCall(call);
+    this.sendError(call.id, error);
+  }
+
+  /** Remembers the id of a request stream the server is done with while the client's side is open. */
+  private rememberClosing(id: MessageId): void {
+    const closing = this.closing;
+    if (closing.size >= this.state.maxConcurrentCalls) {
+      const oldest = closing.values().next();
+      if (oldest.done !== true) closing.delete(oldest.value);
+    }
+    closing.add(id);
+  }
+
+  /** Stops reading the connection (counted); see RequestStreamHost. */
+  pauseReading(): void {
+    if (this.readPauses++ === 0) this.resumedAt = undefined;
+    this.link.pauseReading();
+  }
+
+  /** Undoes one {@link pauseReading}. */
+  resumeReading(): void {
+    if (this.readPauses === 0) return;
+    if (--this.readPauses === 0) this.resumedAt = Date.now();
+    this.link.resumeReading();
+  }
+
+  /** When the connection last started reading again; undefined while it is paused. */
+  get readingSince(): number | undefined {
+    return this.resumedAt;
   }
 
   onProtocolError(error: RpcError, bodyHead: Uint8Array): void {
@@ -207,6 +335,14 @@ export class ServerConnection implements FrameHandler {
   onPeerEnd(): void {
     // The client sent its last request (a half-close): answer what it asked, then close.
     this.peerEnded = true;
+    // A request stream the client left open can get no more messages.
+    for (const call of this.calls.values()) {
+      if (!call.inputOpen) continue;
+      call.inputOpen = false;
+      (call.input as RequestStream).fail(
+        new RpcError(Code.Unavailable, "the client closed its side of the connection before ending the request stream", [], { method: call.method.codec.fullName, peer: this.peer }),
+      );
+    }
     this.endIfIdle();
     if (this.calls.size > 0 && !this.link.ended) this.startPeerProbe();
   }
@@ -244,10 +380,10 @@ export class ServerConnection implements FrameHandler {
     this.onClosed(this, error);
   }
 
-  private runUnary(call: ServerCall, handler: AnyHandler, request: Message): void {
+  private runUnary(call: ServerCall, handler: AnyHandler, request: Message | AsyncIterable<Message>): void {
     let result: unknown;
     try {
-      result = (handler as (r: Message, c: CallContext) => unknown)(request, call.ctx);
+      result = (handler as (r: unknown, c: CallContext) => unknown)(request, call.ctx);
     } catch (e) {
       this.fail(call, e);
       return;
@@ -262,7 +398,7 @@ export class ServerConnection implements FrameHandler {
     }
   }
 
-  private runIntercepted(call: ServerCall, request: Message): void {
+  private runIntercepted(call: ServerCall, request: Message | AsyncIterable<Message>): void {
     const codec = call.method.codec;
     const req = createServerRequest(codec.desc.methodKind as ServerRequest["kind"], codec.service, codec.desc as ServerRequest["method"], codec.fullName, this.peer, request, call.ctx);
     let result;
@@ -274,7 +410,7 @@ export class ServerConnection implements FrameHandler {
     }
     result.then(
       (res) => {
-        if (res.kind === "unary") this.respond(call, res.message);
+        if (res.kind === "unary" || res.kind === "client_streaming") this.respond(call, res.message);
         else void this.pump(call, res.message);
       },
       (e: unknown) => this.fail(call, e),
@@ -349,8 +485,9 @@ export class ServerConnection implements FrameHandler {
   /** Sends one response message; throws the link's RpcError over the frame limit, or the protobuf error of an invalid value. */
   private sendResponse(call: ServerCall, value: unknown): void {
     const codec = call.method.codec;
-    // A unary response is the call's final frame: it carries the trailers.
-    const trailers = codec.desc.methodKind === "unary" ? call.ctx.trailersIfAny : undefined;
+    // A unary or client-streaming response is the call's final frame: it carries the trailers.
+    const kind = codec.desc.methodKind;
+    const trailers = kind === "unary" || kind === "client_streaming" ? call.ctx.trailersIfAny : undefined;
     this.send(call.id, ControlCode.Normal, codec.response, create(codec.desc.output, value as never), trailers);
   }
 
@@ -393,10 +530,10 @@ export class ServerConnection implements FrameHandler {
     if (!this.readPaused && !link.writable && !link.ended) {
       // Inbound backpressure: read no more requests while the client does not read responses.
       this.readPaused = true;
-      link.pauseReading();
+      this.pauseReading();
       void link.whenWritable().then(() => {
         this.readPaused = false;
-        link.resumeReading();
+        this.resumeReading();
       });
     }
   }
@@ -441,6 +578,15 @@ export class ServerConnection implements FrameHandler {
     call.done = true;
     call.deadlineTimer?.cancel();
     if (this.calls.get(call.id) === call) this.calls.delete(call.id);
+    const input = call.input;
+    if (input !== undefined) {
+      input.release();
+      if (call.inputOpen) {
+        // The server is done before the client's side ended: drop what is still on its way.
+        call.inputOpen = false;
+        this.rememberClosing(call.id);
+      }
+    }
     if (this.calls.size === 0) {
       this.lastCallEnded = Date.now();
       if (this.draining) this.notifyDrained();
@@ -453,9 +599,14 @@ export class ServerConnection implements FrameHandler {
     if (this.calls.size === 0 && !this.link.ended) this.link.end(30_000);
   };
 
-  /** Stops a running call: aborts its signal and returns its stream. */
+  /**
+   * Stops a running call: aborts its signal, fails its request stream and
+   * returns its response stream. Called before {@link removeCall}, which
+   * would otherwise end the request stream normally.
+   */
   private stopCall(call: ServerCall, reason: RpcError): void {
     call.done = true;
+    call.input?.fail(reason);
     call.ctx.abort(reason);
     const it = call.iterator;
     if (it?.return !== undefined) it.return().catch(() => {});

@@ -53,6 +53,23 @@ export interface ServerOptions {
   tlsHandshakeTimeoutMs?: number;
   /** Enables TCP keepalive on accepted sockets with this initial delay (ms), to find dead peers. Default: off. */
   keepAliveMs?: number;
+  /**
+   * Messages of one client- or bidi-streaming call received and not yet
+   * read by its handler, above which the server stops reading that
+   * connection (every call on it waits, as when a client does not read its
+   * responses) until the handler has read down to half. A handler that reads
+   * slowly thus slows its whole connection: give such calls a connection of
+   * their own. Default 256.
+   */
+  requestStreamBufferMessages?: number;
+  /**
+   * A client- or bidi-streaming call whose handler has waited this long for
+   * the client's next message (or End) fails with `deadline_exceeded`: a
+   * client that stops sending without End holds no handler forever. Time the
+   * server spends not reading the connection does not count. 0 (the
+   * default) sets no limit; the client's `timeoutMs` still ends the call.
+   */
+  requestStreamIdleTimeoutMs?: number;
   /** Interceptors around every handler, outermost first. */
   interceptors?: ServerInterceptor[];
   /**
@@ -127,6 +144,8 @@ export interface Server {
 const SHUTDOWN_FLUSH_MS = 1000;
 /** The smallest frame limit that still carries an envelope with an id, a code and a small case. */
 const MIN_FRAME_BYTES = 16;
+/** Default unread messages per request stream before the connection pauses (see docs/decisions.md). */
+const DEFAULT_REQUEST_STREAM_BUFFER = 256;
 
 /**
  * Creates a {@link Server}.
@@ -143,6 +162,8 @@ export function createServer(options: ServerOptions = {}): Server {
   const idleTimeoutMs = checkNumber("idleTimeoutMs", options.idleTimeoutMs, 0, { infinity: true });
   const tlsHandshakeTimeoutMs = checkNumber("tlsHandshakeTimeoutMs", options.tlsHandshakeTimeoutMs, 10_000, { min: 1, max: 2 ** 31 - 1 });
   const keepAliveMs = checkNumber("keepAliveMs", options.keepAliveMs, -1, { min: 1, max: 2 ** 31 - 1 });
+  const requestStreamBufferMessages = checkNumber("requestStreamBufferMessages", options.requestStreamBufferMessages, DEFAULT_REQUEST_STREAM_BUFFER, { min: 1, max: 2 ** 30 });
+  const requestStreamIdleTimeoutMs = checkNumber("requestStreamIdleTimeoutMs", options.requestStreamIdleTimeoutMs, 0, { infinity: true });
   checkFunction("onHandlerError", options.onHandlerError);
   const exposeErrorMessages = checkBoolean("exposeErrorMessages", options.exposeErrorMessages) ?? false;
   checkFunction("onConnectionError", options.onConnectionError);
@@ -245,6 +266,8 @@ export function createServer(options: ServerOptions = {}): Server {
       maxConcurrentCalls,
       maxFrameBytes,
       exposeErrorMessages,
+      requestStreamBufferMessages,
+      requestStreamIdleTimeoutMs,
       reportResponseError(error, method, peer) {
         try {
           onHandlerError?.(error, method, peer);
