@@ -43,7 +43,12 @@ const program = new Command()
   .option("--large-concurrency <n>", "calls in flight for unary-64k", positiveInt, 32)
   .option("--connect-concurrency <n>", "connections being opened at once for connect-rate", positiveInt, 4)
   .option("--stream-count <n>", "messages in the measured stream", positiveInt, 1_000_000)
-  .option("--pingpong-concurrency <list>", "bidi calls ping-ponging at once, on one connection, for bidi-pingpong", (v) => list(v).map(positiveInt), [1, 32])
+  .option(
+    "--pingpong-concurrency <list>",
+    "bidi calls ping-ponging at once, on one connection, for bidi-pingpong",
+    (v) => list(v).map(positiveInt),
+    [1, 32],
+  )
   .option("--json <file>", "write every measurement and the summary as JSON")
   .option("--profile <dir>", "run every child with node --cpu-prof, profiles written to this directory")
   .option("--quick", "smoke run: 1 round, 2 s, 0.5 s warm-up, 200,000 streamed messages (explicit flags win)")
@@ -108,8 +113,16 @@ function plan(): { workload: WorkloadKind; concurrency: number; payloadBytes: nu
   return out;
 }
 
-async function measure(serverName: string, spec: Omit<MeasurementSpec, "port">, label: string): Promise<Omit<Measurement, "round" | "key">> {
-  const server = new LineChild(new URL(`./servers/${serverName}.js`, import.meta.url), ["--port", "0", "--workload", spec.workload], nodeArgs(label, "server"));
+async function measure(
+  serverName: string,
+  spec: Omit<MeasurementSpec, "port">,
+  label: string,
+): Promise<Omit<Measurement, "round" | "key">> {
+  const server = new LineChild(
+    new URL(`./servers/${serverName}.js`, import.meta.url),
+    ["--port", "0", "--workload", spec.workload],
+    nodeArgs(label, "server"),
+  );
   let loadgen: LineChild | undefined;
   try {
     const port = Number(await server.next("LISTENING ", 20_000));
@@ -163,7 +176,8 @@ async function main(): Promise<void> {
     const skipped = system.available === undefined ? undefined : await system.available();
     const unsupported: SystemInfo["unsupported"] = { ...system.unsupported };
     if (system.requestStreams !== true) {
-      for (const w of REQUEST_STREAM_WORKLOADS) unsupported[w] ??= "no client-streaming and bidi workloads in this system (they are compared with grpc-js)";
+      for (const w of REQUEST_STREAM_WORKLOADS)
+        unsupported[w] ??= "no client-streaming and bidi workloads in this system (they are compared with grpc-js)";
     }
     const info: SystemInfo = { name, description: system.description, server: system.server, unsupported };
     if (skipped !== undefined) {

@@ -4,7 +4,7 @@
 // Upload counts chunks and bytes, Chat answers each message with itself.
 
 import { once } from "node:events";
-import * as grpc from "@grpc/grpc-js";
+import type * as grpc from "@grpc/grpc-js";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import {
   ChatMessageSchema,

@@ -42,7 +42,8 @@ const serverPassThrough: ServerInterceptor = (next) => (request) => next(request
 async function serve(port: number, intercepted = false, workload?: WorkloadKind): Promise<BenchServer> {
   const server = createServer(intercepted ? { interceptors: [serverPassThrough] } : {});
   // One listener carries one envelope pair: the request-stream workloads get a server of the streaming service.
-  if (workload !== undefined && REQUEST_STREAM_WORKLOADS.includes(workload)) server.register(StreamingServiceDefinition, streamingImpl as never);
+  if (workload !== undefined && REQUEST_STREAM_WORKLOADS.includes(workload))
+    server.register(StreamingServiceDefinition, streamingImpl as never);
   else server.register(EchoServiceDefinition, handlers);
   const address = await server.listen({ host: "127.0.0.1", port });
   return { port: address.port, close: () => server.close() };

@@ -39,7 +39,8 @@ export function createClientTelemetry(options: TelemetryOptions = {}): Intercept
     }
     const call = new InstrumentedCall(span, ctx, duration, attributes, () => true, messageEvents);
     let request = req;
-    if (req.kind === "client_streaming" || req.kind === "bidi_streaming") request = { ...req, message: call.wrapRequests(req.message, "SENT") };
+    if (req.kind === "client_streaming" || req.kind === "bidi_streaming")
+      request = { ...req, message: call.wrapRequests(req.message, "SENT") };
     else call.message("SENT", 1);
     let res: Awaited<ReturnType<typeof next>>;
     try {

@@ -42,7 +42,8 @@ export function createServerTelemetry(options: TelemetryOptions = {}): ServerInt
     const ctx = trace.setSpan(parent, span);
     const call = new InstrumentedCall(span, ctx, duration, attributes, isServerError, messageEvents);
     let request = req;
-    if (req.kind === "client_streaming" || req.kind === "bidi_streaming") request = { ...req, message: call.wrapRequests(req.message, "RECEIVED") };
+    if (req.kind === "client_streaming" || req.kind === "bidi_streaming")
+      request = { ...req, message: call.wrapRequests(req.message, "RECEIVED") };
     else call.message("RECEIVED", 1);
     let res: Awaited<ReturnType<typeof next>>;
     try {

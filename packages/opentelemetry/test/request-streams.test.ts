@@ -12,7 +12,9 @@ const streamingDef = serviceFromRegistry(StreamingService, createRegistry(file_s
 
 /** The rpc.message events of a span, as "TYPE id". */
 function messageEvents(span: ReadableSpan | undefined): string[] {
-  return (span?.events ?? []).filter((e) => e.name === "rpc.message").map((e) => `${String(e.attributes?.["rpc.message.type"])} ${String(e.attributes?.["rpc.message.id"])}`);
+  return (span?.events ?? [])
+    .filter((e) => e.name === "rpc.message")
+    .map((e) => `${String(e.attributes?.["rpc.message.type"])} ${String(e.attributes?.["rpc.message.id"])}`);
 }
 
 describe("OpenTelemetry interceptors on client and bidi streaming calls", () => {

@@ -27,7 +27,9 @@ describe("client- and bidi-streaming methods", () => {
     const code = files.get("streaming/v1/streaming_protosocket.ts") ?? "";
     // One definition and two type aliases, as for every service: the runtime's mapped types give
     // client-streaming and bidi methods their AsyncIterable shapes (checked by tsc below).
-    expect(code).toContain("export const StreamingServiceDefinition: ServiceDefinition<typeof StreamingService> = /*@__PURE__*/ defineService(StreamingService);");
+    expect(code).toContain(
+      "export const StreamingServiceDefinition: ServiceDefinition<typeof StreamingService> = /*@__PURE__*/ defineService(StreamingService);",
+    );
     expect(code).toContain("export type StreamingServiceClient = Client<typeof StreamingService>;");
     expect(code).toContain("export type StreamingServiceHandlers = ServiceImpl<typeof StreamingService>;");
   });
@@ -69,7 +71,11 @@ export const handlers: StreamingServiceHandlers = {
         include: ["**/*.ts"],
       }),
     );
-    const run = spawnSync(process.execPath, [join(repoRoot, "node_modules", "typescript", "bin", "tsc"), "-p", join(dir, "tsconfig.json")], { encoding: "utf8" });
+    const run = spawnSync(
+      process.execPath,
+      [join(repoRoot, "node_modules", "typescript", "bin", "tsc"), "-p", join(dir, "tsconfig.json")],
+      { encoding: "utf8" },
+    );
     expect(run.stdout + run.stderr).toBe("");
     expect(run.status).toBe(0);
   });
