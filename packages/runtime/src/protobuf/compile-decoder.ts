@@ -422,7 +422,8 @@ class DecoderGenerator {
     c.line(`r.end = ${sv};`);
     c.line(`if (${key} === undefined) ${key} = ${keyZero};`);
     c.line(`if (${val} === undefined) ${val} = ${valueDefault};`);
-    c.line(`setOwn(${prop("m", field.localName)}, ${key}, ${val});`);
+    // setOwn: "__proto__" becomes an own property, like any other key.
+    c.line(`if (${key} === "__proto__") setOwn(${prop("m", field.localName)}, ${key}, ${val}); else ${prop("m", field.localName)}[${key}] = ${val};`);
     c.line(`break;`);
     c.close();
   }
@@ -439,7 +440,8 @@ export function compileDecoder(root: DescMessage): DecodeFn {
   return factory(helpers, gen.constants.values);
 }
 
-/** The generated source of a message type's decoder (tests and measurements read it). */
-export function decoderSource(root: DescMessage): string {
-  return new DecoderGenerator(reachableMessages(root)).generate();
+/** Like encoderSource in compile-encoder.ts, for the decoder. */
+export function decoderSource(root: DescMessage): { source: string; constants: unknown[]; helpers: unknown } {
+  const gen = new DecoderGenerator(reachableMessages(root));
+  return { source: gen.generate(), constants: gen.constants.values, helpers };
 }

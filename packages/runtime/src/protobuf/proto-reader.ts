@@ -290,14 +290,8 @@ export class ProtoReader {
     const end = start + len;
     this.pos = end;
     if (len <= ASCII_LOOP_MAX) {
-      let s = "";
-      let i = start;
-      for (; i < end; i++) {
-        const c = buf[i] as number;
-        if (c > 0x7f) break;
-        s += String.fromCharCode(c);
-      }
-      if (i === end) return s;
+      const s = ascii(buf, start, end);
+      if (s !== undefined) return s;
     }
     if (!strict) return looseDecoder.decode(buf.subarray(start, end));
     try {
@@ -349,6 +343,38 @@ export class ProtoReader {
       this.skip(wireType, t >>> 3, budget - 1);
     }
   }
+}
+
+/** The bytes as a string when they are all ASCII (eight, then four, then one at a time: measured fastest). */
+function ascii(b: Uint8Array, start: number, end: number): string | undefined {
+  let s = "";
+  let i = start;
+  for (; i + 8 <= end; i += 8) {
+    const c0 = b[i] as number;
+    const c1 = b[i + 1] as number;
+    const c2 = b[i + 2] as number;
+    const c3 = b[i + 3] as number;
+    const c4 = b[i + 4] as number;
+    const c5 = b[i + 5] as number;
+    const c6 = b[i + 6] as number;
+    const c7 = b[i + 7] as number;
+    if ((c0 | c1 | c2 | c3 | c4 | c5 | c6 | c7) > 0x7f) return undefined;
+    s += String.fromCharCode(c0, c1, c2, c3, c4, c5, c6, c7);
+  }
+  for (; i + 4 <= end; i += 4) {
+    const c0 = b[i] as number;
+    const c1 = b[i + 1] as number;
+    const c2 = b[i + 2] as number;
+    const c3 = b[i + 3] as number;
+    if ((c0 | c1 | c2 | c3) > 0x7f) return undefined;
+    s += String.fromCharCode(c0, c1, c2, c3);
+  }
+  for (; i < end; i++) {
+    const c = b[i] as number;
+    if (c > 0x7f) return undefined;
+    s += String.fromCharCode(c);
+  }
+  return s;
 }
 
 const TWO_32 = 4294967296;
