@@ -450,9 +450,15 @@ export function compileEncoder(root: DescMessage): EncodeFn {
   return factory(helpers, gen.constants.values);
 }
 
-/** The generated source of a message type's encoder (tests and measurements read it). */
-export function encoderSource(root: DescMessage): string {
-  return new EncoderGenerator(reachableMessages(root)).generate();
+/**
+ * The generated source of a message type's encoder, the constants it
+ * refers to and its helpers: `new Function("H", "C", source)(helpers,
+ * constants)` is what {@link compileEncoder} returns (measurements load the
+ * same source as a module, as generated code would be).
+ */
+export function encoderSource(root: DescMessage): { source: string; constants: unknown[]; helpers: unknown } {
+  const gen = new EncoderGenerator(reachableMessages(root));
+  return { source: gen.generate(), constants: gen.constants.values, helpers };
 }
 
 /** The bytes of an int32 varint as BinaryWriter writes them (closed enums keep unknown values so). */
