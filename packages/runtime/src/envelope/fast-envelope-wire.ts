@@ -3,9 +3,9 @@
  * three fields: the id (varint), the control code (varint) and one case (a
  * length-delimited message). Instead of building an envelope object and
  * walking its descriptor with toBinary/fromBinary, this codec writes those
- * fields directly around the case message's own toBinary bytes, and reads
- * them with a small tag loop that decodes the case message only when asked
- * (with fromBinary of its schema).
+ * fields directly around the case message, written by its compiled codec
+ * (src/protobuf), and reads them with a small tag loop that decodes the case
+ * message only when asked (with the compiled decoder of its schema).
  *
  * It writes what protobuf-es and prost write (fields in ascending number
  * order, id and code omitted when 0, an empty case as tag + 00), so the bytes
@@ -14,11 +14,11 @@
  * groups, truncation) it hands to the generic codec, which either decodes it
  * or throws the protobuf error.
  */
-import { fromBinary, toBinary, type DescMessage, type Message } from "@bufbuild/protobuf";
+import type { DescMessage, Message } from "@bufbuild/protobuf";
 import { FeatureSet_FieldPresence } from "@bufbuild/protobuf/wkt";
 import type { CasePath, EnvelopeFields } from "../binding/binding.js";
+import { messageCodec, ProtoWriter, type MessageCodec } from "../protobuf/index.js";
 import { varintSize, writeVarint } from "../wire/varint-prefix.js";
-import { leafWriterOf, type LeafWriter, type Scratch } from "./leaf-writer.js";
 import { toControlCode, type ControlCode } from "./control-code.js";
 import { createGenericEnvelopeWire, type EnvelopeWire, type FrameSink, type InboundEnvelope, type MessageId, type WireTarget } from "./envelope-wire.js";
 
@@ -42,16 +42,25 @@ interface FastTarget extends WireTarget {
   readonly tag: Uint8Array;
   /** True when the case's field number is above the id's and the code's: it is written last. */
   readonly last: boolean;
-  /** The compiled writer of the case's message type, when it has one. */
-  readonly leaf: LeafWriter | undefined;
+  /** The compiled codec of the case's message type. */
+  readonly codec: MessageCodec;
 }
 
 /** Room left before a case message in the scratch buffer for the envelope header written after it. */
 const HEADROOM = 32;
 const EMPTY = new Uint8Array(0);
-const scratch: Scratch = { buf: new Uint8Array(4096), pos: 0 };
+const scratch = new ProtoWriter(4096);
+// A bytes value this large, written last, goes to the connection as it is
+// (the connection's own copy limit): a 64 KiB payload is not copied by us.
+scratch.tailMinBytes = 16 * 1024;
 /** A scratch buffer grown past this for one large message is dropped afterwards. */
 const SCRATCH_KEEP_BYTES = 1024 * 1024;
+
+/** Forgets the last frame (and the payload it may reference); drops a buffer grown large by one message. */
+function releaseScratch(): void {
+  if (scratch.buf.length > SCRATCH_KEEP_BYTES) scratch.buf = new Uint8Array(4096);
+  scratch.reset(0);
+}
 
 function tagBytes(field: number, wireType: number): Uint8Array {
   const value = field * 8 + wireType;
@@ -88,7 +97,7 @@ export function createFastEnvelopeWire(schema: DescMessage, fields: EnvelopeFiel
       field: step.number,
       tag: tagBytes(step.number, WIRE_LEN),
       last: step.number > idField && step.number > codeField,
-      leaf: leafWriterOf(field.message),
+      codec: messageCodec(field.message),
     };
     byPath.set(path.path, t);
     byField.set(step.number, t);
@@ -98,7 +107,7 @@ export function createFastEnvelopeWire(schema: DescMessage, fields: EnvelopeFiel
 
   function encode(id: MessageId, code: ControlCode, t?: WireTarget, body?: Message): Uint8Array {
     const ft = t as FastTarget | undefined;
-    const bodyBytes = ft !== undefined && body !== undefined ? toBinary(ft.schema, body) : undefined;
+    const bodyBytes = ft !== undefined && body !== undefined ? ft.codec.encode(body) : undefined;
     const hasId = id !== 0 && id !== 0n;
     let size = 0;
     if (hasId) size += idTag.length + (typeof id === "number" ? varintSize(id) : bigVarintSize(id));
@@ -141,8 +150,11 @@ export function createFastEnvelopeWire(schema: DescMessage, fields: EnvelopeFiel
 
   /**
    * Writes a frame. When the case comes last on the wire (the usual layout),
-   * the case message's bytes go to the sink as they are, after a small
-   * header of id, code and the case's tag and length: no copy.
+   * the case message is written by its compiled codec into a reused scratch
+   * buffer after room for the header, the header (id, code, the case's tag
+   * and length) just before it, and the frame goes to the sink in one piece,
+   * which copies it. A large bytes value written last (a payload) is not
+   * copied into the scratch buffer: it follows as the frame's body.
    */
   function write(sink: FrameSink, id: MessageId, code: ControlCode, t?: WireTarget, body?: Message): void {
     const ft = t as FastTarget | undefined;
@@ -151,11 +163,31 @@ export function createFastEnvelopeWire(schema: DescMessage, fields: EnvelopeFiel
       return;
     }
     const hasId = id !== 0 && id !== 0n;
-    if (ft.leaf !== undefined && writeWithLeafWriter(sink, id, hasId, code, ft, body)) return;
-    const leaf = toBinary(ft.schema, body);
-    const head = new Uint8Array(headerSize(id, hasId, code, ft, leaf.length));
-    putHeader(head, 0, id, hasId, code, ft, leaf.length);
-    sink.send(leaf, head);
+    scratch.reset(HEADROOM);
+    try {
+      ft.codec.write(body, scratch);
+    } catch (e) {
+      releaseScratch();
+      throw e;
+    }
+    const leafLength = scratch.pos - HEADROOM;
+    const size = headerSize(id, hasId, code, ft, leafLength);
+    if (size > HEADROOM) {
+      // A header longer than any id, code and case can make: never happens; stay correct anyway.
+      releaseScratch();
+      sink.send(encode(id, code, t, body));
+      return;
+    }
+    const buf = scratch.buf;
+    const start = HEADROOM - size;
+    putHeader(buf, start, id, hasId, code, ft, leafLength);
+    const tail = scratch.tail;
+    try {
+      if (tail !== undefined) sink.send(tail, buf.subarray(start, scratch.tailAt));
+      else sink.send(EMPTY, buf.subarray(start, scratch.pos));
+    } finally {
+      releaseScratch();
+    }
   }
 
   /** Bytes of the header before a case message of `leafLength` bytes: id, code, the case's tag and length. */
@@ -176,30 +208,6 @@ export function createFastEnvelopeWire(schema: DescMessage, fields: EnvelopeFiel
     }
     buf.set(ft.tag, pos);
     writeVarint(leafLength, buf, pos + ft.tag.length);
-  }
-
-  /**
-   * Writes the case message with its compiled writer into the scratch buffer
-   * after HEADROOM bytes, then the header just before it, and hands the
-   * sink the whole frame as one head (copied before send returns). Returns
-   * false, having sent nothing, when the writer declines.
-   */
-  function writeWithLeafWriter(sink: FrameSink, id: MessageId, hasId: boolean, code: ControlCode, ft: FastTarget, body: Message): boolean {
-    scratch.pos = HEADROOM;
-    const ok = (ft.leaf as LeafWriter)(body, scratch);
-    const end = scratch.pos;
-    const leafLength = end - HEADROOM;
-    const size = headerSize(id, hasId, code, ft, leafLength);
-    if (!ok || size > HEADROOM) {
-      if (scratch.buf.length > SCRATCH_KEEP_BYTES) scratch.buf = new Uint8Array(4096);
-      return false;
-    }
-    const buf = scratch.buf;
-    const start = HEADROOM - size;
-    putHeader(buf, start, id, hasId, code, ft, leafLength);
-    sink.send(EMPTY, buf.subarray(start, end));
-    if (buf.length > SCRATCH_KEEP_BYTES) scratch.buf = new Uint8Array(4096);
-    return true;
   }
 
   function decode(bytes: Uint8Array): InboundEnvelope {
@@ -298,7 +306,7 @@ class FastInbound implements InboundEnvelope {
   read(t: WireTarget): Message | undefined {
     const c = this.carried;
     if (t !== c || c === undefined) return undefined;
-    return fromBinary(c.schema, this.bytes.subarray(this.caseStart, this.caseEnd));
+    return c.codec.decode(this.bytes, this.caseStart, this.caseEnd);
   }
 }
 
