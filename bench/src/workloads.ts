@@ -1,18 +1,24 @@
 // What one measurement is, shared by the coordinator and the load generator.
 
+import type { MessageSet } from "./messages.js";
 import type { WorkloadKind } from "./system.js";
 
-export const WORKLOADS: readonly WorkloadKind[] = ["unary-small", "unary-64k", "stream", "connect-rate"];
+export const WORKLOADS: readonly WorkloadKind[] = ["unary", "unary-64k", "stream", "connect-rate"];
 
-/** Payload bytes of `unary-small` (plus the 5-byte message "hello"). */
-export const SMALL_PAYLOAD_BYTES = 16;
-/** Payload bytes of `unary-64k`. */
-export const LARGE_PAYLOAD_BYTES = 64 * 1024;
+/** The message sets a workload runs with (64 KiB payloads need a payload; opening connections needs one set). */
+export const WORKLOAD_SETS: Readonly<Record<WorkloadKind, readonly MessageSet[]>> = {
+  unary: ["small", "realistic", "grpc"],
+  "unary-64k": ["small", "grpc"],
+  stream: ["small", "realistic", "grpc"],
+  "connect-rate": ["small"],
+};
 
 /** Everything the load generator needs to run one measurement. */
 export interface MeasurementSpec {
   system: string;
   workload: WorkloadKind;
+  /** The message set (src/messages.ts). */
+  set: MessageSet;
   host: string;
   port: number;
   /** Calls kept in flight (closed loop); 1 for `stream`. */
@@ -24,9 +30,9 @@ export interface MeasurementSpec {
   durationSeconds: number;
 }
 
-/** The row label of a measurement, e.g. `unary-small@256`. */
-export function measurementKey(spec: Pick<MeasurementSpec, "workload" | "concurrency">): string {
-  return spec.workload === "stream" ? "stream" : `${spec.workload}@${spec.concurrency}`;
+/** The row label of a measurement, e.g. `realistic unary@256`. */
+export function measurementKey(spec: Pick<MeasurementSpec, "workload" | "concurrency" | "set">): string {
+  return `${spec.set} ${spec.workload === "stream" ? "stream" : `${spec.workload}@${spec.concurrency}`}`;
 }
 
 export interface LatencySummary {
