@@ -11,6 +11,7 @@ import { LineChild, serverSample } from "./child.js";
 import { aggregate, renderTable, type Measurement, type SystemInfo } from "./report.js";
 import { loadSystem, SYSTEM_NAMES } from "./systems/index.js";
 import type { Program, WorkloadKind } from "./system.js";
+import { renderChart } from "./chart.js";
 import { MESSAGE_SETS, unaryPayloadBytes, type MessageSet } from "./messages.js";
 import { measurementKey, WORKLOAD_SETS, WORKLOADS, type LoadResult, type MeasurementSpec } from "./workloads.js";
 
@@ -44,6 +45,7 @@ const program = new Command()
   .option("--connect-concurrency <n>", "connections being opened at once for connect-rate", positiveInt, 4)
   .option("--stream-count <n>", "messages in the measured stream", positiveInt, 1_000_000)
   .option("--json <file>", "write every measurement and the summary as JSON")
+  .option("--svg <file>", "write a chart of rates and ratios (SVG)")
   .option("--profile <dir>", "run every child with node --cpu-prof, profiles written to this directory")
   .option("--quick", "smoke run: 1 round, 2 s, 0.5 s warm-up, 200,000 streamed messages (explicit flags win)")
   .addOption(new Option("--host <host>", "address the servers listen on").default("127.0.0.1").hideHelp());
@@ -60,6 +62,7 @@ interface Options {
   connectConcurrency: number;
   streamCount: number;
   json?: string;
+  svg?: string;
   profile?: string;
   quick?: boolean;
   host: string;
@@ -225,6 +228,14 @@ async function main(): Promise<void> {
 
   const summary = aggregate(systems, steps.map(measurementKey), measurements);
   process.stdout.write(`\n${renderTable(systems, summary, { rounds: options.rounds, duration: options.duration })}\n`);
+  const machine = `${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"}), node ${process.version}`;
+
+  if (options.svg !== undefined) {
+    const file = resolve(process.env["INIT_CWD"] ?? process.cwd(), options.svg);
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(file, renderChart(systems, summary, { rounds: options.rounds, duration: options.duration, machine, date: startedAt }));
+    log(`wrote ${file}`);
+  }
 
   if (options.json !== undefined) {
     const cpus = os.cpus();
