@@ -11,7 +11,7 @@ import { describe, expect, it } from "vitest";
 import { messageCodec } from "../src/protobuf/index.js";
 import { fallbacks } from "../src/protobuf/message-codec.js";
 import { ProtoWriter } from "../src/protobuf/proto-writer.js";
-import { buildSchema, messageArb, mutate, sameShape, schemaPlan, wireArb } from "./support/random-schema.js";
+import { buildSchema, initArb, messageArb, mutate, sameShape, schemaPlan, wireArb } from "./support/random-schema.js";
 import { readLengthPrefix } from "../src/wire/varint-prefix.js";
 import { file_interop_v1_interop, RequestSchema, ResponseSchema } from "./gen/interop/v1/interop_pb.js";
 import { echoDef, interopDef, kvDef } from "./support/services.js";
@@ -61,9 +61,10 @@ function expectSameRead(desc: DescMessage, bytes: Uint8Array): void {
   }
 }
 
-function expectSameWrite(desc: DescMessage, message: unknown): void {
-  const ours = outcome(() => messageCodec(desc).encode(message as never));
-  const theirs = outcome(() => toBinary(desc, message as never));
+/** The codec writes `value` (a message or an init object) as toBinary(create(value)) does, errors included. */
+function expectSameWrite(desc: DescMessage, value: unknown): void {
+  const ours = outcome(() => messageCodec(desc).encode(value as never));
+  const theirs = outcome(() => toBinary(desc, create(desc, value as never)));
   expect(ours.ok).toBe(theirs.ok);
   if (ours.ok && theirs.ok) expect([...(ours.value as Uint8Array)]).toEqual([...(theirs.value as Uint8Array)]);
   else if (!ours.ok && !theirs.ok) expect(ours.error).toBe(theirs.error);
@@ -171,6 +172,57 @@ describe("compiled codecs over random schemas", () => {
         },
       ),
       { numRuns: 1500 },
+    );
+  });
+
+  it("write init objects (plain values, nested inits and messages) as toBinary(create(init)) does, without create()", () => {
+    fc.assert(
+      fc.property(
+        schemaArb.chain((desc) => fc.tuple(fc.constant(desc), initArb(desc))),
+        ([desc, init]) => {
+          const before = fallbacks.encode;
+          expectSameWrite(desc, init);
+          let valid = true;
+          try {
+            toBinary(desc, create(desc, init as never));
+          } catch {
+            valid = false;
+          }
+          if (valid) expect(fallbacks.encode).toBe(before);
+        },
+      ),
+      { numRuns: 1500 },
+    );
+  });
+
+  it("write init objects with odd values (null, undefined, arrays, messages of other types, wrong types) as toBinary(create(init)) does", () => {
+    const odd = fc.oneof(
+      fc.constantFrom<unknown>(null, undefined, [], {}, [1, 2], "12", 1.5, -1, 2 ** 32, NaN, 1n, true, new Uint8Array(2), { case: "nope", value: 1 }, { case: undefined }),
+      fc.integer(),
+      fc.string({ maxLength: 3 }),
+    );
+    fc.assert(
+      fc.property(
+        schemaArb.chain((desc) => fc.tuple(fc.constant(desc), initArb(desc), schemaArb.chain((other) => messageArb(other)))),
+        odd,
+        fc.nat(),
+        fc.boolean(),
+        ([desc, init, foreign], value, pick, useForeign) => {
+          if (desc.members.length === 0) return;
+          const member = desc.members[pick % desc.members.length];
+          if (member === undefined) return;
+          init[member.localName] = useForeign ? foreign : value;
+          expectSameWrite(desc, init);
+        },
+      ),
+      { numRuns: 1500 },
+    );
+  });
+
+  it("write inits that are not objects as toBinary(create(init)) does", () => {
+    fc.assert(
+      fc.property(schemaArb, fc.constantFrom<unknown>(undefined, null, 5, "abc", [], true), (desc, init) => expectSameWrite(desc, init)),
+      { numRuns: 200 },
     );
   });
 

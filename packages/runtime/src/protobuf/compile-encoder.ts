@@ -12,7 +12,7 @@
  * with `toBinary`, which then writes what it writes or throws its own error.
  */
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
-import { ScalarType, toBinary, type DescField, type DescMessage, type DescOneof } from "@bufbuild/protobuf";
+import { create, ScalarType, toBinary, type DescField, type DescMessage, type DescOneof } from "@bufbuild/protobuf";
 import { FeatureSet_FieldPresence } from "@bufbuild/protobuf/wkt";
 import {
   anyField,
@@ -34,6 +34,16 @@ import type { ProtoWriter } from "./proto-writer.js";
 
 /** Writes a message's fields (not its own tag or length); throws when it declines. */
 export type EncodeFn = (message: unknown, writer: ProtoWriter) => void;
+
+/**
+ * The two encoders of a type: of a message, and of an init object (what
+ * `create(schema, init)` would turn into a message: the bytes are those of
+ * `toBinary(schema, create(schema, init))`, without building the message).
+ */
+export interface Encoders {
+  readonly message: EncodeFn;
+  readonly init: EncodeFn;
+}
 
 /** Thrown by generated encoders: "encode this value with toBinary instead". */
 export const DECLINE: unique symbol = Symbol("protobuf encode declined");
@@ -103,7 +113,7 @@ function writeDelegated(desc: DescMessage, message: unknown, w: ProtoWriter): vo
 
 const hasOwn = Object.prototype.hasOwnProperty;
 
-const helpers = { decline, toInt64, toUint64, writeUnknown, writeDelegated, hasOwn };
+const helpers = { decline, toInt64, toUint64, writeUnknown, writeDelegated, hasOwn, create };
 
 /** The int32 view of enums: their values are written as int32. */
 function scalarOf(field: DescField): ScalarType {
@@ -118,6 +128,8 @@ class EncoderGenerator {
   readonly constants = new Constants();
   private readonly index = new Map<DescMessage, number>();
   private vars = 0;
+  /** True while generating the init-object variant (`i<n>`) of a type. */
+  private init = false;
 
   constructor(private readonly types: DescMessage[]) {
     types.forEach((t, i) => this.index.set(t, i));
@@ -130,19 +142,32 @@ class EncoderGenerator {
   generate(): string {
     const s = this.src;
     s.line(`"use strict";`);
-    s.line(`const D = H.decline, I64 = H.toInt64, U64 = H.toUint64, UNK = H.writeUnknown, DEL = H.writeDelegated, own = H.hasOwn;`);
+    s.line(`const D = H.decline, I64 = H.toInt64, U64 = H.toUint64, UNK = H.writeUnknown, DEL = H.writeDelegated, own = H.hasOwn, mk = H.create;`);
     this.types.forEach((t, i) => {
-      if (compilable(t)) this.message(t, i);
-      else s.line(`function e${i}(m, w) { DEL(${this.constants.ref(t)}, m, w); }`);
+      if (compilable(t)) {
+        this.init = false;
+        this.message(t, i);
+        this.init = true;
+        this.message(t, i);
+      } else {
+        const c = this.constants.ref(t);
+        s.line(`function e${i}(m, w) { DEL(${c}, m, w); }`);
+        s.line(`function i${i}(m, w) { DEL(${c}, mk(${c}, m), w); }`);
+      }
     });
-    s.line(`return e0;`);
+    s.line(`return { message: e0, init: i0 };`);
     return s.toString();
   }
 
   private message(desc: DescMessage, i: number): void {
     const s = this.src;
-    s.open(`function e${i}(m, w) {`);
-    s.line(`if (m === null || typeof m !== "object" || m.$typeName !== ${lit(desc.typeName)}) D();`);
+    if (this.init) {
+      // An init object: fields are read by name, as create() reads them (callers checked it is an object).
+      s.open(`function i${i}(m, w) {`);
+    } else {
+      s.open(`function e${i}(m, w) {`);
+      s.line(`if (m === null || typeof m !== "object" || m.$typeName !== ${lit(desc.typeName)}) D();`);
+    }
     const fields = sortedFields(desc);
     const oneofVars = new Map<DescOneof, string>();
     for (let k = 0; k < fields.length; ) {
@@ -157,14 +182,15 @@ class EncoderGenerator {
       if (o === undefined) {
         o = this.fresh("o");
         oneofVars.set(oneof, o);
-        // toBinary reads `.case` of the oneof object for each of its fields.
         s.line(`const ${o} = ${prop("m", oneof.localName)};`);
-        s.line(`if (${o} === null || typeof ${o} !== "object") D();`);
+        // toBinary reads `.case` of the oneof object for each of its fields; create() takes
+        // a known case of any value and ignores the rest.
+        if (!this.init) s.line(`if (${o} === null || typeof ${o} !== "object") D();`);
       }
       // A run of consecutive fields of one oneof: one switch.
       let end = k;
       while (end < fields.length && (fields[end] as DescField).oneof === oneof) end++;
-      s.open(`switch (${o}.case) {`);
+      s.open(this.init ? `if (${o} != null) switch (${o}.case) {` : `switch (${o}.case) {`);
       for (let j = k; j < end; j++) {
         const f = fields[j] as DescField;
         s.open(`case ${lit(f.localName)}: {`);
@@ -175,8 +201,11 @@ class EncoderGenerator {
       s.close();
       k = end;
     }
-    s.line(`const u = m.$unknown;`);
-    s.line(`if (u !== undefined) UNK(u, w);`);
+    if (!this.init) {
+      // create() does not copy unknown fields from an init object.
+      s.line(`const u = m.$unknown;`);
+      s.line(`if (u !== undefined) UNK(u, w);`);
+    }
     s.close();
   }
 
@@ -196,7 +225,8 @@ class EncoderGenerator {
         break;
     }
     if (field.fieldKind === "message" || field.presence !== FeatureSet_FieldPresence.IMPLICIT) {
-      s.open(`if (${v} !== undefined && own.call(m, ${lit(field.localName)})) {`);
+      // A message has the field when it is its own property; create() sets it when the init value is not null.
+      s.open(this.init ? `if (${v} != null) {` : `if (${v} !== undefined && own.call(m, ${lit(field.localName)})) {`);
       this.value(field, v);
       if (field.presence === FeatureSet_FieldPresence.LEGACY_REQUIRED) {
         s.close(`} else D();`);
@@ -205,7 +235,8 @@ class EncoderGenerator {
       }
       return;
     }
-    s.open(`if (${this.notZero(field, v)}) {`);
+    // create() gives a null or missing init value the zero value.
+    s.open(this.init ? `if (${v} != null && ${this.notZero(field, v)}) {` : `if (${this.notZero(field, v)}) {`);
     this.value(field, v);
     s.close();
   }
@@ -268,16 +299,22 @@ class EncoderGenerator {
   private child(desc: DescMessage, fieldNo: number, delimited: boolean, v: string): void {
     const s = this.src;
     const i = this.index.get(desc) as number;
+    let call = `e${i}(${v}, w);`;
+    if (this.init) {
+      // create() converts a plain object (not an array) and keeps a message of the type as it is.
+      s.line(`if (${v} === null || typeof ${v} !== "object" || Array.isArray(${v})) D();`);
+      call = `if (${v}.$typeName === ${lit(desc.typeName)}) e${i}(${v}, w); else i${i}(${v}, w);`;
+    }
     if (delimited) {
       this.tag(tagOf(fieldNo, WIRE_START_GROUP));
-      s.line(`e${i}(${v}, w);`);
+      s.line(call);
       this.tag(tagOf(fieldNo, WIRE_END_GROUP));
       return;
     }
     const at = this.fresh("s");
     this.tag(tagOf(fieldNo, WIRE_LEN));
     s.line(`const ${at} = w.fork();`);
-    s.line(`e${i}(${v}, w);`);
+    s.line(call);
     s.line(`w.join(${at});`);
   }
 
@@ -352,6 +389,14 @@ class EncoderGenerator {
     const s = this.src;
     const i = this.fresh("i");
     const x = this.fresh("x");
+    // create() makes a missing or null init list empty.
+    if (this.init) s.open(`if (${v} != null) {`);
+    this.listItems(field, v, i, x);
+    if (this.init) s.close();
+  }
+
+  private listItems(field: DescField, v: string, i: string, x: string): void {
+    const s = this.src;
     s.line(`if (!Array.isArray(${v})) D();`);
     if (anyField(field).listKind === "message") {
       s.open(`for (let ${i} = 0; ${i} < ${v}.length; ${i}++) {`);
@@ -388,7 +433,9 @@ class EncoderGenerator {
     const key = this.fresh("key");
     const x = this.fresh("x");
     const at = this.fresh("s");
-    s.line(`if (${v} === null || typeof ${v} !== "object") D();`);
+    // create() makes a missing or null init map empty (and converts only plain objects).
+    if (this.init) s.open(`if (${v} != null) {`);
+    s.line(this.init ? `if (typeof ${v} !== "object" || Array.isArray(${v})) D();` : `if (${v} === null || typeof ${v} !== "object") D();`);
     s.line(`const ${keys} = Object.keys(${v});`);
     s.open(`for (let ${i} = 0; ${i} < ${keys}.length; ${i}++) {`);
     s.line(`const ${key} = ${keys}[${i}];`);
@@ -407,6 +454,7 @@ class EncoderGenerator {
     }
     s.line(`w.join(${at});`);
     s.close();
+    if (this.init) s.close();
   }
 
   /** Map keys are object keys (strings), converted the way toBinary converts them. */
@@ -442,11 +490,11 @@ class EncoderGenerator {
  * Throws when the platform refuses `new Function` (a content security
  * policy); callers then use toBinary.
  */
-export function compileEncoder(root: DescMessage): EncodeFn {
+export function compileEncoder(root: DescMessage): Encoders {
   const types = reachableMessages(root);
   const gen = new EncoderGenerator(types);
   const body = gen.generate();
-  const factory = new Function("H", "C", body) as (h: typeof helpers, c: unknown[]) => EncodeFn;
+  const factory = new Function("H", "C", body) as (h: typeof helpers, c: unknown[]) => Encoders;
   return factory(helpers, gen.constants.values);
 }
 

@@ -1,6 +1,6 @@
-import { fromBinary, toBinary, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary, type DescMessage, type MessageInitShape, type MessageShape } from "@bufbuild/protobuf";
 import { compileDecoder, type DecodeFn } from "./compile-decoder.js";
-import { compileEncoder, type EncodeFn } from "./compile-encoder.js";
+import { compileEncoder, type Encoders } from "./compile-encoder.js";
 import { ProtoReader } from "./proto-reader.js";
 import { ProtoWriter } from "./proto-writer.js";
 
@@ -16,10 +16,14 @@ export interface MessageCodec<Desc extends DescMessage = DescMessage> {
   readonly schema: Desc;
   /** False when the platform refused to compile (then every call is protobuf-es's). */
   readonly compiled: boolean;
-  /** Writes the message's bytes at `writer.pos`: the bytes toBinary returns; throws what toBinary throws. */
-  write(message: MessageShape<Desc>, writer: ProtoWriter): void;
-  /** The message's bytes: exactly `toBinary(schema, message)`. */
-  encode(message: MessageShape<Desc>): Uint8Array;
+  /**
+   * Writes at `writer.pos` the bytes of `toBinary(schema, create(schema, value))`
+   * — for a message, `toBinary(schema, message)` — and throws what that
+   * throws. An init object is written as it is, without building a message.
+   */
+  write(value: MessageInitShape<Desc>, writer: ProtoWriter): void;
+  /** Exactly `toBinary(schema, create(schema, value))`, as a new array. */
+  encode(value: MessageInitShape<Desc>): Uint8Array;
   /** Exactly `fromBinary(schema, bytes.subarray(start, end))` (bytes fields are views into `bytes`). */
   decode(bytes: Uint8Array, start?: number, end?: number): MessageShape<Desc>;
 }
@@ -34,42 +38,45 @@ const reader = new ProtoReader(new Uint8Array(0), 0, 0);
 
 class CompiledCodec<Desc extends DescMessage> implements MessageCodec<Desc> {
   readonly compiled: boolean;
-  private readonly encodeFn: EncodeFn | undefined;
+  private readonly encoders: Encoders | undefined;
   private readonly decodeFn: DecodeFn | undefined;
 
   constructor(readonly schema: Desc) {
-    let encodeFn: EncodeFn | undefined;
+    let encoders: Encoders | undefined;
     let decodeFn: DecodeFn | undefined;
     try {
-      encodeFn = compileEncoder(schema);
+      encoders = compileEncoder(schema);
       decodeFn = compileDecoder(schema);
     } catch {
       // No code generation here (a content security policy): protobuf-es does it all.
-      encodeFn = undefined;
+      encoders = undefined;
       decodeFn = undefined;
     }
-    this.encodeFn = encodeFn;
+    this.encoders = encoders;
     this.decodeFn = decodeFn;
-    this.compiled = encodeFn !== undefined;
+    this.compiled = encoders !== undefined;
   }
 
-  write(message: MessageShape<Desc>, writer: ProtoWriter): void {
+  write(value: MessageInitShape<Desc>, writer: ProtoWriter): void {
     const start = writer.pos;
-    if (this.encodeFn !== undefined) {
+    const encoders = this.encoders;
+    if (encoders !== undefined && value !== null && typeof value === "object" && !Array.isArray(value)) {
       try {
-        this.encodeFn(message, writer);
+        // create() returns a message of the type as it is and builds one from anything else.
+        if ((value as { $typeName?: unknown }).$typeName === this.schema.typeName) encoders.message(value, writer);
+        else encoders.init(value, writer);
         return;
       } catch {
         writer.rewind(start);
         fallbacks.encode++;
       }
     }
-    writer.raw(toBinary(this.schema, message));
+    writer.raw(toBinary(this.schema, create(this.schema, value)));
   }
 
-  encode(message: MessageShape<Desc>): Uint8Array {
+  encode(value: MessageInitShape<Desc>): Uint8Array {
     scratch.reset(0);
-    this.write(message, scratch);
+    this.write(value, scratch);
     const out = scratch.copy(0);
     if (scratch.buf.length > SCRATCH_KEEP_BYTES) scratch.buf = new Uint8Array(4096);
     scratch.reset(0);

@@ -438,7 +438,7 @@ function singularArb(field: DescField, depth: number): fc.Arbitrary<unknown> | u
         return scalarArb(inner.scalar, false);
       }
       if (depth >= 3) return undefined;
-      return messageArb(m, depth + 1);
+      return nestedArb(m, depth + 1);
     }
     default:
       return undefined;
@@ -466,17 +466,45 @@ function unknownArb(desc: DescMessage): fc.Arbitrary<{ no: number; wireType: num
   return fc.array(record, { maxLength: 3 });
 }
 
+/** A nested message value in an init object: a plain init object (create() converts it) or a message. */
+function nestedArb(desc: DescMessage, depth: number): fc.Arbitrary<unknown> {
+  return fc.oneof(initArb(desc, depth), messageArb(desc, depth));
+}
+
+const initArbs = new WeakMap<DescMessage, Map<number, fc.Arbitrary<Record<string, unknown>>>>();
 const messageArbs = new WeakMap<DescMessage, Map<number, fc.Arbitrary<Message>>>();
 
-/** An arbitrary message of `desc` built with create() from a random init object. */
-export function messageArb(desc: DescMessage, depth = 0): fc.Arbitrary<Message> {
-  let byDepth = messageArbs.get(desc);
+function cache<T>(store: WeakMap<DescMessage, Map<number, T>>, desc: DescMessage, depth: number, make: () => T): T {
+  let byDepth = store.get(desc);
   if (byDepth === undefined) {
     byDepth = new Map();
-    messageArbs.set(desc, byDepth);
+    store.set(desc, byDepth);
   }
-  const cached = byDepth.get(depth);
-  if (cached !== undefined) return cached;
+  let value = byDepth.get(depth);
+  if (value === undefined) {
+    value = make();
+    byDepth.set(depth, value);
+  }
+  return value;
+}
+
+/** An arbitrary message of `desc` built with create() from a random init object, sometimes with unknown fields. */
+export function messageArb(desc: DescMessage, depth = 0): fc.Arbitrary<Message> {
+  return cache(messageArbs, desc, depth, () =>
+    fc.tuple(initArb(desc, depth), unknownArb(desc), fc.boolean()).map(([init, unknown, withUnknown]) => {
+      const m = create(desc, init as never) as Message & { $unknown?: unknown };
+      if (withUnknown && unknown.length > 0) m.$unknown = unknown;
+      return m as Message;
+    }),
+  );
+}
+
+/** An arbitrary init object of `desc` (what a handler returns): plain values, nested inits or messages. */
+export function initArb(desc: DescMessage, depth = 0): fc.Arbitrary<Record<string, unknown>> {
+  return cache(initArbs, desc, depth, () => makeInitArb(desc, depth));
+}
+
+function makeInitArb(desc: DescMessage, depth: number): fc.Arbitrary<Record<string, unknown>> {
   const parts: Record<string, fc.Arbitrary<unknown>> = {};
   const optional: string[] = [];
   for (const member of desc.members) {
@@ -495,14 +523,14 @@ export function messageArb(desc: DescMessage, depth = 0): fc.Arbitrary<Message> 
       if (field.listKind === "scalar") item = scalarArb(field.scalar, field.longAsString);
       else if (field.listKind === "enum") item = enumArb(field);
       else if (field.message.typeName === "google.protobuf.Struct" && field.parent.typeName !== "google.protobuf.Value") item = JSON_OBJECT;
-      else if (depth < 3) item = messageArb(field.message, depth + 1);
+      else if (depth < 3) item = nestedArb(field.message, depth + 1);
       if (item !== undefined) arb = fc.array(item, { maxLength: depth === 0 ? 4 : 2 });
     } else if (field.fieldKind === "map") {
       let value: fc.Arbitrary<unknown> | undefined;
       if (field.mapKind === "scalar") value = scalarArb(field.scalar, false);
       else if (field.mapKind === "enum") value = enumArb(field);
       else if (field.message.typeName === "google.protobuf.Struct") value = JSON_OBJECT;
-      else if (depth < 3) value = messageArb(field.message, depth + 1);
+      else if (depth < 3) value = nestedArb(field.message, depth + 1);
       if (value !== undefined) arb = fc.dictionary(mapKeyArb(field.mapKey), value, { maxKeys: 3 });
     } else {
       arb = singularArb(field, depth);
@@ -513,15 +541,7 @@ export function messageArb(desc: DescMessage, depth = 0): fc.Arbitrary<Message> 
     if (field.presence === FeatureSet_FieldPresence.LEGACY_REQUIRED) parts[field.localName] = fc.oneof({ weight: 9, arbitrary: arb }, { weight: 1, arbitrary: fc.constant(undefined) });
     else optional.push(field.localName);
   }
-  const result = fc
-    .tuple(fc.record(parts, { requiredKeys: Object.keys(parts).filter((k) => !optional.includes(k)) }), unknownArb(desc), fc.boolean())
-    .map(([init, unknown, withUnknown]) => {
-      const m = create(desc, init as never) as Message & { $unknown?: unknown };
-      if (withUnknown && unknown.length > 0) m.$unknown = unknown;
-      return m as Message;
-    });
-  byDepth.set(depth, result);
-  return result;
+  return fc.record(parts, { requiredKeys: Object.keys(parts).filter((k) => !optional.includes(k)) }) as fc.Arbitrary<Record<string, unknown>>;
 }
 
 // ---------------------------------------------------------------------------
