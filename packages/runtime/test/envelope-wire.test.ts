@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { ServiceDefinition } from "../src/index.js";
 import { createEnvelopeWire, type EnvelopeWire } from "../src/envelope/envelope-wire.js";
+import { initArb } from "./support/random-schema.js";
 import { echoDef, interopDef, kvDef } from "./support/services.js";
 
 function wires(def: ServiceDefinition, side: "request" | "response"): { fast: EnvelopeWire; generic: EnvelopeWire } {
@@ -134,6 +135,29 @@ describe("specialised envelope codec", () => {
 });
 
 describe("case messages written by their compiled codecs", () => {
+  it("an init object (what a handler returns) is written as create() would make it, by both codecs", () => {
+    for (const [def, side] of [
+      [echoDef, "response"],
+      [echoDef, "request"],
+      [interopDef, "response"],
+      [kvDef, "response"],
+    ] as const) {
+      const { fast, generic } = wires(def, side);
+      const paths = def.binding.methods.map((m) => (side === "request" ? m.request : m.response));
+      fc.assert(
+        fc.property(ids, fc.constantFrom(...paths).chain((p) => fc.tuple(fc.constant(p), initArb(fast.target(p).schema))), (id, [path, init]) => {
+          const expected = [...generic.encode(id, 0, generic.target(path), create(generic.target(path).schema, init as never))];
+          expect([...fast.encode(id, 0, fast.target(path), init as never)]).toEqual(expected);
+          expect([...generic.encode(id, 0, generic.target(path), init as never)]).toEqual(expected);
+          const written: number[] = [];
+          fast.write({ send: (body, head) => written.push(...(head ?? []), ...body) }, id, 0, fast.target(path), init as never);
+          expect(written).toEqual(expected);
+        }),
+        { numRuns: 200 },
+      );
+    }
+  });
+
   it("a body toBinary rejects is rejected with toBinary's error, and nothing is sent", () => {
     const { fast } = wires(interopDef, "request");
     const method = interopDef.binding.methods.find((m) => m.request.path === "fail");

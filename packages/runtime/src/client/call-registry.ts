@@ -1,4 +1,4 @@
-import { create, type Message } from "@bufbuild/protobuf";
+import type { DescMessage, Message, MessageInitShape } from "@bufbuild/protobuf";
 import type { Connection } from "../conn/connection.js";
 import { ControlCode } from "../envelope/control-code.js";
 import { Code, RpcError } from "../errors.js";
@@ -111,7 +111,7 @@ export function createCallRegistry(options: CallRegistryOptions): CallRegistry {
     const env = envelopes as ClientEnvelopes;
     const id = nextId();
     try {
-      env.request.write(options.connection(), id, ControlCode.Normal, method.request, create(method.input, request as never));
+      env.request.write(options.connection(), id, ControlCode.Normal, method.request, request as MessageInitShape<DescMessage>);
     } catch (e) {
       if (e instanceof FrameError) {
         throw new RpcError(Code.ResourceExhausted, `request not sent: ${e.message}`, [], { ...contextOf(method), cause: e });

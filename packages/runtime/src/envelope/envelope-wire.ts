@@ -1,4 +1,4 @@
-import type { DescMessage, Message } from "@bufbuild/protobuf";
+import { create, type DescMessage, type Message, type MessageInitShape } from "@bufbuild/protobuf";
 import type { CasePath, EnvelopeFields } from "../binding/binding.js";
 import { createCaseAccessor, type CaseAccessor } from "./case-accessor.js";
 import type { ControlCode } from "./control-code.js";
@@ -55,10 +55,14 @@ export interface EnvelopeWire {
   readonly fast: boolean;
   /** Registers (or returns the registered) target for a case path. */
   target(path: CasePath): WireTarget;
-  /** The bytes of an envelope with this id and code, carrying `body` at `target` when given. */
-  encode(id: MessageId, code: ControlCode, target?: WireTarget, body?: Message): Uint8Array;
+  /**
+   * The bytes of an envelope with this id and code, carrying `body` at
+   * `target` when given: a message of the target's type or its init object
+   * (what `create()` takes; the case carries `create(schema, body)`).
+   */
+  encode(id: MessageId, code: ControlCode, target?: WireTarget, body?: MessageInitShape<DescMessage>): Uint8Array;
   /** Like {@link encode}, but hands the frame to `sink`, where it can avoid copying the case message's bytes. */
-  write(sink: FrameSink, id: MessageId, code: ControlCode, target?: WireTarget, body?: Message): void;
+  write(sink: FrameSink, id: MessageId, code: ControlCode, target?: WireTarget, body?: MessageInitShape<DescMessage>): void;
   /** Parses an envelope; throws on bytes that are not a valid envelope. */
   decode(bytes: Uint8Array): InboundEnvelope;
 }
@@ -101,9 +105,9 @@ export function createGenericEnvelopeWire(schema: DescMessage, fields: EnvelopeF
     return t;
   };
   for (const p of paths) target(p);
-  const encode = (id: MessageId, code: ControlCode, t?: WireTarget, body?: Message): Uint8Array => {
+  const encode = (id: MessageId, code: ControlCode, t?: WireTarget, body?: MessageInitShape<DescMessage>): Uint8Array => {
     const env = codec.create(typeof id === "bigint" ? id : BigInt(id), code);
-    if (t !== undefined && body !== undefined) (t as GenericTarget).accessor.set(env, body);
+    if (t !== undefined && body !== undefined) (t as GenericTarget).accessor.set(env, create(t.schema, body));
     return codec.encode(env);
   };
   return {

@@ -14,7 +14,7 @@
  * groups, truncation) it hands to the generic codec, which either decodes it
  * or throws the protobuf error.
  */
-import type { DescMessage, Message } from "@bufbuild/protobuf";
+import type { DescMessage, Message, MessageInitShape } from "@bufbuild/protobuf";
 import { FeatureSet_FieldPresence } from "@bufbuild/protobuf/wkt";
 import type { CasePath, EnvelopeFields } from "../binding/binding.js";
 import { messageCodec, ProtoWriter, type MessageCodec } from "../protobuf/index.js";
@@ -105,7 +105,7 @@ export function createFastEnvelopeWire(schema: DescMessage, fields: EnvelopeFiel
   };
   for (const p of paths) target(p);
 
-  function encode(id: MessageId, code: ControlCode, t?: WireTarget, body?: Message): Uint8Array {
+  function encode(id: MessageId, code: ControlCode, t?: WireTarget, body?: MessageInitShape<DescMessage>): Uint8Array {
     const ft = t as FastTarget | undefined;
     const bodyBytes = ft !== undefined && body !== undefined ? ft.codec.encode(body) : undefined;
     const hasId = id !== 0 && id !== 0n;
@@ -154,9 +154,10 @@ export function createFastEnvelopeWire(schema: DescMessage, fields: EnvelopeFiel
    * buffer after room for the header, the header (id, code, the case's tag
    * and length) just before it, and the frame goes to the sink in one piece,
    * which copies it. A large bytes value written last (a payload) is not
-   * copied into the scratch buffer: it follows as the frame's body.
+   * copied into the scratch buffer: it follows as the frame's body. An init
+   * object is written as it is, without create().
    */
-  function write(sink: FrameSink, id: MessageId, code: ControlCode, t?: WireTarget, body?: Message): void {
+  function write(sink: FrameSink, id: MessageId, code: ControlCode, t?: WireTarget, body?: MessageInitShape<DescMessage>): void {
     const ft = t as FastTarget | undefined;
     if (ft === undefined || body === undefined || !ft.last) {
       sink.send(encode(id, code, t, body));

@@ -1,4 +1,4 @@
-import { create, type Message } from "@bufbuild/protobuf";
+import type { DescMessage, Message, MessageInitShape } from "@bufbuild/protobuf";
 import type { Socket } from "node:net";
 import { createConnection, type Connection } from "../conn/connection.js";
 import { ControlCode } from "../envelope/control-code.js";
@@ -93,7 +93,7 @@ export function createServerConnection(options: ServerConnectionOptions): Server
   });
 
   /** Writes a response envelope; throws a FrameError when it exceeds the frame limit. */
-  function send(id: MessageId, code: ControlCode, target?: WireTarget, body?: Message): void {
+  function send(id: MessageId, code: ControlCode, target?: WireTarget, body?: MessageInitShape<DescMessage>): void {
     if (conn.closed) return;
     envelopes.response.write(conn, id, code, target, body);
     if (!readPaused && !conn.writable) {
@@ -235,7 +235,8 @@ export function createServerConnection(options: ServerConnectionOptions): Server
 
   /** Sends one response message; throws a FrameError over the frame limit, or the protobuf error of an invalid value. */
   function sendResponse(call: ServerCall, value: unknown): void {
-    send(call.id, ControlCode.Normal, call.method.response, create(call.method.output, value as never));
+    // The envelope codec writes the handler's value as create() would make it, without making it.
+    send(call.id, ControlCode.Normal, call.method.response, value as MessageInitShape<DescMessage>);
   }
 
   function fail(call: ServerCall, reason: unknown, force = false): void {
