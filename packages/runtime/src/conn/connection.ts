@@ -206,14 +206,15 @@ export function createConnection(options: ConnectionOptions): Connection {
     flush();
     wake();
   });
+  // Errors are built only for a connection not closed yet (an RpcError captures a stack: measurable per connection).
   socket.on("end", () => {
-    close(new RpcError(Code.Unavailable, "connection closed by peer", [], { peer }));
+    if (!closed) close(new RpcError(Code.Unavailable, "connection closed by peer", [], { peer }));
   });
   socket.on("error", (err: NodeJS.ErrnoException) => {
-    close(new RpcError(Code.Unavailable, `connection lost: ${err.code ?? err.message}`, [], { peer, cause: err }));
+    if (!closed) close(new RpcError(Code.Unavailable, `connection lost: ${err.code ?? err.message}`, [], { peer, cause: err }));
   });
   socket.on("close", () => {
-    close(new RpcError(Code.Unavailable, "connection closed", [], { peer }));
+    if (!closed) close(new RpcError(Code.Unavailable, "connection closed", [], { peer }));
   });
 
   return {
