@@ -219,7 +219,7 @@ async function main(): Promise<void> {
           streamCount: options.streamCount,
           warmupSeconds: options.warmup,
           durationSeconds: options.duration,
-        }, `${system.name}.${key.replace("@", "-")}.round${round}`);
+        }, `${system.name}.${key.replace(" ", ".").replace("@", "-")}.round${round}`);
         measurements.push({ round, key, ...result });
         log(`[round ${round}/${options.rounds}] ${key.padEnd(26)} ${system.name.padEnd(18)} ${brief(result)}`);
       }
