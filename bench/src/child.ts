@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import type { ProcessStats } from "./servers/run.js";
+import type { Program } from "./system.js";
 
 interface Waiter {
   prefix: string;
@@ -20,8 +21,13 @@ export class LineChild {
   private exited: Error | undefined;
   readonly exit: Promise<number | null>;
 
-  constructor(script: URL, args: string[], nodeArgs: string[]) {
-    this.process = spawn(process.execPath, [...nodeArgs, script.pathname, ...args], { stdio: ["pipe", "pipe", "pipe"] });
+  /** Starts `node <nodeArgs> <script> <args>`, or a program of its own (`nodeArgs` then unused). */
+  constructor(program: URL | Program, args: string[], nodeArgs: string[]) {
+    const name = program instanceof URL ? program.pathname.split("/").slice(-2).join("/") : program.command.split("/").pop() ?? program.command;
+    this.process =
+      program instanceof URL
+        ? spawn(process.execPath, [...nodeArgs, program.pathname, ...args], { stdio: ["pipe", "pipe", "pipe"] })
+        : spawn(program.command, [...program.args, ...args], { stdio: ["pipe", "pipe", "pipe"] });
     createInterface({ input: this.process.stdout! }).on("line", (line) => this.onLine(line));
     this.process.stderr!.on("data", (chunk: Buffer) => {
       this.stderr = (this.stderr + chunk.toString()).slice(-4000);
@@ -29,14 +35,17 @@ export class LineChild {
     this.exit = new Promise((resolve) => {
       // "close", not "exit": every stdout line has been read by then.
       this.process.on("close", (code, signal) => {
-        this.exited = new Error(
-          `${script.pathname.split("/").slice(-2).join("/")} exited (${signal ?? code})${this.stderr ? `: ${this.stderrSummary()}` : ""}`,
-        );
+        this.exited = new Error(`${name} exited (${signal ?? code})${this.stderr ? `: ${this.stderrSummary()}` : ""}`);
         for (const waiter of this.waiters.splice(0)) waiter.reject(this.exited);
         resolve(code);
       });
     });
     this.process.stdin!.on("error", () => {});
+    // A program that cannot start (missing binary) fails the waiters instead of the coordinator.
+    this.process.on("error", (error) => {
+      this.exited ??= new Error(`${name} could not run: ${error.message}`);
+      for (const waiter of this.waiters.splice(0)) waiter.reject(this.exited);
+    });
   }
 
   /** The error line of stderr (e.g. "Error: …" of an uncaught exception) and its last lines. */

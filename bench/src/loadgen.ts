@@ -12,6 +12,7 @@ import { Command } from "commander";
 import * as hdr from "hdr-histogram-js";
 import { loadSystem } from "./systems/index.js";
 import type { BenchChat, BenchClient, System } from "./system.js";
+import { expectedUnary } from "./messages.js";
 import type { LoadResult, MeasurementSpec } from "./workloads.js";
 
 function say(line: string): void {
@@ -93,14 +94,7 @@ function sample(): Sample {
   return { cpu: process.cpuUsage(), rss: memory.rss, heapUsed: memory.heapUsed, at: performance.now() };
 }
 
-function result(
-  start: Sample,
-  end: Sample,
-  loop: ClosedLoop | undefined,
-  operations: number,
-  errors: number,
-  firstError: string | undefined,
-): LoadResult {
+function result(start: Sample, end: Sample, loop: ClosedLoop | undefined, operations: number, errors: number, firstError: string | undefined): LoadResult {
   const elapsedSeconds = (end.at - start.at) / 1000;
   const h = loop?.histogram;
   const latency =
@@ -147,14 +141,14 @@ async function runClosedLoop(spec: MeasurementSpec, call: () => Promise<unknown>
 
 async function runStream(spec: MeasurementSpec, client: BenchClient): Promise<LoadResult> {
   const warmup = Math.max(10_000, Math.floor(spec.streamCount / 5));
-  const warmed = await client.stream(warmup);
+  const warmed = await client.stream(spec.set, warmup);
   if (warmed !== warmup) throw new Error(`warm-up stream delivered ${warmed} of ${warmup} messages`);
   const start = sample();
   say("MEASURE");
   let received = 0;
   let error: string | undefined;
   try {
-    received = await client.stream(spec.streamCount);
+    received = await client.stream(spec.set, spec.streamCount);
   } catch (e) {
     error = (e as Error).message;
   }
@@ -215,15 +209,19 @@ async function runPingPong(spec: MeasurementSpec, client: BenchClient): Promise<
 async function run(spec: MeasurementSpec): Promise<LoadResult> {
   const system: System = await loadSystem(spec.system);
   const payload = new Uint8Array(spec.payloadBytes).fill(0x61);
-  const target = { host: spec.host, port: spec.port };
+  const target = { host: spec.host, port: spec.port, set: spec.set };
+  const set = spec.set;
+  const expected = expectedUnary(set, spec.payloadBytes);
+  const check = (got: number) => {
+    if (got !== expected) throw new Error(`${set} unary call answered ${got}, expected ${expected}`);
+  };
 
   if (spec.workload === "connect-rate") {
     say("READY");
     return runClosedLoop(spec, async () => {
       const client = await system.connect(target);
       try {
-        const echoed = await client.unary(payload);
-        if (echoed !== payload.length) throw new Error(`echoed ${echoed} bytes, sent ${payload.length}`);
+        check(await client.unary(set, payload));
       } finally {
         await client.close();
       }
@@ -236,10 +234,7 @@ async function run(spec: MeasurementSpec): Promise<LoadResult> {
     if (spec.workload === "stream") return await runStream(spec, client);
     if (spec.workload === "client-stream") return await runUpload(spec, client);
     if (spec.workload === "bidi-pingpong") return await runPingPong(spec, client);
-    return await runClosedLoop(spec, async () => {
-      const echoed = await client.unary(payload);
-      if (echoed !== payload.length) throw new Error(`echoed ${echoed} bytes, sent ${payload.length}`);
-    });
+    return await runClosedLoop(spec, async () => check(await client.unary(set, payload)));
   } finally {
     await Promise.race([client.close(), sleep(2000)]);
   }

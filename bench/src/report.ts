@@ -1,6 +1,7 @@
 // Medians over rounds, spread, ratios, and the table.
 
 import type { ServerSample } from "./child.js";
+import type { MessageSet } from "./messages.js";
 import type { WorkloadKind } from "./system.js";
 import type { LoadResult, MeasurementSpec } from "./workloads.js";
 
@@ -25,6 +26,7 @@ export interface SummaryRow {
   system: string;
   key: string;
   workload: WorkloadKind;
+  set: MessageSet;
   /** Rounds that produced a result. */
   rounds: number;
   /** Why there is no result: skipped system, unsupported workload, or the errors. */
@@ -56,6 +58,18 @@ const STARVED_MS = 100;
 
 export const RATIO_REFERENCES = ["grpc-js", "thrift", "raw"] as const;
 
+/** The message set and workload of a measurement key ("realistic unary@256"). */
+export function parseKey(key: string): { set: MessageSet; workload: WorkloadKind } {
+  const [set, rest] = key.split(" ") as [MessageSet, string];
+  return { set, workload: (rest.split("@")[0] ?? rest) as WorkloadKind };
+}
+
+/** Pairs of systems that differ only in the server: [ours, Rust's, the client they share]. */
+export const SERVER_PAIRS: readonly (readonly [string, string, string])[] = [
+  ["protosocket", "rust-server", "our client"],
+  ["rust-client", "rust", "the Rust client"],
+];
+
 export function median(values: readonly number[]): number | undefined {
   if (values.length === 0) return undefined;
   const sorted = [...values].sort((a, b) => a - b);
@@ -84,8 +98,8 @@ export function aggregate(systems: readonly SystemInfo[], keys: readonly string[
   for (const key of keys) {
     for (const system of systems) {
       const mine = measurements.filter((m) => m.key === key && m.spec.system === system.name);
-      const workload = (key.split("@")[0] ?? key) as WorkloadKind;
-      const row: SummaryRow = { system: system.name, key, workload, rounds: 0, errors: 0, ratios: {} };
+      const { set, workload } = parseKey(key);
+      const row: SummaryRow = { system: system.name, key, workload, set, rounds: 0, errors: 0, ratios: {} };
       if (system.skipped !== undefined) row.note = `skipped: ${system.skipped}`;
       else if (system.unsupported[workload] !== undefined) row.note = `n/a: ${system.unsupported[workload]}`;
       const ok = mine.filter((m) => m.client !== undefined && m.client.operations > 0);
@@ -203,5 +217,21 @@ export function renderTable(
     "RSS = resident set size at the start → end of the measured window (median over rounds). Compare only within one run.",
   ];
   for (const s of systems) if (s.skipped !== undefined) footer.push(`${s.name}: skipped — ${s.skipped}`);
-  return [...lines, "", ...footer, ...notes].join("\n");
+  return [...lines, "", ...footer, ...serverComparison(rows), ...notes].join("\n");
+}
+
+/** Our server against the Rust server, with the same client: rate and server CPU per call. */
+export function serverComparison(rows: readonly SummaryRow[]): string[] {
+  const out: string[] = [];
+  for (const [ours, theirs, client] of SERVER_PAIRS) {
+    for (const row of rows) {
+      if (row.system !== ours || row.rate === undefined) continue;
+      const other = rows.find((r) => r.key === row.key && r.system === theirs);
+      if (other?.rate === undefined) continue;
+      const cpu = row.serverCpuUsPerOp !== undefined && other.serverCpuUsPerOp !== undefined && other.serverCpuUsPerOp > 0 ? row.serverCpuUsPerOp / other.serverCpuUsPerOp : undefined;
+      if (out.length === 0) out.push("", "our server / the Rust protosocket-rpc server, same client and messages (rate ratio; server CPU per call ratio):");
+      out.push(`  ${row.key.padEnd(24)} with ${client}: ${ratio(row.rate / other.rate)} the rate; ${cpu === undefined ? "—" : `${ratio(cpu)} the CPU per call`} (${fixed(row.serverCpuUsPerOp, 2)} vs ${fixed(other.serverCpuUsPerOp, 2)} µs)`);
+    }
+  }
+  return out;
 }

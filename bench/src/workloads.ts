@@ -1,18 +1,27 @@
 // What one measurement is, shared by the coordinator and the load generator.
 
+import type { MessageSet } from "./messages.js";
 import type { WorkloadKind } from "./system.js";
 
-export const WORKLOADS: readonly WorkloadKind[] = ["unary-small", "unary-64k", "stream", "connect-rate", "client-stream", "bidi-pingpong"];
+export const WORKLOADS: readonly WorkloadKind[] = ["unary", "unary-64k", "stream", "connect-rate", "client-stream", "bidi-pingpong"];
 
-/** Payload bytes of `unary-small` (plus the 5-byte message "hello"). */
-export const SMALL_PAYLOAD_BYTES = 16;
-/** Payload bytes of `unary-64k`. */
-export const LARGE_PAYLOAD_BYTES = 64 * 1024;
+/** The message sets a workload runs with (64 KiB payloads need a payload; opening connections needs one set). */
+export const WORKLOAD_SETS: Readonly<Record<WorkloadKind, readonly MessageSet[]>> = {
+  unary: ["small", "realistic", "grpc"],
+  "unary-64k": ["small", "grpc"],
+  stream: ["small", "realistic", "grpc"],
+  "connect-rate": ["small"],
+  // The streaming service's Upload and Chat messages (src/systems/*-streams.ts).
+  "client-stream": ["small"],
+  "bidi-pingpong": ["small"],
+};
 
 /** Everything the load generator needs to run one measurement. */
 export interface MeasurementSpec {
   system: string;
   workload: WorkloadKind;
+  /** The message set (src/messages.ts). */
+  set: MessageSet;
   host: string;
   port: number;
   /** Calls kept in flight (closed loop); 1 for `stream` and `client-stream`; bidi calls ping-ponging for `bidi-pingpong`. */
@@ -24,9 +33,10 @@ export interface MeasurementSpec {
   durationSeconds: number;
 }
 
-/** The row label of a measurement, e.g. `unary-small@256`. */
-export function measurementKey(spec: Pick<MeasurementSpec, "workload" | "concurrency">): string {
-  return spec.workload === "stream" || spec.workload === "client-stream" ? spec.workload : `${spec.workload}@${spec.concurrency}`;
+/** The row label of a measurement, e.g. `realistic unary@256`. */
+export function measurementKey(spec: Pick<MeasurementSpec, "workload" | "concurrency" | "set">): string {
+  const oneCall = spec.workload === "stream" || spec.workload === "client-stream";
+  return `${spec.set} ${oneCall ? spec.workload : `${spec.workload}@${spec.concurrency}`}`;
 }
 
 export interface LatencySummary {
@@ -42,12 +52,12 @@ export interface LatencySummary {
 export interface LoadResult {
   /** Completed calls (or streamed messages) inside the measured window. */
   operations: number;
-  /** Calls/s, or messages/s for `stream` and `client-stream`, connections/s for `connect-rate`, round trips/s for `bidi-pingpong`. */
+  /** Calls/s, or messages/s for `stream`, or connections/s for `connect-rate`. */
   rate: number;
   elapsedSeconds: number;
   errors: number;
   firstError?: string;
-  /** Latency per call in µs (per connection for `connect-rate`, per round trip for `bidi-pingpong`); null for `stream` and `client-stream`. */
+  /** Latency per call in µs (per connection for `connect-rate`); null for `stream`. */
   latencyUs: LatencySummary | null;
   /** The HDR histogram of the window, compressed base64 (HdrHistogram's encoding). */
   histogram: string | null;

@@ -6,10 +6,18 @@
 import http2 from "node:http2";
 import { once } from "node:events";
 import { create } from "@bufbuild/protobuf";
-import { ConnectError, type Code, createClient, type Client, type Transport } from "@connectrpc/connect";
-import { connectNodeAdapter, createConnectTransport, createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
+import { ConnectError, Code, createClient, type Client, type Transport } from "@connectrpc/connect";
+import {
+  connectNodeAdapter,
+  createConnectTransport,
+  createGrpcTransport,
+  Http2SessionManager,
+} from "@connectrpc/connect-node";
 import { CountResponseSchema, EchoResponseSchema, EchoService } from "@protosocket/gen/echo/v1/echo_pb.js";
+import { BenchService, PlaceOrderResponseSchema, SimpleResponseSchema } from "@protosocket/gen/bench/v1/bench_pb.js";
+import { GRPC_PAYLOAD_BYTES, ORDER, ORDER_PLACED, type MessageSet } from "../messages.js";
 import { ECHO_MESSAGE, type BenchClient, type BenchServer, type ConnectOptions, type System } from "../system.js";
+import { placeOrder, streamedOrder, streamingResponse, unaryCall } from "./handlers.js";
 
 async function serve(port: number): Promise<BenchServer> {
   const handler = connectNodeAdapter({
@@ -28,6 +36,21 @@ async function serve(port: number): Promise<BenchServer> {
           throw new ConnectError(request.message, request.code as Code);
         },
       });
+      router.service(BenchService, {
+        placeOrder(request) {
+          return create(PlaceOrderResponseSchema, placeOrder(request));
+        },
+        async *listOrders(request) {
+          for (let n = 1; n <= request.count; n++) yield create(PlaceOrderResponseSchema, streamedOrder(n));
+        },
+        unaryCall(request) {
+          return create(SimpleResponseSchema, unaryCall(request));
+        },
+        async *streamingFromServer(request) {
+          const body = new Uint8Array(request.request?.responseSize ?? 0);
+          for (let n = 1; n <= request.count; n++) yield create(SimpleResponseSchema, streamingResponse(body));
+        },
+      });
     },
   });
   const server = http2.createServer(handler);
@@ -42,23 +65,40 @@ async function serve(port: number): Promise<BenchServer> {
 }
 
 class ConnectNodeClient implements BenchClient {
-  private readonly client: Client<typeof EchoService>;
+  private readonly echo: Client<typeof EchoService>;
+  private readonly bench: Client<typeof BenchService>;
 
   constructor(
     transport: Transport,
     private readonly sessions: Http2SessionManager,
   ) {
-    this.client = createClient(EchoService, transport);
+    this.echo = createClient(EchoService, transport);
+    this.bench = createClient(BenchService, transport);
   }
 
-  async unary(payload: Uint8Array): Promise<number> {
-    const response = await this.client.echo({ message: ECHO_MESSAGE, payload });
-    return response.payload.length;
+  async unary(set: MessageSet, payload: Uint8Array): Promise<number> {
+    if (set === "small") {
+      const response = await this.echo.echo({ message: ECHO_MESSAGE, payload });
+      return response.payload.length;
+    }
+    if (set === "realistic") {
+      const response = await this.bench.placeOrder(ORDER);
+      if (response.id !== ORDER.id || response.status !== ORDER_PLACED) throw new Error("PlaceOrder answered another order");
+      return response.tags.length;
+    }
+    const response = await this.bench.unaryCall({ responseType: 0, responseSize: payload.length, payload: { type: 0, body: payload } });
+    return response.payload?.body.length ?? -1;
   }
 
-  async stream(count: number): Promise<number> {
+  async stream(set: MessageSet, count: number): Promise<number> {
     let received = 0;
-    for await (const _ of this.client.count({ count })) received++;
+    const items: AsyncIterable<unknown> =
+      set === "small"
+        ? this.echo.count({ count })
+        : set === "realistic"
+          ? this.bench.listOrders({ count })
+          : this.bench.streamingFromServer({ request: { responseSize: GRPC_PAYLOAD_BYTES }, count });
+    for await (const _ of items) received++;
     return received;
   }
 

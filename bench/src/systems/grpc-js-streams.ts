@@ -15,7 +15,7 @@ import {
   type UploadSummary,
 } from "@protosocket/gen/streaming/v1/streaming_pb.js";
 import { ECHO_MESSAGE, type BenchChat } from "../system.js";
-import { SMALL_PAYLOAD_BYTES } from "../workloads.js";
+import { SMALL_PAYLOAD_BYTES } from "../messages.js";
 
 const serializeChunk = (m: Chunk): Buffer => Buffer.from(toBinary(ChunkSchema, m));
 const deserializeChunk = (b: Buffer): Chunk => fromBinary(ChunkSchema, b);

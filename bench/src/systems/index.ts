@@ -12,6 +12,9 @@ export const SYSTEM_LOADERS: Readonly<Record<string, () => Promise<System>>> = {
   connect: async () => (await import("./connect-node.js")).connectProtocol,
   thrift: async () => (await import("./thrift.js")).thriftSystem,
   raw: async () => (await import("./raw.js")).raw,
+  "rust-server": async () => (await import("./rust.js")).rustServer,
+  "rust-client": async () => (await import("./rust.js")).rustClient,
+  rust: async () => (await import("./rust.js")).rust,
 };
 
 export const SYSTEM_NAMES: readonly string[] = Object.keys(SYSTEM_LOADERS);

@@ -4,7 +4,7 @@
 // bytes, Chat answers each message with itself (Ping, unmeasured, answers with its request).
 
 import { ECHO_MESSAGE, type BenchChat } from "../system.js";
-import { SMALL_PAYLOAD_BYTES } from "../workloads.js";
+import { SMALL_PAYLOAD_BYTES } from "../messages.js";
 
 /** The shapes of the runtime's streaming client that this file relies on. */
 export interface StreamingClient {

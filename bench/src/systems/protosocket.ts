@@ -1,14 +1,20 @@
-// protosocket-ts, the system under test: `protosocket` (one connection) and
-// `protosocket-4conn` (four connections, calls spread round-robin), through the
-// public API of @protosocket/runtime and the generated EchoServiceDefinition
-// (@protosocket/gen, from proto/echo/v1). `npm run bench` builds both first.
+// protosocket-ts, the system under test: `protosocket` (one connection),
+// `protosocket-4conn` (four connections, calls spread round-robin) and
+// `protosocket-intercepted` (one pass-through interceptor on each side: what the
+// interceptor seam costs), through the public API of @protosocket/runtime and the
+// generated definitions (@protosocket/gen): echo.v1.EchoService for the small set,
+// bench.v1.BenchService for the realistic and grpc sets, streaming.v1.StreamingService
+// for the client-stream and bidi-pingpong workloads. `npm run bench` builds them first.
 //
-// The handlers are the same as every other system's: echo returns the request's message
-// and payload; count yields { n } for n = 1..count (delay_ms and payload_size are 0 here).
+// The handlers are the same as every other system's (src/systems/handlers.ts): echo
+// returns the request's message and payload; count yields { n } for n = 1..count.
 
-import { EchoServiceDefinition, type EchoServiceClient, type EchoServiceHandlers } from "@protosocket/gen/echo/v1/echo_protosocket.js";
+import type { EchoServiceClient, EchoServiceHandlers } from "@protosocket/gen/echo/v1/echo_protosocket.js";
+import { EchoServiceDefinition } from "@protosocket/gen/echo/v1/echo_protosocket.js";
+import { BenchServiceDefinition, type BenchServiceClient, type BenchServiceHandlers } from "@protosocket/gen/bench/v1/bench_protosocket.js";
 import { StreamingServiceDefinition } from "@protosocket/gen/streaming/v1/streaming_protosocket.js";
 import { connect, createClient, createServer, type Interceptor, type ServerInterceptor, type Transport } from "@protosocket/runtime";
+import { GRPC_PAYLOAD_BYTES, ORDER, ORDER_PLACED, type MessageSet } from "../messages.js";
 import {
   ECHO_MESSAGE,
   REQUEST_STREAM_WORKLOADS,
@@ -19,11 +25,12 @@ import {
   type System,
   type WorkloadKind,
 } from "../system.js";
+import { placeOrder, streamedOrder, streamingResponse, unaryCall } from "./handlers.js";
 import { protosocketOpenChat, protosocketUpload, streamingImpl, type StreamingClient } from "./protosocket-streams.js";
 
 // ---- server ------------------------------------------------------------------------
 
-const handlers: EchoServiceHandlers = {
+const echoHandlers: EchoServiceHandlers = {
   echo(request) {
     return { message: request.message, payload: request.payload };
   },
@@ -35,18 +42,39 @@ const handlers: EchoServiceHandlers = {
   },
 };
 
+const benchHandlers: BenchServiceHandlers = {
+  placeOrder: (request) => placeOrder(request),
+  async *listOrders(request) {
+    for (let n = 1; n <= request.count; n++) yield streamedOrder(n);
+  },
+  unaryCall: (request) => unaryCall(request),
+  async *streamingFromServer(request) {
+    const body = new Uint8Array(request.request?.responseSize ?? 0);
+    for (let n = 1; n <= request.count; n++) yield streamingResponse(body);
+  },
+};
+
 /** Interceptors that only pass the call on: what the interceptor seam itself costs. */
 const passThrough: Interceptor = (next) => (request) => next(request);
 const serverPassThrough: ServerInterceptor = (next) => (request) => next(request);
 
-async function serve(port: number, intercepted = false, workload?: WorkloadKind): Promise<BenchServer> {
+/**
+ * Serves one message set (small: the echo service; realistic and grpc: the bench
+ * service), or the streaming service for the request-stream workloads: one listener
+ * carries one envelope pair.
+ */
+async function serve(port: number, set: MessageSet, workload: WorkloadKind | undefined, intercepted: boolean): Promise<BenchServer> {
   const server = createServer(intercepted ? { interceptors: [serverPassThrough] } : {});
-  // One listener carries one envelope pair: the request-stream workloads get a server of the streaming service.
-  if (workload !== undefined && REQUEST_STREAM_WORKLOADS.includes(workload))
-    server.register(StreamingServiceDefinition, streamingImpl as never);
-  else server.register(EchoServiceDefinition, handlers);
+  if (workload !== undefined && REQUEST_STREAM_WORKLOADS.includes(workload)) server.register(StreamingServiceDefinition, streamingImpl as never);
+  else if (set === "small") server.register(EchoServiceDefinition, echoHandlers);
+  else server.register(BenchServiceDefinition, benchHandlers);
   const address = await server.listen({ host: "127.0.0.1", port });
   return { port: address.port, close: () => server.close() };
+}
+
+/** Serves one message set with no interceptors (also the server of the rust-client system). */
+export function serveProtosocket(port: number, set: MessageSet, workload?: WorkloadKind): Promise<BenchServer> {
+  return serve(port, set, workload, false);
 }
 
 // ---- client ------------------------------------------------------------------------
@@ -55,25 +83,39 @@ class ProtosocketClient implements BenchClient {
   private next = 0;
 
   constructor(
-    private readonly clients: EchoServiceClient[],
-    private readonly transports: Transport[],
+    private readonly echoClients: EchoServiceClient[],
+    private readonly benchClients: BenchServiceClient[],
     private readonly streamingClients: StreamingClient[],
+    private readonly transports: Transport[],
   ) {}
 
-  private pick(): EchoServiceClient {
-    const client = this.clients[this.next]!;
-    this.next = (this.next + 1) % this.clients.length;
+  private pick<T>(clients: T[]): T {
+    const client = clients[this.next] as T;
+    this.next = (this.next + 1) % clients.length;
     return client;
   }
 
-  async unary(payload: Uint8Array): Promise<number> {
-    const response = await this.pick().echo({ message: ECHO_MESSAGE, payload });
-    return response.payload.length;
+  async unary(set: MessageSet, payload: Uint8Array): Promise<number> {
+    if (set === "small") {
+      const response = await this.pick(this.echoClients).echo({ message: ECHO_MESSAGE, payload });
+      return response.payload.length;
+    }
+    if (set === "realistic") {
+      const response = await this.pick(this.benchClients).placeOrder(ORDER);
+      if (response.id !== ORDER.id || response.status !== ORDER_PLACED) throw new Error("PlaceOrder answered another order");
+      return response.tags.length;
+    }
+    const response = await this.pick(this.benchClients).unaryCall({ responseType: 0, responseSize: payload.length, payload: { type: 0, body: payload } });
+    return response.payload?.body.length ?? -1;
   }
 
-  async stream(count: number): Promise<number> {
+  async stream(set: MessageSet, count: number): Promise<number> {
     let received = 0;
-    for await (const _ of this.pick().count({ count })) received++;
+    let items: AsyncIterable<unknown>;
+    if (set === "small") items = this.pick(this.echoClients).count({ count });
+    else if (set === "realistic") items = this.pick(this.benchClients).listOrders({ count });
+    else items = this.pick(this.benchClients).streamingFromServer({ request: { responseSize: GRPC_PAYLOAD_BYTES }, count });
+    for await (const _ of items) received++;
     return received;
   }
 
@@ -90,20 +132,31 @@ class ProtosocketClient implements BenchClient {
   }
 }
 
-function connectWith(connectionCount: number, intercepted = false) {
+/** Opens `connectionCount` connections of our client; creating clients on them builds nothing. */
+function connectWith(connectionCount: number, intercepted: boolean) {
   return async (options: ConnectOptions): Promise<BenchClient> => {
     const transports = await Promise.all(
       Array.from({ length: connectionCount }, () =>
         connect({ host: options.host, port: options.port, ...(intercepted ? { interceptors: [passThrough] } : {}) }),
       ),
     );
-    // Creating a client builds nothing; a connection takes the envelopes of the first service it calls.
     return new ProtosocketClient(
       transports.map((t) => createClient(EchoServiceDefinition, t)),
-      transports,
+      transports.map((t) => createClient(BenchServiceDefinition, t)),
       transports.map((t) => createClient(StreamingServiceDefinition, t) as unknown as StreamingClient),
+      transports,
     );
   };
+}
+
+/** Opens `connectionCount` connections of our client with no interceptors (also the client of the rust-server system). */
+export function connectProtosocket(connectionCount: number): (options: ConnectOptions) => Promise<BenchClient> {
+  return connectWith(connectionCount, false);
+}
+
+/** Always available: the bench builds against the runtime. */
+export async function protosocketAvailable(): Promise<string | undefined> {
+  return undefined;
 }
 
 export const protosocket: System = {
@@ -111,8 +164,8 @@ export const protosocket: System = {
   description: "protosocket-ts (@protosocket/runtime), one connection",
   server: "protosocket",
   requestStreams: true,
-  serve: (port, workload) => serve(port, false, workload),
-  connect: connectWith(1),
+  serve: (port, set, workload) => serve(port, set, workload, false),
+  connect: connectWith(1, false),
 };
 
 export const protosocket4conn: System = {
@@ -123,8 +176,8 @@ export const protosocket4conn: System = {
     stream: "one stream uses one connection: see protosocket",
     "connect-rate": "see protosocket",
   },
-  serve: (port) => serve(port),
-  connect: connectWith(4),
+  serve: (port, set) => serve(port, set, undefined, false),
+  connect: connectWith(4, false),
 };
 
 export const protosocketIntercepted: System = {
@@ -135,6 +188,6 @@ export const protosocketIntercepted: System = {
     "connect-rate": "see protosocket",
   },
   requestStreams: true,
-  serve: (port, workload) => serve(port, true, workload),
+  serve: (port, set, workload) => serve(port, set, workload, true),
   connect: connectWith(1, true),
 };

@@ -9,7 +9,10 @@
 //! * [`server`]: the interop server (`interop-server` binary).
 //! * [`client`]: the scripted scenarios (`interop-client` binary).
 //! * [`vectors`]: the byte vectors written to `interop/vectors/frames.json`.
+//! * [`bench`]: the benchmark's Rust server and load generator (`bench-server`,
+//!   `bench-loadgen`; bench/README.md).
 
+pub mod bench;
 pub mod client;
 pub mod envelope;
 pub mod json;

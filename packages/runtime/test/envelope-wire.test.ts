@@ -4,8 +4,8 @@ import { describe, expect, it } from "vitest";
 import type { ServiceDefinition } from "../src/index.js";
 import { createEnvelopeWire } from "../src/envelope/create-envelope-wire.js";
 import type { EnvelopeWire } from "../src/envelope/envelope-wire.js";
-import { leafWriterOf, type Scratch } from "../src/envelope/leaf-writer.js";
 import { scratchBytes } from "../src/envelope/fast-envelope-wire.js";
+import { initArb } from "./support/random-schema.js";
 import { echoDef, interopDef, kvDef } from "./support/services.js";
 
 function wires(def: ServiceDefinition, side: "request" | "response"): { fast: EnvelopeWire; generic: EnvelopeWire } {
@@ -233,46 +233,59 @@ describe("envelope writers and their sinks", () => {
   });
 });
 
-describe("compiled leaf writers", () => {
-  const schemas = new Map<string, DescMessage>();
-  for (const def of [echoDef, interopDef, kvDef]) {
-    for (const m of def.service.methods) {
-      schemas.set(m.input.typeName, m.input);
-      schemas.set(m.output.typeName, m.output);
+describe("case messages written by their compiled codecs", () => {
+  it("an init object (what a handler returns) is written as create() would make it, by both codecs", () => {
+    for (const [def, side] of [
+      [echoDef, "response"],
+      [echoDef, "request"],
+      [interopDef, "response"],
+      [kvDef, "response"],
+    ] as const) {
+      const { fast, generic } = wires(def, side);
+      const paths = def.binding.methods.map((m) => (side === "request" ? m.request : m.response));
+      fc.assert(
+        fc.property(ids, fc.constantFrom(...paths).chain((p) => fc.tuple(fc.constant(p), initArb(fast.target(p).schema))), (id, [path, init]) => {
+          const expected = [...generic.encode(id, 0, generic.target(path), create(generic.target(path).schema, init as never))];
+          expect([...fast.encode(id, 0, fast.target(path), init as never)]).toEqual(expected);
+          expect([...generic.encode(id, 0, generic.target(path), init as never)]).toEqual(expected);
+          const written: number[] = [];
+          fast.write({ send: (body, head) => written.push(...(head ?? []), ...body) }, id, 0, fast.target(path), init as never);
+          expect(written).toEqual(expected);
+        }),
+        { numRuns: 200 },
+      );
     }
-  }
-
-  it("exist for the simple messages and not for others", () => {
-    expect(leafWriterOf(schemas.get("echo.v1.EchoRequest") as DescMessage)).toBeDefined();
-    expect(leafWriterOf(schemas.get("interop.v1.FailRequest") as DescMessage)).toBeDefined();
-    // uint64 is not one of the compiled field types.
-    expect(leafWriterOf(schemas.get("interop.v1.StreamItem") as DescMessage)).toBeUndefined();
   });
 
-  for (const [name, schema] of schemas) {
-    const writer = leafWriterOf(schema);
-    if (writer === undefined) continue;
-    it(`writes exactly what toBinary writes: ${name}`, () => {
-      fc.assert(
-        fc.property(arbitraryMessage(schema), fc.nat({ max: 40 }), (message, offset) => {
-          const scratch: Scratch = { buf: new Uint8Array(8), pos: offset };
-          expect(writer(message, scratch)).toBe(true);
-          expect([...scratch.buf.subarray(offset, scratch.pos)]).toEqual([...toBinary(schema, message)]);
-        }),
-        { numRuns: 300 },
-      );
-    });
-  }
+  it("a body toBinary rejects is rejected with toBinary's error, and nothing is sent", () => {
+    const { fast } = wires(interopDef, "request");
+    const method = interopDef.binding.methods.find((m) => m.request.path === "fail");
+    if (method === undefined) throw new Error("no fail method");
+    const t = fast.target(method.request);
+    const bad = { ...create(t.schema), code: 1.5 } as Message;
+    let expected = "";
+    try {
+      toBinary(t.schema, bad);
+    } catch (e) {
+      expected = (e as Error).message;
+    }
+    expect(expected).not.toBe("");
+    const sent: Uint8Array[] = [];
+    expect(() => fast.write({ send: (body) => sent.push(body) }, 1, 0, t, bad)).toThrow(expected);
+    expect(sent).toHaveLength(0);
+  });
 
-  it("declines values toBinary would reject, unknown fields and other types", () => {
-    const schema = schemas.get("interop.v1.FailRequest") as DescMessage;
-    const writer = leafWriterOf(schema)!;
-    const scratch: Scratch = { buf: new Uint8Array(64), pos: 0 };
-    expect(writer(create(schema, { code: 3 }), scratch)).toBe(true);
-    expect(writer({ ...create(schema), code: 1.5 } as Message, scratch)).toBe(false);
-    expect(writer({ ...create(schema), code: 2 ** 31 } as Message, scratch)).toBe(false);
-    expect(writer({ ...create(schema), message: 7 } as unknown as Message, scratch)).toBe(false);
-    expect(writer({ ...create(schema), $unknown: [{ no: 99, wireType: 0, data: new Uint8Array([1]) }] } as Message, scratch)).toBe(false);
-    expect(writer(create(schemas.get("echo.v1.EchoRequest") as DescMessage), scratch)).toBe(false);
+  it("a large payload written last is the frame's body, not copied; the frame is toBinary's envelope", () => {
+    const { fast, generic } = wires(echoDef, "response");
+    const method = echoDef.binding.methods.find((m) => m.response.path === "echo");
+    if (method === undefined) throw new Error("no echo method");
+    const payload = new Uint8Array(64 * 1024).fill(7);
+    const body = create(fast.target(method.response).schema, { message: "hello", payload } as never);
+    const parts: { body: Uint8Array; head: Uint8Array | undefined }[] = [];
+    fast.write({ send: (b, head) => parts.push({ body: b, head: head?.slice() }) }, 42, 0, fast.target(method.response), body);
+    expect(parts).toHaveLength(1);
+    expect(parts[0]?.body).toBe(payload);
+    const frame = [...(parts[0]?.head ?? []), ...payload];
+    expect(frame).toEqual([...generic.encode(42, 0, generic.target(method.response), body)]);
   });
 });

@@ -1,11 +1,12 @@
 import {
-  create,
+  type DescMessage,
   type DescMethod,
   type DescMethodBiDiStreaming,
   type DescMethodClientStreaming,
   type DescMethodServerStreaming,
   type DescMethodUnary,
   type Message,
+  type MessageInitShape,
 } from "@bufbuild/protobuf";
 import type { FrameHandler, FrameLink } from "../conn/frame-link.js";
 import { ControlCode } from "../envelope/control-code.js";
@@ -31,6 +32,9 @@ export interface ClientConnectionOptions {
   /** Interceptors around every call, outermost first. */
   interceptors?: readonly Interceptor[];
 }
+
+/** The init object of an empty message. */
+const EMPTY_INIT = {};
 
 /** The largest id before ids wrap around to 1. */
 const MAX_ID = Number.MAX_SAFE_INTEGER;
@@ -324,14 +328,11 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
   private write(call: PendingCall, id: number, code: ControlCode, input: unknown, context?: EnvelopeContext): RpcError | undefined {
     const method = call.method;
     const kind = method.desc.methodKind;
-    let message: Message | undefined;
-    try {
-      if (code === ControlCode.Normal || kind === "client_streaming" || kind === "bidi_streaming") {
-        message = create(method.desc.input, (code === ControlCode.Normal ? input : undefined) as never);
-      }
-    } catch (e) {
-      return new RpcError(Code.InvalidArgument, `invalid request: ${e instanceof Error ? e.message : String(e)}`, [], { ...this.errorContext(method), cause: e });
-    }
+    // A Normal frame carries the request as given (a message or its init object: the codec writes it
+    // as create() would make it, without making it); End and Cancel of a request stream an empty one.
+    let message: MessageInitShape<DescMessage> | undefined;
+    if (code === ControlCode.Normal) message = input as MessageInitShape<DescMessage>;
+    else if (kind === "client_streaming" || kind === "bidi_streaming") message = EMPTY_INIT;
     try {
       if (message === undefined) call.codecs.request.write(this.link, id, code, undefined, undefined, context);
       else call.codecs.request.write(this.link, id, code, method.request, message, context);

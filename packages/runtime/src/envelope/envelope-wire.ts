@@ -5,7 +5,7 @@
  * implementations are generic-envelope-wire.ts and fast-envelope-wire.ts;
  * create-envelope-wire.ts picks one.
  */
-import type { DescMessage, Message } from "@bufbuild/protobuf";
+import type { DescMessage, Message, MessageInitShape } from "@bufbuild/protobuf";
 import type { CasePath } from "../binding/binding.js";
 import type { ControlCode } from "./control-code.js";
 import type { MessageId } from "./message-id.js";
@@ -71,10 +71,20 @@ export interface EnvelopeWire {
   readonly fast: boolean;
   /** Registers (or returns the registered) target for a case path. */
   target(path: CasePath): WireTarget;
-  /** The bytes of an envelope with this id and code, carrying `body` at `target` and `context`, when given. */
-  encode(id: MessageId, code: ControlCode, target?: WireTarget, body?: Message, context?: EnvelopeContext): Uint8Array;
-  /** Like {@link encode}, but hands the frame to `sink`, where it can avoid copying the case message's bytes. */
-  write(sink: FrameSink, id: MessageId, code: ControlCode, target?: WireTarget, body?: Message, context?: EnvelopeContext): void;
+  /**
+   * The bytes of an envelope with this id and code, carrying `body` at
+   * `target` and `context`, when given. `body` is a message of the target's
+   * type or its init object (what `create()` takes; the case carries
+   * `create(schema, body)`).
+   */
+  encode(id: MessageId, code: ControlCode, target?: WireTarget, body?: MessageInitShape<DescMessage>, context?: EnvelopeContext): Uint8Array;
+  /**
+   * Like {@link encode}, but hands the frame to `sink`, where it can avoid
+   * copying: a bytes value of 16 KiB or more that the case message ends with
+   * (a payload) goes to the sink as the frame's body, uncopied, so it must
+   * not change until the call is done.
+   */
+  write(sink: FrameSink, id: MessageId, code: ControlCode, target?: WireTarget, body?: MessageInitShape<DescMessage>, context?: EnvelopeContext): void;
   /** Parses an envelope; throws on bytes that are not a valid envelope. */
   decode(bytes: Uint8Array): InboundEnvelope;
   /** The message id in the first bytes of an envelope (possibly cut short), when they hold it. */

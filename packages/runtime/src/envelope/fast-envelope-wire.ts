@@ -3,9 +3,9 @@
  * three fields: the id (varint), the control code (varint) and one case (a
  * length-delimited message). Instead of building an envelope object and
  * walking its descriptor with toBinary/fromBinary, this codec writes those
- * fields directly around the case message's own toBinary bytes, and reads
- * them with a small tag loop that decodes the case message only when asked
- * (with fromBinary of its schema).
+ * fields directly around the case message, written by its compiled codec
+ * (src/protobuf), and reads them with a small tag loop that decodes the case
+ * message only when asked (with the compiled decoder of its schema).
  *
  * It writes what protobuf-es and prost write (fields in ascending number
  * order, id and code omitted when 0, an empty case as tag + 00), so the bytes
@@ -14,11 +14,11 @@
  * groups, truncation) it hands to the generic codec, which either decodes it
  * or throws the protobuf error.
  */
-import { fromBinary, ScalarType, toBinary, type DescField, type DescMessage, type Message } from "@bufbuild/protobuf";
+import type { DescMessage, Message, MessageInitShape } from "@bufbuild/protobuf";
 import { FeatureSet_FieldPresence } from "@bufbuild/protobuf/wkt";
 import type { CasePath, EnvelopeFields } from "../binding/binding.js";
+import { messageCodec, ProtoWriter, type MessageCodec } from "../protobuf/index.js";
 import { varintSize, writeVarint } from "../wire/varint-prefix.js";
-import { leafWriterOf, type LeafWriter, type Scratch } from "./leaf-writer.js";
 import { toControlCode, type ControlCode } from "./control-code.js";
 import type { EnvelopeContext, EnvelopeWire, FrameSink, InboundEnvelope, WireTarget } from "./envelope-wire.js";
 import { createGenericEnvelopeWire } from "./generic-envelope-wire.js";
@@ -44,20 +44,29 @@ interface FastTarget extends WireTarget {
   readonly tag: Uint8Array;
   /** True when the case's field number is above the id's and the code's: it is written last. */
   readonly last: boolean;
-  /** The compiled writer of the case's message type, when it has one. */
-  readonly leaf: LeafWriter | undefined;
+  /** The compiled codec of the case's message type. */
+  readonly codec: MessageCodec;
 }
 
 /** Room left before a case message in the scratch buffer for the envelope header written after it. */
 const HEADROOM = 32;
 const EMPTY = new Uint8Array(0);
-const scratch: Scratch = { buf: new Uint8Array(4096), pos: 0 };
+const scratch = new ProtoWriter(4096);
+// A bytes value this large, written last, goes to the connection as it is
+// (the connection's own copy limit): a 64 KiB payload is not copied by us.
+scratch.tailMinBytes = 16 * 1024;
 /** A scratch buffer grown past this for one large message is dropped afterwards. */
 const SCRATCH_KEEP_BYTES = 1024 * 1024;
 
 /** The size of the shared scratch buffer (for tests: it must not stay grown after a large message). */
 export function scratchBytes(): number {
   return scratch.buf.length;
+}
+
+/** Forgets the last frame (and the payload it may reference); drops a buffer grown large by one message. */
+function releaseScratch(): void {
+  if (scratch.buf.length > SCRATCH_KEEP_BYTES) scratch.buf = new Uint8Array(4096);
+  scratch.reset(0);
 }
 
 function tagBytes(field: number, wireType: number): Uint8Array {
@@ -90,10 +99,9 @@ export function createFastEnvelopeWire(schema: DescMessage, fields: EnvelopeFiel
   // field of the same oneof replaces a case read before it ("last one wins").
   const oneofOf = new Map<number, unknown>();
   for (const f of schema.fields) if (f.oneof !== undefined) oneofOf.set(f.number, f.oneof);
-  // The wire types each declared field may arrive with: a declared field with another one is
-  // left to the generic codec (fromBinary rejects it), so both read every input alike.
-  const wireTypesOf = new Map<number, readonly number[]>();
-  for (const f of schema.fields) wireTypesOf.set(f.number, allowedWireTypes(f));
+  // The envelope's declared fields: one that is not the id, the code or a registered case is
+  // left to the generic codec, so both read every input alike.
+  const declaredFields = new Set<number>(schema.fields.map((f) => f.number));
 
   const target = (path: CasePath): FastTarget => {
     let t = byPath.get(path.path);
@@ -110,7 +118,7 @@ export function createFastEnvelopeWire(schema: DescMessage, fields: EnvelopeFiel
       field: step.number,
       tag: tagBytes(step.number, WIRE_LEN),
       last: step.number > idField && step.number > codeField,
-      leaf: leafWriterOf(field.message),
+      codec: messageCodec(field.message),
     };
     byPath.set(path.path, t);
     byField.set(step.number, t);
@@ -118,10 +126,10 @@ export function createFastEnvelopeWire(schema: DescMessage, fields: EnvelopeFiel
   };
   for (const p of paths) target(p);
 
-  function encode(id: MessageId, code: ControlCode, t?: WireTarget, body?: Message, context?: EnvelopeContext): Uint8Array {
+  function encode(id: MessageId, code: ControlCode, t?: WireTarget, body?: MessageInitShape<DescMessage>, context?: EnvelopeContext): Uint8Array {
     if (hasContext(context)) return generic.encode(id, code, t === undefined ? undefined : generic.target(t.path), body, context);
     const ft = t as FastTarget | undefined;
-    const bodyBytes = ft !== undefined && body !== undefined ? toBinary(ft.schema, body) : undefined;
+    const bodyBytes = ft !== undefined && body !== undefined ? ft.codec.encode(body) : undefined;
     const hasId = id !== 0 && id !== 0n;
     let size = 0;
     if (hasId) size += idTag.length + (typeof id === "number" ? varintSize(id) : bigVarintSize(id));
@@ -164,25 +172,45 @@ export function createFastEnvelopeWire(schema: DescMessage, fields: EnvelopeFiel
 
   /**
    * Writes a frame. When the case comes last on the wire (the usual layout),
-   * the case message's bytes go to the sink as they are, after a small
-   * header of id, code and the case's tag and length: no copy.
+   * the case message is written by its compiled codec into a reused scratch
+   * buffer after room for the header, the header (id, code, the case's tag
+   * and length) just before it, and the frame goes to the sink in one piece,
+   * which copies it. A large bytes value written last (a payload) is not
+   * copied into the scratch buffer: it follows as the frame's body. An init
+   * object is written as it is, without create().
    */
-  function write(sink: FrameSink, id: MessageId, code: ControlCode, t?: WireTarget, body?: Message, context?: EnvelopeContext): void {
-    if (hasContext(context)) {
+  function write(sink: FrameSink, id: MessageId, code: ControlCode, t?: WireTarget, body?: MessageInitShape<DescMessage>, context?: EnvelopeContext): void {
+    const ft = t as FastTarget | undefined;
+    if (ft === undefined || body === undefined || !ft.last || hasContext(context)) {
       sink.send(encode(id, code, t, body, context));
       return;
     }
-    const ft = t as FastTarget | undefined;
-    if (ft === undefined || body === undefined || !ft.last) {
+    const hasId = id !== 0 && id !== 0n;
+    scratch.reset(HEADROOM);
+    try {
+      ft.codec.write(body, scratch);
+    } catch (e) {
+      releaseScratch();
+      throw e;
+    }
+    const leafLength = scratch.pos - HEADROOM;
+    const size = headerSize(id, hasId, code, ft, leafLength);
+    if (size > HEADROOM) {
+      // A header longer than any id, code and case can make: never happens; stay correct anyway.
+      releaseScratch();
       sink.send(encode(id, code, t, body));
       return;
     }
-    const hasId = id !== 0 && id !== 0n;
-    if (ft.leaf !== undefined && writeWithLeafWriter(sink, id, hasId, code, ft, body)) return;
-    const leaf = toBinary(ft.schema, body);
-    const head = new Uint8Array(headerSize(id, hasId, code, ft, leaf.length));
-    putHeader(head, 0, id, hasId, code, ft, leaf.length);
-    sink.send(leaf, head);
+    const buf = scratch.buf;
+    const start = HEADROOM - size;
+    putHeader(buf, start, id, hasId, code, ft, leafLength);
+    const tail = scratch.tail;
+    try {
+      if (tail !== undefined) sink.send(tail, buf.subarray(start, scratch.tailAt));
+      else sink.send(EMPTY, buf.subarray(start, scratch.pos));
+    } finally {
+      releaseScratch();
+    }
   }
 
   /** Bytes of the header before a case message of `leafLength` bytes: id, code, the case's tag and length. */
@@ -203,35 +231,6 @@ export function createFastEnvelopeWire(schema: DescMessage, fields: EnvelopeFiel
     }
     buf.set(ft.tag, pos);
     writeVarint(leafLength, buf, pos + ft.tag.length);
-  }
-
-  /**
-   * Writes the case message with its compiled writer into the scratch buffer
-   * after HEADROOM bytes, then the header just before it, and hands the
-   * sink the whole frame as one head (copied before send returns). Returns
-   * false, having sent nothing, when the writer declines.
-   */
-  function writeWithLeafWriter(sink: FrameSink, id: MessageId, hasId: boolean, code: ControlCode, ft: FastTarget, body: Message): boolean {
-    scratch.pos = HEADROOM;
-    const ok = (ft.leaf as LeafWriter)(body, scratch);
-    const end = scratch.pos;
-    const leafLength = end - HEADROOM;
-    const size = headerSize(id, hasId, code, ft, leafLength);
-    if (!ok || size > HEADROOM) {
-      if (scratch.buf.length > SCRATCH_KEEP_BYTES) scratch.buf = new Uint8Array(4096);
-      return false;
-    }
-    const buf = scratch.buf;
-    const start = HEADROOM - size;
-    putHeader(buf, start, id, hasId, code, ft, leafLength);
-    try {
-      // The sink copies `head` before it returns (FrameSink's contract), so the scratch buffer is free again after.
-      sink.send(EMPTY, buf.subarray(start, end));
-    } finally {
-      // Also when send throws (a frame over the limit): a buffer grown for one large message is not kept.
-      if (buf.length > SCRATCH_KEEP_BYTES) scratch.buf = new Uint8Array(4096);
-    }
-    return true;
   }
 
   function decode(bytes: Uint8Array): InboundEnvelope {
@@ -298,8 +297,10 @@ export function createFastEnvelopeWire(schema: DescMessage, fields: EnvelopeFiel
           pos = caseEnd;
           continue;
         }
-        const allowed = wireTypesOf.get(field);
-        if (allowed !== undefined && !allowed.includes(wireType)) throw FALLBACK;
+        // A declared field that is none of the above (a case of a method these codecs do not
+        // carry, a field of the envelope's own): the generic codec reads it, and fails where
+        // fromBinary fails. Only unknown fields are skipped here.
+        if (declaredFields.has(field)) throw FALLBACK;
         pos = skipField(bytes, pos, end, wireType);
       }
     } catch (e) {
@@ -347,42 +348,7 @@ class FastInbound implements InboundEnvelope {
   read(t: WireTarget): Message | undefined {
     const c = this.carried;
     if (t !== c || c === undefined) return undefined;
-    return fromBinary(c.schema, this.bytes.subarray(this.caseStart, this.caseEnd));
-  }
-}
-
-/** The wire types a field may be encoded with (repeated scalars: packed or not). */
-function allowedWireTypes(f: DescField): readonly number[] {
-  switch (f.fieldKind) {
-    case "message":
-    case "map":
-      return [WIRE_LEN];
-    case "enum":
-      return [WIRE_VARINT];
-    case "scalar":
-      return [scalarWireType(f.scalar)];
-    case "list":
-      if (f.listKind === "scalar") return [WIRE_LEN, scalarWireType(f.scalar)];
-      if (f.listKind === "enum") return [WIRE_LEN, WIRE_VARINT];
-      return [WIRE_LEN];
-  }
-}
-
-function scalarWireType(t: ScalarType): number {
-  switch (t) {
-    case ScalarType.STRING:
-    case ScalarType.BYTES:
-      return WIRE_LEN;
-    case ScalarType.DOUBLE:
-    case ScalarType.FIXED64:
-    case ScalarType.SFIXED64:
-      return 1;
-    case ScalarType.FLOAT:
-    case ScalarType.FIXED32:
-    case ScalarType.SFIXED32:
-      return 5;
-    default:
-      return WIRE_VARINT;
+    return c.codec.decode(this.bytes, this.caseStart, this.caseEnd);
   }
 }
 

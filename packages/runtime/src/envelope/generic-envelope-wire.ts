@@ -1,4 +1,4 @@
-import type { DescMessage, Message } from "@bufbuild/protobuf";
+import { create, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
 import type { CasePath, EnvelopeFields } from "../binding/binding.js";
 import { createCaseAccessor, type CaseAccessor } from "./case-accessor.js";
 import type { ControlCode } from "./control-code.js";
@@ -31,9 +31,9 @@ export function createGenericEnvelopeWire(schema: DescMessage, fields: EnvelopeF
   for (const p of paths) target(p);
   const metadataKey = fields.metadata?.localName;
   const deadlineKey = fields.deadline?.localName;
-  const encode = (id: MessageId, code: ControlCode, t?: WireTarget, body?: Message, context?: EnvelopeContext): Uint8Array => {
+  const encode = (id: MessageId, code: ControlCode, t?: WireTarget, body?: MessageInitShape<DescMessage>, context?: EnvelopeContext): Uint8Array => {
     const env = codec.create(typeof id === "bigint" ? id : BigInt(id), code);
-    if (t !== undefined && body !== undefined) (t as GenericTarget).accessor.set(env, body);
+    if (t !== undefined && body !== undefined) (t as GenericTarget).accessor.set(env, create(t.schema, body));
     if (context !== undefined) {
       if (metadataKey !== undefined && context.metadata !== undefined && context.metadata.size > 0) {
         env[metadataKey] = Object.fromEntries(context.metadata);

@@ -1,5 +1,4 @@
-import type { Message } from "@bufbuild/protobuf";
-import { create } from "@bufbuild/protobuf";
+import type { DescMessage, Message, MessageInitShape } from "@bufbuild/protobuf";
 import type { FrameHandler, FrameLink } from "../conn/frame-link.js";
 import { ControlCode } from "../envelope/control-code.js";
 import type { InboundEnvelope, WireTarget } from "../envelope/envelope-wire.js";
@@ -488,7 +487,8 @@ export class ServerConnection implements FrameHandler, RequestStreamHost {
     // A unary or client-streaming response is the call's final frame: it carries the trailers.
     const kind = codec.desc.methodKind;
     const trailers = kind === "unary" || kind === "client_streaming" ? call.ctx.trailersIfAny : undefined;
-    this.send(call.id, ControlCode.Normal, codec.response, create(codec.desc.output, value as never), trailers);
+    // The envelope codec writes the handler's value as create() would make it, without making it.
+    this.send(call.id, ControlCode.Normal, codec.response, value as MessageInitShape<DescMessage>, trailers);
   }
 
   private fail(call: ServerCall, reason: unknown): void {
@@ -523,7 +523,7 @@ export class ServerConnection implements FrameHandler, RequestStreamHost {
   }
 
   /** Writes a response envelope, unless the link has ended. Throws the link's RpcError for a frame over the limit. */
-  private send(id: MessageId, code: ControlCode, target?: WireTarget, body?: Message, trailers?: ReadonlyMap<string, string>): void {
+  private send(id: MessageId, code: ControlCode, target?: WireTarget, body?: MessageInitShape<DescMessage>, trailers?: ReadonlyMap<string, string>): void {
     const link = this.link;
     if (link.ended) return;
     this.state.codecs.response.write(link, id, code, target, body, trailers === undefined ? undefined : { metadata: trailers });
