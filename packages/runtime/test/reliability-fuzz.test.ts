@@ -233,6 +233,9 @@ describe("fuzzing a live server", () => {
       fc.asyncProperty(chunkedArb, async (chunks) => {
         const raw = await openRaw(ctx.port);
         const peer = `127.0.0.1:${raw.socket.localPort}`;
+        // Only this run's reports: a later connection may get the same local port as an earlier one.
+        const errorsBefore = ctx.connectionErrors.entries.length;
+        const errorsOfThisRun = () => ctx.connectionErrors.entries.slice(errorsBefore).filter((e) => e.peer === peer).map((e) => e.error.message);
         let serverClosed = false;
         let weClosed = false;
         const closed = whenClosed(raw.socket).then(() => (serverClosed = !weClosed));
@@ -245,7 +248,7 @@ describe("fuzzing a live server", () => {
         if (serverClosed) {
           closedByServer++;
           // A connection the server closes carries a reason.
-          expect(ctx.connectionErrors.of(peer).join("\n")).toMatch(/protocol violation/);
+          expect(errorsOfThisRun().join("\n")).toMatch(/protocol violation/);
         }
         weClosed = true;
         raw.socket.end();
@@ -269,6 +272,10 @@ describe("fuzzing a live server", () => {
       fc.asyncProperty(conversationArb, async ({ ops, explicitDefaults, coalesce }) => {
         const raw = await openRaw(ctx.port);
         const peer = `127.0.0.1:${raw.socket.localPort}`;
+        // Only this run's reports: a later connection may get the same local port as an earlier one.
+        const errorsBefore = ctx.connectionErrors.entries.length;
+        const errorsOfThisRun = () => ctx.connectionErrors.entries.slice(errorsBefore).filter((e) => e.peer === peer).map((e) => e.error.message);
+        try {
         const expected = new Map<bigint, number>();
         const expect1 = (id: bigint) => expected.set(id, (expected.get(id) ?? 0) + 1);
         let batch: Uint8Array[] = [];
@@ -301,7 +308,7 @@ describe("fuzzing a live server", () => {
         requests += [...expected.values()].reduce((a, b) => a + b, 0);
         // A request whose id is in flight is dropped, and the drop reported (an answer would reach the live call):
         // expect one answer per request the server did not report dropping.
-        const dropped = (id: bigint) => ctx.connectionErrors.of(peer).filter((m) => m.includes(`message id ${id} is already in flight`)).length;
+        const dropped = (id: bigint) => errorsOfThisRun().filter((m) => m.includes(`message id ${id} is already in flight`)).length;
         const expectedNow = () => new Map([...expected].map(([id, n]) => [id, n - dropped(id)]));
         const answered = () => {
           const got = terminalsById(raw.received);
@@ -313,7 +320,7 @@ describe("fuzzing a live server", () => {
         if (ended) {
           closed++;
           // Closed by the server before answering everything: it said why.
-          expect(ctx.connectionErrors.of(peer).join("\n")).toMatch(/protocol violation/);
+          expect(errorsOfThisRun().join("\n")).toMatch(/protocol violation/);
         } else {
           // Nothing more is coming: exactly one terminal answer per request.
           await sleep(5);
@@ -324,7 +331,10 @@ describe("fuzzing a live server", () => {
           }
           for (const id of got.keys()) expect(expected.has(id), `an answer for id ${id}, never requested`).toBe(true);
         }
-        raw.socket.destroy();
+        } finally {
+          // Also when an assertion failed: a connection left open would fail every later run (and shrinking).
+          raw.socket.destroy();
+        }
         await settled(peer);
         expect(traps.errors.map((e) => (e instanceof Error ? e.stack : String(e)))).toEqual([]);
       }),
