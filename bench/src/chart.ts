@@ -34,7 +34,7 @@ const SET_NOTES: Record<string, string> = {
   grpc: ": gRPC's benchmark SimpleRequest / SimpleResponse with a payload",
 };
 
-function escape(text: string): string {
+function escapeXml(text: string): string {
   return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }
 
@@ -83,42 +83,53 @@ export function renderChart(
     column++;
   }
   const height = y + rowHeight + 44;
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="Helvetica, Arial, sans-serif">`);
-  out.push(`<rect width="100%" height="100%" fill="#ffffff"/>`);
-  out.push(`<text x="${GAP}" y="28" font-size="18" font-weight="bold" fill="#212529">protosocket-ts benchmark: rate per system (bar), with its ratio to the raw-TCP ceiling and to grpc-js</text>`);
   out.push(
-    `<text x="${GAP}" y="48" font-size="12" fill="#495057">${escape(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="Helvetica, Arial, sans-serif" role="img">`,
+  );
+  out.push(`<title>protosocket-ts benchmark: rate per system, with its ratio to raw TCP and to grpc-js</title>`);
+  out.push(`<rect width="100%" height="100%" fill="#ffffff"/>`);
+  out.push(
+    `<text x="${GAP}" y="28" font-size="18" font-weight="bold" fill="#212529">protosocket-ts benchmark: rate per system (bar), with its ratio to the raw-TCP ceiling and to grpc-js</text>`,
+  );
+  out.push(
+    `<text x="${GAP}" y="48" font-size="12" fill="#495057">${escapeXml(
       `${run.date.toISOString().slice(0, 10)} · ${run.machine} · medians of ${run.rounds} round(s) of ${run.duration} s · server and load generator in separate processes over 127.0.0.1 · compare only within one run`,
     )}</text>`,
   );
-  for (const h of headings) out.push(`<text x="${GAP}" y="${h.y}" font-size="14" font-weight="bold" fill="#343a40">${escape(h.text)}</text>`);
+  for (const h of headings)
+    out.push(`<text x="${GAP}" y="${h.y}" font-size="14" font-weight="bold" fill="#343a40">${escapeXml(h.text)}</text>`);
   for (const panel of placed) {
     const { x, y } = panel;
     const max = Math.max(1, ...panel.rows.map((r) => r.rate ?? 0));
     const workload = panel.rows[0]?.workload ?? "unary";
     out.push(`<g transform="translate(${x.toFixed(1)},${y})">`);
     out.push(`<rect x="0" y="0" width="${PANEL_WIDTH.toFixed(1)}" height="${panel.height}" rx="6" fill="#f8f9fa" stroke="#dee2e6"/>`);
-    out.push(`<text x="10" y="18" font-size="13" font-weight="bold" fill="#212529">${escape(panel.key)}</text>`);
+    out.push(`<text x="10" y="18" font-size="13" font-weight="bold" fill="#212529">${escapeXml(panel.key)}</text>`);
     out.push(`<text x="${(PANEL_WIDTH - 10).toFixed(1)}" y="18" font-size="11" text-anchor="end" fill="#868e96">${unit(workload)}</text>`);
     const barRoom = PANEL_WIDTH - LABEL_WIDTH - VALUE_ROOM - 20;
     panel.rows.forEach((row, i) => {
       const by = PANEL_HEADER + i * ROW_HEIGHT;
       const w = Math.max(1, ((row.rate ?? 0) / max) * barRoom);
       const color = COLORS[row.system] ?? "#868e96";
-      const ratios = [row.system !== "raw" && row.ratios["raw"] !== undefined ? `${ratio(row.ratios["raw"])} raw` : "", row.system !== "grpc-js" && row.ratios["grpc-js"] !== undefined ? `${ratio(row.ratios["grpc-js"])} grpc-js` : ""]
+      const ratios = [
+        row.system !== "raw" && row.ratios.raw !== undefined ? `${ratio(row.ratios.raw)} raw` : "",
+        row.system !== "grpc-js" && row.ratios["grpc-js"] !== undefined ? `${ratio(row.ratios["grpc-js"])} grpc-js` : "",
+      ]
         .filter((t) => t !== "")
         .join(" · ");
-      out.push(`<text x="10" y="${by + 12}" font-size="12" fill="#343a40">${escape(row.system)}</text>`);
+      out.push(`<text x="10" y="${by + 12}" font-size="12" fill="#343a40">${escapeXml(row.system)}</text>`);
       out.push(`<rect x="${LABEL_WIDTH}" y="${by}" width="${w.toFixed(1)}" height="${BAR_HEIGHT}" rx="2" fill="${color}"/>`);
       out.push(
-        `<text x="${(LABEL_WIDTH + w + 6).toFixed(1)}" y="${by + 12}" font-size="11" fill="#212529">${escape(
+        `<text x="${(LABEL_WIDTH + w + 6).toFixed(1)}" y="${by + 12}" font-size="11" fill="#212529">${escapeXml(
           `${Math.round(row.rate ?? 0).toLocaleString("en-US")}${ratios === "" ? "" : `  (${ratios})`}`,
         )}</text>`,
       );
     });
     out.push(`</g>`);
   }
-  out.push(`<text x="${GAP}" y="${height - 14}" font-size="11" fill="#868e96">npm run bench -- --svg FILE · bench/README.md explains every workload and system</text>`);
+  out.push(
+    `<text x="${GAP}" y="${height - 14}" font-size="11" fill="#868e96">npm run bench -- --svg FILE · bench/README.md explains every workload and system</text>`,
+  );
   out.push(`</svg>`);
   return `${out.join("\n")}\n`;
 }

@@ -23,7 +23,8 @@ export class LineChild {
 
   /** Starts `node <nodeArgs> <script> <args>`, or a program of its own (`nodeArgs` then unused). */
   constructor(program: URL | Program, args: string[], nodeArgs: string[]) {
-    const name = program instanceof URL ? program.pathname.split("/").slice(-2).join("/") : program.command.split("/").pop() ?? program.command;
+    const name =
+      program instanceof URL ? program.pathname.split("/").slice(-2).join("/") : (program.command.split("/").pop() ?? program.command);
     this.process =
       program instanceof URL
         ? spawn(process.execPath, [...nodeArgs, program.pathname, ...args], { stdio: ["pipe", "pipe", "pipe"] })

@@ -18,7 +18,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { performance } from "node:perf_hooks";
-import { PlaceOrderRequestSchema, PlaceOrderResponseSchema, SimpleRequestSchema, SimpleResponseSchema } from "@protosocket/gen/bench/v1/bench_pb.js";
+import {
+  PlaceOrderRequestSchema,
+  PlaceOrderResponseSchema,
+  SimpleRequestSchema,
+  SimpleResponseSchema,
+} from "@protosocket/gen/bench/v1/bench_pb.js";
 import { EchoRequestSchema, CountResponseSchema } from "@protosocket/gen/echo/v1/echo_pb.js";
 import { GRPC_PAYLOAD_BYTES, ORDER, ORDER_PLACED } from "./messages.js";
 
@@ -78,23 +83,31 @@ const cases: [string, DescMessage, Message][] = [
   ["grpc SimpleResponse", SimpleResponseSchema, create(SimpleResponseSchema, { payload: { body: new Uint8Array(GRPC_PAYLOAD_BYTES) } })],
 ];
 
-const row = (cells: (string | number)[]) => console.log(cells.map((c, i) => (i === 0 ? String(c).padEnd(30) : String(c).padStart(11))).join(" "));
+const row = (cells: (string | number)[]) =>
+  console.log(cells.map((c, i) => (i === 0 ? String(c).padEnd(30) : String(c).padStart(11))).join(" "));
 console.log(`node ${process.version}; ns per operation, median of 7 runs`);
 row(["message", "bytes", "pb-es enc", "compiled", "module", "pb-es dec", "compiled", "module", "create+enc", "init enc"]);
 for (const [name, desc, message] of cases) {
   const bytes = toBinary(desc, message);
   const codec = internals.messageCodec(desc);
   const writer = new internals.ProtoWriter(4096);
-  const encodeModule = ((await asModule(internals.encoderSource(desc))) as unknown as { message: (m: Message, w: unknown) => void }).message;
+  const encodeModule = ((await asModule(internals.encoderSource(desc))) as unknown as { message: (m: Message, w: unknown) => void })
+    .message;
   const decodeModule = (await asModule(internals.decoderSource(desc))) as (r: unknown) => Message;
   const reader = new internals.ProtoReader(bytes, 0, bytes.length);
   // The init object a handler would return: plain objects all the way down.
-  const init = JSON.parse(JSON.stringify(message, (_k, v: unknown) => (typeof v === "bigint" ? `${v}n` : v instanceof Uint8Array ? { u8: [...v] } : v)), (_k, v: unknown) =>
-    typeof v === "string" && /^\d+n$/.test(v) ? BigInt(v.slice(0, -1)) : v !== null && typeof v === "object" && "u8" in v ? new Uint8Array((v as { u8: number[] }).u8) : v,
+  const init = JSON.parse(
+    JSON.stringify(message, (_k, v: unknown) => (typeof v === "bigint" ? `${v}n` : v instanceof Uint8Array ? { u8: [...v] } : v)),
+    (_k, v: unknown) =>
+      typeof v === "string" && /^\d+n$/.test(v)
+        ? BigInt(v.slice(0, -1))
+        : v !== null && typeof v === "object" && "u8" in v
+          ? new Uint8Array((v as { u8: number[] }).u8)
+          : v,
   ) as Record<string, unknown>;
   const strip = (o: unknown): void => {
     if (o === null || typeof o !== "object" || o instanceof Uint8Array) return;
-    delete (o as Record<string, unknown>)["$typeName"];
+    delete (o as Record<string, unknown>).$typeName;
     for (const v of Object.values(o)) strip(v);
   };
   strip(init);

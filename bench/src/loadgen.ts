@@ -94,7 +94,14 @@ function sample(): Sample {
   return { cpu: process.cpuUsage(), rss: memory.rss, heapUsed: memory.heapUsed, at: performance.now() };
 }
 
-function result(start: Sample, end: Sample, loop: ClosedLoop | undefined, operations: number, errors: number, firstError: string | undefined): LoadResult {
+function result(
+  start: Sample,
+  end: Sample,
+  loop: ClosedLoop | undefined,
+  operations: number,
+  errors: number,
+  firstError: string | undefined,
+): LoadResult {
   const elapsedSeconds = (end.at - start.at) / 1000;
   const h = loop?.histogram;
   const latency =

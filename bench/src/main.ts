@@ -33,7 +33,9 @@ const positiveInt = (value: string): number => {
 
 const program = new Command()
   .name("bench")
-  .description("protosocket-ts against grpc-js, connect-node, Thrift and a raw-TCP ceiling; servers and load generator in separate processes over 127.0.0.1")
+  .description(
+    "protosocket-ts against grpc-js, connect-node, Thrift and a raw-TCP ceiling; servers and load generator in separate processes over 127.0.0.1",
+  )
   .option("--duration <seconds>", "measured seconds per measurement", positiveNumber, 3)
   .option("--warmup <seconds>", "warm-up seconds before each measurement (not measured)", positiveNumber, 1)
   .option("--rounds <n>", "rounds; systems are interleaved within each round", positiveInt, 3)
@@ -44,7 +46,12 @@ const program = new Command()
   .option("--large-concurrency <n>", "calls in flight for unary-64k", positiveInt, 32)
   .option("--connect-concurrency <n>", "connections being opened at once for connect-rate", positiveInt, 4)
   .option("--stream-count <n>", "messages in the measured stream", positiveInt, 1_000_000)
-  .option("--pingpong-concurrency <list>", "bidi calls ping-ponging at once, on one connection, for bidi-pingpong", (v) => list(v).map(positiveInt), [1, 32])
+  .option(
+    "--pingpong-concurrency <list>",
+    "bidi calls ping-ponging at once, on one connection, for bidi-pingpong",
+    (v) => list(v).map(positiveInt),
+    [1, 32],
+  )
   .option("--json <file>", "write every measurement and the summary as JSON")
   .option("--svg <file>", "write a chart of rates and ratios (SVG)")
   .option("--profile <dir>", "run every child with node --cpu-prof, profiles written to this directory")
@@ -118,7 +125,8 @@ function plan(): Step[] {
       } else if (workload === "client-stream") {
         out.push({ workload, set, concurrency: 1, payloadBytes: unaryPayloadBytes(set, false) });
       } else if (workload === "bidi-pingpong") {
-        for (const c of options.pingpongConcurrency) out.push({ workload, set, concurrency: c, payloadBytes: unaryPayloadBytes(set, false) });
+        for (const c of options.pingpongConcurrency)
+          out.push({ workload, set, concurrency: c, payloadBytes: unaryPayloadBytes(set, false) });
       } else {
         out.push({ workload, set, concurrency: options.connectConcurrency, payloadBytes: unaryPayloadBytes(set, false) });
       }
@@ -133,7 +141,11 @@ interface Programs {
   loadgenCommand?: Program;
 }
 
-async function measure(programs: Programs, spec: Omit<MeasurementSpec, "port">, label: string): Promise<Omit<Measurement, "round" | "key">> {
+async function measure(
+  programs: Programs,
+  spec: Omit<MeasurementSpec, "port">,
+  label: string,
+): Promise<Omit<Measurement, "round" | "key">> {
   const server = new LineChild(
     programs.serverCommand ?? new URL(`./servers/${programs.server}.js`, import.meta.url),
     ["--port", "0", "--set", spec.set, "--workload", spec.workload],
@@ -143,7 +155,11 @@ async function measure(programs: Programs, spec: Omit<MeasurementSpec, "port">, 
   try {
     const port = Number(await server.next("LISTENING ", 20_000));
     const full: MeasurementSpec = { ...spec, port };
-    loadgen = new LineChild(programs.loadgenCommand ?? new URL("./loadgen.js", import.meta.url), ["--spec", JSON.stringify(full)], nodeArgs(label, "client"));
+    loadgen = new LineChild(
+      programs.loadgenCommand ?? new URL("./loadgen.js", import.meta.url),
+      ["--spec", JSON.stringify(full)],
+      nodeArgs(label, "client"),
+    );
     const budget = spec.workload === "stream" ? 600_000 : (spec.warmupSeconds + spec.durationSeconds) * 1000 + 60_000;
     await loadgen.next("READY", 30_000);
     await loadgen.next("MEASURE", budget);
@@ -193,7 +209,8 @@ async function main(): Promise<void> {
     const skipped = system.available === undefined ? undefined : await system.available();
     const unsupported: SystemInfo["unsupported"] = { ...system.unsupported };
     if (system.requestStreams !== true) {
-      for (const w of REQUEST_STREAM_WORKLOADS) unsupported[w] ??= "no client-streaming and bidi workloads in this system (they are compared with grpc-js)";
+      for (const w of REQUEST_STREAM_WORKLOADS)
+        unsupported[w] ??= "no client-streaming and bidi workloads in this system (they are compared with grpc-js)";
     }
     const info: SystemInfo = { name, description: system.description, server: system.server, unsupported };
     const programs: Programs = { server: system.server };
@@ -219,17 +236,21 @@ async function main(): Promise<void> {
       const key = measurementKey(step);
       for (const system of active) {
         if (system.unsupported[step.workload] !== undefined) continue;
-        const result = await measure(programsOf.get(system.name) as Programs, {
-          system: system.name,
-          workload: step.workload,
-          set: step.set,
-          host: options.host,
-          concurrency: step.concurrency,
-          payloadBytes: step.payloadBytes,
-          streamCount: options.streamCount,
-          warmupSeconds: options.warmup,
-          durationSeconds: options.duration,
-        }, `${system.name}.${key.replace(" ", ".").replace("@", "-")}.round${round}`);
+        const result = await measure(
+          programsOf.get(system.name) as Programs,
+          {
+            system: system.name,
+            workload: step.workload,
+            set: step.set,
+            host: options.host,
+            concurrency: step.concurrency,
+            payloadBytes: step.payloadBytes,
+            streamCount: options.streamCount,
+            warmupSeconds: options.warmup,
+            durationSeconds: options.duration,
+          },
+          `${system.name}.${key.replace(" ", ".").replace("@", "-")}.round${round}`,
+        );
         measurements.push({ round, key, ...result });
         log(`[round ${round}/${options.rounds}] ${key.padEnd(26)} ${system.name.padEnd(18)} ${brief(result)}`);
       }
@@ -241,7 +262,7 @@ async function main(): Promise<void> {
   const machine = `${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"}), node ${process.version}`;
 
   if (options.svg !== undefined) {
-    const file = resolve(process.env["INIT_CWD"] ?? process.cwd(), options.svg);
+    const file = resolve(process.env.INIT_CWD ?? process.cwd(), options.svg);
     await mkdir(dirname(file), { recursive: true });
     await writeFile(file, renderChart(systems, summary, { rounds: options.rounds, duration: options.duration, machine, date: startedAt }));
     log(`wrote ${file}`);
@@ -252,14 +273,20 @@ async function main(): Promise<void> {
     const report = {
       startedAt: startedAt.toISOString(),
       finishedAt: new Date().toISOString(),
-      machine: { node: process.version, platform: `${os.platform()} ${os.release()}`, cpus: cpus.length, cpuModel: cpus[0]?.model ?? "?", totalMemory: os.totalmem() },
+      machine: {
+        node: process.version,
+        platform: `${os.platform()} ${os.release()}`,
+        cpus: cpus.length,
+        cpuModel: cpus[0]?.model ?? "?",
+        totalMemory: os.totalmem(),
+      },
       options,
       systems,
       summary,
       measurements,
     };
     // Relative to where `npm run bench` was started, not to the bench workspace.
-    const file = resolve(process.env["INIT_CWD"] ?? process.cwd(), options.json);
+    const file = resolve(process.env.INIT_CWD ?? process.cwd(), options.json);
     await mkdir(dirname(file), { recursive: true });
     await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
     log(`wrote ${file}`);

@@ -228,9 +228,15 @@ export function serverComparison(rows: readonly SummaryRow[]): string[] {
       if (row.system !== ours || row.rate === undefined) continue;
       const other = rows.find((r) => r.key === row.key && r.system === theirs);
       if (other?.rate === undefined) continue;
-      const cpu = row.serverCpuUsPerOp !== undefined && other.serverCpuUsPerOp !== undefined && other.serverCpuUsPerOp > 0 ? row.serverCpuUsPerOp / other.serverCpuUsPerOp : undefined;
-      if (out.length === 0) out.push("", "our server / the Rust protosocket-rpc server, same client and messages (rate ratio; server CPU per call ratio):");
-      out.push(`  ${row.key.padEnd(24)} with ${client}: ${ratio(row.rate / other.rate)} the rate; ${cpu === undefined ? "—" : `${ratio(cpu)} the CPU per call`} (${fixed(row.serverCpuUsPerOp, 2)} vs ${fixed(other.serverCpuUsPerOp, 2)} µs)`);
+      const cpu =
+        row.serverCpuUsPerOp !== undefined && other.serverCpuUsPerOp !== undefined && other.serverCpuUsPerOp > 0
+          ? row.serverCpuUsPerOp / other.serverCpuUsPerOp
+          : undefined;
+      if (out.length === 0)
+        out.push("", "our server / the Rust protosocket-rpc server, same client and messages (rate ratio; server CPU per call ratio):");
+      out.push(
+        `  ${row.key.padEnd(24)} with ${client}: ${ratio(row.rate / other.rate)} the rate; ${cpu === undefined ? "—" : `${ratio(cpu)} the CPU per call`} (${fixed(row.serverCpuUsPerOp, 2)} vs ${fixed(other.serverCpuUsPerOp, 2)} µs)`,
+      );
     }
   }
   return out;

@@ -6,13 +6,8 @@
 import http2 from "node:http2";
 import { once } from "node:events";
 import { create } from "@bufbuild/protobuf";
-import { ConnectError, Code, createClient, type Client, type Transport } from "@connectrpc/connect";
-import {
-  connectNodeAdapter,
-  createConnectTransport,
-  createGrpcTransport,
-  Http2SessionManager,
-} from "@connectrpc/connect-node";
+import { ConnectError, type Code, createClient, type Client, type Transport } from "@connectrpc/connect";
+import { connectNodeAdapter, createConnectTransport, createGrpcTransport, Http2SessionManager } from "@connectrpc/connect-node";
 import { CountResponseSchema, EchoResponseSchema, EchoService } from "@protosocket/gen/echo/v1/echo_pb.js";
 import { BenchService, PlaceOrderResponseSchema, SimpleResponseSchema } from "@protosocket/gen/bench/v1/bench_pb.js";
 import { GRPC_PAYLOAD_BYTES, ORDER, ORDER_PLACED, type MessageSet } from "../messages.js";

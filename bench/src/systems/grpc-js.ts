@@ -52,7 +52,12 @@ const simpleRequest = codec(SimpleRequestSchema);
 const simpleResponse = codec(SimpleResponseSchema);
 const streamingRequest = codec(StreamingFromServerRequestSchema);
 
-function method<Req, Res>(path: string, responseStream: boolean, req: { serialize(m: Req): Buffer; deserialize(b: Buffer): Req }, res: { serialize(m: Res): Buffer; deserialize(b: Buffer): Res }) {
+function method<Req, Res>(
+  path: string,
+  responseStream: boolean,
+  req: { serialize(m: Req): Buffer; deserialize(b: Buffer): Req },
+  res: { serialize(m: Res): Buffer; deserialize(b: Buffer): Res },
+) {
   return {
     path,
     requestStream: false,
@@ -70,10 +75,25 @@ export const echoServiceDefinition = {
 } satisfies grpc.ServiceDefinition;
 
 export const benchServiceDefinition = {
-  placeOrder: method<PlaceOrderRequest, PlaceOrderResponse>("/bench.v1.BenchService/PlaceOrder", false, placeOrderRequest, placeOrderResponse),
-  listOrders: method<ListOrdersRequest, PlaceOrderResponse>("/bench.v1.BenchService/ListOrders", true, listOrdersRequest, placeOrderResponse),
+  placeOrder: method<PlaceOrderRequest, PlaceOrderResponse>(
+    "/bench.v1.BenchService/PlaceOrder",
+    false,
+    placeOrderRequest,
+    placeOrderResponse,
+  ),
+  listOrders: method<ListOrdersRequest, PlaceOrderResponse>(
+    "/bench.v1.BenchService/ListOrders",
+    true,
+    listOrdersRequest,
+    placeOrderResponse,
+  ),
   unaryCall: method<SimpleRequest, SimpleResponse>("/bench.v1.BenchService/UnaryCall", false, simpleRequest, simpleResponse),
-  streamingFromServer: method<StreamingFromServerRequest, SimpleResponse>("/bench.v1.BenchService/StreamingFromServer", true, streamingRequest, simpleResponse),
+  streamingFromServer: method<StreamingFromServerRequest, SimpleResponse>(
+    "/bench.v1.BenchService/StreamingFromServer",
+    true,
+    streamingRequest,
+    simpleResponse,
+  ),
 } satisfies grpc.ServiceDefinition;
 
 /** Writes `count` messages with backpressure, then ends the call. */

@@ -65,7 +65,8 @@ const serverPassThrough: ServerInterceptor = (next) => (request) => next(request
  */
 async function serve(port: number, set: MessageSet, workload: WorkloadKind | undefined, intercepted: boolean): Promise<BenchServer> {
   const server = createServer(intercepted ? { interceptors: [serverPassThrough] } : {});
-  if (workload !== undefined && REQUEST_STREAM_WORKLOADS.includes(workload)) server.register(StreamingServiceDefinition, streamingImpl as never);
+  if (workload !== undefined && REQUEST_STREAM_WORKLOADS.includes(workload))
+    server.register(StreamingServiceDefinition, streamingImpl as never);
   else if (set === "small") server.register(EchoServiceDefinition, echoHandlers);
   else server.register(BenchServiceDefinition, benchHandlers);
   const address = await server.listen({ host: "127.0.0.1", port });
@@ -105,7 +106,11 @@ class ProtosocketClient implements BenchClient {
       if (response.id !== ORDER.id || response.status !== ORDER_PLACED) throw new Error("PlaceOrder answered another order");
       return response.tags.length;
     }
-    const response = await this.pick(this.benchClients).unaryCall({ responseType: 0, responseSize: payload.length, payload: { type: 0, body: payload } });
+    const response = await this.pick(this.benchClients).unaryCall({
+      responseType: 0,
+      responseSize: payload.length,
+      payload: { type: 0, body: payload },
+    });
     return response.payload?.body.length ?? -1;
   }
 

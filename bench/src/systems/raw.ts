@@ -38,8 +38,15 @@ function serveEcho(socket: net.Socket, writer: FrameWriter, frame: Uint8Array): 
       break;
     case "count": {
       const id = request.messageId;
-      void streamFrames(socket, writer, body.value.count, (n) =>
-        toBinary(EchoResponseEnvelopeSchema, create(EchoResponseEnvelopeSchema, { messageId: id, body: { case: "count", value: { n } } })),
+      void streamFrames(
+        socket,
+        writer,
+        body.value.count,
+        (n) =>
+          toBinary(
+            EchoResponseEnvelopeSchema,
+            create(EchoResponseEnvelopeSchema, { messageId: id, body: { case: "count", value: { n } } }),
+          ),
         () => toBinary(EchoResponseEnvelopeSchema, create(EchoResponseEnvelopeSchema, { messageId: id, controlCode: CONTROL_END })),
       );
       break;
@@ -57,24 +64,47 @@ function serveBench(socket: net.Socket, writer: FrameWriter, frame: Uint8Array):
   switch (body.case) {
     case "placeOrder":
       writer.write(
-        toBinary(BenchResponseEnvelopeSchema, create(BenchResponseEnvelopeSchema, { messageId: id, body: { case: "placeOrder", value: placeOrder(body.value) } })),
+        toBinary(
+          BenchResponseEnvelopeSchema,
+          create(BenchResponseEnvelopeSchema, { messageId: id, body: { case: "placeOrder", value: placeOrder(body.value) } }),
+        ),
       );
       break;
     case "unaryCall":
       writer.write(
-        toBinary(BenchResponseEnvelopeSchema, create(BenchResponseEnvelopeSchema, { messageId: id, body: { case: "unaryCall", value: unaryCall(body.value) } })),
+        toBinary(
+          BenchResponseEnvelopeSchema,
+          create(BenchResponseEnvelopeSchema, { messageId: id, body: { case: "unaryCall", value: unaryCall(body.value) } }),
+        ),
       );
       break;
     case "listOrders":
-      void streamFrames(socket, writer, body.value.count, (n) =>
-        toBinary(BenchResponseEnvelopeSchema, create(BenchResponseEnvelopeSchema, { messageId: id, body: { case: "listOrders", value: streamedOrder(n) } })),
+      void streamFrames(
+        socket,
+        writer,
+        body.value.count,
+        (n) =>
+          toBinary(
+            BenchResponseEnvelopeSchema,
+            create(BenchResponseEnvelopeSchema, { messageId: id, body: { case: "listOrders", value: streamedOrder(n) } }),
+          ),
         end,
       );
       break;
     case "streamingFromServer": {
       const payload = new Uint8Array(body.value.request?.responseSize ?? 0);
-      void streamFrames(socket, writer, body.value.count, () =>
-        toBinary(BenchResponseEnvelopeSchema, create(BenchResponseEnvelopeSchema, { messageId: id, body: { case: "streamingFromServer", value: streamingResponse(payload) } })),
+      void streamFrames(
+        socket,
+        writer,
+        body.value.count,
+        () =>
+          toBinary(
+            BenchResponseEnvelopeSchema,
+            create(BenchResponseEnvelopeSchema, {
+              messageId: id,
+              body: { case: "streamingFromServer", value: streamingResponse(payload) },
+            }),
+          ),
         end,
       );
       break;
@@ -100,7 +130,13 @@ function serveConnection(set: MessageSet, socket: net.Socket): void {
 }
 
 /** Writes `count` frames in batches (socket backpressure honoured), then the End frame. */
-async function streamFrames(socket: net.Socket, writer: FrameWriter, count: number, frame: (n: number) => Uint8Array, end: () => Uint8Array): Promise<void> {
+async function streamFrames(
+  socket: net.Socket,
+  writer: FrameWriter,
+  count: number,
+  frame: (n: number) => Uint8Array,
+  end: () => Uint8Array,
+): Promise<void> {
   let n = 1;
   while (n <= count && !socket.destroyed) {
     const last = Math.min(count, n + STREAM_BATCH - 1);
@@ -213,7 +249,10 @@ class RawClient implements BenchClient {
   unary(set: MessageSet, payload: Uint8Array): Promise<number> {
     if (set === "small") {
       return this.call((messageId) =>
-        toBinary(EchoRequestEnvelopeSchema, create(EchoRequestEnvelopeSchema, { messageId, body: { case: "echo", value: { message: ECHO_MESSAGE, payload } } })),
+        toBinary(
+          EchoRequestEnvelopeSchema,
+          create(EchoRequestEnvelopeSchema, { messageId, body: { case: "echo", value: { message: ECHO_MESSAGE, payload } } }),
+        ),
       );
     }
     if (set === "realistic") {
@@ -240,7 +279,10 @@ class RawClient implements BenchClient {
     }
     if (set === "realistic") {
       return this.call((messageId) =>
-        toBinary(BenchRequestEnvelopeSchema, create(BenchRequestEnvelopeSchema, { messageId, body: { case: "listOrders", value: { count } } })),
+        toBinary(
+          BenchRequestEnvelopeSchema,
+          create(BenchRequestEnvelopeSchema, { messageId, body: { case: "listOrders", value: { count } } }),
+        ),
       );
     }
     return this.call((messageId) =>

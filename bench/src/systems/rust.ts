@@ -22,9 +22,9 @@ const repo = fileURLToPath(new URL("../../../", import.meta.url));
 
 function binDir(): string | undefined {
   const candidates = [
-    process.env["BENCH_RUST_BIN"],
-    process.env["INTEROP_RUST_BIN"],
-    process.env["CARGO_TARGET_DIR"] === undefined ? undefined : join(process.env["CARGO_TARGET_DIR"], "release"),
+    process.env.BENCH_RUST_BIN,
+    process.env.INTEROP_RUST_BIN,
+    process.env.CARGO_TARGET_DIR === undefined ? undefined : join(process.env.CARGO_TARGET_DIR, "release"),
     join(homedir(), ".cache/protosocket-ts/interop-target/release"),
     join(repo, "interop/rust/target/release"),
   ];

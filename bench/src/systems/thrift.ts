@@ -107,7 +107,11 @@ function order(id: number, status: number | undefined, Type: Ctor<ThriftOrder>):
     created_at_ms: new Int64Class(Number(ORDER.createdAtMs)),
     amount: ORDER.amount,
     tags: ORDER.tags,
-    customer: new generated.bench.Customer({ id: new Int64Class(Number(ORDER.customer.id)), name: ORDER.customer.name, email: ORDER.customer.email }),
+    customer: new generated.bench.Customer({
+      id: new Int64Class(Number(ORDER.customer.id)),
+      name: ORDER.customer.name,
+      email: ORDER.customer.email,
+    }),
     attributes: ORDER.attributes,
   };
   if (status !== undefined) init.status = status;
@@ -143,16 +147,21 @@ export const thriftHandler: ThriftEchoHandler = {
   },
   ListOrders(request, result) {
     const list = new Array<ThriftOrder>(request.count);
-    for (let n = 1; n <= request.count; n++) list[n - 1] = order(Number(streamedOrderId(n)), ORDER_PLACED, generated.bench.PlaceOrderResponse);
+    for (let n = 1; n <= request.count; n++)
+      list[n - 1] = order(Number(streamedOrderId(n)), ORDER_PLACED, generated.bench.PlaceOrderResponse);
     result(null, list);
   },
   UnaryCall(request, result) {
-    result(null, new generated.bench.SimpleResponse({ payload: new generated.bench.Payload({ type: 0, body: Buffer.alloc(request.response_size) }) }));
+    result(
+      null,
+      new generated.bench.SimpleResponse({ payload: new generated.bench.Payload({ type: 0, body: Buffer.alloc(request.response_size) }) }),
+    );
   },
   StreamingFromServer(request, result) {
     const body = Buffer.alloc(request.request?.response_size ?? 0);
     const list = new Array<ThriftSimpleResponse>(request.count);
-    for (let n = 0; n < request.count; n++) list[n] = new generated.bench.SimpleResponse({ payload: new generated.bench.Payload({ type: 0, body }) });
+    for (let n = 0; n < request.count; n++)
+      list[n] = new generated.bench.SimpleResponse({ payload: new generated.bench.Payload({ type: 0, body }) });
     result(null, list);
   },
 };
@@ -172,7 +181,9 @@ export async function serveThrift(port: number, handler: ThriftEchoHandler = thr
 }
 
 /** Opens one Thrift connection and its generated client. */
-export async function connectThrift(options: Omit<ConnectOptions, "set">): Promise<{ connection: thrift.Connection; client: ThriftEchoClient }> {
+export async function connectThrift(
+  options: Omit<ConnectOptions, "set">,
+): Promise<{ connection: thrift.Connection; client: ThriftEchoClient }> {
   const connection = thrift.createConnection(options.host, options.port, OPTIONS);
   const failed = new Promise<never>((_, reject) => connection.once("error", reject));
   await Promise.race([once(connection, "connect"), failed]);
@@ -194,11 +205,16 @@ class ThriftClient implements BenchClient {
     }
     if (set === "realistic") {
       const response = await this.client.PlaceOrder(order(Number(ORDER.id), undefined, generated.bench.PlaceOrderRequest));
-      if (response.id.toNumber() !== Number(ORDER.id) || response.status !== ORDER_PLACED) throw new Error("PlaceOrder answered another order");
+      if (response.id.toNumber() !== Number(ORDER.id) || response.status !== ORDER_PLACED)
+        throw new Error("PlaceOrder answered another order");
       return response.tags.length;
     }
     const response = await this.client.UnaryCall(
-      new generated.bench.SimpleRequest({ response_type: 0, response_size: payload.length, payload: new generated.bench.Payload({ type: 0, body: buffer }) }),
+      new generated.bench.SimpleRequest({
+        response_type: 0,
+        response_size: payload.length,
+        payload: new generated.bench.Payload({ type: 0, body: buffer }),
+      }),
     );
     return response.payload?.body.length ?? -1;
   }

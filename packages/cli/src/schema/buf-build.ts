@@ -199,7 +199,7 @@ function importOnLine(file: string, line: number): string | undefined {
 
 /** Where buf is: $PROTOSOCKET_BUF (a buf executable), else the bundled @bufbuild/buf. */
 function bufCommand(): { command: string; prefix: string[] } {
-  const override = process.env["PROTOSOCKET_BUF"];
+  const override = process.env.PROTOSOCKET_BUF;
   if (override !== undefined && override !== "") return { command: override, prefix: [] };
   let script: string;
   try {

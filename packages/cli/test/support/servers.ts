@@ -75,7 +75,7 @@ export function startEchoServer(options: { tls?: boolean } = {}): Promise<Server
 }
 
 /** Where the Rust interop binaries are: $INTEROP_RUST_BIN, else interop/rust/target/release. */
-const rustBinDir = process.env["INTEROP_RUST_BIN"] ?? join(repoRoot, "interop/rust/target/release");
+const rustBinDir = process.env.INTEROP_RUST_BIN ?? join(repoRoot, "interop/rust/target/release");
 
 /**
  * Whether the Rust tests run: in CI (CI set) the binaries are required, so
@@ -87,7 +87,7 @@ export function rustServerStatus(): { run: boolean; failure: string | undefined 
     return { run: true, failure: undefined };
   } catch {
     const missing = `${join(rustBinDir, "interop-server")} not found; build it with (cd interop/rust && cargo build --release --locked -j 2) or set INTEROP_RUST_BIN`;
-    if (process.env["CI"] !== undefined && process.env["CI"] !== "") return { run: false, failure: missing };
+    if (process.env.CI !== undefined && process.env.CI !== "") return { run: false, failure: missing };
     console.warn(`[cli] Rust interop tests skipped: ${missing}`);
     return { run: false, failure: undefined };
   }
