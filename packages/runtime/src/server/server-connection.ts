@@ -1,6 +1,7 @@
 import type { Message } from "@bufbuild/protobuf";
 import { create } from "@bufbuild/protobuf";
 import type { FrameHandler, FrameLink } from "../conn/frame-link.js";
+import { DRAINING_DETAIL } from "../draining.js";
 import { ControlCode } from "../envelope/control-code.js";
 import type { WireTarget } from "../envelope/envelope-wire.js";
 import type { MessageId } from "../envelope/message-id.js";
@@ -139,7 +140,8 @@ export class ServerConnection implements FrameHandler {
       return;
     }
     if (this.draining || this.peerEnded) {
-      this.sendError(id, new RpcError(Code.Unavailable, "server is shutting down"));
+      // Marked: this request did not run, and no later one on this connection will, so the client may send them elsewhere.
+      this.sendError(id, new RpcError(Code.Unavailable, "server is shutting down", [DRAINING_DETAIL]));
       return;
     }
     const maxCalls = this.state.maxConcurrentCalls;
