@@ -2,10 +2,12 @@ import { create, type DescMethod, type DescMethodServerStreaming, type DescMetho
 import type { FrameHandler, FrameLink } from "../conn/frame-link.js";
 import { ControlCode } from "../envelope/control-code.js";
 import { codecsOf, envelopeBindingClash, type EnvelopeCodecs, type MethodCodec } from "../envelope/service-codecs.js";
+import { carriesDraining } from "../draining.js";
 import { Code, RpcError } from "../errors.js";
 import type { ServiceDefinition } from "../service/service-definition.js";
 import { checkCallOptions, type CallOptions } from "./call-options.js";
 import { InterceptorChain, type Interceptor } from "./interceptor.js";
+import { markNotRun } from "./not-run.js";
 import type { CallHost, PendingCall } from "./pending-call.js";
 import { ServerStreamCall } from "./server-stream-call.js";
 import type { Transport } from "./transport.js";
@@ -17,6 +19,12 @@ export interface ClientConnectionOptions {
   streamBufferMessages: number;
   /** Interceptors around every call, outermost first. */
   interceptors?: readonly Interceptor[];
+  /**
+   * Called once when the server says it is draining (it refused a call with
+   * the `protosocket.v1.Draining` detail): it runs no new call on this
+   * connection, so new calls belong elsewhere.
+   */
+  onServerDraining?: () => void;
 }
 
 /** The largest id before ids wrap around to 1. */
@@ -47,6 +55,9 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
   /** Streams whose readers fell behind; while any does, the connection does not read. */
   private pausedStreams = 0;
   private probe: ReturnType<typeof setInterval> | undefined;
+  /** The id of the first call a draining server refused: it runs no call from there on. */
+  private drainingFrom = Number.POSITIVE_INFINITY;
+  private readonly onServerDraining: (() => void) | undefined;
 
   /**
    * @param link the link to the server; started here.
@@ -55,6 +66,7 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
   constructor(link: FrameLink, options: ClientConnectionOptions) {
     this.link = link;
     this.streamBufferMessages = options.streamBufferMessages;
+    this.onServerDraining = options.onServerDraining;
     this.closed = new Promise<RpcError>((resolve) => (this.resolveClosed = resolve));
     const interceptors = options.interceptors ?? [];
     if (interceptors.length > 0) {
@@ -85,6 +97,11 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
   /** True once the connection has closed. */
   get isClosed(): boolean {
     return this.closeError !== undefined;
+  }
+
+  /** True once the server has said it is draining: it runs no new call here. */
+  get serverDraining(): boolean {
+    return this.drainingFrom !== Number.POSITIVE_INFINITY;
   }
 
   unary(def: ServiceDefinition, method: DescMethodUnary, input: unknown, options?: CallOptions): Promise<never> {
@@ -180,7 +197,7 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
       }
     }
     if (this.closeError !== undefined) {
-      return new RpcError(Code.Unavailable, `connection is closed: ${this.closeError.rawMessage}`, [], this.errorContext(method));
+      return markNotRun(new RpcError(Code.Unavailable, `connection is closed: ${this.closeError.rawMessage}`, [], this.errorContext(method)));
     }
     let message: Message;
     try {
@@ -194,11 +211,14 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
     } catch (e) {
       if (e instanceof RpcError) {
         const prefix = e.code === Code.ResourceExhausted ? "request not sent: " : "";
-        return new RpcError(e.code, `${prefix}${e.rawMessage}`, e.details, { ...this.errorContext(method), cause: e });
+        const error = new RpcError(e.code, `${prefix}${e.rawMessage}`, e.details, { ...this.errorContext(method), cause: e });
+        // Nothing was queued: a link that has ended or closed refuses the frame.
+        return e.code === Code.Unavailable ? markNotRun(error) : error;
       }
       return new RpcError(Code.InvalidArgument, `cannot encode request: ${e instanceof Error ? e.message : String(e)}`, [], { ...this.errorContext(method), cause: e });
     }
     call.id = id;
+    call.seq = this.link.framesSent;
     this.calls.set(id, call);
     return undefined;
   }
@@ -273,7 +293,9 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
       const errorValue = error !== undefined && inbound.carried === error.target ? inbound.read(error.target) : undefined;
       if (error !== undefined && errorValue !== undefined) {
         const err = error.codec.read(errorValue);
-        call.fail(new RpcError(err.code, err.message, err.details, this.errorContext(call.method)));
+        const failure = new RpcError(err.code, err.message, err.details, this.errorContext(call.method));
+        if (err.code === Code.Unavailable && err.details.length > 0 && carriesDraining(err.details)) this.serverRefused(id, failure);
+        call.fail(failure);
       } else {
         call.fail(new RpcError(Code.Internal, `protocol violation by server: response without the "${call.method.binding.response.path}" case`, [], this.errorContext(call.method)));
       }
@@ -302,10 +324,34 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
     this.probe = undefined;
     const all = [...this.calls.values()];
     this.calls.clear();
+    // Requests still in our queue never left; a draining server ran none sent after the one it refused.
+    const written = this.link.framesWritten;
+    const drainingFrom = this.drainingFrom;
     for (const call of all) {
-      call.fail(new RpcError(error.code, error.rawMessage, [], { ...this.errorContext(call.method), cause: error }));
+      const failure = new RpcError(error.code, error.rawMessage, [], { ...this.errorContext(call.method), cause: error });
+      if (call.seq > written || call.id > drainingFrom) markNotRun(failure);
+      call.fail(failure);
     }
     this.resolveClosed(error);
+  }
+
+  /**
+   * A draining server refused call `id`: it ran neither that request nor any
+   * sent after it (requests are read in order, and a draining server runs
+   * none). Ids rise in send order, so every call with a larger id never ran.
+   */
+  private serverRefused(id: number, failure: RpcError): void {
+    markNotRun(failure);
+    if (id >= this.drainingFrom) return;
+    const first = this.drainingFrom === Number.POSITIVE_INFINITY;
+    this.drainingFrom = id;
+    if (first && this.onServerDraining !== undefined) {
+      try {
+        this.onServerDraining();
+      } catch {
+        // A failing hook must not disturb the calls.
+      }
+    }
   }
 
   private nextId(): number {

@@ -21,6 +21,7 @@ interface Waiter {
  */
 export class ServerStreamCall implements PendingCall, AsyncIterator<Message> {
   id = 0;
+  seq = 0;
   private state: "idle" | "open" | "ended" | "failed" | "done" = "idle";
   private buffer: Message[] = [];
   private head = 0;

@@ -8,6 +8,7 @@ import type { CallHost, PendingCall } from "./pending-call.js";
 /** A unary call in flight: one response settles it. A class, not closures, to keep the hot path light. */
 export class UnaryCall implements PendingCall {
   id = 0;
+  seq = 0;
   private timer: LongTimeout | undefined;
   private signal: AbortSignal | undefined;
 
