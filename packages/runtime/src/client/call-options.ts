@@ -12,6 +12,12 @@ export interface CallOptions {
   timeoutMs?: number;
   /** Values for the interceptors of this call (a new, empty bag when not given). */
   contextValues?: ContextValues;
+  /**
+   * Routing key for a pool's `key-hash` picker: calls with the same key go
+   * to the same server while it is up (rendezvous hashing). Other pickers
+   * and single connections ignore it.
+   */
+  key?: string;
 }
 
 /**
@@ -24,6 +30,7 @@ export function checkCallOptions(options: CallOptions | undefined): void {
   checkObject("call options", options);
   checkSignal("signal", options.signal);
   checkNumber("timeoutMs", options.timeoutMs, 0, { infinity: true, fraction: true, max: Number.MAX_VALUE });
+  if (options.key !== undefined && typeof options.key !== "string") throw invalidOption("key", options.key, "a string");
   const values = options.contextValues;
   if (values !== undefined && (values === null || typeof (values as { get?: unknown }).get !== "function")) {
     throw invalidOption("contextValues", values, "a ContextValues bag (createContextValues())");

@@ -25,6 +25,8 @@ interface RequestCommon {
   readonly deadline: number | undefined;
   /** Values shared by the interceptors of this call. */
   readonly contextValues: ContextValues;
+  /** The call's routing key ({@link CallOptions.key}), for a pool's key-hash picker; an interceptor may set one. */
+  readonly key: string | undefined;
 }
 
 /** A unary call on its way to the transport. */
@@ -179,6 +181,7 @@ export class InterceptorChain {
       signal: options?.signal ?? NO_SIGNAL,
       deadline: timeoutMs === undefined || timeoutMs === Number.POSITIVE_INFINITY ? undefined : Date.now() + timeoutMs,
       contextValues: options?.contextValues ?? createContextValues(),
+      key: options?.key,
     };
   }
 
@@ -187,6 +190,7 @@ export class InterceptorChain {
     const options: CallOptions = { contextValues: req.contextValues };
     if (req.signal !== NO_SIGNAL) options.signal = req.signal;
     if (req.deadline !== undefined) options.timeoutMs = Math.max(0, req.deadline - Date.now());
+    if (req.key !== undefined) options.key = req.key;
     if (req.kind === "unary") {
       return this.inner.unary(req.service, req.method, req.message, options).then((message) => ({ kind: "unary", message }));
     }

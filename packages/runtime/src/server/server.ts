@@ -71,6 +71,8 @@ export interface ListenOptions {
   host?: string;
   /** Port to bind; 0 picks a free one. Default 0. */
   port?: number;
+  /** Listen on a unix domain socket at this path instead (host and port are then ignored). */
+  path?: string;
   /** Serve TLS with these node:tls options (key and cert at least). */
   tls?: ServerTlsOptions;
   /** Listen backlog. Default 511. */
@@ -90,10 +92,12 @@ export interface CloseOptions {
 
 /** Where a server listens. */
 export interface ServerAddress {
-  /** The bound host. */
+  /** The bound host ("unix" on a unix socket). */
   readonly host: string;
-  /** The bound port. */
+  /** The bound port (0 on a unix socket). */
   readonly port: number;
+  /** The socket's path, on a unix socket. */
+  readonly path?: string;
 }
 
 /** A protosocket server: services registered on it, listening on one address. */
@@ -154,6 +158,7 @@ export function createServer(options: ServerOptions = {}): Server {
   let emptyWaiters: (() => void)[] = [];
   let sweeper: ReturnType<typeof setInterval> | undefined;
   let refused = 0;
+  let unixPeers = 0;
 
   const reportConnectionError = (error: RpcError, peer: string): void => {
     try {
@@ -267,7 +272,8 @@ export function createServer(options: ServerOptions = {}): Server {
   }
 
   function accept(socket: Socket): void {
-    const peer = formatAddress(socket.remoteAddress, socket.remotePort);
+    // Unix socket peers have no address: name them by the socket and a number.
+    const peer = socket.remoteAddress === undefined && address?.path !== undefined ? `unix:${address.path}#${++unixPeers}` : formatAddress(socket.remoteAddress, socket.remotePort);
     if (closing !== undefined || state === undefined) {
       socket.destroy();
       return;
@@ -327,12 +333,20 @@ export function createServer(options: ServerOptions = {}): Server {
         });
       }
       listener = srv;
+      const path = listenOptions.path;
+      if (path !== undefined && (typeof path !== "string" || path.length === 0)) return Promise.reject(invalidOption("path", path, "a socket path"));
       return new Promise<ServerAddress>((resolve, reject) => {
         srv.once("error", reject);
-        srv.listen({ host, port: listenOptions.port ?? 0, backlog: listenOptions.backlog ?? 511 }, () => {
+        const where = path !== undefined ? { path } : { host, port: listenOptions.port ?? 0 };
+        srv.listen({ ...where, backlog: listenOptions.backlog ?? 511 }, () => {
           srv.off("error", reject);
           const a = srv.address();
-          address = typeof a === "object" && a !== null ? { host: a.address, port: a.port } : { host, port: listenOptions.port ?? 0 };
+          address =
+            path !== undefined
+              ? { host: "unix", port: 0, path }
+              : typeof a === "object" && a !== null
+                ? { host: a.address, port: a.port }
+                : { host, port: listenOptions.port ?? 0 };
           startSweeper();
           resolve(address);
         });
