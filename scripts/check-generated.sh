@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 # Every directory `npm run generate` writes.
 GENERATED=(
   examples/echo/src/gen
+  examples/cluster/src/gen
   packages/runtime/src/gen
   packages/runtime/test/gen
   packages/protoc-gen-protosocket/test/gen
