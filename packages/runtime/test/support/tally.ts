@@ -72,22 +72,37 @@ function startListening(script: string, args: string[]): Promise<{ child: ChildP
   });
 }
 
-/** Starts a tally server process named `name` on host:port (port 0 picks one). */
-export async function startTallyProcess(name: string, host = "127.0.0.1", port = 0, graceMs = 10_000): Promise<TallyProcess> {
-  const { child, where, exited } = await startListening(SERVER_SCRIPT, ["--name", name, "--host", host, "--port", String(port), "--grace-ms", String(graceMs)]);
-  const boundPort = Number(where.slice(where.lastIndexOf(":") + 1));
+/** Starts a tally server process named `name` on host:port (port 0 picks one), or on a unix socket `path`. */
+export async function startTallyProcess(name: string, where: { host?: string; port?: number; path?: string; graceMs?: number } = {}): Promise<TallyProcess> {
+  const host = where.host ?? "127.0.0.1";
+  const listen = where.path !== undefined ? ["--path", where.path] : ["--host", host, "--port", String(where.port ?? 0)];
+  const { child, where: at, exited } = await startListening(SERVER_SCRIPT, ["--name", name, ...listen, "--grace-ms", String(where.graceMs ?? 10_000)]);
+  const boundPort = where.path !== undefined ? 0 : Number(at.slice(at.lastIndexOf(":") + 1));
   return {
     name,
     process: child,
     host,
     port: boundPort,
-    target: `${host}:${boundPort}`,
+    target: where.path !== undefined ? `unix://${where.path}` : `${host}:${boundPort}`,
     exited,
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
       await exited;
     },
   };
+}
+
+/** Stops every process, whatever state it is in (SIGKILL for those that do not exit on SIGTERM within 5 s). */
+export async function stopAll(processes: readonly { process: ChildProcess; exited: Promise<void> }[]): Promise<void> {
+  await Promise.all(
+    processes.map(async (p) => {
+      if (p.process.exitCode !== null || p.process.signalCode !== null) return;
+      p.process.kill("SIGTERM");
+      const timer = setTimeout(() => p.process.kill("SIGKILL"), 5_000);
+      await p.exited;
+      clearTimeout(timer);
+    }),
+  );
 }
 
 /** A node:cluster tally server (examples/cluster/dist/cluster.js). */
