@@ -13,6 +13,7 @@ import { carriesDraining, DRAINING_DETAIL } from "../src/draining.js";
 import { Code, connect, createClient, createMemoryTransport, createServer, RpcError, type ConnectionTransport } from "../src/index.js";
 import { DrainingSchema } from "../src/gen/protosocket/v1/draining_pb.js";
 import { StatusSchema } from "../src/gen/protosocket/v1/status_pb.js";
+import { EchoResponseSchema } from "./gen/echo/v1/echo_pb.js";
 import { startEchoServer } from "./support/echo-server.js";
 import { frameOf, rawServer } from "./support/raw.js";
 import { startProbedServer, until } from "./support/reliability.js";
@@ -128,6 +129,60 @@ describe("calls that never ran", () => {
     } finally {
       await raw.close();
     }
+  });
+
+  it("a server's closing notice (Draining for id 0, its last frame): calls it did not answer never ran", async () => {
+    const idKey = echoDef.binding.response.id.localName;
+    const codeKey = echoDef.binding.response.code.localName;
+    const raw = await rawServer(echoDef, (peer) => {
+      void peer.waitFor(3).then(() => {
+        const first = peer.received[0];
+        peer.write(frameOf(echoDef, "response", { $typeName: "echo.v1.EchoResponseEnvelope", [idKey]: first?.[idKey], [codeKey]: 0, body: { case: "echo", value: create(EchoResponseSchema, { message: "one" }) } } as never));
+        const status = create(StatusSchema, { code: Code.Unavailable, message: "shutting down (test)", details: [DRAINING_DETAIL] });
+        peer.write(frameOf(echoDef, "response", { $typeName: "echo.v1.EchoResponseEnvelope", [idKey]: 0n, [codeKey]: 0, body: { case: "error", value: status } } as never));
+        peer.socket.end();
+      });
+    });
+    try {
+      transport = await connect({ port: raw.port });
+      const client = createClient(echoDef, transport);
+      const [r1, e2, e3] = await Promise.all([client.echo({ message: "1" }), failure(client.echo({ message: "2" })), failure(client.echo({ message: "3" }))]);
+      expect(r1.message).toBe("one");
+      expect([e2.code, e3.code]).toEqual([Code.Unavailable, Code.Unavailable]);
+      expect([neverRan(e2), neverRan(e3)]).toEqual([true, true]);
+      expect((transport as unknown as ClientConnection).serverDraining).toBe(true);
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it("without that notice, calls unanswered when the server goes away may have run", async () => {
+    const raw = await rawServer(echoDef, (peer) => {
+      void peer.waitFor(2).then(() => peer.socket.end());
+    });
+    try {
+      transport = await connect({ port: raw.port });
+      const client = createClient(echoDef, transport);
+      const errors = await Promise.all([failure(client.echo({ message: "1" })), failure(client.echo({ message: "2" }))]);
+      expect(errors.map((e) => [e.code, neverRan(e)])).toEqual([
+        [Code.Unavailable, false],
+        [Code.Unavailable, false],
+      ]);
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it("a real server ends each connection with that notice when it shuts down", async () => {
+    const { server, port } = await startEchoServer();
+    transport = await connect({ port });
+    const client = createClient(echoDef, transport);
+    const running = client.echo({ message: "sleep:100" });
+    await until(() => server.connections === 1, "the connection");
+    await new Promise((r) => setTimeout(r, 20));
+    await server.close({ graceMs: 5_000 });
+    expect((await running).message).toBe("sleep:100");
+    expect((transport as unknown as ClientConnection).serverDraining).toBe(true);
   });
 
   it("the Draining detail is the generated protosocket.v1.Draining message packed in an Any", () => {

@@ -277,7 +277,11 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
     const id = inbound.id;
     if (typeof id === "bigint") return; // never assigned by this client
     const call = this.calls.get(id);
-    if (call === undefined) return; // late (after a client cancel) or unknown: ignored
+    if (call === undefined) {
+      // Late (after a client cancel) or unknown: ignored. Id 0 (never a call's) may carry a server's last word.
+      if (id === 0) this.closingNotice(primary, inbound);
+      return;
+    }
     const codecs = call.codecs;
     if (codecs !== primary) inbound = codecs.response.decode(body);
     const code = inbound.code;
@@ -336,12 +340,26 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
   }
 
   /**
+   * A frame for id 0: when it is the Draining notice a server sends as it
+   * ends the connection, every call not answered by now was not run (the
+   * server answered every request it ran before this frame).
+   */
+  private closingNotice(codecs: EnvelopeCodecs, inbound: ReturnType<EnvelopeCodecs["response"]["decode"]>): void {
+    const error = codecs.error;
+    if (inbound.code !== ControlCode.Normal || error === undefined || inbound.carried !== error.target) return;
+    const value = inbound.read(error.target);
+    if (value === undefined) return;
+    const err = error.codec.read(value);
+    if (err.code === Code.Unavailable && carriesDraining(err.details)) this.serverRefused(0, undefined);
+  }
+
+  /**
    * A draining server refused call `id`: it ran neither that request nor any
    * sent after it (requests are read in order, and a draining server runs
    * none). Ids rise in send order, so every call with a larger id never ran.
    */
-  private serverRefused(id: number, failure: RpcError): void {
-    markNotRun(failure);
+  private serverRefused(id: number, failure: RpcError | undefined): void {
+    if (failure !== undefined) markNotRun(failure);
     if (id >= this.drainingFrom) return;
     const first = this.drainingFrom === Number.POSITIVE_INFINITY;
     this.drainingFrom = id;

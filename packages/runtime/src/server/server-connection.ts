@@ -107,6 +107,11 @@ export class ServerConnection implements FrameHandler {
       this.stopCall(call, error);
       this.sendError(call.id, error.withContext({ method: call.method.codec.fullName }));
     }
+    // The last frame, for message id 0 (no client call has it): every request run here has been
+    // answered above; one the client has no answer for was not run, and may be sent elsewhere.
+    if (this.state.codecs.error !== undefined) {
+      this.sendError(0, new RpcError(Code.Unavailable, "server is shutting down; requests not answered on this connection were not run", [DRAINING_DETAIL]));
+    }
     this.link.end(lingerMs);
   }
 

@@ -252,7 +252,7 @@ export function createServer(options: ServerOptions = {}): Server {
     return state;
   }
 
-  function addConnection(link: FrameLink): void {
+  function addConnection(link: FrameLink): ServerConnection | undefined {
     const conn = new ServerConnection(link, serving(), (c, error) => {
       connections.delete(c);
       if (connections.size === 0 && emptyWaiters.length > 0) {
@@ -262,7 +262,9 @@ export function createServer(options: ServerOptions = {}): Server {
       }
       if (error.code !== Code.Unavailable) reportConnectionError(error, c.peer);
     });
-    if (!link.closed) connections.add(conn);
+    if (link.closed) return undefined;
+    connections.add(conn);
+    return conn;
   }
 
   /** Resolves once every connection (socket or in-memory) has closed. */
@@ -274,8 +276,14 @@ export function createServer(options: ServerOptions = {}): Server {
   function accept(socket: Socket): void {
     // Unix socket peers have no address: name them by the socket and a number.
     const peer = socket.remoteAddress === undefined && address?.path !== undefined ? `unix:${address.path}#${++unixPeers}` : formatAddress(socket.remoteAddress, socket.remotePort);
-    if (closing !== undefined || state === undefined) {
+    if (state === undefined) {
       socket.destroy();
+      return;
+    }
+    if (closing !== undefined) {
+      // Accepted after close() began (a node:cluster primary may still hand this worker a connection):
+      // shut it down at once, so its client knows that nothing it sent here ran.
+      addConnection(new SocketLink(socket, { peer, maxFrameBytes }))?.shutdown(new RpcError(Code.Unavailable, "server is shutting down"), SHUTDOWN_FLUSH_MS);
       return;
     }
     if (connections.size >= maxConnections) {

@@ -15,11 +15,15 @@ export const file_protosocket_v1_draining: GenFile = /*@__PURE__*/
   fileDesc("Ch1wcm90b3NvY2tldC92MS9kcmFpbmluZy5wcm90bxIOcHJvdG9zb2NrZXQudjEiCgoIRHJhaW5pbmdiBnByb3RvMw");
 
 /**
- * Sent as a detail (google.protobuf.Any) of an `unavailable` error when a
- * server that is shutting down refuses a request on a connection: the server
- * did not run that request and will run no later request of that connection.
- * A client may send those requests again on another connection, whatever the
- * method (for a connection this is what HTTP/2's GOAWAY says).
+ * Sent as a detail (google.protobuf.Any) of an `unavailable` error by a
+ * server that is shutting down:
+ * - in answer to a request it refused: it did not run that request, and will
+ *   run no later request of that connection;
+ * - for message id 0 (which no client call uses), as the last frame before it
+ *   ends a connection: it has answered every request it ran on that
+ *   connection, so any request without an answer was not run.
+ * A client may send such requests again on another connection, whatever the
+ * method (for a connection, this is what HTTP/2's GOAWAY tells a client).
  *
  * @generated from message protosocket.v1.Draining
  */
