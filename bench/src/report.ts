@@ -54,7 +54,7 @@ export interface SummaryRow {
 /** A server that takes this long to answer STATS is noted under the table. */
 const STARVED_MS = 100;
 
-export const RATIO_REFERENCES = ["grpc-js", "thrift", "raw"] as const;
+export const RATIO_REFERENCES = ["grpc-js", "thrift", "raw", "protosocket"] as const;
 
 export function median(values: readonly number[]): number | undefined {
   if (values.length === 0) return undefined;
