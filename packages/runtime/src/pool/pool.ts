@@ -339,7 +339,7 @@ export class Pool implements PoolTransport, AddressHooks, StreamHost {
     extraSignal?: AbortSignal,
   ): Promise<PoolConnection> {
     if (this.closeError !== undefined) return Promise.reject(this.closedError());
-    this.counters.waits++;
+    if (what === "call") this.counters.waits++;
     const now = Date.now();
     const limit = Math.min(deadline ?? Number.POSITIVE_INFINITY, what === "call" ? now + this.settings.waitForReadyMs : Number.POSITIVE_INFINITY);
     return new Promise<PoolConnection>((resolve, reject) => {
@@ -364,7 +364,7 @@ export class Pool implements PoolTransport, AddressHooks, StreamHost {
       const onAbort = () =>
         waiter.fail(new RpcError(Code.Cancelled, what === "call" ? "call cancelled by the client while waiting for a connection" : "connect cancelled", [], { peer: this.target, cause: signal?.reason }));
       const timer = startTimeout(() => {
-        this.counters.waitTimeouts++;
+        if (what === "call") this.counters.waitTimeouts++;
         waiter.fail(this.noConnectionError(now, lastError));
       }, limit - now);
       if (signal?.aborted === true || extraSignal?.aborted === true) {
