@@ -6,12 +6,15 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { createPool, type PoolEvent, type PoolTransport } from "../src/index.js";
 import { until } from "./support/reliability.js";
-import { runLoad, startTallyCluster, stopAll, tallyClient, type TallyCluster } from "./support/tally.js";
+import { runLoad, startTallyCluster, stopAll, stopAllLoads, tallyClient, type TallyCluster } from "./support/tally.js";
 
 const pools: PoolTransport[] = [];
 const clusters: TallyCluster[] = [];
 afterEach(async () => {
+  // Loops left by a failed test stop; closing the pools fails their calls at once.
+  const loadsStopped = stopAllLoads();
   for (const p of pools.splice(0)) p.close();
+  await loadsStopped;
   await stopAll(clusters.splice(0));
 });
 

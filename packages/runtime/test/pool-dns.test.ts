@@ -9,14 +9,17 @@ import { afterEach, describe, expect, it } from "vitest";
 import { Code, createPool, createServer, RpcError, type PoolEvent, type PoolTransport } from "../src/index.js";
 import { startDnsServer, type TestDnsServer } from "./support/dns-server.js";
 import { until } from "./support/reliability.js";
-import { runLoad, startTallyProcess, stopAll, TallyServiceDefinition, tallyClient, type TallyProcess } from "./support/tally.js";
+import { runLoad, startTallyProcess, stopAll, stopAllLoads, tallyClient, type TallyProcess, TallyServiceDefinition } from "./support/tally.js";
 import { createTallyHandlers } from "../../../examples/cluster/dist/tally-handlers.js";
 
 const pools: PoolTransport[] = [];
 const processes: TallyProcess[] = [];
 let dns: TestDnsServer | undefined;
 afterEach(async () => {
+  // Loops left by a failed test stop; closing the pools fails their calls at once.
+  const loadsStopped = stopAllLoads();
   for (const p of pools.splice(0)) p.close();
+  await loadsStopped;
   await stopAll(processes.splice(0));
   await dns?.close();
   dns = undefined;

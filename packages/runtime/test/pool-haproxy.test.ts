@@ -14,7 +14,7 @@ import { delimiter, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createPool, type PoolTransport } from "../src/index.js";
 import { until } from "./support/reliability.js";
-import { runCalls, runLoad, startTallyProcess, stopAll, tallyClient, type TallyProcess } from "./support/tally.js";
+import { runCalls, runLoad, startTallyProcess, stopAll, stopAllLoads, tallyClient, type TallyProcess } from "./support/tally.js";
 
 /** The haproxy binary: on PATH, or where Debian puts it (/usr/sbin is not on every user's PATH). */
 function findHaproxy(): string | undefined {
@@ -104,7 +104,9 @@ describe.skipIf(HAPROXY === undefined && !IN_CI)("pool behind HAProxy (mode tcp,
   });
 
   afterAll(async () => {
+    const loadsStopped = stopAllLoads();
     for (const p of pools.splice(0)) p.close();
+    await loadsStopped;
     if (haproxy !== undefined && haproxy.exitCode === null) {
       haproxy.kill("SIGTERM");
       await haproxyExited;

@@ -145,13 +145,27 @@ export async function startTallyCluster(workers: number, graceMs = 10_000): Prom
 /** Counts of a load loop: answers per server, and failures by code. */
 export interface LoadCounts {
   readonly perServer: Map<string, number>;
+  /** The first 1,000 failures. */
   readonly failures: RpcError[];
   ok: number;
+  failed: number;
 }
 
-/** Runs `concurrency` loops of `call` until `stop()`; counts answers per server. */
+const FAILURES_KEPT = 1000;
+const loads = new Set<() => Promise<void>>();
+
+/** Stops every load loop still running (for afterEach: a failed test leaves none behind). */
+export async function stopAllLoads(): Promise<void> {
+  await Promise.all([...loads].map((stop) => stop()));
+}
+
+/**
+ * Runs `concurrency` loops of `call` until `stop()`; counts answers per
+ * server. A loop whose call failed yields to the event loop before the next
+ * one, so calls that fail at once cannot starve timers.
+ */
 export function runLoad(concurrency: number, call: (n: number) => Promise<{ server: string }>): { counts: LoadCounts; stop(): Promise<void> } {
-  const counts: LoadCounts = { perServer: new Map(), failures: [], ok: 0 };
+  const counts: LoadCounts = { perServer: new Map(), failures: [], ok: 0, failed: 0 };
   let running = true;
   let n = 0;
   const loops = Array.from({ length: concurrency }, async () => {
@@ -161,22 +175,24 @@ export function runLoad(concurrency: number, call: (n: number) => Promise<{ serv
         counts.ok++;
         counts.perServer.set(server, (counts.perServer.get(server) ?? 0) + 1);
       } catch (e) {
-        counts.failures.push(e as RpcError);
+        counts.failed++;
+        if (counts.failures.length < FAILURES_KEPT) counts.failures.push(e as RpcError);
+        await new Promise((r) => setImmediate(r));
       }
     }
   });
-  return {
-    counts,
-    stop: async () => {
-      running = false;
-      await Promise.all(loops);
-    },
+  const stop = async () => {
+    running = false;
+    loads.delete(stop);
+    await Promise.all(loops);
   };
+  loads.add(stop);
+  return { counts, stop };
 }
 
 /** Runs exactly `total` calls, `concurrency` at a time; counts answers per server. */
 export async function runCalls(total: number, concurrency: number, call: (n: number) => Promise<{ server: string }>): Promise<LoadCounts> {
-  const counts: LoadCounts = { perServer: new Map(), failures: [], ok: 0 };
+  const counts: LoadCounts = { perServer: new Map(), failures: [], ok: 0, failed: 0 };
   let n = 0;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
@@ -187,7 +203,8 @@ export async function runCalls(total: number, concurrency: number, call: (n: num
           counts.ok++;
           counts.perServer.set(server, (counts.perServer.get(server) ?? 0) + 1);
         } catch (e) {
-          counts.failures.push(e as RpcError);
+          counts.failed++;
+          if (counts.failures.length < FAILURES_KEPT) counts.failures.push(e as RpcError);
         }
       }
     }),
