@@ -32,7 +32,7 @@ const opts = new Command("tally-cluster")
   .opts<Options>();
 
 /** A message from the primary to a worker. */
-interface Command_ {
+interface PrimaryMessage {
   cmd: "drain";
 }
 
@@ -69,7 +69,7 @@ async function runPrimary(o: Options): Promise<void> {
     new Promise<void>((resolve) => {
       draining.add(w);
       w.once("exit", () => resolve());
-      w.send({ cmd: "drain" } satisfies Command_);
+      w.send({ cmd: "drain" } satisfies PrimaryMessage);
     });
 
   const first = await Promise.all(Array.from({ length: o.workers }, () => listening(fork())));
@@ -103,7 +103,7 @@ async function runWorker(o: Options): Promise<void> {
   // The primary decides when workers stop (a terminal's Ctrl-C reaches every process of the group).
   process.on("SIGINT", () => {});
   process.on("SIGTERM", () => {});
-  process.on("message", (m: Command_) => {
+  process.on("message", (m: PrimaryMessage) => {
     if (m.cmd !== "drain") return;
     void server.close({ graceMs: o.graceMs }).then(() => process.exit(0));
   });

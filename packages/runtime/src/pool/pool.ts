@@ -6,7 +6,7 @@ import { neverRan } from "../client/not-run.js";
 import { Code, RpcError } from "../errors.js";
 import type { ServiceDefinition } from "../service/service-definition.js";
 import { startTimeout } from "../util/long-timeout.js";
-import { checkObject, checkSignal, checkNumber } from "../util/validate.js";
+import { checkNumber, checkObject, checkSignal } from "../util/validate.js";
 import { checkEndpoints, endpointKey, endpointWeight, type Endpoint } from "./endpoint.js";
 import { pickLeast, pickLeastOutstanding, pickRoundRobin } from "./pickers.js";
 import { PoolAddress, type AddressHooks } from "./pool-address.js";
@@ -38,6 +38,8 @@ export class Pool implements PoolTransport, AddressHooks, StreamHost {
   readonly closed: Promise<RpcError>;
   readonly random: () => number;
   private readonly addresses = new Map<string, PoolAddress>();
+  /** Servers no longer resolved whose connections are still draining (closed with the pool). */
+  private readonly retiredAddresses = new Set<PoolAddress>();
   /** Pickable connections, rebuilt when {@link dirty}. */
   private readyList: PoolConnection[] = [];
   private dirty = true;
@@ -53,7 +55,7 @@ export class Pool implements PoolTransport, AddressHooks, StreamHost {
   private readonly resolveAbort = new AbortController();
   private lastResolveAt = Number.NEGATIVE_INFINITY;
   private resolveError: RpcError | undefined;
-  private counters = { picks: 0, retries: 0, retriesDenied: 0, waits: 0, waitTimeouts: 0, resolutions: 0, resolveFailures: 0 };
+  private readonly counters = { picks: 0, retries: 0, retriesDenied: 0, waits: 0, waitTimeouts: 0, resolutions: 0, resolveFailures: 0 };
 
   /**
    * @param resolver where the servers are.
@@ -401,9 +403,6 @@ export class Pool implements PoolTransport, AddressHooks, StreamHost {
   }
 
   // ---- servers ---------------------------------------------------------------------
-
-  /** Servers no longer resolved whose connections are still draining (closed with the pool). */
-  private readonly retiredAddresses = new Set<PoolAddress>();
 
   /** Starts the pool: resolves the target, then connects. */
   private activate(): void {
