@@ -131,8 +131,6 @@ export class Slot {
   private retryTimer: LongTimeout | undefined;
   private ageTimer: LongTimeout | undefined;
   private readyAt = 0;
-  /** True while a replacement for an aged connection is being opened (the old one still takes calls). */
-  private replacing = false;
   /** Stopped: no (re)connecting until resumed. */
   private stopped = true;
   private closedForGood = false;
@@ -221,10 +219,7 @@ export class Slot {
         this.connecting = undefined;
         this.failures++;
         const error = RpcError.from(e, Code.Unavailable);
-        // A replacement that failed: the aged connection goes anyway, as its age says.
-        const aged = this.current;
-        if (aged !== undefined && aged.retiring === undefined && this.replacing) this.retire(aged, "max_age");
-        this.replacing = false;
+        // A replacement that failed: an aged connection keeps serving until one succeeds.
         const delay = this.backoff.next();
         this.host.connectFailed(this, error, delay);
         this.retryTimer = startTimeout(
@@ -245,7 +240,6 @@ export class Slot {
     this.open.add(pc);
     this.failures = 0;
     this.readyAt = Date.now();
-    this.replacing = false;
     void pc.conn.closed.then((error) => this.closed(pc, error));
     if (old !== undefined) this.retire(old, "max_age");
     const { maxConnectionAgeMs, maxConnectionAgeJitter } = this.host.settings;
@@ -260,7 +254,7 @@ export class Slot {
   private aged(pc: PoolConnection): void {
     this.ageTimer = undefined;
     if (this.current !== pc || this.stopped) return;
-    this.replacing = true;
+    // It keeps taking calls until adopt() retires it for the new one.
     this.connect();
   }
 
