@@ -1,7 +1,7 @@
 // Child processes of the coordinator, read line by line from stdout.
 
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { performance } from "node:perf_hooks";
 import { createInterface } from "node:readline";
 import type { ProcessStats } from "./servers/run.js";
@@ -143,6 +143,45 @@ export function procSample(pid: number | undefined): ProcSample | undefined {
   }
 }
 
+/**
+ * {@link procSample} of a process and all its descendants, summed: a server that runs
+ * in several processes (protosocket-3proc, protosocket-cluster) is measured whole.
+ * For a server of one process it is procSample.
+ */
+export function procTreeSample(pid: number | undefined): ProcSample | undefined {
+  const own = procSample(pid);
+  if (own === undefined || pid === undefined) return own;
+  const children = new Map<number, number[]>();
+  try {
+    for (const entry of readdirSync("/proc")) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+        const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+        const list = children.get(ppid) ?? [];
+        list.push(Number(entry));
+        children.set(ppid, list);
+      } catch {
+        // Gone meanwhile.
+      }
+    }
+  } catch {
+    return own;
+  }
+  const total = { ...own };
+  const pending = [...(children.get(pid) ?? [])];
+  while (pending.length > 0) {
+    const child = pending.pop() as number;
+    const sample = procSample(child);
+    if (sample !== undefined) {
+      total.cpuUs += sample.cpuUs;
+      total.rss += sample.rss;
+    }
+    pending.push(...(children.get(child) ?? []));
+  }
+  return total;
+}
+
 /** One sample of the server: the kernel's view at once, and the process's own report. */
 export interface ServerSample {
   /** From /proc at the moment the coordinator asked (Linux). */
@@ -154,7 +193,7 @@ export interface ServerSample {
 }
 
 export async function serverSample(server: LineChild): Promise<ServerSample> {
-  const proc = procSample(server.process.pid);
+  const proc = procTreeSample(server.process.pid);
   const asked = performance.now();
   const reply = server.next("STATS ", 60_000);
   server.send("STATS");

@@ -56,7 +56,7 @@ export interface SummaryRow {
 /** A server that takes this long to answer STATS is noted under the table. */
 const STARVED_MS = 100;
 
-export const RATIO_REFERENCES = ["grpc-js", "thrift", "raw"] as const;
+export const RATIO_REFERENCES = ["grpc-js", "thrift", "raw", "protosocket"] as const;
 
 /** The message set and workload of a measurement key ("realistic unary@256"). */
 export function parseKey(key: string): { set: MessageSet; workload: WorkloadKind } {

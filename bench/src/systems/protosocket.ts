@@ -63,14 +63,25 @@ const serverPassThrough: ServerInterceptor = (next) => (request) => next(request
  * service), or the streaming service for the request-stream workloads: one listener
  * carries one envelope pair.
  */
-async function serve(port: number, set: MessageSet, workload: WorkloadKind | undefined, intercepted: boolean): Promise<BenchServer> {
+async function serve(
+  port: number,
+  set: MessageSet,
+  workload: WorkloadKind | undefined,
+  intercepted: boolean,
+  host = "127.0.0.1",
+): Promise<BenchServer> {
   const server = createServer(intercepted ? { interceptors: [serverPassThrough] } : {});
   if (workload !== undefined && REQUEST_STREAM_WORKLOADS.includes(workload))
     server.register(StreamingServiceDefinition, streamingImpl as never);
   else if (set === "small") server.register(EchoServiceDefinition, echoHandlers);
   else server.register(BenchServiceDefinition, benchHandlers);
-  const address = await server.listen({ host: "127.0.0.1", port });
+  const address = await server.listen({ host, port });
   return { port: address.port, close: () => server.close() };
+}
+
+/** Serves one message set with no interceptors on host:port (the servers of the pool systems). */
+export function serveProtosocketAt(host: string, port: number, set: MessageSet): Promise<BenchServer> {
+  return serve(port, set, undefined, false, host);
 }
 
 /** Serves one message set with no interceptors (also the server of the rust-client system). */
@@ -137,7 +148,17 @@ class ProtosocketClient implements BenchClient {
   }
 }
 
-/** Opens `connectionCount` connections of our client; creating clients on them builds nothing. */
+/** A bench client over `transports` (calls spread round-robin); creating clients on them builds nothing. */
+export function clientOver(transports: Transport[]): BenchClient {
+  return new ProtosocketClient(
+    transports.map((t) => createClient(EchoServiceDefinition, t)),
+    transports.map((t) => createClient(BenchServiceDefinition, t)),
+    transports.map((t) => createClient(StreamingServiceDefinition, t) as unknown as StreamingClient),
+    transports,
+  );
+}
+
+/** Opens `connectionCount` connections of our client. */
 function connectWith(connectionCount: number, intercepted: boolean) {
   return async (options: ConnectOptions): Promise<BenchClient> => {
     const transports = await Promise.all(
@@ -145,12 +166,7 @@ function connectWith(connectionCount: number, intercepted: boolean) {
         connect({ host: options.host, port: options.port, ...(intercepted ? { interceptors: [passThrough] } : {}) }),
       ),
     );
-    return new ProtosocketClient(
-      transports.map((t) => createClient(EchoServiceDefinition, t)),
-      transports.map((t) => createClient(BenchServiceDefinition, t)),
-      transports.map((t) => createClient(StreamingServiceDefinition, t) as unknown as StreamingClient),
-      transports,
-    );
+    return clientOver(transports);
   };
 }
 

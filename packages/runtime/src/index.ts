@@ -5,7 +5,7 @@
  */
 
 // Clients.
-export { connect, type ConnectOptions, type ConnectionTransport } from "./client/connect.js";
+export type { ConnectOptions, ConnectionTransport } from "./client/connect-options.js";
 export type { Transport } from "./client/transport.js";
 export type { CallOptions } from "./client/call-options.js";
 export { createClient, type ClientOptions } from "./client/create-client.js";
@@ -25,6 +25,18 @@ export {
   type UnaryRequest,
   type UnaryResponse,
 } from "./client/interceptor.js";
+
+// Pools: many connections, many servers.
+export { connect, createPool, type PoolConnectOptions } from "./pool/create-pool.js";
+export type { PoolTransport } from "./pool/pool-transport.js";
+export type { EjectionOptions, PoolOptions } from "./pool/pool-options.js";
+export type { Target } from "./pool/target.js";
+export type { Resolver } from "./pool/resolver.js";
+export type { Endpoint, TcpEndpoint, UnixEndpoint } from "./pool/endpoint.js";
+export type { BackoffOptions } from "./pool/backoff.js";
+export type { RetryBudgetOptions, RetryOptions } from "./pool/retry-budget.js";
+export type { PickerName } from "./pool/pickers.js";
+export { poolCallInfo, type AddressState, type AddressStats, type PoolAttempt, type PoolCallInfo, type PoolEvent, type PoolStats } from "./pool/pool-events.js";
 
 // Servers.
 export { createServer, type CloseOptions, type ListenOptions, type Server, type ServerAddress, type ServerOptions } from "./server/server.js";

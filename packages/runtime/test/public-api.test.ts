@@ -28,11 +28,11 @@ describe("public API", () => {
   const scratch = mkdtempSync(join(tmpdir(), "protosocket-consumer-"));
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-  it("the application entry's types reach no internal module (connections, envelope codecs, call objects)", () => {
+  it("the application entry's types reach no internal module (connections, envelope codecs, call objects, a pool's machinery)", () => {
     const files = reachable(join(dist, "index.d.ts"));
     expect(files).toContain("client/transport.d.ts");
     const internal = files.filter((f) =>
-      /^(client\/(client-connection|unary-call|server-stream-call|pending-call)|conn\/(socket-link|memory-link|frame-link|link-errors)|envelope\/|server\/(server-connection|server-call|served-method|handler-context)|wire\/|binding\/resolve)/.test(f),
+      /^(client\/(client-connection|unary-call|server-stream-call|pending-call|dial|not-run)|conn\/(socket-link|memory-link|frame-link|link-errors)|envelope\/|server\/(server-connection|server-call|served-method|handler-context)|pool\/(pool|slot|pool-address|pool-settings|pool-stream|dns-resolver)\.d\.ts|wire\/|binding\/resolve)/.test(f),
     );
     expect(internal).toEqual([]);
   });
@@ -46,7 +46,7 @@ describe("public API", () => {
     const source = join(app, "consumer.ts");
     writeFileSync(
       source,
-      `import { Code, connect, createClient, createContextKey, createMemoryTransport, createServer, RpcError, type CallOptions, type ConnectionTransport, type Interceptor, type ServerInterceptor, type Transport } from "@protosocket/runtime";
+      `import { Code, connect, createClient, createContextKey, createMemoryTransport, createPool, createServer, poolCallInfo, RpcError, type CallOptions, type ConnectionTransport, type Interceptor, type PoolEvent, type PoolTransport, type Resolver, type ServerInterceptor, type Transport } from "@protosocket/runtime";
 const logging: Interceptor = (next) => async (req) => { const res = await next(req); return res; };
 const auth: ServerInterceptor = (next) => (req) => { if (req.peer === "") throw new RpcError(Code.Unauthenticated, "who?"); return next(req); };
 const key = createContextKey(0);
@@ -58,6 +58,14 @@ export async function main(): Promise<void> {
   void [server, seam, options, key, createClient, createMemoryTransport, t.pendingCalls, t.peer];
   // @ts-expect-error internals are not part of the transport's type
   void t.calls;
+  const resolver: Resolver = { name: "registry", resolve: () => [{ host: "10.0.0.7", port: 7000, weight: 2 }, { path: "/run/x.sock" }] };
+  const pool: PoolTransport = createPool(resolver, { picker: "key-hash", retry: { maxAttempts: 2 }, ejection: false, onEvent: (e: PoolEvent) => void e.type });
+  const many: PoolTransport = await connect(["127.0.0.1:1", "dns:///x:1"].slice(0, 1), { maxConnectionAgeMs: 60_000 });
+  const routed: CallOptions = { key: "user-1" };
+  const where: Interceptor = (next) => async (req) => { const res = await next(req); void req.contextValues.get(poolCallInfo)?.attempts.length; return res; };
+  void [pool.stats.addresses[0]?.state, many.subscribe(() => {}), routed, where];
+  // @ts-expect-error a pool's slots are not part of its type
+  void pool.addresses;
 }
 `,
     );

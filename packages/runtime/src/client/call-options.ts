@@ -25,6 +25,12 @@ export interface CallOptions {
    * metadata field and the server sent any.
    */
   onTrailer?: (trailers: ReadonlyMap<string, string>) => void;
+  /**
+   * Routing key for a pool's `key-hash` picker: calls with the same key go
+   * to the same server while it is up (rendezvous hashing). Other pickers
+   * and single connections ignore it.
+   */
+  key?: string;
 }
 
 /**
@@ -38,6 +44,7 @@ export function checkCallOptions(options: CallOptions | undefined): void {
   checkSignal("signal", options.signal);
   checkNumber("timeoutMs", options.timeoutMs, 0, { infinity: true, fraction: true, max: Number.MAX_VALUE });
   checkFunction("onTrailer", options.onTrailer);
+  if (options.key !== undefined && typeof options.key !== "string") throw invalidOption("key", options.key, "a string");
   const values = options.contextValues;
   if (values !== undefined && (values === null || typeof (values as { get?: unknown }).get !== "function")) {
     throw invalidOption("contextValues", values, "a ContextValues bag (createContextValues())");

@@ -13,6 +13,7 @@ import { ControlCode } from "../envelope/control-code.js";
 import type { EnvelopeContext } from "../envelope/envelope-wire.js";
 import { toMetadata } from "../metadata.js";
 import { codecsOf, envelopeBindingClash, type EnvelopeCodecs, type MethodCodec } from "../envelope/service-codecs.js";
+import { carriesDraining } from "../draining.js";
 import { Code, RpcError } from "../errors.js";
 import type { ServiceDefinition } from "../service/service-definition.js";
 import { isAsyncIterable } from "../util/map-iterable.js";
@@ -20,6 +21,7 @@ import { BidiStreamCall } from "./bidi-stream-call.js";
 import { checkCallOptions, type CallOptions } from "./call-options.js";
 import { ClientStreamCall } from "./client-stream-call.js";
 import { InterceptorChain, type Interceptor } from "./interceptor.js";
+import { markNotRun } from "./not-run.js";
 import type { CallHost, PendingCall } from "./pending-call.js";
 import { ServerStreamCall } from "./server-stream-call.js";
 import type { Transport } from "./transport.js";
@@ -31,6 +33,12 @@ export interface ClientConnectionOptions {
   streamBufferMessages: number;
   /** Interceptors around every call, outermost first. */
   interceptors?: readonly Interceptor[];
+  /**
+   * Called once when the server says it is draining (it refused a call with
+   * the `protosocket.v1.Draining` detail): it runs no new call on this
+   * connection, so new calls belong elsewhere.
+   */
+  onServerDraining?: () => void;
 }
 
 /** The init object of an empty message. */
@@ -66,6 +74,9 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
   /** Streams whose readers fell behind; while any does, the connection does not read. */
   private pausedStreams = 0;
   private probe: ReturnType<typeof setInterval> | undefined;
+  /** The id of the first call a draining server refused: it runs no call from there on. */
+  private drainingFrom = Number.POSITIVE_INFINITY;
+  private readonly onServerDraining: (() => void) | undefined;
 
   /**
    * @param link the link to the server; started here.
@@ -74,6 +85,7 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
   constructor(link: FrameLink, options: ClientConnectionOptions) {
     this.link = link;
     this.streamBufferMessages = options.streamBufferMessages;
+    this.onServerDraining = options.onServerDraining;
     this.closed = new Promise<RpcError>((resolve) => (this.resolveClosed = resolve));
     const interceptors = options.interceptors ?? [];
     if (interceptors.length > 0) {
@@ -116,6 +128,11 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
   /** True once the connection has closed. */
   get isClosed(): boolean {
     return this.closeError !== undefined;
+  }
+
+  /** True once the server has said it is draining: it runs no new call here. */
+  get serverDraining(): boolean {
+    return this.drainingFrom !== Number.POSITIVE_INFINITY;
   }
 
   unary(def: ServiceDefinition, method: DescMethodUnary, input: unknown, options?: CallOptions): Promise<never> {
@@ -267,6 +284,7 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
     const error = this.write(call, id, code, input, context);
     if (error !== undefined) return error;
     call.id = id;
+    call.seq = this.link.framesSent;
     this.calls.set(id, call);
     return undefined;
   }
@@ -314,7 +332,7 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
       }
     }
     if (this.closeError !== undefined) {
-      return new RpcError(Code.Unavailable, `connection is closed: ${this.closeError.rawMessage}`, [], this.errorContext(method));
+      return markNotRun(new RpcError(Code.Unavailable, `connection is closed: ${this.closeError.rawMessage}`, [], this.errorContext(method)));
     }
     return undefined;
   }
@@ -339,7 +357,9 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
     } catch (e) {
       if (e instanceof RpcError) {
         const prefix = e.code === Code.ResourceExhausted ? "request not sent: " : "";
-        return new RpcError(e.code, `${prefix}${e.rawMessage}`, e.details, { ...this.errorContext(method), cause: e });
+        const error = new RpcError(e.code, `${prefix}${e.rawMessage}`, e.details, { ...this.errorContext(method), cause: e });
+        // Nothing was queued: a link that has ended or closed refuses the frame.
+        return e.code === Code.Unavailable ? markNotRun(error) : error;
       }
       return new RpcError(Code.InvalidArgument, `cannot encode request: ${e instanceof Error ? e.message : String(e)}`, [], { ...this.errorContext(method), cause: e });
     }
@@ -393,7 +413,11 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
     const id = inbound.id;
     if (typeof id === "bigint") return; // never assigned by this client
     const call = this.calls.get(id);
-    if (call === undefined) return; // late (after a client cancel) or unknown: ignored
+    if (call === undefined) {
+      // Late (after a client cancel) or unknown: ignored. Id 0 (never a call's) may carry a server's last word.
+      if (id === 0) this.closingNotice(primary, inbound);
+      return;
+    }
     const codecs = call.codecs;
     if (codecs !== primary) inbound = codecs.response.decode(body);
     const code = inbound.code;
@@ -417,7 +441,9 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
       const errorValue = error !== undefined && inbound.carried === error.target ? inbound.read(error.target) : undefined;
       if (error !== undefined && errorValue !== undefined) {
         const err = error.codec.read(errorValue);
-        call.fail(new RpcError(err.code, err.message, err.details, this.errorContext(call.method)));
+        const failure = new RpcError(err.code, err.message, err.details, this.errorContext(call.method));
+        if (err.code === Code.Unavailable && err.details.length > 0 && carriesDraining(err.details)) this.serverRefused(id, failure);
+        call.fail(failure);
       } else {
         call.fail(new RpcError(Code.Internal, `protocol violation by server: response without the "${call.method.binding.response.path}" case`, [], this.errorContext(call.method)));
       }
@@ -444,13 +470,56 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
     this.closeError = error;
     clearInterval(this.probe);
     this.probe = undefined;
-    const all = [...this.starting, ...this.calls.values()];
+    const starting = [...this.starting];
+    const all = [...this.calls.values()];
     this.starting.clear();
     this.calls.clear();
+    // Request streams still waiting for their first message sent nothing; requests still in our queue
+    // never left; a draining server ran none sent after the one it refused.
+    for (const call of starting) {
+      call.fail(markNotRun(new RpcError(error.code, error.rawMessage, [], { ...this.errorContext(call.method), cause: error })));
+    }
+    const written = this.link.framesWritten;
+    const drainingFrom = this.drainingFrom;
     for (const call of all) {
-      call.fail(new RpcError(error.code, error.rawMessage, [], { ...this.errorContext(call.method), cause: error }));
+      const failure = new RpcError(error.code, error.rawMessage, [], { ...this.errorContext(call.method), cause: error });
+      if (call.seq > written || call.id > drainingFrom) markNotRun(failure);
+      call.fail(failure);
     }
     this.resolveClosed(error);
+  }
+
+  /**
+   * A frame for id 0: when it is the Draining notice a server sends as it
+   * ends the connection, every call not answered by now was not run (the
+   * server answered every request it ran before this frame).
+   */
+  private closingNotice(codecs: EnvelopeCodecs, inbound: ReturnType<EnvelopeCodecs["response"]["decode"]>): void {
+    const error = codecs.error;
+    if (inbound.code !== ControlCode.Normal || error === undefined || inbound.carried !== error.target) return;
+    const value = inbound.read(error.target);
+    if (value === undefined) return;
+    const err = error.codec.read(value);
+    if (err.code === Code.Unavailable && carriesDraining(err.details)) this.serverRefused(0, undefined);
+  }
+
+  /**
+   * A draining server refused call `id`: it ran neither that request nor any
+   * sent after it (requests are read in order, and a draining server runs
+   * none). Ids rise in send order, so every call with a larger id never ran.
+   */
+  private serverRefused(id: number, failure: RpcError | undefined): void {
+    if (failure !== undefined) markNotRun(failure);
+    if (id >= this.drainingFrom) return;
+    const first = this.drainingFrom === Number.POSITIVE_INFINITY;
+    this.drainingFrom = id;
+    if (first && this.onServerDraining !== undefined) {
+      try {
+        this.onServerDraining();
+      } catch {
+        // A failing hook must not disturb the calls.
+      }
+    }
   }
 
   private nextId(): number {

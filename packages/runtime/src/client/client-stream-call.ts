@@ -13,6 +13,7 @@ import { RequestSender, type RequestStreamCall } from "./request-sender.js";
  */
 export class ClientStreamCall implements RequestStreamCall {
   id = 0;
+  seq = 0;
   onTrailer: ((trailers: ReadonlyMap<string, string>) => void) | undefined;
   private readonly sender: RequestSender;
   private settled = false;

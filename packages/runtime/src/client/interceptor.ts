@@ -41,6 +41,8 @@ interface RequestCommon {
    * when the service's envelope binds a metadata field.
    */
   readonly metadata: Map<string, string>;
+  /** The call's routing key ({@link CallOptions.key}), for a pool's key-hash picker; an interceptor may set one. */
+  readonly key: string | undefined;
 }
 
 /** A unary call on its way to the transport. */
@@ -308,6 +310,7 @@ export class InterceptorChain {
       deadline: deadlineOf(options),
       contextValues: options?.contextValues ?? createContextValues(),
       metadata: toMetadata("metadata", options?.metadata),
+      key: options?.key,
     } as CallRequest;
   }
 
@@ -323,6 +326,7 @@ export class InterceptorChain {
     if (req.signal !== NO_SIGNAL) options.signal = req.signal;
     if (req.deadline !== undefined) options.timeoutMs = Math.max(0, req.deadline - Date.now());
     if (req.metadata.size > 0) options.metadata = req.metadata;
+    if (req.key !== undefined) options.key = req.key;
     switch (req.kind) {
       case "unary":
         return this.inner.unary(req.service, req.method, req.message, options).then((message) => ({ kind: "unary", message, trailer }));

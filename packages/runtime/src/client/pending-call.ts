@@ -8,6 +8,8 @@ import type { CallOptions } from "./call-options.js";
 export interface PendingCall {
   /** The message id; assigned when the request is sent. */
   id: number;
+  /** The link's number of the request's frame (the link's `framesSent` right after it was queued). */
+  seq: number;
   /** The codecs of the call's service (its response is decoded with them). */
   readonly codecs: EnvelopeCodecs;
   /** The method. */

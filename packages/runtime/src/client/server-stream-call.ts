@@ -22,6 +22,7 @@ interface Waiter {
 export class ServerStreamCall implements PendingCall, AsyncIterator<Message> {
   id = 0;
   onTrailer: ((trailers: ReadonlyMap<string, string>) => void) | undefined;
+  seq = 0;
   protected state: "idle" | "open" | "ended" | "failed" | "done" = "idle";
   private buffer: Message[] = [];
   private head = 0;

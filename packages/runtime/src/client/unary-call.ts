@@ -9,6 +9,7 @@ import type { CallHost, PendingCall } from "./pending-call.js";
 export class UnaryCall implements PendingCall {
   id = 0;
   onTrailer: ((trailers: ReadonlyMap<string, string>) => void) | undefined;
+  seq = 0;
   private timer: LongTimeout | undefined;
   private signal: AbortSignal | undefined;
 

@@ -42,6 +42,15 @@ export interface FrameLink {
   readonly partialFrameSince: number | undefined;
   /** When (Date.now()) the last complete frame arrived (or the link opened). */
   readonly lastFrameAt: number;
+  /** Frames {@link send} has accepted so far; the frame just sent is number `framesSent`. */
+  readonly framesSent: number;
+  /**
+   * Frames that have left this process so far (handed to the socket, or to
+   * the in-memory peer), in send order. Frame number n may have reached the
+   * peer only if n <= framesWritten; a frame past it when the link closes
+   * never left this process.
+   */
+  readonly framesWritten: number;
   /** Starts reading; frames and events go to `handler`. Call once. */
   start(handler: FrameHandler): void;
   /**

@@ -52,6 +52,7 @@ class MemoryLink implements FrameLink {
   private peerEndReported = false;
   private waiters: (() => void)[] = [];
   private lastFrame = Date.now();
+  private sent = 0;
 
   constructor(options: MemoryLinkOptions, peer: string) {
     this.peer = peer;
@@ -79,6 +80,15 @@ class MemoryLink implements FrameLink {
     return this.lastFrame;
   }
 
+  get framesSent(): number {
+    return this.sent;
+  }
+
+  /** Every frame sent is on its way to the peer at once: the peer sees it before any close. */
+  get framesWritten(): number {
+    return this.sent;
+  }
+
   start(handler: FrameHandler): void {
     if (this.handler !== undefined) throw new Error("MemoryLink.start() called twice");
     this.handler = handler;
@@ -100,6 +110,7 @@ class MemoryLink implements FrameLink {
     const bytes = new Uint8Array(keep);
     if (head !== undefined) bytes.set(head.subarray(0, Math.min(headBytes, keep)), 0);
     if (keep > headBytes) bytes.set(body.subarray(0, keep - headBytes), headBytes);
+    this.sent++;
     other.receive({ body: bytes, frameBytes, oversize });
   }
 

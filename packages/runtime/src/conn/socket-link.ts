@@ -58,6 +58,8 @@ export class SocketLink implements FrameLink {
   private partialSince: number | undefined;
   private lastFrame = Date.now();
   private frames = 0;
+  private sent = 0;
+  private written = 0;
 
   /**
    * @param socket a connected socket (TCP or TLS).
@@ -99,6 +101,14 @@ export class SocketLink implements FrameLink {
 
   get lastFrameAt(): number {
     return this.lastFrame;
+  }
+
+  get framesSent(): number {
+    return this.sent;
+  }
+
+  get framesWritten(): number {
+    return this.written;
   }
 
   start(handler: FrameHandler): void {
@@ -164,6 +174,7 @@ export class SocketLink implements FrameLink {
       this.stagePos = pos + body.byteLength;
     }
     this.pendingBytes += frameBytes;
+    this.sent++;
     if (this.pendingBytes >= BATCH_BYTES) {
       this.flush();
     } else if (!this.flushScheduled) {
@@ -270,6 +281,7 @@ export class SocketLink implements FrameLink {
       const out = this.chunks;
       this.chunks = [];
       this.pendingBytes = 0;
+      this.written = this.sent;
       if (out.length === 1) {
         socket.write(out[0] as Uint8Array);
       } else {

@@ -1,5 +1,6 @@
 import type { DescMessage, Message, MessageInitShape } from "@bufbuild/protobuf";
 import type { FrameHandler, FrameLink } from "../conn/frame-link.js";
+import { DRAINING_DETAIL } from "../draining.js";
 import { ControlCode } from "../envelope/control-code.js";
 import type { InboundEnvelope, WireTarget } from "../envelope/envelope-wire.js";
 import type { MessageId } from "../envelope/message-id.js";
@@ -134,6 +135,11 @@ export class ServerConnection implements FrameHandler, RequestStreamHost {
       this.removeCall(call);
       this.sendError(call.id, error.withContext({ method: call.method.codec.fullName }));
     }
+    // The last frame, for message id 0 (no client call has it): every request run here has been
+    // answered above; one the client has no answer for was not run, and may be sent elsewhere.
+    if (this.state.codecs.error !== undefined) {
+      this.sendError(0, new RpcError(Code.Unavailable, "server is shutting down; requests not answered on this connection were not run", [DRAINING_DETAIL]));
+    }
     this.link.end(lingerMs);
   }
 
@@ -185,7 +191,8 @@ export class ServerConnection implements FrameHandler, RequestStreamHost {
       return;
     }
     if (this.draining || this.peerEnded) {
-      this.refuse(id, streaming && code === ControlCode.Normal, new RpcError(Code.Unavailable, "server is shutting down"));
+      // Marked: this request did not run, and no later one on this connection will, so the client may send them elsewhere.
+      this.refuse(id, streaming && code === ControlCode.Normal, new RpcError(Code.Unavailable, "server is shutting down", [DRAINING_DETAIL]));
       return;
     }
     const maxCalls = this.state.maxConcurrentCalls;

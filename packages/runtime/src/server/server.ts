@@ -95,6 +95,8 @@ export interface ListenOptions {
   host?: string;
   /** Port to bind; 0 picks a free one. Default 0. */
   port?: number;
+  /** Listen on a unix domain socket at this path instead (host and port are then ignored). */
+  path?: string;
   /** Serve TLS with these node:tls options (key and cert at least). */
   tls?: ServerTlsOptions;
   /** Listen backlog. Default 511. */
@@ -114,10 +116,12 @@ export interface CloseOptions {
 
 /** Where a server listens. */
 export interface ServerAddress {
-  /** The bound host. */
+  /** The bound host ("unix" on a unix socket). */
   readonly host: string;
-  /** The bound port. */
+  /** The bound port (0 on a unix socket). */
   readonly port: number;
+  /** The socket's path, on a unix socket. */
+  readonly path?: string;
 }
 
 /** A protosocket server: services registered on it, listening on one address. */
@@ -184,6 +188,7 @@ export function createServer(options: ServerOptions = {}): Server {
   const closingListeners: (() => void)[] = [];
   let sweeper: ReturnType<typeof setInterval> | undefined;
   let refused = 0;
+  let unixPeers = 0;
 
   const reportConnectionError = (error: RpcError, peer: string): void => {
     try {
@@ -280,7 +285,7 @@ export function createServer(options: ServerOptions = {}): Server {
     return state;
   }
 
-  function addConnection(link: FrameLink): void {
+  function addConnection(link: FrameLink): ServerConnection | undefined {
     const conn = new ServerConnection(link, serving(), (c, error) => {
       connections.delete(c);
       if (connections.size === 0 && emptyWaiters.length > 0) {
@@ -290,7 +295,9 @@ export function createServer(options: ServerOptions = {}): Server {
       }
       if (error.code !== Code.Unavailable) reportConnectionError(error, c.peer);
     });
-    if (!link.closed) connections.add(conn);
+    if (link.closed) return undefined;
+    connections.add(conn);
+    return conn;
   }
 
   /** Resolves once every connection (socket or in-memory) has closed. */
@@ -300,9 +307,16 @@ export function createServer(options: ServerOptions = {}): Server {
   }
 
   function accept(socket: Socket): void {
-    const peer = formatAddress(socket.remoteAddress, socket.remotePort);
-    if (closing !== undefined || state === undefined) {
+    // Unix socket peers have no address: name them by the socket and a number.
+    const peer = socket.remoteAddress === undefined && address?.path !== undefined ? `unix:${address.path}#${++unixPeers}` : formatAddress(socket.remoteAddress, socket.remotePort);
+    if (state === undefined) {
       socket.destroy();
+      return;
+    }
+    if (closing !== undefined) {
+      // Accepted after close() began (a node:cluster primary may still hand this worker a connection):
+      // shut it down at once, so its client knows that nothing it sent here ran.
+      addConnection(new SocketLink(socket, { peer, maxFrameBytes }))?.shutdown(new RpcError(Code.Unavailable, "server is shutting down"), SHUTDOWN_FLUSH_MS);
       return;
     }
     if (connections.size >= maxConnections) {
@@ -360,12 +374,20 @@ export function createServer(options: ServerOptions = {}): Server {
         });
       }
       listener = srv;
+      const path = listenOptions.path;
+      if (path !== undefined && (typeof path !== "string" || path.length === 0)) return Promise.reject(invalidOption("path", path, "a socket path"));
       return new Promise<ServerAddress>((resolve, reject) => {
         srv.once("error", reject);
-        srv.listen({ host, port: listenOptions.port ?? 0, backlog: listenOptions.backlog ?? 511 }, () => {
+        const where = path !== undefined ? { path } : { host, port: listenOptions.port ?? 0 };
+        srv.listen({ ...where, backlog: listenOptions.backlog ?? 511 }, () => {
           srv.off("error", reject);
           const a = srv.address();
-          address = typeof a === "object" && a !== null ? { host: a.address, port: a.port } : { host, port: listenOptions.port ?? 0 };
+          address =
+            path !== undefined
+              ? { host: "unix", port: 0, path }
+              : typeof a === "object" && a !== null
+                ? { host: a.address, port: a.port }
+                : { host, port: listenOptions.port ?? 0 };
           startSweeper();
           resolve(address);
         });

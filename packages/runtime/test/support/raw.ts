@@ -1,5 +1,6 @@
 import { createServer, connect as netConnect, type Server as NetServer, type Socket } from "node:net";
 import { once } from "node:events";
+import { create } from "@bufbuild/protobuf";
 import { createFrameDecoder, encodeFrame, type EnvelopeMessage } from "../../src/protocol.js";
 import { createEnvelopeCodec } from "../../src/envelope/envelope-codec.js";
 import type { ServiceDefinition } from "../../src/index.js";
@@ -69,11 +70,14 @@ export async function rawServer(def: ServiceDefinition, onPeer: (peer: RawPeer) 
   };
 }
 
-/** Frames an envelope of `def`'s request or response type. */
+/**
+ * Frames an envelope of `def`'s request or response type, given as the
+ * fields it sets (a `$typeName` is ignored): fields it leaves out (the
+ * metadata map of an envelope that binds one …) get their defaults.
+ */
 export function frameOf(def: ServiceDefinition, side: "request" | "response", envelope: EnvelopeMessage): Uint8Array {
-  const codec =
-    side === "response"
-      ? createEnvelopeCodec(def.responseEnvelope, def.binding.response)
-      : createEnvelopeCodec(def.requestEnvelope, def.binding.request);
-  return encodeFrame(codec.encode(envelope), Number.MAX_SAFE_INTEGER);
+  const schema = side === "response" ? def.responseEnvelope : def.requestEnvelope;
+  const codec = createEnvelopeCodec(schema, side === "response" ? def.binding.response : def.binding.request);
+  const { $typeName: _, ...fields } = envelope;
+  return encodeFrame(codec.encode(create(schema, fields as never) as EnvelopeMessage), Number.MAX_SAFE_INTEGER);
 }

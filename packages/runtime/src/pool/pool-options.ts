@@ -1,0 +1,71 @@
+import type { ConnectionSettingsOptions } from "../client/connect-options.js";
+import type { Interceptor } from "../client/interceptor.js";
+import type { BackoffOptions } from "./backoff.js";
+import type { PickerName } from "./pickers.js";
+import type { PoolEvent } from "./pool-events.js";
+import type { RetryOptions } from "./retry-budget.js";
+
+/**
+ * When a server's connections keep failing (failed attempts to connect,
+ * connections lost; a successful call resets the count), it is taken out of
+ * rotation for a while and then let back in. Ejection never takes out more
+ * than `maxPercent` of the servers.
+ */
+export interface EjectionOptions {
+  /** Failures in a row that eject a server. Default 5. */
+  consecutiveFailures?: number;
+  /** The first ejection lasts this long; the n-th in a row n times as long. Default 30,000 ms. */
+  baseMs?: number;
+  /** The longest ejection. Default 300,000 ms. */
+  maxMs?: number;
+  /** The largest share of servers ejected at once, in %. Default 50. */
+  maxPercent?: number;
+}
+
+/** Options of a pool ({@link createPool}, or {@link connect} with a target). */
+export interface PoolOptions extends ConnectionSettingsOptions {
+  /** Connections per server, opened when the pool is first used. Default 1. */
+  connectionsPerAddress?: number;
+  /**
+   * How each call picks a connection:
+   * - `least-outstanding` (default): of two connections at random, the one
+   *   with fewer calls in flight (power of two choices); adapts to slow servers;
+   * - `round-robin`: each connection in turn (weighted); an even spread of
+   *   calls whatever their cost;
+   * - `key-hash`: calls with the same `key` call option go to the same
+   *   server (rendezvous hashing); calls without a key as least-outstanding.
+   */
+  picker?: PickerName;
+  /** Delays between reconnection attempts; gRPC's numbers by default. */
+  backoff?: BackoffOptions;
+  /**
+   * Replace each connection after this long (± `maxConnectionAgeJitter`):
+   * a new one is opened first, then the old one takes no new calls and
+   * closes when its calls are done. Behind a proxy that balances
+   * connections (HAProxy, Kubernetes Services, cloud L4 balancers), this is
+   * what moves load to servers added since. Default Infinity (never).
+   */
+  maxConnectionAgeMs?: number;
+  /** Each connection's age limit is moved by up to this fraction at random. Default 0.1. */
+  maxConnectionAgeJitter?: number;
+  /** How long calls on a retired connection may run before it is closed (they then fail `unavailable`). Default Infinity. */
+  maxConnectionAgeGraceMs?: number;
+  /**
+   * A call made while no connection is ready waits for one up to its
+   * deadline, and at most this long, then fails `unavailable`. Default
+   * 20,000 ms; Infinity waits as long as the deadline allows.
+   */
+  waitForReadyMs?: number;
+  /** Retries on another connection. */
+  retry?: RetryOptions;
+  /** Taking failing servers out of rotation; `false` turns it off. */
+  ejection?: EjectionOptions | false;
+  /** How often `dns:///`, `srv:///` and custom resolvers are asked again. Default 30,000 ms. */
+  resolveIntervalMs?: number;
+  /** After a connection fails the target is resolved again, but not more often than this. Default 5,000 ms. */
+  minResolveIntervalMs?: number;
+  /** Called with every {@link PoolEvent} (as subscribe() listeners are). */
+  onEvent?: (event: PoolEvent) => void;
+  /** Interceptors around every call of the pool (outside its retries), outermost first. */
+  interceptors?: Interceptor[];
+}

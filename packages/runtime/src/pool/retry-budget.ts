@@ -1,0 +1,109 @@
+import { Code } from "../errors.js";
+import { checkNumber, checkObject, invalidOption } from "../util/validate.js";
+
+/**
+ * A token bucket that bounds retries so they cannot amplify an outage:
+ * every call adds `ratio` tokens, every retry of a call that may have run
+ * takes one, and `minPerSecond` tokens trickle in so a quiet pool can still
+ * retry. With the defaults, retries add at most 20 % to the load (plus 10
+ * per second), however many calls fail.
+ */
+export interface RetryBudgetOptions {
+  /** Tokens each call adds. Default 0.2. */
+  ratio?: number;
+  /** Tokens added per second whatever the traffic. Default 10. */
+  minPerSecond?: number;
+  /** The bucket's size (and its content when the pool starts). Default 100. */
+  maxTokens?: number;
+}
+
+/** When a call is sent again on another connection. */
+export interface RetryOptions {
+  /**
+   * Attempts per call, the first included; 1 turns retries off. A call that
+   * never ran (its request never left, or a draining server refused it) is
+   * retried whatever its method; one that may have run only if its method is
+   * marked `idempotency_level = IDEMPOTENT` or `NO_SIDE_EFFECTS`, and only
+   * for `codes`. Every retry is also bounded by the call's deadline. Default 3.
+   */
+  maxAttempts?: number;
+  /** Codes on which a call of an idempotent method that may have run is retried. Default [Code.Unavailable]. */
+  codes?: Code[];
+  /** Bounds retries of calls that may have run (retries of calls that never ran cost nothing). */
+  budget?: RetryBudgetOptions;
+}
+
+/** Checked retry settings. */
+export interface RetrySettings {
+  readonly maxAttempts: number;
+  readonly codes: ReadonlySet<Code>;
+  readonly ratio: number;
+  readonly minPerSecond: number;
+  readonly maxTokens: number;
+}
+
+/**
+ * Checks retry options.
+ *
+ * @throws RpcError `invalid_argument` naming the option.
+ */
+export function checkRetry(options: RetryOptions | undefined): RetrySettings {
+  checkObject("retry", options);
+  const o = options ?? {};
+  checkObject("retry.budget", o.budget);
+  const b = o.budget ?? {};
+  const codes = o.codes ?? [Code.Unavailable];
+  if (!Array.isArray(codes) || codes.some((c) => typeof c !== "number" || !Number.isInteger(c) || c < 1 || c > 16)) {
+    throw invalidOption("retry.codes", codes, "an array of status codes (Code.Unavailable, …)");
+  }
+  const maxTokens = checkNumber("retry.budget.maxTokens", b.maxTokens, 100, { min: 1, max: 1e9, fraction: true });
+  return {
+    maxAttempts: checkNumber("retry.maxAttempts", o.maxAttempts, 3, { min: 1, max: 100 }),
+    codes: new Set(codes),
+    ratio: checkNumber("retry.budget.ratio", b.ratio, 0.2, { min: 0, max: 1000, fraction: true }),
+    minPerSecond: checkNumber("retry.budget.minPerSecond", b.minPerSecond, 10, { min: 0, max: 1e9, fraction: true }),
+    maxTokens,
+  };
+}
+
+/** The token bucket of {@link RetryBudgetOptions}. */
+export class RetryBudget {
+  private tokens: number;
+  private refilledAt: number;
+
+  constructor(
+    private readonly settings: RetrySettings,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.tokens = settings.maxTokens;
+    this.refilledAt = now();
+  }
+
+  /** Tokens now (for stats). */
+  get available(): number {
+    this.refill();
+    return this.tokens;
+  }
+
+  /** A call started. */
+  deposit(): void {
+    const t = this.tokens + this.settings.ratio;
+    this.tokens = t < this.settings.maxTokens ? t : this.settings.maxTokens;
+  }
+
+  /** Takes a token for one retry; false when the budget is spent. */
+  withdraw(): boolean {
+    this.refill();
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  private refill(): void {
+    const now = this.now();
+    const elapsed = now - this.refilledAt;
+    if (elapsed <= 0) return;
+    this.refilledAt = now;
+    this.tokens = Math.min(this.settings.maxTokens, this.tokens + (elapsed / 1000) * this.settings.minPerSecond);
+  }
+}
