@@ -1,6 +1,19 @@
-import { SpanStatusCode, type Attributes, type Context, type Histogram, type Span, context } from "@opentelemetry/api";
+import {
+  context,
+  metrics,
+  propagation,
+  SpanStatusCode,
+  trace,
+  type Attributes,
+  type Context,
+  type Histogram,
+  type Span,
+  type TextMapPropagator,
+  type Tracer,
+} from "@opentelemetry/api";
 import { Code, RpcError } from "@protosocket/runtime";
 import { codeOf, statusCodeName } from "./attributes.js";
+import { SCOPE, VERSION, type TelemetryOptions } from "./options.js";
 
 /** One instrumented call: its span, its duration histogram, and how it ends. */
 export class InstrumentedCall {
@@ -111,4 +124,65 @@ export class InstrumentedCall {
       },
     };
   }
+}
+
+/** What one side's interceptor records with: made once per interceptor. */
+export interface Instruments {
+  readonly tracer: Tracer;
+  readonly duration: Histogram;
+  /** The configured propagator, or the global one (looked up at each call). */
+  readonly propagator: Pick<TextMapPropagator, "inject" | "extract">;
+  readonly messageEvents: boolean;
+}
+
+/** The tracer, the `rpc.<side>.call.duration` histogram (seconds) and the options of one side. */
+export function instrumentsOf(options: TelemetryOptions, side: "client" | "server"): Instruments {
+  const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter(SCOPE, VERSION);
+  return {
+    tracer: (options.tracerProvider ?? trace.getTracerProvider()).getTracer(SCOPE, VERSION),
+    duration: meter.createHistogram(`rpc.${side}.call.duration`, {
+      unit: "s",
+      description: `Measures the duration of an ${side === "client" ? "outgoing" : "incoming"} Remote Procedure Call (RPC).`,
+    }),
+    propagator: options.propagator ?? propagation,
+    messageEvents: options.messageEvents ?? true,
+  };
+}
+
+/** A call's request or response as either side's interceptors see it. */
+interface CallPart {
+  readonly kind: "unary" | "server_streaming" | "client_streaming" | "bidi_streaming";
+  readonly message: unknown;
+}
+
+/**
+ * Runs `next` in the call's context with message events for the requests
+ * (`requests`: SENT on the client, RECEIVED on the server) and the
+ * responses (the other type); the call ends when its one response arrives,
+ * when it fails, or when its response stream ends.
+ */
+export async function runInstrumented<Req extends CallPart, Res extends CallPart>(
+  call: InstrumentedCall,
+  req: Req,
+  next: (req: Req) => Promise<Res>,
+  requests: "SENT" | "RECEIVED",
+): Promise<Res> {
+  const responses = requests === "SENT" ? "RECEIVED" : "SENT";
+  let request = req;
+  if (req.kind === "client_streaming" || req.kind === "bidi_streaming") {
+    request = { ...req, message: call.wrapRequests(req.message as AsyncIterable<unknown>, requests) };
+  } else call.message(requests, 1);
+  let res: Res;
+  try {
+    res = await context.with(call.ctx, () => next(request));
+  } catch (e) {
+    call.end(e);
+    throw e;
+  }
+  if (res.kind === "unary" || res.kind === "client_streaming") {
+    call.message(responses, 1);
+    call.end();
+    return res;
+  }
+  return { ...res, message: call.wrapStream(res.message as AsyncIterable<unknown>, responses) };
 }

@@ -1,9 +1,9 @@
-import { context, metrics, propagation, SpanKind, trace, type Attributes } from "@opentelemetry/api";
+import { context, SpanKind, trace, type Attributes } from "@opentelemetry/api";
 import type { ServerInterceptor } from "@protosocket/runtime";
 import { addressAttributes, isServerError, RPC_SYSTEM } from "./attributes.js";
-import { InstrumentedCall } from "./instrumented-call.js";
+import { InstrumentedCall, instrumentsOf, runInstrumented } from "./instrumented-call.js";
 import { metadataGetter, metadataOf } from "./metadata-carrier.js";
-import { SCOPE, VERSION, type TelemetryOptions } from "./options.js";
+import type { TelemetryOptions } from "./options.js";
 
 /**
  * A server interceptor that traces every call with a SERVER span (a child of
@@ -16,14 +16,7 @@ import { SCOPE, VERSION, type TelemetryOptions } from "./options.js";
  * DATA_LOSS mark the span as an error.
  */
 export function createServerTelemetry(options: TelemetryOptions = {}): ServerInterceptor {
-  const tracer = (options.tracerProvider ?? trace.getTracerProvider()).getTracer(SCOPE, VERSION);
-  const meter = (options.meterProvider ?? metrics.getMeterProvider()).getMeter(SCOPE, VERSION);
-  const duration = meter.createHistogram("rpc.server.call.duration", {
-    unit: "s",
-    description: "Measures the duration of an incoming Remote Procedure Call (RPC).",
-  });
-  const messageEvents = options.messageEvents ?? true;
-  const propagator = options.propagator;
+  const { tracer, duration, propagator, messageEvents } = instrumentsOf(options, "server");
   return (next) => async (req) => {
     const attributes: Attributes = {
       "rpc.system.name": RPC_SYSTEM,
@@ -32,31 +25,10 @@ export function createServerTelemetry(options: TelemetryOptions = {}): ServerInt
     };
     const metadata = metadataOf(req);
     let parent = context.active();
-    if (metadata !== undefined) {
-      parent =
-        propagator !== undefined
-          ? propagator.extract(parent, metadata, metadataGetter)
-          : propagation.extract(parent, metadata, metadataGetter);
-    }
+    if (metadata !== undefined) parent = propagator.extract(parent, metadata, metadataGetter);
     const span = tracer.startSpan(req.methodName, { kind: SpanKind.SERVER, attributes }, parent);
     const ctx = trace.setSpan(parent, span);
     const call = new InstrumentedCall(span, ctx, duration, attributes, isServerError, messageEvents);
-    let request = req;
-    if (req.kind === "client_streaming" || req.kind === "bidi_streaming")
-      request = { ...req, message: call.wrapRequests(req.message, "RECEIVED") };
-    else call.message("RECEIVED", 1);
-    let res: Awaited<ReturnType<typeof next>>;
-    try {
-      res = await context.with(ctx, () => next(request));
-    } catch (e) {
-      call.end(e);
-      throw e;
-    }
-    if (res.kind === "unary" || res.kind === "client_streaming") {
-      call.message("SENT", 1);
-      call.end();
-      return res;
-    }
-    return { ...res, message: call.wrapStream(res.message, "SENT") };
+    return runInstrumented(call, req, next, "RECEIVED");
   };
 }
