@@ -245,7 +245,12 @@ function withContextFields(
   return out;
 }
 
-/** The field of an optional role: named by the option, marked with the role, or (when `fits`) by its default name. */
+/**
+ * The field of an envelope that plays `role`: the one named by the
+ * envelope option (`optionName`), else the one marked with the role, else
+ * the one named `defaultName` when `fits` accepts it. Undefined when none is;
+ * a name that does not exist, or two marked fields, is an error.
+ */
 function findOptionalRoleField(
   envelope: DescMessage,
   explicitName: string,
@@ -271,6 +276,7 @@ function findOptionalRoleField(
   return byName !== undefined && fits(byName) ? byName : undefined;
 }
 
+/** As {@link findOptionalRoleField} (any field named `defaultName` fits), for a role every envelope must bind. */
 function findRoleField(
   envelope: DescMessage,
   explicitName: string,
@@ -279,27 +285,13 @@ function findRoleField(
   optionName: string,
   err: (problem: string) => BindingError,
 ): DescField {
-  if (explicitName !== "") {
-    const f = envelope.fields.find((x) => x.name === explicitName);
-    if (f === undefined) {
-      throw err(`envelope ${envelope.typeName} has no field "${explicitName}" (named by ${optionName} of option (protosocket.v1.envelope))`);
-    }
-    return f;
-  }
-  const marked = envelope.fields.filter((x) => fieldRole(x) === role);
-  if (marked.length > 1) {
-    throw err(`envelope ${envelope.typeName} marks ${marked.length} fields with role ${FieldRole[role]}; mark exactly one`);
-  }
-  if (marked[0] !== undefined) {
-    return marked[0];
-  }
-  const byName = envelope.fields.find((x) => x.name === defaultName);
-  if (byName === undefined) {
+  const field = findOptionalRoleField(envelope, explicitName, role, defaultName, optionName, () => true, err);
+  if (field === undefined) {
     throw err(
       `envelope ${envelope.typeName} has no ${defaultName} field; add one, mark the field with [(protosocket.v1.field).role = FIELD_ROLE_${FieldRole[role]}], or name it with ${optionName} in option (protosocket.v1.envelope)`,
     );
   }
-  return byName;
+  return field;
 }
 
 function describe(field: DescField): string {
