@@ -51,11 +51,16 @@ report() {
   fi
 }
 
-# One runtime, server and client in one process.
+# One runtime, server and client in one process; then the same with the client's transports pools.
 for rt in node bun deno; do
   status=0
   timeout 300 $(runner "$rt") >"$LOG" 2>&1 || status=$?
   report "$rt $(version "$rt")" "$status"
+done
+for rt in node bun deno; do
+  status=0
+  timeout 300 $(runner "$rt") --pool >"$LOG" 2>&1 || status=$?
+  report "$rt $(version "$rt"), client pools" "$status"
 done
 
 # A server in one runtime, the client in another.

@@ -1,13 +1,14 @@
-// The conformance scenarios over TCP and over the in-memory transport, with a
-// server in this process (one per scenario): both must give the same results.
+// The conformance scenarios over TCP, over the in-memory transport and through
+// a pool, with a server in this process (one per scenario): all must give the
+// same results.
 // run.ts runs the same scenarios outside vitest, under Node, Bun and Deno,
 // and across processes.
 import { describe, it } from "vitest";
-import { memoryFactory, tcpFactory } from "./factory.js";
+import { memoryFactory, poolFactory, tcpFactory } from "./factory.js";
 import { scenarios } from "./scenarios.js";
 import { registerConformance, SERVER_OPTIONS } from "./service.js";
 
-for (const factory of [tcpFactory, memoryFactory]) {
+for (const factory of [tcpFactory, memoryFactory, poolFactory]) {
   describe(`conformance scenarios (${factory.name})`, () => {
     it.each(scenarios.map((s) => [s.name, s] as const))("%s", async (_, scenario) => {
       const target = await factory.start(registerConformance, SERVER_OPTIONS);

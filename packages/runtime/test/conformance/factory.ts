@@ -2,7 +2,8 @@
 // factory starts a server with the services a registration function adds
 // and hands out client transports to it: over TCP in this process
 // (tcpFactory), or to a server another process (another runtime) already
-// runs (remoteFactory). Another transport (in memory, say) is one more factory.
+// runs (remoteFactory), in memory (memoryFactory), or through a pool
+// (poolFactory). Another transport is one more factory.
 import {
   type ConnectOptions,
   connect,
@@ -38,13 +39,22 @@ export interface ConformanceFactory {
 class Transports {
   private readonly open: Transport[] = [];
 
+  /**
+   * @param host the server's address.
+   * @param port its port.
+   * @param pooled when set, each transport is a pool of this many connections to the server.
+   */
   constructor(
     private readonly host: string,
     private readonly port: number,
+    private readonly pooled?: number,
   ) {}
 
   async connect(options: ClientOptions = {}): Promise<Transport> {
-    const transport = await connect({ ...options, host: this.host, port: this.port });
+    const transport =
+      this.pooled === undefined
+        ? await connect({ ...options, host: this.host, port: this.port })
+        : await connect(`${this.host}:${this.port}`, { ...options, connectionsPerAddress: this.pooled });
     this.open.push(transport);
     return transport;
   }
@@ -74,13 +84,28 @@ export const tcpFactory: ConformanceFactory = {
 };
 
 /**
+ * A server in this process on 127.0.0.1, and clients through pools of two
+ * connections to it (`connect("host:port", …)`): a pool is a Transport like
+ * any other, so every scenario holds through one.
+ */
+export const poolFactory: ConformanceFactory = {
+  name: "pool",
+  async start(register, options) {
+    const server = createServer(options);
+    register(server);
+    const { host, port } = await server.listen({ host: "127.0.0.1", port: 0 });
+    return new Transports(host, port, 2).target(() => server.close({ graceMs: 0 }));
+  },
+};
+
+/**
  * A server another process runs (started with the same registration and
  * options, see run.ts --serve): start() only connects to it.
  */
-export function remoteFactory(host: string, port: number): ConformanceFactory {
+export function remoteFactory(host: string, port: number, pooled?: number): ConformanceFactory {
   return {
-    name: `remote ${host}:${port}`,
-    start: () => new Transports(host, port).target(async () => {}),
+    name: `remote ${host}:${port}${pooled === undefined ? "" : `, pools of ${pooled} connections`}`,
+    start: () => new Transports(host, port, pooled).target(async () => {}),
   };
 }
 

@@ -5,18 +5,22 @@
 //   deno run -A packages/runtime/test/conformance/dist/run.js
 //   … run.js --serve [--port N]       only the server: prints "LISTENING host:port", serves until stdin closes
 //   … run.js --connect host:port      only the client, against a server started with --serve (any runtime)
+//   … run.js --pool [--connect host:port]   the same, the client's transports pools of 2 connections
 //
 // dist/ is built by `npm run build` (tsconfig.json here). Prints one line per
 // scenario and a closing "N passed, N failed" line; exits 1 when one failed.
 import { createServer } from "@protosocket/runtime";
-import { type ConformanceFactory, remoteFactory, tcpFactory } from "./factory.js";
+import { type ConformanceFactory, poolFactory, remoteFactory, tcpFactory } from "./factory.js";
 import { scenarios } from "./scenarios.js";
 import { registerConformance, SERVER_OPTIONS } from "./service.js";
 
-const args = process.argv.slice(2);
+const argv = process.argv.slice(2);
+/** With --pool, the client's transports are pools (of 2 connections) instead of single connections. */
+const pooled = argv.includes("--pool");
+const args = argv.filter((a) => a !== "--pool");
 
 function usage(message: string): never {
-  process.stderr.write(`conformance: ${message}\nusage: run.js [--serve [--port N] | --connect host:port]\n`);
+  process.stderr.write(`conformance: ${message}\nusage: run.js [--serve [--port N] | [--pool] [--connect host:port]]\n`);
   process.exit(2);
 }
 
@@ -68,15 +72,16 @@ async function runScenarios(factory: ConformanceFactory): Promise<void> {
 }
 
 if (args[0] === "--serve") {
+  if (pooled) usage("--pool is a client option; --serve takes only --port");
   const port = args[1] === "--port" ? Number(args[2]) : 0;
   if (!Number.isInteger(port) || port < 0 || port > 65535) usage(`bad port "${args[2]}"`);
   await serve(port);
 } else if (args[0] === "--connect") {
   const match = /^(.+):(\d+)$/.exec(args[1] ?? "");
   if (match === null) usage(`--connect needs host:port, not "${args[1] ?? ""}"`);
-  await runScenarios(remoteFactory(match[1] as string, Number(match[2])));
+  await runScenarios(remoteFactory(match[1] as string, Number(match[2]), pooled ? 2 : undefined));
 } else if (args.length === 0) {
-  await runScenarios(tcpFactory);
+  await runScenarios(pooled ? poolFactory : tcpFactory);
 } else {
   usage(`unknown arguments: ${args.join(" ")}`);
 }
