@@ -10,8 +10,11 @@ import type {
 } from "@bufbuild/protobuf";
 import type { ContextValues } from "../context-values.js";
 
-/** What a handler knows about the call it serves. */
-export interface HandlerContext {
+/**
+ * What a handler knows about the call it serves. `M` is the type of the
+ * method's descriptor: protobuf-es's `DescMethod`, or a MessagePack method.
+ */
+export interface HandlerContext<M = DescMethod> {
   /** Aborts when the client cancels, the connection is lost, or the server shuts down. */
   readonly signal: AbortSignal;
   /** The client's address, "host:port". */
@@ -19,7 +22,7 @@ export interface HandlerContext {
   /** The method, as "package.Service/Method". */
   readonly method: string;
   /** The method's descriptor. */
-  readonly methodDesc: DescMethod;
+  readonly methodDesc: M;
   /** The message id of the call on its connection (a uint64). */
   readonly messageId: bigint;
   /** Values shared with the server's interceptors for this call. */

@@ -6,11 +6,12 @@ import type { FrameLink } from "../conn/frame-link.js";
 import { SocketLink } from "../conn/socket-link.js";
 import { formatAddress, type ServerTlsOptions } from "../conn/socket-options.js";
 import type { WireTarget } from "../envelope/envelope-wire.js";
-import { createEnvelopeCodecs, envelopeBindingClash } from "../envelope/service-codecs.js";
+import { codecsOf, createEnvelopeCodecs, envelopeBindingClash, isEncoded, type AnyServiceDefinition } from "../envelope/service-codecs.js";
 import { Code, RpcError } from "../errors.js";
 import type { ServiceDefinition } from "../service/service-definition.js";
 import { startTimeout } from "../util/long-timeout.js";
 import { checkBoolean, checkFunction, checkNumber, checkObject, invalidOption } from "../util/validate.js";
+import { varintFraming } from "../wire/framing.js";
 import { DEFAULT_MAX_FRAME_BYTES } from "../wire/limits.js";
 import type { ServiceImpl } from "./handler-types.js";
 import { chainServerInterceptors, reportHandlerErrors, type AnyHandler, type ServerInterceptor } from "./interceptor.js";
@@ -174,7 +175,7 @@ export function createServer(options: ServerOptions = {}): Server {
   const onHandlerError = options.onHandlerError;
   const interceptors: ServerInterceptor[] = onHandlerError !== undefined ? [reportHandlerErrors(onHandlerError), ...userInterceptors] : [...userInterceptors];
 
-  const registered: { def: ServiceDefinition; impl: Record<string, unknown>; partial: boolean }[] = [];
+  const registered: { def: AnyServiceDefinition; impl: Record<string, unknown>; partial: boolean }[] = [];
   let state: ServingState | undefined;
   let listener: NetServer | undefined;
   let address: ServerAddress | undefined;
@@ -222,7 +223,7 @@ export function createServer(options: ServerOptions = {}): Server {
     sweeper.unref();
   }
 
-  function register(def: ServiceDefinition, impl: Record<string, unknown>, partial: boolean): void {
+  function register(def: AnyServiceDefinition, impl: Record<string, unknown>, partial: boolean): void {
     if (state !== undefined) throw new Error(`cannot register ${def.service.typeName}: the server is already serving`);
     if (impl === null || typeof impl !== "object") throw new TypeError(`${def.service.typeName}: the implementation must be an object of handlers`);
     const first = registered[0];
@@ -231,7 +232,11 @@ export function createServer(options: ServerOptions = {}): Server {
       const clash = envelopeBindingClash(first.def, def);
       if (clash !== undefined) throw new Error(clash);
     }
-    for (const mb of def.binding.methods) {
+    if (isEncoded(def) && userInterceptors.length > 0) {
+      throw new Error(`${def.service.typeName}: interceptors do not apply to ${def.encoding.name} services yet; serve it from a server without interceptors (onHandlerError works)`);
+    }
+    // Handlers are looked up by the methods' local names, whatever the encoding.
+    for (const mb of isEncoded(def) ? def.service.methods : def.binding.methods) {
       const handler = impl[mb.localName];
       if (handler === undefined && !partial) {
         throw new Error(`${def.service.typeName}: no handler for ${mb.name} (property "${mb.localName}"); implement it or use registerPartial`);
@@ -240,7 +245,8 @@ export function createServer(options: ServerOptions = {}): Server {
         throw new Error(`${def.service.typeName}: handler for ${mb.name} is not a function`);
       }
     }
-    const clash = findRequestClash([...registered.flatMap((r) => r.def.binding.methods), ...def.binding.methods]);
+    // Other encodings check their own cases when their codecs are built.
+    const clash = isEncoded(def) ? undefined : findRequestClash([...registered.flatMap((r) => (r.def as ServiceDefinition).binding.methods), ...def.binding.methods]);
     if (clash !== undefined) {
       throw new Error(`${def.service.typeName}: request case "${clash[1].request.path}" of ${clash[1].name} clashes with "${clash[0].request.path}" of ${clash[0].name}`);
     }
@@ -257,8 +263,10 @@ export function createServer(options: ServerOptions = {}): Server {
       const r = registered.find((x) => x.def === codec.service) as (typeof registered)[number];
       const h = r.impl[codec.binding.localName] as AnyHandler | undefined;
       const handler = h === undefined ? undefined : (h.bind(r.impl) as AnyHandler);
-      const chain = handler !== undefined && interceptors.length > 0 ? chainServerInterceptors(interceptors, handler) : undefined;
-      routes.set(codec.request, { codec, handler, chain });
+      // Services of other encodings run without interceptors (register() refuses user interceptors for them); their failures go to onHandlerError directly.
+      const encoded = isEncoded(codec.service);
+      const chain = handler !== undefined && interceptors.length > 0 && !encoded ? chainServerInterceptors(interceptors, handler) : undefined;
+      routes.set(codec.request, { codec, handler, chain, reportFailures: encoded && onHandlerError !== undefined });
     }
     state = {
       codecs,
@@ -317,7 +325,7 @@ export function createServer(options: ServerOptions = {}): Server {
       return;
     }
     if (keepAliveMs > 0) socket.setKeepAlive(true, keepAliveMs);
-    addConnection(new SocketLink(socket, { peer, maxFrameBytes }));
+    addConnection(new SocketLink(socket, { peer, maxFrameBytes, framing: state.codecs.framing }));
   }
 
   const server: Server = {
@@ -405,6 +413,10 @@ export function createServer(options: ServerOptions = {}): Server {
   };
   registerServerInternals(server, {
     maxFrameBytes,
+    framing: () => {
+      const first = registered[0];
+      return first === undefined ? varintFraming : codecsOf(first.def).framing;
+    },
     definitions: () => registered.map((r) => r.def),
     onClosing(listener) {
       closingListeners.push(listener);
