@@ -9,6 +9,7 @@ import type {
   MessageShape,
 } from "@bufbuild/protobuf";
 import type { ContextValues } from "../context-values.js";
+import type { MessagePackMethod, MessagePackMethodSpec } from "../messagepack/service.js";
 
 /**
  * What a handler knows about the call it serves. `M` is the type of the
@@ -98,4 +99,18 @@ export type ServiceImpl<S extends DescService> = {
         : S["method"][P] extends DescMethodBiDiStreaming<infer I, infer O>
           ? BiDiStreamingHandler<I, O>
           : never;
+};
+
+/**
+ * The implementation of a MessagePack service (`MessagePackService<M>`): one
+ * handler per method, taking and returning the TypeScript types of its
+ * schemas; unary handlers return the response (or a promise of it),
+ * server-streaming handlers an async generator (or any async iterable).
+ */
+export type MessagePackHandlers<M> = {
+  [P in keyof M]: M[P] extends MessagePackMethodSpec<"unary", infer I, infer O>
+    ? (request: I, ctx: HandlerContext<MessagePackMethod>) => Promise<O> | O
+    : M[P] extends MessagePackMethodSpec<"server_streaming", infer I, infer O>
+      ? (request: I, ctx: HandlerContext<MessagePackMethod>) => AsyncIterable<O>
+      : never;
 };

@@ -13,7 +13,8 @@ import { startTimeout } from "../util/long-timeout.js";
 import { checkBoolean, checkFunction, checkNumber, checkObject, invalidOption } from "../util/validate.js";
 import { varintFraming } from "../wire/framing.js";
 import { DEFAULT_MAX_FRAME_BYTES } from "../wire/limits.js";
-import type { ServiceImpl } from "./handler-types.js";
+import type { MessagePackMethodSpec, MessagePackService } from "../messagepack/service.js";
+import type { MessagePackHandlers, ServiceImpl } from "./handler-types.js";
 import { chainServerInterceptors, reportHandlerErrors, type AnyHandler, type ServerInterceptor } from "./interceptor.js";
 import type { ServedMethod } from "./served-method.js";
 import { ServerConnection, type ServingState } from "./server-connection.js";
@@ -125,8 +126,12 @@ export interface ServerAddress {
 export interface Server {
   /** Registers a service with a handler for every method. */
   register<S extends DescService>(def: ServiceDefinition<S>, impl: ServiceImpl<S>): void;
+  /** Registers a MessagePack service with a handler for every method (interceptors do not apply to it yet). */
+  register<M extends Readonly<Record<string, MessagePackMethodSpec>>>(def: MessagePackService<M>, impl: MessagePackHandlers<M>): void;
   /** Registers a service whose missing handlers answer `unimplemented`. */
   registerPartial<S extends DescService>(def: ServiceDefinition<S>, impl: Partial<ServiceImpl<S>>): void;
+  /** Registers a MessagePack service whose missing handlers answer `unimplemented`. */
+  registerPartial<M extends Readonly<Record<string, MessagePackMethodSpec>>>(def: MessagePackService<M>, impl: Partial<MessagePackHandlers<M>>): void;
   /** Starts listening; resolves with the bound address (port 0 picks one). */
   listen(options?: ListenOptions): Promise<ServerAddress>;
   /** The bound address, once listening. */
@@ -329,11 +334,11 @@ export function createServer(options: ServerOptions = {}): Server {
   }
 
   const server: Server = {
-    register(def, impl) {
-      register(def as ServiceDefinition, impl as Record<string, unknown>, false);
+    register(def: AnyServiceDefinition, impl: object) {
+      register(def, impl as Record<string, unknown>, false);
     },
-    registerPartial(def, impl) {
-      register(def as ServiceDefinition, impl as Record<string, unknown>, true);
+    registerPartial(def: AnyServiceDefinition, impl: object) {
+      register(def, impl as Record<string, unknown>, true);
     },
     get address() {
       return address;
