@@ -23,7 +23,7 @@ import { until } from "./support/reliability.js";
 import { BareService, NotesService, PingService, sampleNote } from "./support/messagepack-services.js";
 import { echoDef } from "./support/services.js";
 
-type Notes = typeof NotesService extends { spec: { methods: infer M } } ? M : never;
+type Notes = typeof NotesService;
 
 interface Probe {
   aborted: number;

@@ -7,7 +7,7 @@ import type {
   MessageInitShape,
   MessageShape,
 } from "@bufbuild/protobuf";
-import type { MessagePackMethodSpec } from "../messagepack/service.js";
+import type { MessagePackMethodSpec, MessagePackService } from "../messagepack/service.js";
 import type { CallOptions } from "./call-options.js";
 
 /** A unary method on a client: a request in, a promise of the response out. */
@@ -61,12 +61,16 @@ export type Client<S extends DescService> = {
 };
 
 /**
- * The client of a MessagePack service (`MessagePackService<M>`): one method
- * per method of its definition, taking and returning the TypeScript types of
- * its schemas. Unary methods return a Promise, server-streaming methods an
- * AsyncIterable (the request is sent when iteration starts).
+ * The client of a MessagePack service, `MessagePackClient<typeof MyService>`
+ * (or of its methods' specs): one method per method of its definition,
+ * taking and returning the TypeScript types of its schemas. Unary methods
+ * return a Promise, server-streaming methods an AsyncIterable (the request
+ * is sent when iteration starts).
  */
-export type MessagePackClient<M> = {
+export type MessagePackClient<S> = MessagePackClientOf<S extends MessagePackService<infer M> ? M : S>;
+
+/** {@link MessagePackClient} of a service's method specs. */
+type MessagePackClientOf<M> = {
   [P in keyof M]: M[P] extends MessagePackMethodSpec<"unary", infer I, infer O>
     ? (request: I, options?: CallOptions) => Promise<O>
     : M[P] extends MessagePackMethodSpec<"server_streaming", infer I, infer O>

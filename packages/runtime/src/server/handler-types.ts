@@ -9,7 +9,7 @@ import type {
   MessageShape,
 } from "@bufbuild/protobuf";
 import type { ContextValues } from "../context-values.js";
-import type { MessagePackMethod, MessagePackMethodSpec } from "../messagepack/service.js";
+import type { MessagePackMethod, MessagePackMethodSpec, MessagePackService } from "../messagepack/service.js";
 
 /**
  * What a handler knows about the call it serves. `M` is the type of the
@@ -102,12 +102,16 @@ export type ServiceImpl<S extends DescService> = {
 };
 
 /**
- * The implementation of a MessagePack service (`MessagePackService<M>`): one
+ * The implementation of a MessagePack service,
+ * `MessagePackHandlers<typeof MyService>` (or of its methods' specs): one
  * handler per method, taking and returning the TypeScript types of its
  * schemas; unary handlers return the response (or a promise of it),
  * server-streaming handlers an async generator (or any async iterable).
  */
-export type MessagePackHandlers<M> = {
+export type MessagePackHandlers<S> = MessagePackHandlersOf<S extends MessagePackService<infer M> ? M : S>;
+
+/** {@link MessagePackHandlers} of a service's method specs. */
+type MessagePackHandlersOf<M> = {
   [P in keyof M]: M[P] extends MessagePackMethodSpec<"unary", infer I, infer O>
     ? (request: I, ctx: HandlerContext<MessagePackMethod>) => Promise<O> | O
     : M[P] extends MessagePackMethodSpec<"server_streaming", infer I, infer O>
