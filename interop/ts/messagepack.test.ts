@@ -6,6 +6,8 @@
  */
 import { Code, connect, createClient, type ConnectionTransport, type Server } from "@protosocket/runtime";
 import type { MessagePackClient } from "@protosocket/runtime/messagepack";
+import { codecsOf, type MethodCodec } from "@protosocket/runtime/protocol";
+import { connect as netConnect } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ExampleService, MpInteropService, startMpServer } from "./messagepack-services.js";
@@ -80,6 +82,33 @@ describe.skipIf(!status.run)(`TS client → Rust protosocket-messagepack server$
   it("raises the Error variant as an RpcError, and the Rust server's Cancel as cancelled", async () => {
     await expect(client.fail({ code: 5, message: "not here" })).rejects.toMatchObject({ code: Code.NotFound, rawMessage: "not here" });
     await expect(client.reject({})).rejects.toMatchObject({ code: Code.Cancelled });
+  });
+
+  it("writes the bytes rmp_serde writes: the Rust server's frames equal ours for the same responses", async () => {
+    const codecs = codecsOf(MpInteropService);
+    const method = (name: string) => codecs.methods.find((m) => m.fullName === `interop.mp.InteropService/${name}`) as MethodCodec;
+    const socket = netConnect({ port: rust.port });
+    await new Promise((r) => socket.once("connect", r));
+    let received = Buffer.alloc(0);
+    socket.on("data", (d: Buffer) => (received = Buffer.concat([received, d])));
+    const frame = (body: Uint8Array) => {
+      const prefix = Buffer.from([0xce, 0, 0, 0, 0]);
+      prefix.writeUInt32BE(body.length, 1);
+      return Buffer.concat([prefix, body]);
+    };
+    const sent = [
+      frame(codecs.request.encode(7, 0, method("Sleep").request, { ms: 1 })),
+      frame(codecs.request.encode(2n ** 40n, 0, method("Fail").request, { code: 5, message: "not here" })),
+    ];
+    socket.write(Buffer.concat(sent));
+    const expected = Buffer.concat([
+      frame(codecs.response.encode(2n ** 40n, 0, codecs.error?.target, { code: 5, message: "not here" })),
+      frame(codecs.response.encode(7, 0, method("Sleep").response, { slept_ms: 1 })),
+    ]);
+    const deadline = Date.now() + 5000;
+    while (received.length < expected.length && Date.now() < deadline) await sleep(5);
+    socket.destroy();
+    expect([...received].map((b) => b.toString(16).padStart(2, "0")).join(" ")).toBe([...expected].map((b) => b.toString(16).padStart(2, "0")).join(" "));
   });
 
   it("times a call out: deadline_exceeded, and the Rust handler is dropped", async () => {

@@ -13,6 +13,7 @@ import { Code, connect, createClient, createServer, type ConnectionTransport, ty
 import { codecsOf } from "../src/envelope/service-codecs.js";
 import type { FrameSink } from "../src/envelope/envelope-wire.js";
 import { memory, mib, retainedMemory, sleep, trapProcessErrors, until, whenClosed } from "./support/reliability.js";
+import { i64, u64 } from "../src/messagepack/index.js";
 import { NotesService, PingService, type Note } from "./support/messagepack-services.js";
 
 const u64Arb = fc.oneof(fc.nat(), fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }));
@@ -69,6 +70,36 @@ describe("MessagePack envelopes, property tests", () => {
         }
       }),
       { numRuns: 500 },
+    );
+  });
+
+  it("write 64-bit integers in their smallest integer form, as rmp's write_uint / write_sint do (never as floats)", () => {
+    const rmp = (v: bigint): number[] => {
+      const be = (n: bigint, bytes: number) => Array.from({ length: bytes }, (_, i) => Number((BigInt.asUintN(bytes * 8, n) >> BigInt(8 * (bytes - 1 - i))) & 0xffn));
+      if (v >= 0n) {
+        if (v < 128n) return [Number(v)];
+        if (v < 256n) return [0xcc, ...be(v, 1)];
+        if (v < 65536n) return [0xcd, ...be(v, 2)];
+        if (v < 4294967296n) return [0xce, ...be(v, 4)];
+        return [0xcf, ...be(v, 8)];
+      }
+      if (v >= -32n) return be(v, 1);
+      if (v >= -128n) return [0xd0, ...be(v, 1)];
+      if (v >= -32768n) return [0xd1, ...be(v, 2)];
+      if (v >= -2147483648n) return [0xd2, ...be(v, 4)];
+      return [0xd3, ...be(v, 8)];
+    };
+    const wire = codecsOf(PingService).response;
+    fc.assert(
+      fc.property(fc.oneof(u64Arb, i64Arb), (v) => {
+        const schema = typeof v === "bigint" ? (v < 0n ? i64 : u64) : v < 0 ? i64 : u64;
+        expect([...encode(schema.toWire(v, "v"), { useBigInt64: true })]).toEqual(rmp(BigInt(v)));
+        if (v >= 0) {
+          // The envelope's id: [id, code, body, metadata]
+          expect([...wire.encode(v, 0)].slice(1, -3)).toEqual(rmp(BigInt(v)));
+        }
+      }),
+      { numRuns: 2000 },
     );
   });
 

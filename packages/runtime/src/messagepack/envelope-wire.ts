@@ -10,7 +10,7 @@ import type { CasePath } from "../binding/binding.js";
 import { toControlCode, type ControlCode } from "../envelope/control-code.js";
 import type { EnvelopeContext, EnvelopeWire, FrameSink, InboundEnvelope, WireTarget } from "../envelope/envelope-wire.js";
 import type { MessageId } from "../envelope/message-id.js";
-import { u64, type Schema } from "./schema.js";
+import { u64, wireInt, type Schema } from "./schema.js";
 import type { CaseSpec, EnvelopeSpec, FieldRole, FieldSpec } from "./service.js";
 
 /** A case registered with a {@link MessagePackEnvelopeWire}: where one method's messages travel. */
@@ -140,7 +140,7 @@ export class MessagePackEnvelopeWire implements EnvelopeWire {
   /** The plain value of an envelope, as the encoder writes it. */
   private value(id: MessageId, code: ControlCode, t: WireTarget | undefined, body: unknown, context: EnvelopeContext | undefined): unknown[] {
     const out = this.template.slice();
-    out[this.idIndex] = typeof id === "bigint" && id <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(id) : id;
+    out[this.idIndex] = wireInt(id);
     out[this.codeIndex] = code;
     if (t !== undefined) {
       const target = t as MessagePackTarget;
@@ -154,7 +154,7 @@ export class MessagePackEnvelopeWire implements EnvelopeWire {
       if (this.metadataIndex >= 0 && context.metadata !== undefined && context.metadata.size > 0) {
         out[this.metadataIndex] = Object.fromEntries(context.metadata);
       }
-      if (this.deadlineIndex >= 0 && context.deadlineMs !== undefined) out[this.deadlineIndex] = Math.max(1, Math.ceil(context.deadlineMs));
+      if (this.deadlineIndex >= 0 && context.deadlineMs !== undefined) out[this.deadlineIndex] = wireInt(Math.max(1, Math.ceil(context.deadlineMs)));
     }
     return out;
   }

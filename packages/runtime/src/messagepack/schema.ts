@@ -83,7 +83,17 @@ function bigInt(name: string, min: bigint, max: bigint): Schema<number | bigint>
     }
     throw mismatch(path, `${name} (an integer from ${min} to ${max}: a safe integer or a bigint)`, v);
   };
-  return schema(name, 0, check, check);
+  return schema(name, 0, (v, path) => wireInt(check(v, path)), check);
+}
+
+/**
+ * An integer as the encoder must get it to write it as rmp writes it, in its
+ * smallest integer form: a number within 32 bits, a bigint beyond (the
+ * encoder, with bigints on, writes numbers past 32 bits as floats).
+ */
+export function wireInt(v: number | bigint): number | bigint {
+  if (typeof v === "number") return v >= -0x8000_0000 && v <= 0xffff_ffff ? v : BigInt(v);
+  return v >= -0x8000_0000n && v <= 0xffff_ffffn ? Number(v) : v;
 }
 
 /** `bool`. */
