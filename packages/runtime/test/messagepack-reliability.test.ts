@@ -254,6 +254,25 @@ describe("a MessagePack server under hostile peers", () => {
     expect(retainedMemory() - base).toBeLessThan(16);
   });
 
+  it("refuses a body that declares an array or a map of millions of entries, without allocating it", async () => {
+    const base = retainedMemory();
+    const before = memory();
+    for (const declared of [
+      [0xdd, 0x00, 0xff, 0xff, 0xff],
+      [0xdf, 0x00, 0xff, 0xff, 0xff],
+      [0x93, 0x01, 0x00, 0x81, 0xa4, ...Buffer.from("Ping"), 0xdd, 0x01, 0xff, 0xff, 0xff],
+    ]) {
+      const socket = await openRaw(port);
+      const peer = `127.0.0.1:${socket.localPort}`;
+      socket.write(framed(new Uint8Array([...declared, 0x01])));
+      await whenClosed(socket);
+      const [reason] = errors.filter((e) => e.peer === peer);
+      expect(reason?.error.message).toMatch(/protocol violation by peer: undecodable frame/);
+    }
+    expect(memory().rss - before.rss).toBeLessThan(64);
+    expect(retainedMemory() - base).toBeLessThan(16);
+  });
+
   it("holds memory in proportion to the bytes received, not to the frame sizes declared", async () => {
     const base = retainedMemory();
     const sockets: Socket[] = [];

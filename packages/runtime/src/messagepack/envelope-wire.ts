@@ -33,9 +33,25 @@ interface Field {
 const ROLES = new Set<string>(["id", "code", "body", "metadata", "deadline"]);
 const EMPTY = new Uint8Array(0);
 
-// One encoder and one decoder for every envelope: encoding and decoding are synchronous.
+// One encoder for every envelope: encoding is synchronous.
 const encoder = new Encoder({ useBigInt64: true, initialBufferSize: 4096 });
-const decoder = new Decoder({ useBigInt64: true });
+/**
+ * Decoders by size class: the one for bodies of up to 2^k bytes accepts
+ * arrays and maps of at most 2^k entries (each entry takes a byte at least).
+ * The library allocates an array of the declared length before reading its
+ * elements: without the limit, a 10-byte body declaring 16 million elements
+ * would allocate 134 MB.
+ */
+const decoders: Decoder[] = [];
+function decoderFor(bytes: number): Decoder {
+  const k = 32 - Math.clz32(bytes);
+  let d = decoders[k];
+  if (d === undefined) {
+    d = new Decoder({ useBigInt64: true, maxArrayLength: 2 ** k, maxMapLength: 2 ** k });
+    decoders[k] = d;
+  }
+  return d;
+}
 
 /** The MessagePack envelope codec of one envelope struct. */
 export class MessagePackEnvelopeWire implements EnvelopeWire {
@@ -171,7 +187,7 @@ export class MessagePackEnvelopeWire implements EnvelopeWire {
   decode(bytes: Uint8Array): InboundEnvelope {
     let value: unknown;
     try {
-      value = decoder.decode(bytes);
+      value = decoderFor(bytes.length).decode(bytes);
     } catch (e) {
       throw new TypeError(`not a MessagePack ${this.name}: ${e instanceof Error ? e.message : String(e)}`);
     }
