@@ -7,6 +7,7 @@ export const SYSTEM_LOADERS: Readonly<Record<string, () => Promise<System>>> = {
   protosocket: async () => (await import("./protosocket.js")).protosocket,
   "protosocket-4conn": async () => (await import("./protosocket.js")).protosocket4conn,
   "protosocket-intercepted": async () => (await import("./protosocket.js")).protosocketIntercepted,
+  "protosocket-msgpack": async () => (await import("./protosocket-msgpack.js")).protosocketMsgpack,
   "grpc-js": async () => (await import("./grpc-js.js")).grpcJs,
   "connect-grpc": async () => (await import("./connect-node.js")).connectGrpc,
   connect: async () => (await import("./connect-node.js")).connectProtocol,
