@@ -13,7 +13,7 @@ import { Code, connect, createClient, createServer, type ConnectionTransport, ty
 import { codecsOf } from "../src/envelope/service-codecs.js";
 import type { FrameSink } from "../src/envelope/envelope-wire.js";
 import { memory, mib, retainedMemory, sleep, trapProcessErrors, until, whenClosed } from "./support/reliability.js";
-import { i64, u64 } from "../src/messagepack/index.js";
+import { i64, u64 } from "../src/messagepack.js";
 import { NotesService, PingService, type Note } from "./support/messagepack-services.js";
 
 const u64Arb = fc.oneof(fc.nat(), fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }));

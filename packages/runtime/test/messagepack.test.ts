@@ -18,7 +18,7 @@ import {
   type Server,
   type ServerOptions,
 } from "../src/index.js";
-import type { MessagePackClient, MessagePackHandlers } from "../src/messagepack/index.js";
+import type { MessagePackClient, MessagePackHandlers } from "../src/messagepack.js";
 import { until } from "./support/reliability.js";
 import { BareService, NotesService, PingService, sampleNote } from "./support/messagepack-services.js";
 import { echoDef } from "./support/services.js";

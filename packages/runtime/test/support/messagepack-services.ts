@@ -3,7 +3,7 @@
  * messages use every schema kind, with envelopes that bind metadata and a
  * deadline, and a service of the same envelopes without an error case.
  */
-import * as mp from "../../src/messagepack/index.js";
+import * as mp from "../../src/messagepack.js";
 
 export type Priority = "Low" | "High" | { readonly Custom: number };
 export const Priority = mp.enumeration("Priority", { Low: null, High: null, Custom: mp.u8 });

@@ -37,7 +37,7 @@ export {
   type StructFields,
   type StructSchema,
   type Variants,
-} from "./schema.js";
+} from "./messagepack/schema.js";
 export {
   serverStreaming,
   unary,
@@ -53,7 +53,7 @@ export {
   type MessagePackMethodSpec,
   type MessagePackService,
   type MessagePackServiceSpec,
-} from "./service.js";
-export { defineMessagePackService } from "./define.js";
-export type { MessagePackClient } from "../client/client-types.js";
-export type { HandlerContext, MessagePackHandlers } from "../server/handler-types.js";
+} from "./messagepack/service.js";
+export { defineMessagePackService } from "./messagepack/define.js";
+export type { MessagePackClient } from "./client/client-types.js";
+export type { HandlerContext, MessagePackHandlers } from "./server/handler-types.js";
