@@ -88,11 +88,21 @@ export const ResponseBehavior = mp.enumeration("ResponseBehavior", { Unary: null
  */
 export const ExampleService = mp.defineMessagePackService({
   typeName: "example.EchoService",
-  request: { name: "Request", bodyEnum: false, fields: { request_id: "id", code: "code", body: "body", response_behavior: ResponseBehavior } },
+  request: {
+    name: "Request",
+    bodyEnum: false,
+    fields: { request_id: "id", code: "code", body: "body", response_behavior: ResponseBehavior },
+  },
   response: { name: "Response", fields: { request_id: "id", code: "code", kind: "body" } },
   methods: {
-    echo: mp.unary(ExampleEchoRequest, ExampleEchoResponse, { request: { set: { response_behavior: "Unary" } }, response: { variant: "Echo" } }),
-    echoStream: mp.serverStreaming(ExampleEchoRequest, ExampleEchoStream, { request: { set: { response_behavior: "Stream" } }, response: { variant: "Stream" } }),
+    echo: mp.unary(ExampleEchoRequest, ExampleEchoResponse, {
+      request: { set: { response_behavior: "Unary" } },
+      response: { variant: "Echo" },
+    }),
+    echoStream: mp.serverStreaming(ExampleEchoRequest, ExampleEchoStream, {
+      request: { set: { response_behavior: "Stream" } },
+      response: { variant: "Stream" },
+    }),
   },
 });
 
@@ -157,7 +167,8 @@ export async function startMpServer(protocol: "interop" | "example"): Promise<{ 
       echo: (req) => req,
       async *echoStream(req) {
         let sequence = 0;
-        for (const c of new TextEncoder().encode(req.message)) yield { message: String.fromCharCode(c), nanotime: req.nanotime, sequence: sequence++ };
+        for (const c of new TextEncoder().encode(req.message))
+          yield { message: String.fromCharCode(c), nanotime: req.nanotime, sequence: sequence++ };
       },
     });
   }

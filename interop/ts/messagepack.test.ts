@@ -52,8 +52,10 @@ describe.skipIf(!status.run)(`TS client → Rust protosocket-messagepack server$
   });
 
   it("answers 1,000 concurrent calls, each with its own message", async () => {
-    const results = await Promise.all(Array.from({ length: 1000 }, (_, i) => client.echo({ message: `m${i}`, payload: new Uint8Array([i & 255]) })));
-    results.forEach((r, i) => expect(r.message).toBe(`m${i}`));
+    const results = await Promise.all(
+      Array.from({ length: 1000 }, (_, i) => client.echo({ message: `m${i}`, payload: new Uint8Array([i & 255]) })),
+    );
+    for (const [i, r] of results.entries()) expect(r.message).toBe(`m${i}`);
   });
 
   it("streams 10,000 items in order, then ends", async () => {
@@ -108,7 +110,9 @@ describe.skipIf(!status.run)(`TS client → Rust protosocket-messagepack server$
     const deadline = Date.now() + 5000;
     while (received.length < expected.length && Date.now() < deadline) await sleep(5);
     socket.destroy();
-    expect([...received].map((b) => b.toString(16).padStart(2, "0")).join(" ")).toBe([...expected].map((b) => b.toString(16).padStart(2, "0")).join(" "));
+    expect([...received].map((b) => b.toString(16).padStart(2, "0")).join(" ")).toBe(
+      [...expected].map((b) => b.toString(16).padStart(2, "0")).join(" "),
+    );
   });
 
   it("times a call out: deadline_exceeded, and the Rust handler is dropped", async () => {
@@ -143,7 +147,19 @@ describe.skipIf(!status.run)(`TS client → Rust example-messagepack server${ski
   });
 });
 
-const MP_SCENARIOS = ["unary", "empty", "large", "concurrent", "stream", "stream_10k", "cancel_stream", "cancel_unary", "error", "reject", "stats"] as const;
+const MP_SCENARIOS = [
+  "unary",
+  "empty",
+  "large",
+  "concurrent",
+  "stream",
+  "stream_10k",
+  "cancel_stream",
+  "cancel_unary",
+  "error",
+  "reject",
+  "stats",
+] as const;
 
 for (const protocol of ["interop", "example"] as const) {
   describe.skipIf(!status.run)(`Rust protosocket-messagepack client → TS server (${protocol})${skipped}`, () => {
@@ -156,7 +172,11 @@ for (const protocol of ["interop", "example"] as const) {
       const started = await startMpServer(protocol);
       server = started.server;
       counters = started.counters;
-      run = await runRustClient({ port: started.port, binary: "mp-interop-client", scenarios: [protocol === "interop" ? "all" : "example"] });
+      run = await runRustClient({
+        port: started.port,
+        binary: "mp-interop-client",
+        scenarios: [protocol === "interop" ? "all" : "example"],
+      });
       const lines = run.stdout.trimEnd().split("\n");
       console.log(`mp-interop-client (${protocol}, exit ${run.status}):\n${lines.map((l) => `  mp-interop-client | ${l}`).join("\n")}`);
       if (run.stderr.trim() !== "") console.log(`mp-interop-client stderr:\n${run.stderr}`);

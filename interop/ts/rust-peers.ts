@@ -131,7 +131,13 @@ export interface RustClientRun {
 }
 
 /** Runs `interop-client --addr host:port --scenario all [--tls]` to its end (killed after `timeoutMs`). */
-export function runRustClient(options: { port: number; tls?: boolean; scenarios?: string[]; timeoutMs?: number; binary?: string }): Promise<RustClientRun> {
+export function runRustClient(options: {
+  port: number;
+  tls?: boolean;
+  scenarios?: string[];
+  timeoutMs?: number;
+  binary?: string;
+}): Promise<RustClientRun> {
   const args = ["--addr", `127.0.0.1:${options.port}`];
   if (options.tls === true) args.push("--tls");
   for (const s of options.scenarios ?? ["all"]) args.push("--scenario", s);

@@ -120,7 +120,10 @@ interface StreamingFromServerRequest {
   request: SimpleRequest | undefined;
   count: number;
 }
-const StreamingFromServerRequest = mp.struct<StreamingFromServerRequest>("StreamingFromServerRequest", { request: mp.option(SimpleRequest), count: mp.u32 });
+const StreamingFromServerRequest = mp.struct<StreamingFromServerRequest>("StreamingFromServerRequest", {
+  request: mp.option(SimpleRequest),
+  count: mp.u32,
+});
 
 const Status = mp.struct<{ code: number; message: string }>("Status", { code: mp.u32, message: mp.string });
 const request: mp.EnvelopeSpec = { name: "Request", fields: { request_id: "id", code: "code", body: "body" } };
