@@ -1,7 +1,7 @@
-import type { DescMethodBiDiStreaming, DescMethodClientStreaming, DescMethodServerStreaming, DescMethodUnary, DescService } from "@bufbuild/protobuf";
+import type { DescMethodBiDiStreaming, DescMethodClientStreaming, DescMethodServerStreaming, DescMethodUnary } from "@bufbuild/protobuf";
 import { isEncoded, type AnyServiceDefinition } from "../envelope/service-codecs.js";
 import { Code, RpcError } from "../errors.js";
-import type { MessagePackMethodSpec, MessagePackService } from "../messagepack/service.js";
+import type { MessagePackService } from "../messagepack/service.js";
 import type { ServiceDefinition } from "../service/service-definition.js";
 import type { CallOptions } from "./call-options.js";
 import type { Client, MessagePackClient } from "./client-types.js";
@@ -26,18 +26,15 @@ export interface ClientOptions {
  * Creating a client builds nothing (the envelope codecs belong to the
  * service definition), so a client per request costs no more than a few
  * closures.
+ *
+ * `def` is a generated protobuf definition, or a MessagePack service (whose
+ * clients have its unary and server-streaming methods, and to which
+ * interceptors do not apply yet).
  */
-export function createClient<S extends DescService>(def: ServiceDefinition<S>, transport: Transport, options?: ClientOptions): Client<S>;
-/**
- * Creates a client of a MessagePack service on a transport: one method per
- * method of the definition (unary: a Promise; server streaming: an
- * AsyncIterable). Interceptors do not apply to MessagePack services yet.
- */
-export function createClient<M extends Readonly<Record<string, MessagePackMethodSpec>>>(def: MessagePackService<M>, transport: Transport, options?: ClientOptions): MessagePackClient<M>;
-export function createClient(def: AnyServiceDefinition, transport: Transport, options: ClientOptions = {}): unknown {
+export function createClient<D extends ServiceDefinition | MessagePackService>(def: D, transport: Transport, options: ClientOptions = {}): ClientOf<D> {
   const interceptors = checkInterceptors("interceptors", options.interceptors);
-  if (isEncoded(def) && interceptors.length > 0) {
-    throw new RpcError(Code.InvalidArgument, `interceptors do not apply to ${def.encoding.name} services yet: create the client of ${def.service.typeName} without them`);
+  if (isEncoded(def as AnyServiceDefinition) && interceptors.length > 0) {
+    throw new RpcError(Code.InvalidArgument, `interceptors do not apply to MessagePack services yet: create the client of ${def.service.typeName} without them`);
   }
   // The transport's methods are declared with protobuf's types; for other encodings it carries their definitions and plain values alike.
   const t = withInterceptors(transport, interceptors);
@@ -66,5 +63,8 @@ export function createClient(def: AnyServiceDefinition, transport: Transport, op
       }
     }
   }
-  return client;
+  return client as ClientOf<D>;
 }
+
+/** The client of a service definition: `Client` for protobuf, `MessagePackClient` for MessagePack. */
+export type ClientOf<D> = D extends ServiceDefinition<infer S> ? Client<S> : D extends MessagePackService<infer M> ? MessagePackClient<M> : never;

@@ -1,4 +1,3 @@
-import type { DescService } from "@bufbuild/protobuf";
 import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
 import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import { findRequestClash } from "../binding/resolve.js";
@@ -13,7 +12,7 @@ import { startTimeout } from "../util/long-timeout.js";
 import { checkBoolean, checkFunction, checkNumber, checkObject, invalidOption } from "../util/validate.js";
 import { varintFraming } from "../wire/framing.js";
 import { DEFAULT_MAX_FRAME_BYTES } from "../wire/limits.js";
-import type { MessagePackMethodSpec, MessagePackService } from "../messagepack/service.js";
+import type { MessagePackService } from "../messagepack/service.js";
 import type { MessagePackHandlers, ServiceImpl } from "./handler-types.js";
 import { chainServerInterceptors, reportHandlerErrors, type AnyHandler, type ServerInterceptor } from "./interceptor.js";
 import type { ServedMethod } from "./served-method.js";
@@ -91,6 +90,9 @@ export interface ServerOptions {
   exposeErrorMessages?: boolean;
 }
 
+/** The handlers of a service definition: `ServiceImpl` for protobuf, `MessagePackHandlers` for MessagePack. */
+export type HandlersOf<D> = D extends ServiceDefinition<infer S> ? ServiceImpl<S> : D extends MessagePackService<infer M> ? MessagePackHandlers<M> : never;
+
 /** Options of {@link Server.listen}. */
 export interface ListenOptions {
   /** Interface to bind. Default "127.0.0.1". */
@@ -124,14 +126,15 @@ export interface ServerAddress {
 
 /** A protosocket server: services registered on it, listening on one address. */
 export interface Server {
-  /** Registers a service with a handler for every method. */
-  register<S extends DescService>(def: ServiceDefinition<S>, impl: ServiceImpl<S>): void;
-  /** Registers a MessagePack service with a handler for every method (interceptors do not apply to it yet). */
-  register<M extends Readonly<Record<string, MessagePackMethodSpec>>>(def: MessagePackService<M>, impl: MessagePackHandlers<M>): void;
+  /**
+   * Registers a service with a handler for every method: a protobuf
+   * `ServiceDefinition` (generated) and its `ServiceImpl`, or a MessagePack
+   * service and its `MessagePackHandlers` (interceptors do not apply to
+   * MessagePack services yet).
+   */
+  register<D extends ServiceDefinition | MessagePackService>(def: D, impl: HandlersOf<D>): void;
   /** Registers a service whose missing handlers answer `unimplemented`. */
-  registerPartial<S extends DescService>(def: ServiceDefinition<S>, impl: Partial<ServiceImpl<S>>): void;
-  /** Registers a MessagePack service whose missing handlers answer `unimplemented`. */
-  registerPartial<M extends Readonly<Record<string, MessagePackMethodSpec>>>(def: MessagePackService<M>, impl: Partial<MessagePackHandlers<M>>): void;
+  registerPartial<D extends ServiceDefinition | MessagePackService>(def: D, impl: Partial<HandlersOf<D>>): void;
   /** Starts listening; resolves with the bound address (port 0 picks one). */
   listen(options?: ListenOptions): Promise<ServerAddress>;
   /** The bound address, once listening. */
