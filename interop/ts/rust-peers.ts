@@ -21,9 +21,9 @@ const BUILD_HINT =
 /**
  * Undefined when both binaries are there; otherwise why not and how to build them.
  */
-export function rustPeersMissing(): string | undefined {
+export function rustPeersMissing(names: readonly string[] = ["interop-server", "interop-client"]): string | undefined {
   const missing: string[] = [];
-  for (const name of ["interop-server", "interop-client"]) {
+  for (const name of names) {
     try {
       accessSync(join(rustBinDir, name), constants.X_OK);
     } catch {
@@ -39,8 +39,8 @@ export function rustPeersMissing(): string | undefined {
  * they are required and the suite fails; elsewhere it is skipped with the
  * reason printed.
  */
-export function rustPeersStatus(): { run: boolean; failure: string | undefined; skipReason: string | undefined } {
-  const missing = rustPeersMissing();
+export function rustPeersStatus(names?: readonly string[]): { run: boolean; failure: string | undefined; skipReason: string | undefined } {
+  const missing = rustPeersMissing(names);
   if (missing === undefined) return { run: true, failure: undefined, skipReason: undefined };
   if (process.env.CI !== undefined && process.env.CI !== "") return { run: false, failure: missing, skipReason: undefined };
   console.warn(`[interop] skipped: ${missing}`);
@@ -74,10 +74,10 @@ export interface RustServer {
  * when the pipe closes, so it never outlives the test process) and waits for
  * its `LISTENING ip:port` line.
  */
-export function startRustServer(options: { tls?: boolean } = {}): Promise<RustServer> {
-  const args = ["--addr", "127.0.0.1:0"];
+export function startRustServer(options: { tls?: boolean; binary?: string; args?: string[] } = {}): Promise<RustServer> {
+  const args = ["--addr", "127.0.0.1:0", ...(options.args ?? [])];
   if (options.tls === true) args.push("--tls-cert", testCert.certPath, "--tls-key", testCert.keyPath);
-  const child = spawn(join(rustBinDir, "interop-server"), args, { stdio: ["pipe", "pipe", "pipe"] });
+  const child = spawn(join(rustBinDir, options.binary ?? "interop-server"), args, { stdio: ["pipe", "pipe", "pipe"] });
   let err = "";
   child.stderr.setEncoding("utf8");
   child.stderr.on("data", (d: string) => (err += d));
@@ -131,11 +131,17 @@ export interface RustClientRun {
 }
 
 /** Runs `interop-client --addr host:port --scenario all [--tls]` to its end (killed after `timeoutMs`). */
-export function runRustClient(options: { port: number; tls?: boolean; scenarios?: string[]; timeoutMs?: number }): Promise<RustClientRun> {
+export function runRustClient(options: {
+  port: number;
+  tls?: boolean;
+  scenarios?: string[];
+  timeoutMs?: number;
+  binary?: string;
+}): Promise<RustClientRun> {
   const args = ["--addr", `127.0.0.1:${options.port}`];
   if (options.tls === true) args.push("--tls");
   for (const s of options.scenarios ?? ["all"]) args.push("--scenario", s);
-  const child = spawn(join(rustBinDir, "interop-client"), args, { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(join(rustBinDir, options.binary ?? "interop-client"), args, { stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
   child.stdout.setEncoding("utf8");

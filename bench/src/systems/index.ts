@@ -10,6 +10,7 @@ export const SYSTEM_LOADERS: Readonly<Record<string, () => Promise<System>>> = {
   "protosocket-pool4": async () => (await import("./protosocket-scaled.js")).protosocketPool4,
   "protosocket-3proc": async () => (await import("./protosocket-scaled.js")).protosocket3proc,
   "protosocket-cluster": async () => (await import("./protosocket-scaled.js")).protosocketCluster,
+  "protosocket-msgpack": async () => (await import("./protosocket-msgpack.js")).protosocketMsgpack,
   "grpc-js": async () => (await import("./grpc-js.js")).grpcJs,
   "connect-grpc": async () => (await import("./connect-node.js")).connectGrpc,
   connect: async () => (await import("./connect-node.js")).connectProtocol,

@@ -11,11 +11,15 @@
 //! * [`vectors`]: the byte vectors written to `interop/vectors/frames.json`.
 //! * [`bench`]: the benchmark's Rust server and load generator (`bench-server`,
 //!   `bench-loadgen`; bench/README.md).
+//! * [`mp`], [`mp_client`]: the MessagePack peers on `protosocket-messagepack`
+//!   (`mp-interop-server`, `mp-interop-client`).
 
 pub mod bench;
 pub mod client;
 pub mod envelope;
 pub mod json;
+pub mod mp;
+pub mod mp_client;
 pub mod pb;
 pub mod server;
 pub mod tls;

@@ -3,7 +3,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { ServiceDefinition } from "../src/index.js";
 import { createEnvelopeWire } from "../src/envelope/create-envelope-wire.js";
-import type { EnvelopeWire } from "../src/envelope/envelope-wire.js";
+import type { ProtoEnvelopeWire as EnvelopeWire } from "../src/envelope/envelope-wire.js";
 import { scratchBytes } from "../src/envelope/fast-envelope-wire.js";
 import { initArb } from "./support/random-schema.js";
 import { echoDef, interopDef, kvDef } from "./support/services.js";

@@ -30,12 +30,14 @@ const LAYERS: Record<string, number> = {
   protobuf: 2.75,
   envelope: 3,
   conn: 3,
+  messagepack: 3.5,
   client: 4,
   server: 4,
   pool: 5,
   memory: 5,
   "index.ts": 9,
   "protocol.ts": 9,
+  "messagepack.ts": 9,
 };
 
 function files(dir: string): string[] {

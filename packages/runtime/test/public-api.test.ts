@@ -37,16 +37,27 @@ describe("public API", () => {
     expect(internal).toEqual([]);
   });
 
+  it("the MessagePack entry's types reach no internal module either", () => {
+    const files = reachable(join(dist, "messagepack.d.ts"));
+    expect(files).toContain("messagepack/schema.d.ts");
+    const internal = files.filter((f) =>
+      /^(client\/(client-connection|unary-call|server-stream-call|pending-call)|conn\/|envelope\/|messagepack\/(envelope-wire|encoding)|server\/(server-connection|server-call|served-method|handler-context)|wire\/|binding\/resolve)/.test(f),
+    );
+    expect(internal).toEqual([]);
+  });
+
   it("a strict consumer compiles against dist using only the application entry point", () => {
     const app = join(scratch, "app");
     mkdirSync(join(app, "node_modules", "@protosocket"), { recursive: true });
     symlinkSync(pkg, join(app, "node_modules", "@protosocket", "runtime"));
     symlinkSync(resolve(pkg, "../../node_modules/@bufbuild"), join(app, "node_modules", "@bufbuild"));
+    symlinkSync(resolve(pkg, "../../node_modules/@msgpack"), join(app, "node_modules", "@msgpack"));
     writeFileSync(join(app, "package.json"), JSON.stringify({ type: "module" }));
     const source = join(app, "consumer.ts");
     writeFileSync(
       source,
       `import { Code, connect, createClient, createContextKey, createMemoryTransport, createPool, createServer, poolCallInfo, RpcError, type CallOptions, type ConnectionTransport, type Interceptor, type PoolEvent, type PoolTransport, type Resolver, type ServerInterceptor, type Transport } from "@protosocket/runtime";
+import * as mp from "@protosocket/runtime/messagepack";
 const logging: Interceptor = (next) => async (req) => { const res = await next(req); return res; };
 const auth: ServerInterceptor = (next) => (req) => { if (req.peer === "") throw new RpcError(Code.Unauthenticated, "who?"); return next(req); };
 const key = createContextKey(0);
@@ -66,6 +77,33 @@ export async function main(): Promise<void> {
   void [pool.stats.addresses[0]?.state, many.subscribe(() => {}), routed, where];
   // @ts-expect-error a pool's slots are not part of its type
   void pool.addresses;
+}
+interface Greeting { name: string; times: number | bigint }
+const Greeting = mp.struct<Greeting>("Greeting", { name: mp.string, times: mp.u64 });
+export const GreetService = mp.defineMessagePackService({
+  typeName: "greet.GreetService",
+  request: { name: "Request", fields: { request_id: "id", code: "code", body: "body" } },
+  response: { name: "Response", fields: { request_id: "id", code: "code", body: "body" } },
+  methods: { hello: mp.unary(Greeting, Greeting), ticks: mp.serverStreaming(Greeting, Greeting) },
+});
+export async function mpMain(): Promise<string> {
+  const server = createServer();
+  const impl: mp.MessagePackHandlers<typeof GreetService> = {
+    hello: (req) => ({ name: \`hello \${req.name}\`, times: req.times }),
+    async *ticks(req) { yield req; },
+  };
+  server.register(GreetService, impl);
+  server.registerPartial(GreetService, {
+    // @ts-expect-error a handler answers with its method's type
+    hello: () => ({ name: 1, times: 1 }),
+  });
+  // @ts-expect-error every method needs a handler
+  server.register(GreetService, { hello: impl.hello });
+  const client: mp.MessagePackClient<typeof GreetService> = createClient(GreetService, createMemoryTransport(server));
+  for await (const g of client.ticks({ name: "a", times: 1 })) void g.times;
+  // @ts-expect-error the schema's types are checked
+  void client.hello({ name: 1, times: 1 });
+  return (await client.hello({ name: "Ada", times: 2n ** 60n })).name;
 }
 `,
     );

@@ -1,6 +1,5 @@
 import {
   type DescMessage,
-  type DescMethod,
   type DescMethodBiDiStreaming,
   type DescMethodClientStreaming,
   type DescMethodServerStreaming,
@@ -13,9 +12,10 @@ import { ControlCode } from "../envelope/control-code.js";
 import type { EnvelopeContext } from "../envelope/envelope-wire.js";
 import { toMetadata } from "../metadata.js";
 import { codecsOf, envelopeBindingClash, type EnvelopeCodecs, type MethodCodec } from "../envelope/service-codecs.js";
+import type { AnyServiceDefinition } from "../service/rpc-service.js";
 import { carriesDraining } from "../draining.js";
 import { Code, RpcError } from "../errors.js";
-import type { ServiceDefinition } from "../service/service-definition.js";
+import type { RpcMethod } from "../service/rpc-service.js";
 import { isAsyncIterable } from "../util/map-iterable.js";
 import { BidiStreamCall } from "./bidi-stream-call.js";
 import { checkCallOptions, type CallOptions } from "./call-options.js";
@@ -68,9 +68,9 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
   private closeError: RpcError | undefined;
   /** The first service used here: its codecs read the id and code of every response. */
   private primary: EnvelopeCodecs | undefined;
-  private primaryDef: ServiceDefinition | undefined;
+  private primaryDef: AnyServiceDefinition | undefined;
   /** Services whose binding was checked against the primary's. */
-  private readonly checked = new WeakSet<ServiceDefinition>();
+  private readonly checked = new WeakSet<AnyServiceDefinition>();
   /** Streams whose readers fell behind; while any does, the connection does not read. */
   private pausedStreams = 0;
   private probe: ReturnType<typeof setInterval> | undefined;
@@ -135,19 +135,19 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
     return this.drainingFrom !== Number.POSITIVE_INFINITY;
   }
 
-  unary(def: ServiceDefinition, method: DescMethodUnary, input: unknown, options?: CallOptions): Promise<never> {
+  unary(def: AnyServiceDefinition, method: DescMethodUnary, input: unknown, options?: CallOptions): Promise<never> {
     return (this.chain !== undefined ? this.chain.unary(def, method, input, options) : this.unaryCall(def, method, input, options)) as Promise<never>;
   }
 
-  stream(def: ServiceDefinition, method: DescMethodServerStreaming, input: unknown, options?: CallOptions): AsyncIterable<never> {
+  stream(def: AnyServiceDefinition, method: DescMethodServerStreaming, input: unknown, options?: CallOptions): AsyncIterable<never> {
     return (this.chain !== undefined ? this.chain.stream(def, method, input, options) : this.streamCall(def, method, input, options)) as AsyncIterable<never>;
   }
 
-  clientStream(def: ServiceDefinition, method: DescMethodClientStreaming, input: AsyncIterable<unknown>, options?: CallOptions): Promise<never> {
+  clientStream(def: AnyServiceDefinition, method: DescMethodClientStreaming, input: AsyncIterable<unknown>, options?: CallOptions): Promise<never> {
     return (this.chain !== undefined ? this.chain.clientStream(def, method, input, options) : this.clientStreamCall(def, method, input, options)) as Promise<never>;
   }
 
-  bidiStream(def: ServiceDefinition, method: DescMethodBiDiStreaming, input: AsyncIterable<unknown>, options?: CallOptions): AsyncIterable<never> {
+  bidiStream(def: AnyServiceDefinition, method: DescMethodBiDiStreaming, input: AsyncIterable<unknown>, options?: CallOptions): AsyncIterable<never> {
     return (this.chain !== undefined ? this.chain.bidiStream(def, method, input, options) : this.bidiStreamCall(def, method, input, options)) as AsyncIterable<never>;
   }
 
@@ -155,7 +155,7 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
     this.link.close(error ?? new RpcError(Code.Cancelled, "transport closed by the client", [], { peer: this.link.peer }));
   }
 
-  private unaryCall(def: ServiceDefinition, method: DescMethod, input: unknown, options: CallOptions | undefined): Promise<Message> {
+  private unaryCall(def: AnyServiceDefinition, method: RpcMethod, input: unknown, options: CallOptions | undefined): Promise<Message> {
     let codecs: EnvelopeCodecs;
     let mc: MethodCodec;
     try {
@@ -173,7 +173,7 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
     });
   }
 
-  private streamCall(def: ServiceDefinition, method: DescMethod, input: unknown, options: CallOptions | undefined): AsyncIterable<Message> {
+  private streamCall(def: AnyServiceDefinition, method: RpcMethod, input: unknown, options: CallOptions | undefined): AsyncIterable<Message> {
     return {
       [Symbol.asyncIterator]: () => {
         let codecs: EnvelopeCodecs;
@@ -190,7 +190,7 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
     };
   }
 
-  private clientStreamCall(def: ServiceDefinition, method: DescMethod, input: AsyncIterable<unknown>, options: CallOptions | undefined): Promise<Message> {
+  private clientStreamCall(def: AnyServiceDefinition, method: RpcMethod, input: AsyncIterable<unknown>, options: CallOptions | undefined): Promise<Message> {
     let codecs: EnvelopeCodecs;
     let mc: MethodCodec;
     try {
@@ -206,7 +206,7 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
     });
   }
 
-  private bidiStreamCall(def: ServiceDefinition, method: DescMethod, input: AsyncIterable<unknown>, options: CallOptions | undefined): AsyncIterable<Message> {
+  private bidiStreamCall(def: AnyServiceDefinition, method: RpcMethod, input: AsyncIterable<unknown>, options: CallOptions | undefined): AsyncIterable<Message> {
     return {
       [Symbol.asyncIterator]: () => {
         let codecs: EnvelopeCodecs;
@@ -231,22 +231,27 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
     }
   }
 
-  /** The codecs of `def`, checking once that it binds the envelopes as the connection's first service does. */
-  private codecsFor(def: ServiceDefinition): EnvelopeCodecs {
+  /**
+   * The codecs of `def`, checking once that it binds the envelopes as the
+   * connection's first service does. The first service also chooses how the
+   * link frames (its encoding's framing).
+   */
+  private codecsFor(def: AnyServiceDefinition): EnvelopeCodecs {
     const codecs = codecsOf(def);
     if (this.primary === undefined) {
+      this.link.setFraming(codecs.framing);
       this.primary = codecs;
       this.primaryDef = def;
       this.checked.add(def);
     } else if (!this.checked.has(def)) {
-      const clash = envelopeBindingClash(this.primaryDef as ServiceDefinition, def);
+      const clash = envelopeBindingClash(this.primaryDef as AnyServiceDefinition, def);
       if (clash !== undefined) throw new RpcError(Code.InvalidArgument, `${clash}; connect a separate transport`, [], { peer: this.link.peer });
       this.checked.add(def);
     }
     return codecs;
   }
 
-  private methodOf(codecs: EnvelopeCodecs, def: ServiceDefinition, method: DescMethod, kind: DescMethod["methodKind"]): MethodCodec {
+  private methodOf(codecs: EnvelopeCodecs, def: AnyServiceDefinition, method: RpcMethod, kind: RpcMethod["methodKind"]): MethodCodec {
     const mc = codecs.method(method);
     if (mc === undefined || method.methodKind !== kind) {
       throw new RpcError(

@@ -7,6 +7,7 @@ import type {
   MessageInitShape,
   MessageShape,
 } from "@bufbuild/protobuf";
+import type { MessagePackMethodSpec, MessagePackService } from "../messagepack/service.js";
 import type { CallOptions } from "./call-options.js";
 
 /** A unary method on a client: a request in, a promise of the response out. */
@@ -57,4 +58,22 @@ export type Client<S extends DescService> = {
         : S["method"][P] extends DescMethodBiDiStreaming<infer I, infer O>
           ? BiDiStreamingFn<I, O>
           : never;
+};
+
+/**
+ * The client of a MessagePack service, `MessagePackClient<typeof MyService>`
+ * (or of its methods' specs): one method per method of its definition,
+ * taking and returning the TypeScript types of its schemas. Unary methods
+ * return a Promise, server-streaming methods an AsyncIterable (the request
+ * is sent when iteration starts).
+ */
+export type MessagePackClient<S> = MessagePackClientOf<S extends MessagePackService<infer M> ? M : S>;
+
+/** {@link MessagePackClient} of a service's method specs. */
+type MessagePackClientOf<M> = {
+  [P in keyof M]: M[P] extends MessagePackMethodSpec<"unary", infer I, infer O>
+    ? (request: I, options?: CallOptions) => Promise<O>
+    : M[P] extends MessagePackMethodSpec<"server_streaming", infer I, infer O>
+      ? (request: I, options?: CallOptions) => AsyncIterable<O>
+      : never;
 };

@@ -10,6 +10,7 @@ import {
 import { createContextValues, type ContextValues } from "../context-values.js";
 import { toMetadata } from "../metadata.js";
 import { Code, RpcError } from "../errors.js";
+import { isEncoded, type AnyServiceDefinition } from "../service/rpc-service.js";
 import type { ServiceDefinition } from "../service/service-definition.js";
 import { isAsyncIterable, mapAsyncIterable } from "../util/map-iterable.js";
 import { checkCallOptions, type CallOptions } from "./call-options.js";
@@ -256,23 +257,23 @@ export class InterceptorChain {
   }
 
   /** Runs a unary call through the chain. */
-  unary(def: ServiceDefinition, method: DescMethodUnary, input: unknown, options: CallOptions | undefined): Promise<Message> {
-    return this.single(() => this.request("unary", def, method, create(method.input, input as never), options), options);
+  unary(def: AnyServiceDefinition, method: DescMethodUnary, input: unknown, options: CallOptions | undefined): Promise<Message> {
+    return this.single(() => this.request("unary", def, method, () => create(method.input, input as never), options), options);
   }
 
   /** Runs a server-streaming call through the chain when iteration starts. */
-  stream(def: ServiceDefinition, method: DescMethodServerStreaming, input: unknown, options: CallOptions | undefined): AsyncIterable<Message> {
-    return lazyStream(() => this.chain(this.request("server_streaming", def, method, create(method.input, input as never), options)), options?.onTrailer);
+  stream(def: AnyServiceDefinition, method: DescMethodServerStreaming, input: unknown, options: CallOptions | undefined): AsyncIterable<Message> {
+    return lazyStream(() => this.chain(this.request("server_streaming", def, method, () => create(method.input, input as never), options)), options?.onTrailer);
   }
 
   /** Runs a client-streaming call through the chain. */
-  clientStream(def: ServiceDefinition, method: DescMethodClientStreaming, input: unknown, options: CallOptions | undefined): Promise<Message> {
-    return this.single(() => this.request("client_streaming", def, method, requestMessages(method, input), options), options);
+  clientStream(def: AnyServiceDefinition, method: DescMethodClientStreaming, input: unknown, options: CallOptions | undefined): Promise<Message> {
+    return this.single(() => this.request("client_streaming", def, method, () => requestMessages(method, input), options), options);
   }
 
   /** Runs a bidi-streaming call through the chain when iteration starts. */
-  bidiStream(def: ServiceDefinition, method: DescMethodBiDiStreaming, input: unknown, options: CallOptions | undefined): AsyncIterable<Message> {
-    return lazyStream(() => this.chain(this.request("bidi_streaming", def, method, requestMessages(method, input), options)), options?.onTrailer);
+  bidiStream(def: AnyServiceDefinition, method: DescMethodBiDiStreaming, input: unknown, options: CallOptions | undefined): AsyncIterable<Message> {
+    return lazyStream(() => this.chain(this.request("bidi_streaming", def, method, () => requestMessages(method, input), options)), options?.onTrailer);
   }
 
   /** Runs a call with one response through the chain; its trailers go to the caller's onTrailer. */
@@ -290,14 +291,26 @@ export class InterceptorChain {
     });
   }
 
-  /** The request of a call, as interceptors see it; checks the call options first. */
+  /**
+   * The request of a call, as interceptors see it; checks the call options
+   * first. Interceptors see protobuf messages: a service of another encoding
+   * is refused here (whatever transport holds the chain), never let past them.
+   */
   private request(
     kind: CallRequest["kind"],
-    def: ServiceDefinition,
+    def: AnyServiceDefinition,
     method: CallRequest["method"],
-    message: Message | AsyncIterable<Message>,
+    message: () => Message | AsyncIterable<Message>,
     options: CallOptions | undefined,
   ): CallRequest {
+    if (isEncoded(def)) {
+      throw new RpcError(
+        Code.InvalidArgument,
+        `interceptors do not apply to ${def.encoding.name} services yet: call ${def.service.typeName} through a transport without interceptors`,
+        [],
+        { peer: this.inner.target },
+      );
+    }
     checkCallOptions(options);
     return {
       kind,
@@ -305,7 +318,7 @@ export class InterceptorChain {
       method,
       methodName: `${def.service.typeName}/${method.name}`,
       peer: this.inner.target,
-      message,
+      message: message(),
       signal: options?.signal ?? NO_SIGNAL,
       deadline: deadlineOf(options),
       contextValues: options?.contextValues ?? createContextValues(),

@@ -1,4 +1,5 @@
 import type { RpcError } from "../errors.js";
+import type { Framing } from "../wire/framing.js";
 
 /** What a {@link FrameLink} reports to the layer above it. */
 export interface FrameHandler {
@@ -51,6 +52,15 @@ export interface FrameLink {
    * never left this process.
    */
   readonly framesWritten: number;
+  /** How frames are delimited on this link (chosen by the encoding of the services it carries). */
+  readonly framing: Framing;
+  /**
+   * Sets how frames are delimited, before the first frame goes either way:
+   * a client learns it from the first service it calls. Throws an RpcError
+   * (`internal`) when bytes were already sent or received with another
+   * framing.
+   */
+  setFraming(framing: Framing): void;
   /** Starts reading; frames and events go to `handler`. Call once. */
   start(handler: FrameHandler): void;
   /**

@@ -23,3 +23,13 @@ export function protocolViolation(e: unknown, peer: string): RpcError {
   const message = e instanceof Error ? e.message : String(e);
   return new RpcError(Code.Internal, `protocol violation by peer: undecodable frame (${message}); connection closed`, [], { peer, cause: e });
 }
+
+/** The error for a framing chosen after bytes went over a link with another one. */
+export function framingChangeError(from: string, to: string, peer: string): RpcError {
+  return new RpcError(
+    Code.Internal,
+    `cannot switch the connection from ${from} to ${to} framing: bytes were already sent or received (one connection carries one encoding)`,
+    [],
+    { peer },
+  );
+}

@@ -1,8 +1,8 @@
 import { Code, RpcError } from "../errors.js";
 import { frameTooLarge, OVERSIZE_HEAD_BYTES } from "../wire/frame-error.js";
-import { varintSize } from "../wire/varint-prefix.js";
+import { varintFraming, type Framing } from "../wire/framing.js";
 import type { FrameHandler, FrameLink } from "./frame-link.js";
-import { frameLimitError, protocolViolation } from "./link-errors.js";
+import { frameLimitError, framingChangeError, protocolViolation } from "./link-errors.js";
 
 /** One side of an in-memory link pair. */
 export interface MemoryLinkOptions {
@@ -12,6 +12,8 @@ export interface MemoryLinkOptions {
   maxFrameBytes: number;
   /** Bytes this side may have in flight before {@link FrameLink.writable} is false. Default 1 MiB. */
   writeHighWaterBytes?: number;
+  /** How frames are delimited (their prefix counts towards the frame limits). Default: varint. */
+  framing?: Framing;
 }
 
 /** A frame on its way: its bytes, or, for one the receiver refuses for its size, its size and first bytes. */
@@ -38,6 +40,9 @@ class MemoryLink implements FrameLink {
   other!: MemoryLink;
   private readonly maxFrameBytes: number;
   private readonly highWater: number;
+  private currentFraming: Framing;
+  /** True once a frame went either way: the framing can no longer change. */
+  used = false;
   private handler: FrameHandler | undefined;
   /** Frames sent to this side, not yet delivered. */
   private inbox: Delivery[] = [];
@@ -58,6 +63,19 @@ class MemoryLink implements FrameLink {
     this.peer = peer;
     this.maxFrameBytes = options.maxFrameBytes;
     this.highWater = options.writeHighWaterBytes ?? 1024 * 1024;
+    this.currentFraming = options.framing ?? varintFraming;
+  }
+
+  get framing(): Framing {
+    return this.currentFraming;
+  }
+
+  /** Sets the framing of both sides (they share one byte stream). */
+  setFraming(framing: Framing): void {
+    if (framing === this.currentFraming) return;
+    if (this.used || this.other.used) throw framingChangeError(this.currentFraming.name, framing.name, this.peer);
+    this.currentFraming = framing;
+    this.other.currentFraming = framing;
   }
 
   get closed(): boolean {
@@ -101,7 +119,8 @@ class MemoryLink implements FrameLink {
     }
     const headBytes = head === undefined ? 0 : head.byteLength;
     const length = headBytes + body.byteLength;
-    const frameBytes = varintSize(length) + length;
+    const frameBytes = this.currentFraming.prefixSize(length) + length;
+    this.used = true;
     if (frameBytes > this.maxFrameBytes) throw frameLimitError(frameBytes, this.maxFrameBytes, this.peer);
     const other = this.other;
     const oversize = frameBytes > other.maxFrameBytes;

@@ -2,9 +2,9 @@ import type { Socket } from "node:net";
 import { Code, RpcError } from "../errors.js";
 import { createFrameDecoder, type FrameDecoder } from "../wire/frame-decoder.js";
 import { FrameError } from "../wire/frame-error.js";
-import { varintSize, writeVarint } from "../wire/varint-prefix.js";
+import { varintFraming, type Framing } from "../wire/framing.js";
 import type { FrameHandler, FrameLink } from "./frame-link.js";
-import { frameLimitError, protocolViolation } from "./link-errors.js";
+import { frameLimitError, framingChangeError, protocolViolation } from "./link-errors.js";
 
 /** Options of {@link SocketLink}. */
 export interface SocketLinkOptions {
@@ -14,6 +14,8 @@ export interface SocketLinkOptions {
   maxFrameBytes: number;
   /** Queued outbound bytes above which {@link SocketLink.writable} is false. Default 1 MiB. */
   writeHighWaterBytes?: number;
+  /** How frames are delimited. Default: the varint framing of protobuf envelopes. */
+  framing?: Framing;
 }
 
 const BATCH_BYTES = 64 * 1024;
@@ -35,7 +37,10 @@ export class SocketLink implements FrameLink {
   private readonly socket: Socket;
   private readonly maxFrameBytes: number;
   private readonly highWater: number;
-  private readonly decoder: FrameDecoder;
+  private decoder: FrameDecoder;
+  private currentFraming: Framing;
+  /** True once bytes went either way: the framing can no longer change. */
+  private used = false;
   private handler: FrameHandler | undefined;
   // Frames are copied into a staging buffer when they are queued (prefix,
   // head and small body); a large body is kept as its own chunk. `chunks`
@@ -70,10 +75,22 @@ export class SocketLink implements FrameLink {
     this.peer = options.peer;
     this.maxFrameBytes = options.maxFrameBytes;
     this.highWater = options.writeHighWaterBytes ?? 1024 * 1024;
-    this.decoder = createFrameDecoder({ maxFrameBytes: options.maxFrameBytes });
+    this.currentFraming = options.framing ?? varintFraming;
+    this.decoder = createFrameDecoder({ maxFrameBytes: options.maxFrameBytes, framing: this.currentFraming });
     socket.setNoDelay(true);
     // Reading starts in start(); until then the socket buffers.
     socket.pause();
+  }
+
+  get framing(): Framing {
+    return this.currentFraming;
+  }
+
+  setFraming(framing: Framing): void {
+    if (framing === this.currentFraming) return;
+    if (this.used) throw framingChangeError(this.currentFraming.name, framing.name, this.peer);
+    this.currentFraming = framing;
+    this.decoder = createFrameDecoder({ maxFrameBytes: this.maxFrameBytes, framing });
   }
 
   get closed(): boolean {
@@ -146,7 +163,8 @@ export class SocketLink implements FrameLink {
     }
     const headBytes = head.byteLength;
     const length = headBytes + body.byteLength;
-    const prefixBytes = varintSize(length);
+    const framing = this.currentFraming;
+    const prefixBytes = framing.prefixSize(length);
     const frameBytes = prefixBytes + length;
     if (frameBytes > this.maxFrameBytes) {
       throw frameLimitError(frameBytes, this.maxFrameBytes, this.peer);
@@ -160,7 +178,8 @@ export class SocketLink implements FrameLink {
       this.stageStart = 0;
     }
     const stage = this.stage;
-    let pos = writeVarint(length, stage, this.stagePos);
+    this.used = true;
+    let pos = framing.writePrefix(length, stage, this.stagePos);
     if (headBytes > 0) {
       stage.set(head, pos);
       pos += headBytes;
@@ -226,6 +245,7 @@ export class SocketLink implements FrameLink {
 
   private onData(chunk: Buffer): void {
     if (this.isClosed) return;
+    this.used = true;
     const before = this.frames;
     try {
       // A plain Uint8Array view: decoded bytes fields are then Uint8Array, not Buffer, however the frame was split.

@@ -1,6 +1,6 @@
 import type { DescMessage } from "@bufbuild/protobuf";
 import type { CasePath, EnvelopeFields } from "../binding/binding.js";
-import type { EnvelopeWire } from "./envelope-wire.js";
+import type { ProtoEnvelopeWire } from "./envelope-wire.js";
 import { createFastEnvelopeWire, fastPathPossible } from "./fast-envelope-wire.js";
 import { createGenericEnvelopeWire } from "./generic-envelope-wire.js";
 
@@ -17,7 +17,7 @@ export interface EnvelopeWireOptions {
  * one built on `toBinary`/`fromBinary` of the whole envelope. Both produce
  * the same bytes.
  */
-export function createEnvelopeWire(schema: DescMessage, fields: EnvelopeFields, paths: readonly CasePath[], options: EnvelopeWireOptions = {}): EnvelopeWire {
+export function createEnvelopeWire(schema: DescMessage, fields: EnvelopeFields, paths: readonly CasePath[], options: EnvelopeWireOptions = {}): ProtoEnvelopeWire {
   if (options.generic !== true && fastPathPossible(schema, fields, paths)) {
     return createFastEnvelopeWire(schema, fields, paths);
   }

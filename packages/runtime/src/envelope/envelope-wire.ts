@@ -1,19 +1,25 @@
 /**
- * The envelope seam: what the connection layers need of an envelope type.
- * An {@link EnvelopeWire} reads and writes the message id, the control code
- * and the case (the method's message) an envelope carries. The protobuf
- * implementations are generic-envelope-wire.ts and fast-envelope-wire.ts;
- * create-envelope-wire.ts picks one.
+ * The envelope seam: what the connection layers need of an envelope type,
+ * in any encoding. An {@link EnvelopeWire} reads and writes the message id,
+ * the control code and the case (which method's message) an envelope
+ * carries, and encodes or decodes a whole frame body. The protobuf
+ * implementations are generic-envelope-wire.ts and fast-envelope-wire.ts
+ * (create-envelope-wire.ts picks one); the MessagePack one is in
+ * src/messagepack.
  */
 import type { DescMessage, Message, MessageInitShape } from "@bufbuild/protobuf";
 import type { CasePath } from "../binding/binding.js";
 import type { ControlCode } from "./control-code.js";
 import type { MessageId } from "./message-id.js";
 
-/** A case path of an envelope, prepared for reading and writing. */
+/** A case of an envelope (where one method's message travels), prepared for reading and writing. */
 export interface WireTarget {
-  /** The path. */
+  /** Where the case is, as the binding names it ("body.echo"; for MessagePack, the variant or the fields that select it). */
   readonly path: CasePath;
+}
+
+/** A case path of a protobuf envelope. */
+export interface ProtoWireTarget extends WireTarget {
   /** The schema of the message at its end. */
   readonly schema: DescMessage;
 }
@@ -55,27 +61,24 @@ export interface InboundEnvelope {
   readonly deadlineMs: number | undefined;
   /** The target (among those registered) whose case this envelope carries, if any. */
   readonly carried: WireTarget | undefined;
-  /** The message at `target`, decoded; undefined when the envelope carries another case. Throws on invalid bytes. */
+  /**
+   * The message at `target`, decoded (a protobuf message, or another
+   * encoding's plain object, typed as Message inside the runtime); undefined
+   * when the envelope carries another case. Throws on invalid bytes.
+   */
   read(target: WireTarget): Message | undefined;
 }
 
 /**
- * Encodes and decodes one envelope type on the wire. Built once per
- * envelope from its binding; the cases it reads and writes are registered
- * with {@link target} first.
+ * Encodes and decodes one envelope type on the wire, in one encoding. Built
+ * once per envelope from its binding, with the cases it reads and writes.
  */
 export interface EnvelopeWire {
-  /** The envelope schema. */
-  readonly schema: DescMessage;
-  /** True when the specialised codec is in use (see fast-envelope-wire.ts). */
-  readonly fast: boolean;
-  /** Registers (or returns the registered) target for a case path. */
-  target(path: CasePath): WireTarget;
   /**
    * The bytes of an envelope with this id and code, carrying `body` at
    * `target` and `context`, when given. `body` is a message of the target's
-   * type or its init object (what `create()` takes; the case carries
-   * `create(schema, body)`).
+   * type or its init object (for protobuf, what `create()` takes; the case
+   * carries `create(schema, body)`). Throws when `body` cannot be encoded.
    */
   encode(id: MessageId, code: ControlCode, target?: WireTarget, body?: MessageInitShape<DescMessage>, context?: EnvelopeContext): Uint8Array;
   /**
@@ -89,4 +92,14 @@ export interface EnvelopeWire {
   decode(bytes: Uint8Array): InboundEnvelope;
   /** The message id in the first bytes of an envelope (possibly cut short), when they hold it. */
   peekId(head: Uint8Array): MessageId | undefined;
+}
+
+/** A protobuf {@link EnvelopeWire}, whose cases are registered by path. */
+export interface ProtoEnvelopeWire extends EnvelopeWire {
+  /** The envelope schema. */
+  readonly schema: DescMessage;
+  /** True when the specialised codec is in use (see fast-envelope-wire.ts). */
+  readonly fast: boolean;
+  /** Registers (or returns the registered) target for a case path. */
+  target(path: CasePath): ProtoWireTarget;
 }

@@ -16,9 +16,9 @@ export interface ErrorFields {
 /** Converts between RpcError and the message type of a response envelope's error case. */
 export interface ErrorCaseCodec {
   /** The code, message and details of an error-case message. */
-  read(value: Message): ErrorFields;
+  read(value: object): ErrorFields;
   /** The error-case message for an RpcError. */
-  write(error: RpcError): Message;
+  write(error: RpcError): Message & Record<string, unknown>;
 }
 
 /** Creates the {@link ErrorCaseCodec} of an error case whose message type is `schema`. */
@@ -42,7 +42,7 @@ export function createErrorCaseCodec(schema: DescMessage, errorCase: ErrorCase):
         [messageKey]: error.rawMessage,
       };
       if (detailsKey !== undefined) init[detailsKey] = error.details;
-      return create(schema, init as never);
+      return create(schema, init as never) as Message & Record<string, unknown>;
     },
   };
 }

@@ -20,7 +20,7 @@ import type { CasePath, EnvelopeFields } from "../binding/binding.js";
 import { messageCodec, ProtoWriter, type MessageCodec } from "../protobuf/index.js";
 import { varintSize, writeVarint } from "../wire/varint-prefix.js";
 import { toControlCode, type ControlCode } from "./control-code.js";
-import type { EnvelopeContext, EnvelopeWire, FrameSink, InboundEnvelope, WireTarget } from "./envelope-wire.js";
+import type { EnvelopeContext, FrameSink, InboundEnvelope, ProtoEnvelopeWire, ProtoWireTarget, WireTarget } from "./envelope-wire.js";
 import { createGenericEnvelopeWire } from "./generic-envelope-wire.js";
 import { peekVarintField, type MessageId } from "./message-id.js";
 
@@ -37,7 +37,7 @@ export function fastPathPossible(schema: DescMessage, fields: EnvelopeFields, pa
   return paths.every((p) => p.steps.length === 1);
 }
 
-interface FastTarget extends WireTarget {
+interface FastTarget extends ProtoWireTarget {
   /** Field number of the case. */
   readonly field: number;
   /** The tag bytes of the case (field, wire type 2). */
@@ -80,7 +80,7 @@ function tagBytes(field: number, wireType: number): Uint8Array {
 const FALLBACK = Symbol("fallback");
 
 /** Creates the specialised {@link EnvelopeWire}; callers check {@link fastPathPossible} first. */
-export function createFastEnvelopeWire(schema: DescMessage, fields: EnvelopeFields, paths: readonly CasePath[]): EnvelopeWire {
+export function createFastEnvelopeWire(schema: DescMessage, fields: EnvelopeFields, paths: readonly CasePath[]): ProtoEnvelopeWire {
   const generic = createGenericEnvelopeWire(schema, fields, paths);
   const idField = fields.id.number;
   const codeField = fields.code.number;

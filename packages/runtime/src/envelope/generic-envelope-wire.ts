@@ -3,10 +3,10 @@ import type { CasePath, EnvelopeFields } from "../binding/binding.js";
 import { createCaseAccessor, type CaseAccessor } from "./case-accessor.js";
 import type { ControlCode } from "./control-code.js";
 import { createEnvelopeCodec, type EnvelopeMessage } from "./envelope-codec.js";
-import type { EnvelopeContext, EnvelopeWire, WireTarget } from "./envelope-wire.js";
+import type { EnvelopeContext, ProtoEnvelopeWire, ProtoWireTarget, WireTarget } from "./envelope-wire.js";
 import { peekVarintField, toMessageId, type MessageId } from "./message-id.js";
 
-interface GenericTarget extends WireTarget {
+interface GenericTarget extends ProtoWireTarget {
   readonly accessor: CaseAccessor;
 }
 
@@ -16,7 +16,7 @@ interface GenericTarget extends WireTarget {
  * wrapper messages, explicit presence) and is the reference the specialised
  * codec is tested against.
  */
-export function createGenericEnvelopeWire(schema: DescMessage, fields: EnvelopeFields, paths: readonly CasePath[]): EnvelopeWire {
+export function createGenericEnvelopeWire(schema: DescMessage, fields: EnvelopeFields, paths: readonly CasePath[]): ProtoEnvelopeWire {
   const codec = createEnvelopeCodec(schema, fields);
   const targets = new Map<string, GenericTarget>();
   const target = (path: CasePath): GenericTarget => {
@@ -33,7 +33,7 @@ export function createGenericEnvelopeWire(schema: DescMessage, fields: EnvelopeF
   const deadlineKey = fields.deadline?.localName;
   const encode = (id: MessageId, code: ControlCode, t?: WireTarget, body?: MessageInitShape<DescMessage>, context?: EnvelopeContext): Uint8Array => {
     const env = codec.create(typeof id === "bigint" ? id : BigInt(id), code);
-    if (t !== undefined && body !== undefined) (t as GenericTarget).accessor.set(env, create(t.schema, body));
+    if (t !== undefined && body !== undefined) (t as GenericTarget).accessor.set(env, create((t as GenericTarget).schema, body));
     if (context !== undefined) {
       if (metadataKey !== undefined && context.metadata !== undefined && context.metadata.size > 0) {
         env[metadataKey] = Object.fromEntries(context.metadata);

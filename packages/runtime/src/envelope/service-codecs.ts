@@ -1,21 +1,34 @@
 /**
  * The envelope codecs of service definitions: built once per definition
  * (cached), never per client or per connection, so creating a client or
- * opening a connection builds nothing.
+ * opening a connection builds nothing. Protobuf definitions get their codecs
+ * here, from their binding; a definition of another encoding carries a
+ * {@link ServiceEncoding} that builds them.
  */
-import type { DescMethod } from "@bufbuild/protobuf";
 import type { CasePath, MethodBinding } from "../binding/binding.js";
+import type { RpcError } from "../errors.js";
+import { isEncoded, type AnyServiceDefinition, type EncodedServiceDefinition, type Encoding, type RpcMethod } from "../service/rpc-service.js";
 import type { ServiceDefinition } from "../service/service-definition.js";
+import { varintFraming, type Framing } from "../wire/framing.js";
 import { createEnvelopeWire } from "./create-envelope-wire.js";
-import type { EnvelopeWire, WireTarget } from "./envelope-wire.js";
-import { createErrorCaseCodec, type ErrorCaseCodec } from "./error-case.js";
+import type { EnvelopeWire, ProtoWireTarget, WireTarget } from "./envelope-wire.js";
+import { createErrorCaseCodec, type ErrorFields } from "./error-case.js";
+
+
+/** What an encoding other than protobuf provides to the runtime. */
+export interface ServiceEncoding extends Encoding {
+  /** Builds the codecs of definitions of this encoding that share one envelope pair (checked with {@link clash} first). */
+  createCodecs(defs: readonly EncodedServiceDefinition[]): EnvelopeCodecs;
+  /** Why two definitions of this encoding cannot share a connection or listener; undefined when they can. */
+  clash(a: EncodedServiceDefinition, b: EncodedServiceDefinition): string | undefined;
+}
 
 /** One method, with where its messages are in the envelopes. */
 export interface MethodCodec {
   /** The service the method belongs to. */
-  readonly service: ServiceDefinition;
-  /** The method's descriptor. */
-  readonly desc: DescMethod;
+  readonly service: AnyServiceDefinition;
+  /** The method's descriptor (a protobuf `DescMethod`, or another encoding's method). */
+  readonly desc: RpcMethod;
   /** The method's binding. */
   readonly binding: MethodBinding;
   /** "package.Service/Method". */
@@ -31,11 +44,18 @@ export interface ErrorChannel {
   /** Where the error is in the response envelope. */
   readonly target: WireTarget;
   /** Converts RpcError to and from the error case's message. */
-  readonly codec: ErrorCaseCodec;
+  readonly codec: {
+    /** The code, message and details of an error-case message. */
+    read(value: object): ErrorFields;
+    /** The error-case message (or its init object) for an RpcError. */
+    write(error: RpcError): Record<string, unknown>;
+  };
 }
 
 /** The wire codecs of an envelope pair, for the methods of one or more services. */
 export interface EnvelopeCodecs {
+  /** How the encoding delimits frames. */
+  readonly framing: Framing;
   /** Request envelope codec. */
   readonly request: EnvelopeWire;
   /** Response envelope codec. */
@@ -45,15 +65,15 @@ export interface EnvelopeCodecs {
   /** Every method, in registration order. */
   readonly methods: readonly MethodCodec[];
   /** The method with this descriptor, if these codecs carry it. */
-  method(desc: DescMethod): MethodCodec | undefined;
+  method(desc: RpcMethod): MethodCodec | undefined;
   /** The method whose request case is `target`. */
   route(target: WireTarget): MethodCodec | undefined;
 }
 
-const cache = new WeakMap<ServiceDefinition, EnvelopeCodecs>();
+const cache = new WeakMap<AnyServiceDefinition, EnvelopeCodecs>();
 
 /** The codecs of one service definition, built on first use and cached. */
-export function codecsOf(def: ServiceDefinition): EnvelopeCodecs {
+export function codecsOf(def: AnyServiceDefinition): EnvelopeCodecs {
   let codecs = cache.get(def);
   if (codecs === undefined) {
     codecs = createEnvelopeCodecs([def]);
@@ -65,13 +85,20 @@ export function codecsOf(def: ServiceDefinition): EnvelopeCodecs {
 /**
  * Builds the codecs of services that share one envelope pair (a server
  * serving them all on one listener). Callers check with
- * {@link envelopeBindingClash} that the services bind the pair alike.
+ * {@link envelopeBindingClash} that the services bind the pair alike (and
+ * so are of one encoding).
  */
-export function createEnvelopeCodecs(defs: readonly ServiceDefinition[]): EnvelopeCodecs {
+export function createEnvelopeCodecs(defs: readonly AnyServiceDefinition[]): EnvelopeCodecs {
   const first = defs[0];
   if (first === undefined) throw new Error("no service definition");
+  if (isEncoded(first)) return (first.encoding as ServiceEncoding).createCodecs(defs as readonly EncodedServiceDefinition[]);
+  return createProtobufCodecs(defs as readonly ServiceDefinition[], first);
+}
+
+/** The codecs of protobuf services sharing one envelope pair, from their bindings. */
+function createProtobufCodecs(defs: readonly ServiceDefinition[], first: ServiceDefinition): EnvelopeCodecs {
   const errorCase = first.binding.response.error;
-  const pending: { def: ServiceDefinition; desc: DescMethod; binding: MethodBinding }[] = [];
+  const pending: { def: ServiceDefinition; desc: RpcMethod; binding: MethodBinding }[] = [];
   for (const def of defs) {
     for (const binding of def.binding.methods) {
       const desc = def.service.methods.find((m) => m.name === binding.name);
@@ -91,14 +118,15 @@ export function createEnvelopeCodecs(defs: readonly ServiceDefinition[]): Envelo
     request: request.target(binding.request),
     response: response.target(binding.response),
   }));
-  const byDesc = new Map<DescMethod, MethodCodec>(methods.map((m) => [m.desc, m]));
+  const byDesc = new Map<RpcMethod, MethodCodec>(methods.map((m) => [m.desc, m]));
   const byRequest = new Map<WireTarget, MethodCodec>(methods.map((m) => [m.request, m]));
   let error: ErrorChannel | undefined;
   if (errorCase !== undefined) {
-    const target = response.target(errorCase);
+    const target: ProtoWireTarget = response.target(errorCase);
     error = { target, codec: createErrorCaseCodec(target.schema, errorCase) };
   }
   return {
+    framing: varintFraming,
     request,
     response,
     error,
@@ -113,7 +141,12 @@ export function createEnvelopeCodecs(defs: readonly ServiceDefinition[]): Envelo
  * when they can: they must use the same envelope pair, read the message id
  * and control code from the same fields, and have the same error case.
  */
-export function envelopeBindingClash(a: ServiceDefinition, b: ServiceDefinition): string | undefined {
+export function envelopeBindingClash(a: AnyServiceDefinition, b: AnyServiceDefinition): string | undefined {
+  if (isEncoded(a) || isEncoded(b)) {
+    if (isEncoded(a) && isEncoded(b) && a.encoding === b.encoding) return (a.encoding as ServiceEncoding).clash(a, b);
+    const name = (d: AnyServiceDefinition) => (isEncoded(d) ? d.encoding.name : "protobuf");
+    return `${b.service.typeName} is encoded with ${name(b)}, but ${a.service.typeName} with ${name(a)}; one connection (and one listener) carries one encoding and one envelope pair`;
+  }
   if (a.requestEnvelope.typeName !== b.requestEnvelope.typeName || a.responseEnvelope.typeName !== b.responseEnvelope.typeName) {
     return `${b.service.typeName} uses envelopes ${b.requestEnvelope.typeName}/${b.responseEnvelope.typeName}, but ${a.service.typeName} uses ${a.requestEnvelope.typeName}/${a.responseEnvelope.typeName}; one connection (and one listener) carries one envelope pair`;
   }

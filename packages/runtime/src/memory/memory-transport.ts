@@ -35,9 +35,10 @@ export function createMemoryTransport(server: Server, options: MemoryTransportOp
   const streamBufferMessages = checkNumber("streamBufferMessages", options.streamBufferMessages, 16_384, { min: 1, max: 2 ** 30 });
   const interceptors = checkInterceptors("interceptors", options.interceptors);
   const serving = serverInternals(server);
+  const framing = serving.framing();
   const [clientLink, serverLink] = createMemoryLinkPair(
-    { name: `memory:${nextClient++}`, maxFrameBytes },
-    { name: "memory", maxFrameBytes: serving.maxFrameBytes },
+    { name: `memory:${nextClient++}`, maxFrameBytes, framing },
+    { name: "memory", maxFrameBytes: serving.maxFrameBytes, framing },
   );
   serving.serveLink(serverLink);
   return new ClientConnection(clientLink, { streamBufferMessages, interceptors });

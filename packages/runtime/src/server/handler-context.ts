@@ -1,6 +1,6 @@
-import type { DescMethod } from "@bufbuild/protobuf";
 import { createContextValues, type ContextValues } from "../context-values.js";
 import { EMPTY_METADATA } from "../metadata.js";
+import type { RpcMethod } from "../service/rpc-service.js";
 import type { HandlerContext } from "./handler-types.js";
 
 /**
@@ -8,13 +8,13 @@ import type { HandlerContext } from "./handler-types.js";
  * values bag are created only when read, so calls that never look at them
  * cost neither.
  */
-export class CallContext implements HandlerContext {
+export class CallContext implements HandlerContext<RpcMethod> {
   /** The client's address. */
   readonly peer: string;
   /** "package.Service/Method". */
   readonly method: string;
-  /** The method's descriptor. */
-  readonly methodDesc: DescMethod;
+  /** The method's descriptor (protobuf's DescMethod, or another encoding's method). */
+  readonly methodDesc: RpcMethod;
   private readonly id: number | bigint;
   /** The metadata the client sent. */
   readonly metadata: ReadonlyMap<string, string>;
@@ -34,7 +34,7 @@ export class CallContext implements HandlerContext {
    * @param metadata the metadata the client sent.
    * @param deadline when the call must be complete (Date.now() ms), if known.
    */
-  constructor(peer: string, method: string, methodDesc: DescMethod, id: number | bigint, metadata: ReadonlyMap<string, string> = EMPTY_METADATA, deadline?: number) {
+  constructor(peer: string, method: string, methodDesc: RpcMethod, id: number | bigint, metadata: ReadonlyMap<string, string> = EMPTY_METADATA, deadline?: number) {
     this.peer = peer;
     this.method = method;
     this.methodDesc = methodDesc;

@@ -9,9 +9,13 @@ import type {
   MessageShape,
 } from "@bufbuild/protobuf";
 import type { ContextValues } from "../context-values.js";
+import type { MessagePackMethod, MessagePackMethodSpec, MessagePackService } from "../messagepack/service.js";
 
-/** What a handler knows about the call it serves. */
-export interface HandlerContext {
+/**
+ * What a handler knows about the call it serves. `M` is the type of the
+ * method's descriptor: protobuf-es's `DescMethod`, or a MessagePack method.
+ */
+export interface HandlerContext<M = DescMethod> {
   /** Aborts when the client cancels, the connection is lost, or the server shuts down. */
   readonly signal: AbortSignal;
   /** The client's address, "host:port". */
@@ -19,7 +23,7 @@ export interface HandlerContext {
   /** The method, as "package.Service/Method". */
   readonly method: string;
   /** The method's descriptor. */
-  readonly methodDesc: DescMethod;
+  readonly methodDesc: M;
   /** The message id of the call on its connection (a uint64). */
   readonly messageId: bigint;
   /** Values shared with the server's interceptors for this call. */
@@ -95,4 +99,22 @@ export type ServiceImpl<S extends DescService> = {
         : S["method"][P] extends DescMethodBiDiStreaming<infer I, infer O>
           ? BiDiStreamingHandler<I, O>
           : never;
+};
+
+/**
+ * The implementation of a MessagePack service,
+ * `MessagePackHandlers<typeof MyService>` (or of its methods' specs): one
+ * handler per method, taking and returning the TypeScript types of its
+ * schemas; unary handlers return the response (or a promise of it),
+ * server-streaming handlers an async generator (or any async iterable).
+ */
+export type MessagePackHandlers<S> = MessagePackHandlersOf<S extends MessagePackService<infer M> ? M : S>;
+
+/** {@link MessagePackHandlers} of a service's method specs. */
+type MessagePackHandlersOf<M> = {
+  [P in keyof M]: M[P] extends MessagePackMethodSpec<"unary", infer I, infer O>
+    ? (request: I, ctx: HandlerContext<MessagePackMethod>) => Promise<O> | O
+    : M[P] extends MessagePackMethodSpec<"server_streaming", infer I, infer O>
+      ? (request: I, ctx: HandlerContext<MessagePackMethod>) => AsyncIterable<O>
+      : never;
 };

@@ -1,6 +1,7 @@
 import type { DescMessage, DescService } from "@bufbuild/protobuf";
 import type { MethodBinding, ServiceBinding } from "../binding/binding.js";
 import { BindingError, resolveCasePath } from "../binding/resolve.js";
+import { isEncoded } from "../service/rpc-service.js";
 import { Code, RpcError } from "../errors.js";
 import {
   Health,
@@ -111,6 +112,9 @@ export function registerHealth(server: Server, cases: HealthCases = {}): HealthR
   const defs = internals.definitions();
   const first = defs[0];
   if (first === undefined) throw new RpcError(Code.FailedPrecondition, "register the server's services before registerHealth(): health checks travel in their envelopes");
+  if (isEncoded(first)) {
+    throw new RpcError(Code.FailedPrecondition, `registerHealth() binds protosocket.v1.Health to protobuf envelopes; ${first.service.typeName} is a ${first.encoding.name} service`);
+  }
   const statuses = new Map<string, ServingStatus>([["", ServingStatus.SERVING]]);
   for (const d of defs) statuses.set(d.service.typeName, ServingStatus.SERVING);
   const watchers = new Set<(service: string) => void>();

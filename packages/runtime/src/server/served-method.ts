@@ -9,4 +9,6 @@ export interface ServedMethod {
   readonly handler: AnyHandler | undefined;
   /** The interceptors around the handler; undefined when the server has none (the handler is called directly). */
   readonly chain: ServerCallFn | undefined;
+  /** Report the handler's failures to onHandlerError directly (services that run without the interceptor that does it). */
+  readonly reportFailures?: boolean;
 }

@@ -6,9 +6,11 @@ import type { InboundEnvelope, WireTarget } from "../envelope/envelope-wire.js";
 import type { MessageId } from "../envelope/message-id.js";
 import type { EnvelopeCodecs } from "../envelope/service-codecs.js";
 import { Code, RpcError } from "../errors.js";
+import type { ServiceDefinition } from "../service/service-definition.js";
 import { FrameError } from "../wire/frame-error.js";
 import { startTimeout } from "../util/long-timeout.js";
 import { CallContext } from "./handler-context.js";
+import type { HandlerContext } from "./handler-types.js";
 import { createServerRequest, type AnyHandler, type ServerRequest } from "./interceptor.js";
 import { RequestStream, requestStreamIdleError, type RequestStreamHost } from "./request-stream.js";
 import type { ServedMethod } from "./served-method.js";
@@ -406,7 +408,8 @@ export class ServerConnection implements FrameHandler, RequestStreamHost {
 
   private runIntercepted(call: ServerCall, request: Message | AsyncIterable<Message>): void {
     const codec = call.method.codec;
-    const req = createServerRequest(codec.desc.methodKind as ServerRequest["kind"], codec.service, codec.desc as ServerRequest["method"], codec.fullName, this.peer, request, call.ctx);
+    // Interceptors are installed for protobuf services only (server.ts refuses them for other encodings).
+    const req = createServerRequest(codec.desc.methodKind as ServerRequest["kind"], codec.service as ServiceDefinition, codec.desc as ServerRequest["method"], codec.fullName, this.peer, request, call.ctx as unknown as HandlerContext);
     let result;
     try {
       result = (call.method.chain as NonNullable<ServedMethod["chain"]>)(req);
@@ -501,6 +504,11 @@ export class ServerConnection implements FrameHandler, RequestStreamHost {
   private fail(call: ServerCall, reason: unknown): void {
     if (call.done) return;
     this.removeCall(call);
+    if (call.method.reportFailures === true) {
+      // As reportHandlerErrors does for the services that run through interceptors.
+      const error = RpcError.from(reason);
+      if (error.code !== Code.Cancelled) this.state.reportResponseError(error, call.method.codec.fullName, this.peer);
+    }
     this.sendFailure(call, this.failureOf(reason));
   }
 

@@ -6,7 +6,8 @@
  * not reach the link layer.
  */
 import type { FrameLink } from "../conn/frame-link.js";
-import type { ServiceDefinition } from "../service/service-definition.js";
+import type { AnyServiceDefinition } from "../service/rpc-service.js";
+import type { Framing } from "../wire/framing.js";
 
 /** The internals of one server. */
 export interface ServerInternals {
@@ -14,8 +15,10 @@ export interface ServerInternals {
   serveLink(link: FrameLink): void;
   /** The server's frame limit, prefix included. */
   readonly maxFrameBytes: number;
+  /** How its connections frame: the encoding of its first service (varint before any is registered). */
+  framing(): Framing;
   /** The services registered so far, in order. */
-  definitions(): readonly ServiceDefinition[];
+  definitions(): readonly AnyServiceDefinition[];
   /** Calls `listener` once, when close() begins. */
   onClosing(listener: () => void): void;
 }

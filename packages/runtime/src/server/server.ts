@@ -1,4 +1,3 @@
-import type { DescService } from "@bufbuild/protobuf";
 import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
 import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import { findRequestClash } from "../binding/resolve.js";
@@ -6,13 +5,16 @@ import type { FrameLink } from "../conn/frame-link.js";
 import { SocketLink } from "../conn/socket-link.js";
 import { formatAddress, type ServerTlsOptions } from "../conn/socket-options.js";
 import type { WireTarget } from "../envelope/envelope-wire.js";
-import { createEnvelopeCodecs, envelopeBindingClash } from "../envelope/service-codecs.js";
+import { codecsOf, createEnvelopeCodecs, envelopeBindingClash } from "../envelope/service-codecs.js";
+import { isEncoded, type AnyServiceDefinition } from "../service/rpc-service.js";
 import { Code, RpcError } from "../errors.js";
 import type { ServiceDefinition } from "../service/service-definition.js";
 import { startTimeout } from "../util/long-timeout.js";
 import { checkBoolean, checkFunction, checkNumber, checkObject, invalidOption } from "../util/validate.js";
+import { varintFraming } from "../wire/framing.js";
 import { DEFAULT_MAX_FRAME_BYTES } from "../wire/limits.js";
-import type { ServiceImpl } from "./handler-types.js";
+import type { MessagePackService } from "../messagepack/service.js";
+import type { MessagePackHandlers, ServiceImpl } from "./handler-types.js";
 import { chainServerInterceptors, reportHandlerErrors, type AnyHandler, type ServerInterceptor } from "./interceptor.js";
 import type { ServedMethod } from "./served-method.js";
 import { ServerConnection, type ServingState } from "./server-connection.js";
@@ -89,6 +91,9 @@ export interface ServerOptions {
   exposeErrorMessages?: boolean;
 }
 
+/** The handlers of a service definition: `ServiceImpl` for protobuf, `MessagePackHandlers` for MessagePack. */
+export type HandlersOf<D> = D extends ServiceDefinition<infer S> ? ServiceImpl<S> : D extends MessagePackService<infer M> ? MessagePackHandlers<M> : never;
+
 /** Options of {@link Server.listen}. */
 export interface ListenOptions {
   /** Interface to bind. Default "127.0.0.1". */
@@ -126,10 +131,15 @@ export interface ServerAddress {
 
 /** A protosocket server: services registered on it, listening on one address. */
 export interface Server {
-  /** Registers a service with a handler for every method. */
-  register<S extends DescService>(def: ServiceDefinition<S>, impl: ServiceImpl<S>): void;
+  /**
+   * Registers a service with a handler for every method: a protobuf
+   * `ServiceDefinition` (generated) and its `ServiceImpl`, or a MessagePack
+   * service and its `MessagePackHandlers` (interceptors do not apply to
+   * MessagePack services yet).
+   */
+  register<D extends ServiceDefinition | MessagePackService>(def: D, impl: HandlersOf<D>): void;
   /** Registers a service whose missing handlers answer `unimplemented`. */
-  registerPartial<S extends DescService>(def: ServiceDefinition<S>, impl: Partial<ServiceImpl<S>>): void;
+  registerPartial<D extends ServiceDefinition | MessagePackService>(def: D, impl: Partial<HandlersOf<D>>): void;
   /** Starts listening; resolves with the bound address (port 0 picks one). */
   listen(options?: ListenOptions): Promise<ServerAddress>;
   /** The bound address, once listening. */
@@ -178,7 +188,7 @@ export function createServer(options: ServerOptions = {}): Server {
   const onHandlerError = options.onHandlerError;
   const interceptors: ServerInterceptor[] = onHandlerError !== undefined ? [reportHandlerErrors(onHandlerError), ...userInterceptors] : [...userInterceptors];
 
-  const registered: { def: ServiceDefinition; impl: Record<string, unknown>; partial: boolean }[] = [];
+  const registered: { def: AnyServiceDefinition; impl: Record<string, unknown>; partial: boolean }[] = [];
   let state: ServingState | undefined;
   let listener: NetServer | undefined;
   let address: ServerAddress | undefined;
@@ -227,7 +237,7 @@ export function createServer(options: ServerOptions = {}): Server {
     sweeper.unref();
   }
 
-  function register(def: ServiceDefinition, impl: Record<string, unknown>, partial: boolean): void {
+  function register(def: AnyServiceDefinition, impl: Record<string, unknown>, partial: boolean): void {
     if (state !== undefined) throw new Error(`cannot register ${def.service.typeName}: the server is already serving`);
     if (impl === null || typeof impl !== "object") throw new TypeError(`${def.service.typeName}: the implementation must be an object of handlers`);
     const first = registered[0];
@@ -236,7 +246,11 @@ export function createServer(options: ServerOptions = {}): Server {
       const clash = envelopeBindingClash(first.def, def);
       if (clash !== undefined) throw new Error(clash);
     }
-    for (const mb of def.binding.methods) {
+    if (isEncoded(def) && userInterceptors.length > 0) {
+      throw new Error(`${def.service.typeName}: interceptors do not apply to ${def.encoding.name} services yet; serve it from a server without interceptors (onHandlerError works)`);
+    }
+    // Handlers are looked up by the methods' local names, whatever the encoding.
+    for (const mb of isEncoded(def) ? def.service.methods : def.binding.methods) {
       const handler = impl[mb.localName];
       if (handler === undefined && !partial) {
         throw new Error(`${def.service.typeName}: no handler for ${mb.name} (property "${mb.localName}"); implement it or use registerPartial`);
@@ -245,7 +259,8 @@ export function createServer(options: ServerOptions = {}): Server {
         throw new Error(`${def.service.typeName}: handler for ${mb.name} is not a function`);
       }
     }
-    const clash = findRequestClash([...registered.flatMap((r) => r.def.binding.methods), ...def.binding.methods]);
+    // Other encodings check their own cases when their codecs are built.
+    const clash = isEncoded(def) ? undefined : findRequestClash([...registered.flatMap((r) => (r.def as ServiceDefinition).binding.methods), ...def.binding.methods]);
     if (clash !== undefined) {
       throw new Error(`${def.service.typeName}: request case "${clash[1].request.path}" of ${clash[1].name} clashes with "${clash[0].request.path}" of ${clash[0].name}`);
     }
@@ -262,8 +277,10 @@ export function createServer(options: ServerOptions = {}): Server {
       const r = registered.find((x) => x.def === codec.service) as (typeof registered)[number];
       const h = r.impl[codec.binding.localName] as AnyHandler | undefined;
       const handler = h === undefined ? undefined : (h.bind(r.impl) as AnyHandler);
-      const chain = handler !== undefined && interceptors.length > 0 ? chainServerInterceptors(interceptors, handler) : undefined;
-      routes.set(codec.request, { codec, handler, chain });
+      // Services of other encodings run without interceptors (register() refuses user interceptors for them); their failures go to onHandlerError directly.
+      const encoded = isEncoded(codec.service);
+      const chain = handler !== undefined && interceptors.length > 0 && !encoded ? chainServerInterceptors(interceptors, handler) : undefined;
+      routes.set(codec.request, { codec, handler, chain, reportFailures: encoded && onHandlerError !== undefined });
     }
     state = {
       codecs,
@@ -331,15 +348,15 @@ export function createServer(options: ServerOptions = {}): Server {
       return;
     }
     if (keepAliveMs > 0) socket.setKeepAlive(true, keepAliveMs);
-    addConnection(new SocketLink(socket, { peer, maxFrameBytes }));
+    addConnection(new SocketLink(socket, { peer, maxFrameBytes, framing: state.codecs.framing }));
   }
 
   const server: Server = {
-    register(def, impl) {
-      register(def as ServiceDefinition, impl as Record<string, unknown>, false);
+    register(def: AnyServiceDefinition, impl: object) {
+      register(def, impl as Record<string, unknown>, false);
     },
-    registerPartial(def, impl) {
-      register(def as ServiceDefinition, impl as Record<string, unknown>, true);
+    registerPartial(def: AnyServiceDefinition, impl: object) {
+      register(def, impl as Record<string, unknown>, true);
     },
     get address() {
       return address;
@@ -427,6 +444,10 @@ export function createServer(options: ServerOptions = {}): Server {
   };
   registerServerInternals(server, {
     maxFrameBytes,
+    framing: () => {
+      const first = registered[0];
+      return first === undefined ? varintFraming : codecsOf(first.def).framing;
+    },
     definitions: () => registered.map((r) => r.def),
     onClosing(listener) {
       closingListeners.push(listener);

@@ -1,11 +1,13 @@
 import { FrameError, frameTooLarge, OVERSIZE_HEAD_BYTES } from "./frame-error.js";
+import { varintFraming, type Framing } from "./framing.js";
 import { DEFAULT_MAX_FRAME_BYTES } from "./limits.js";
-import { readLengthPrefix } from "./varint-prefix.js";
 
 /** Options of {@link createFrameDecoder}. */
 export interface FrameDecoderOptions {
   /** Largest accepted frame, prefix included. Default 4 MiB. */
   maxFrameBytes?: number;
+  /** How frames are delimited. Default: the varint framing of protobuf envelopes. */
+  framing?: Framing;
 }
 
 /**
@@ -36,7 +38,8 @@ export interface FrameDecoder {
  */
 export function createFrameDecoder(options: FrameDecoderOptions = {}): FrameDecoder {
   const maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES;
-  // Bytes of an incomplete prefix (at most 9), carried to the next chunk.
+  const readPrefix = (options.framing ?? varintFraming).readPrefix;
+  // Bytes of an incomplete prefix (shorter than the framing's longest), carried to the next chunk.
   let head: Uint8Array | undefined;
   // The parts received so far of a body that spans chunks, and the body's size.
   // Memory follows the bytes received, not the size a peer declares.
@@ -75,7 +78,7 @@ export function createFrameDecoder(options: FrameDecoderOptions = {}): FrameDeco
       bodyBytes = -1;
       onFrame(body);
     } else if (head !== undefined) {
-      // Join the partial prefix with the start of this chunk; at most 10 bytes matter.
+      // Join the partial prefix with the start of this chunk; only the prefix's bytes matter.
       const joined = new Uint8Array(head.byteLength + bytes.byteLength);
       joined.set(head, 0);
       joined.set(bytes, head.byteLength);
@@ -84,7 +87,7 @@ export function createFrameDecoder(options: FrameDecoderOptions = {}): FrameDeco
     }
     const end = bytes.byteLength;
     while (pos < end) {
-      const prefix = readLengthPrefix(bytes, pos, end);
+      const prefix = readPrefix(bytes, pos, end);
       if (prefix.kind === "incomplete") {
         head = bytes.slice(pos);
         return;
