@@ -35,11 +35,12 @@ class ContextValuesImpl implements ContextValues {
 
   get<T>(key: ContextKey<T>): T {
     const values = this.values;
-    return values !== undefined && values.has(key.id) ? (values.get(key.id) as T) : key.defaultValue;
+    return values?.has(key.id) ? (values.get(key.id) as T) : key.defaultValue;
   }
 
   set<T>(key: ContextKey<T>, value: T): this {
-    (this.values ??= new Map()).set(key.id, value);
+    this.values ??= new Map();
+    this.values.set(key.id, value);
     return this;
   }
 

@@ -1,4 +1,12 @@
-import { create, isMessage, type DescMessage, type Message, type MessageInitShape, type MessageShape, type Registry } from "@bufbuild/protobuf";
+import {
+  create,
+  isMessage,
+  type DescMessage,
+  type Message,
+  type MessageInitShape,
+  type MessageShape,
+  type Registry,
+} from "@bufbuild/protobuf";
 import { anyPack, anyUnpack, AnySchema, type Any } from "@bufbuild/protobuf/wkt";
 
 /**
@@ -154,7 +162,10 @@ export class RpcError extends Error {
     const out: Message[] = [];
     for (const any of this.details) {
       try {
-        const m = "kind" in descOrRegistry && descOrRegistry.kind === "message" ? anyUnpack(any, descOrRegistry) : anyUnpack(any, descOrRegistry as Registry);
+        const m =
+          "kind" in descOrRegistry && descOrRegistry.kind === "message"
+            ? anyUnpack(any, descOrRegistry)
+            : anyUnpack(any, descOrRegistry as Registry);
         if (m !== undefined) out.push(m);
       } catch {
         // A detail whose bytes do not decode as its type is skipped.

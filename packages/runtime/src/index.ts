@@ -36,10 +36,25 @@ export type { Endpoint, TcpEndpoint, UnixEndpoint } from "./pool/endpoint.js";
 export type { BackoffOptions } from "./pool/backoff.js";
 export type { RetryBudgetOptions, RetryOptions } from "./pool/retry-budget.js";
 export type { PickerName } from "./pool/pickers.js";
-export { poolCallInfo, type AddressState, type AddressStats, type PoolAttempt, type PoolCallInfo, type PoolEvent, type PoolStats } from "./pool/pool-events.js";
+export {
+  poolCallInfo,
+  type AddressState,
+  type AddressStats,
+  type PoolAttempt,
+  type PoolCallInfo,
+  type PoolEvent,
+  type PoolStats,
+} from "./pool/pool-events.js";
 
 // Servers.
-export { createServer, type CloseOptions, type ListenOptions, type Server, type ServerAddress, type ServerOptions } from "./server/server.js";
+export {
+  createServer,
+  type CloseOptions,
+  type ListenOptions,
+  type Server,
+  type ServerAddress,
+  type ServerOptions,
+} from "./server/server.js";
 export type {
   BiDiStreamingHandler,
   ClientStreamingHandler,

@@ -8,7 +8,6 @@ import { startEchoServer, type EchoProbe } from "./support/echo-server.js";
 import { frameOf, rawServer } from "./support/raw.js";
 import { echoDef, kvDef } from "./support/services.js";
 
-
 describe("calls", () => {
   let server: Server | undefined;
   let transport: ConnectionTransport | undefined;
@@ -32,7 +31,7 @@ describe("calls", () => {
     const client = await echo();
     const n = 10_000;
     const results = await Promise.all(Array.from({ length: n }, (_, i) => client.echo({ message: `m${i}` })));
-    results.forEach((r, i) => expect(r.message).toBe(`m${i}`));
+    for (const [i, r] of results.entries()) expect(r.message).toBe(`m${i}`);
     expect(transport?.pendingCalls).toBe(0);
   });
 
@@ -142,7 +141,9 @@ describe("calls", () => {
     });
     const { port } = await s.listen();
     transport = await connect({ port });
-    const err = await createClient(echoDef, transport).echo({}).catch((e: unknown) => e);
+    const err = await createClient(echoDef, transport)
+      .echo({})
+      .catch((e: unknown) => e);
     expect((err as RpcError).code).toBe(Code.Cancelled);
     expect((err as RpcError).rawMessage).toBe("call cancelled by the server");
   });

@@ -3,7 +3,16 @@ import { once } from "node:events";
 import { connect as tlsConnect } from "node:tls";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
-import { Code, connect, createClient, createServer, RpcError, type Server, type ServerOptions, type ConnectionTransport } from "../src/index.js";
+import {
+  Code,
+  connect,
+  createClient,
+  createServer,
+  RpcError,
+  type Server,
+  type ServerOptions,
+  type ConnectionTransport,
+} from "../src/index.js";
 import { echoImpl } from "./support/echo-server.js";
 import { rawClient } from "./support/raw.js";
 import { echoDef } from "./support/services.js";
@@ -69,7 +78,9 @@ describe("server timeouts and connection limits", () => {
     }
     const extra = await connect({ port });
     transports.push(extra);
-    const refused = await createClient(echoDef, extra).echo({}).catch((e: unknown) => e);
+    const refused = await createClient(echoDef, extra)
+      .echo({})
+      .catch((e: unknown) => e);
     expect((refused as RpcError).code).toBe(Code.Unavailable);
     expect(errors[0]?.message).toMatch(/5 connections open \(maxConnections\)/);
     const results = await Promise.all(clients.map((c, i) => c.echo({ message: `again ${i}` })));

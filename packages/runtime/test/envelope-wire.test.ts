@@ -39,7 +39,11 @@ function arbitraryMessage(schema: DescMessage): fc.Arbitrary<Message> {
         parts[f.localName] = fc.boolean();
         break;
       case 9:
-        parts[f.localName] = fc.oneof(fc.string({ maxLength: 20 }), fc.string({ unit: "grapheme", maxLength: 60 }), fc.string({ unit: "binary", maxLength: 200 }));
+        parts[f.localName] = fc.oneof(
+          fc.string({ maxLength: 20 }),
+          fc.string({ unit: "grapheme", maxLength: 60 }),
+          fc.string({ unit: "binary", maxLength: 200 }),
+        );
         break;
       case 12:
         parts[f.localName] = fc.uint8Array({ maxLength: 300 });
@@ -90,7 +94,10 @@ describe("specialised envelope codec", () => {
           const written: number[] = [];
           fast.write({ send: (body, head) => written.push(...(head ?? []), ...body) }, id, code as 0, ft, c?.body);
           expect(written).toEqual([...bytes]);
-          for (const [wire, t] of [[fast, ft], [generic, gt]] as const) {
+          for (const [wire, t] of [
+            [fast, ft],
+            [generic, gt],
+          ] as const) {
             const inbound = wire.decode(bytes);
             expect(inbound.id).toEqual(typeof id === "bigint" && id <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(id) : id);
             expect(inbound.code).toBe(code);
@@ -184,7 +191,9 @@ describe("specialised envelope codec: oneof cases in any order", () => {
         fc.nat({ max: 300 }).map((v) => field(fields.id.number, v)),
         fc.constantFrom(0, 1, 2, 7).map((v) => field(fields.code.number, v)),
         // A case with an empty message, or with one unknown varint field inside.
-        fc.tuple(fc.constantFrom(...messageFields), fc.boolean()).map(([n, filled]) => field(n, Uint8Array.from(filled ? [0xf8, 0x01, 0x05] : []))),
+        fc
+          .tuple(fc.constantFrom(...messageFields), fc.boolean())
+          .map(([n, filled]) => field(n, Uint8Array.from(filled ? [0xf8, 0x01, 0x05] : []))),
         // An unknown field.
         fc.nat({ max: 1000 }).map((v) => field(200, v)),
       );
@@ -195,7 +204,11 @@ describe("specialised envelope codec: oneof cases in any order", () => {
           const bytes = Uint8Array.from(parts.flat());
           const g = generic.decode(bytes);
           const f = fast.decode(bytes);
-          expect({ id: f.id, code: f.code, carried: f.carried?.path.path }).toEqual({ id: g.id, code: g.code, carried: g.carried?.path.path });
+          expect({ id: f.id, code: f.code, carried: f.carried?.path.path }).toEqual({
+            id: g.id,
+            code: g.code,
+            carried: g.carried?.path.path,
+          });
         }),
         { numRuns: 1000 },
       );
@@ -244,14 +257,18 @@ describe("case messages written by their compiled codecs", () => {
       const { fast, generic } = wires(def, side);
       const paths = def.binding.methods.map((m) => (side === "request" ? m.request : m.response));
       fc.assert(
-        fc.property(ids, fc.constantFrom(...paths).chain((p) => fc.tuple(fc.constant(p), initArb(fast.target(p).schema))), (id, [path, init]) => {
-          const expected = [...generic.encode(id, 0, generic.target(path), create(generic.target(path).schema, init as never))];
-          expect([...fast.encode(id, 0, fast.target(path), init as never)]).toEqual(expected);
-          expect([...generic.encode(id, 0, generic.target(path), init as never)]).toEqual(expected);
-          const written: number[] = [];
-          fast.write({ send: (body, head) => written.push(...(head ?? []), ...body) }, id, 0, fast.target(path), init as never);
-          expect(written).toEqual(expected);
-        }),
+        fc.property(
+          ids,
+          fc.constantFrom(...paths).chain((p) => fc.tuple(fc.constant(p), initArb(fast.target(p).schema))),
+          (id, [path, init]) => {
+            const expected = [...generic.encode(id, 0, generic.target(path), create(generic.target(path).schema, init as never))];
+            expect([...fast.encode(id, 0, fast.target(path), init as never)]).toEqual(expected);
+            expect([...generic.encode(id, 0, generic.target(path), init as never)]).toEqual(expected);
+            const written: number[] = [];
+            fast.write({ send: (body, head) => written.push(...(head ?? []), ...body) }, id, 0, fast.target(path), init as never);
+            expect(written).toEqual(expected);
+          },
+        ),
         { numRuns: 200 },
       );
     }

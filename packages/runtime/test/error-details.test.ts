@@ -1,8 +1,22 @@
 import { createRegistry } from "@bufbuild/protobuf";
 import { DurationSchema } from "@bufbuild/protobuf/wkt";
 import { afterEach, describe, expect, it } from "vitest";
-import { Code, connect, createClient, createServer, RpcError, type ConnectionTransport, type Server, type ServerOptions } from "../src/index.js";
-import { BadRequestSchema, ErrorInfoSchema, file_google_rpc_error_details, RetryInfoSchema } from "../src/gen/google/rpc/error_details_pb.js";
+import {
+  Code,
+  connect,
+  createClient,
+  createServer,
+  RpcError,
+  type ConnectionTransport,
+  type Server,
+  type ServerOptions,
+} from "../src/index.js";
+import {
+  BadRequestSchema,
+  ErrorInfoSchema,
+  file_google_rpc_error_details,
+  RetryInfoSchema,
+} from "../src/gen/google/rpc/error_details_pb.js";
 import { echoImpl } from "./support/echo-server.js";
 import { echoDef } from "./support/services.js";
 

@@ -1,5 +1,16 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { Code, connect, createClient, createServer, healthDefinition, registerHealth, RpcError, ServingStatus, type ConnectionTransport, type Server } from "../src/index.js";
+import {
+  Code,
+  connect,
+  createClient,
+  createServer,
+  healthDefinition,
+  registerHealth,
+  type RpcError,
+  ServingStatus,
+  type ConnectionTransport,
+  type Server,
+} from "../src/index.js";
 import { BindingError } from "../src/protocol.js";
 import { echoImpl } from "./support/echo-server.js";
 import { until } from "./support/reliability.js";
@@ -44,7 +55,10 @@ describe("health checks", () => {
     reporter.setStatus("echo.v1.EchoService", ServingStatus.NOT_SERVING);
     reporter.setStatus("echo.v1.EchoService", ServingStatus.SERVING);
     reporter.setStatus("later.v1.Later", ServingStatus.SERVING);
-    await until(() => seen.length === 3 && unknown.length === 2, () => `the changes (${seen}, ${unknown})`);
+    await until(
+      () => seen.length === 3 && unknown.length === 2,
+      () => `the changes (${seen}, ${unknown})`,
+    );
     const closing = (server as Server).close({ graceMs: 200 });
     await until(() => seen.length === 4, "NOT_SERVING at shutdown");
     expect(seen).toEqual([ServingStatus.SERVING, ServingStatus.NOT_SERVING, ServingStatus.SERVING, ServingStatus.NOT_SERVING]);
@@ -56,7 +70,9 @@ describe("health checks", () => {
 
   it("says which cases to add when the envelopes have no health cases", () => {
     expect(() => healthDefinition(interopDef)).toThrow(BindingError);
-    expect(() => healthDefinition(interopDef)).toThrow(/add "protosocket\.v1\.HealthCheckRequest health_check = N;" to the oneof of interop\.v1\.Request/);
+    expect(() => healthDefinition(interopDef)).toThrow(
+      /add "protosocket\.v1\.HealthCheckRequest health_check = N;" to the oneof of interop\.v1\.Request/,
+    );
     const s = createServer();
     expect(() => registerHealth(s)).toThrow(/register the server's services before registerHealth/);
   });

@@ -71,7 +71,13 @@ describe("interceptors", () => {
       const ac = new AbortController();
       const r = await client.echo({ message: "hi" }, { signal: ac.signal, timeoutMs: 5000 });
       expect(r.message).toBe("hi");
-      expect(log).toEqual(["client outer > echo.v1.EchoService/Echo", "client inner > ada", "server > echo.v1.EchoService/Echo echo.v1.EchoRequest", "server < hi", "client outer < unary"]);
+      expect(log).toEqual([
+        "client outer > echo.v1.EchoService/Echo",
+        "client inner > ada",
+        "server > echo.v1.EchoService/Echo echo.v1.EchoRequest",
+        "server < hi",
+        "client outer < unary",
+      ]);
       const c = seenClient[0] as CallRequest;
       expect(c.kind).toBe("unary");
       expect(c.method.name).toBe("Echo");
@@ -129,13 +135,26 @@ describe("interceptors", () => {
 
   it("client interceptors given to createClient wrap the transport's own, and a client-side short-circuit sends nothing", async () => {
     const order: string[] = [];
-    const t = await start("memory", [], [(next) => (req) => (order.push("transport"), next(req))]);
+    const t = await start(
+      "memory",
+      [],
+      [
+        (next) => (req) => {
+          order.push("transport");
+          return next(req);
+        },
+      ],
+    );
     const client = createClient(echoDef, t, {
       interceptors: [
         (next) => (req) => {
           order.push("client");
           if ((req.message as unknown as { message: string }).message === "cached") {
-            return Promise.resolve({ kind: "unary", message: { $typeName: "echo.v1.EchoResponse", message: "from cache", payload: new Uint8Array(0) } as never, trailer: new Map() });
+            return Promise.resolve({
+              kind: "unary",
+              message: { $typeName: "echo.v1.EchoResponse", message: "from cache", payload: new Uint8Array(0) } as never,
+              trailer: new Map(),
+            });
           }
           return next(req);
         },
@@ -150,12 +169,16 @@ describe("interceptors", () => {
   it("pass the call's values bag from CallOptions, and a deadline an interceptor shortens is kept", async () => {
     const values = createContextValues().set(user, "grace");
     let seenUser: string | undefined;
-    const t = await start("memory", [], [
-      (next) => (req) => {
-        seenUser = req.contextValues.get(user);
-        return next({ ...req, deadline: Date.now() + 30 });
-      },
-    ]);
+    const t = await start(
+      "memory",
+      [],
+      [
+        (next) => (req) => {
+          seenUser = req.contextValues.get(user);
+          return next({ ...req, deadline: Date.now() + 30 });
+        },
+      ],
+    );
     const client = createClient(echoDef, t);
     const err = await client.echo({ message: "sleep:5000" }, { contextValues: values }).catch((e: unknown) => e);
     expect(seenUser).toBe("grace");

@@ -41,7 +41,13 @@ function normal(v: number | bigint): number | bigint {
 }
 
 function normalNote(n: Note): Note {
-  return { ...n, id: normal(n.id), delta: normal(n.delta), author: n.author === undefined ? undefined : { ...n.author, id: normal(n.author.id) }, score: Object.is(n.score, -0) ? 0 : n.score };
+  return {
+    ...n,
+    id: normal(n.id),
+    delta: normal(n.delta),
+    author: n.author === undefined ? undefined : { ...n.author, id: normal(n.author.id) },
+    score: Object.is(n.score, -0) ? 0 : n.score,
+  };
 }
 
 describe("MessagePack envelopes, property tests", () => {
@@ -57,7 +63,11 @@ describe("MessagePack envelopes, property tests", () => {
           [codecs.response, put.response],
         ] as const) {
           let sent: Uint8Array | undefined;
-          const sink: FrameSink = { send: (body, head) => void (sent = new Uint8Array([...(head ?? []), ...body])) };
+          const sink: FrameSink = {
+            send: (body, head) => {
+              sent = new Uint8Array([...(head ?? []), ...body]);
+            },
+          };
           wire.write(sink, id, code, target, note as never);
           const bytes = wire.encode(id, code, target, note as never);
           expect(sent).toEqual(bytes);
@@ -75,7 +85,8 @@ describe("MessagePack envelopes, property tests", () => {
 
   it("write 64-bit integers in their smallest integer form, as rmp's write_uint / write_sint do (never as floats)", () => {
     const rmp = (v: bigint): number[] => {
-      const be = (n: bigint, bytes: number) => Array.from({ length: bytes }, (_, i) => Number((BigInt.asUintN(bytes * 8, n) >> BigInt(8 * (bytes - 1 - i))) & 0xffn));
+      const be = (n: bigint, bytes: number) =>
+        Array.from({ length: bytes }, (_, i) => Number((BigInt.asUintN(bytes * 8, n) >> BigInt(8 * (bytes - 1 - i))) & 0xffn));
       if (v >= 0n) {
         if (v < 128n) return [Number(v)];
         if (v < 256n) return [0xcc, ...be(v, 1)];
@@ -114,26 +125,30 @@ describe("MessagePack envelopes, property tests", () => {
         fc.string(),
         fc.uint8Array({ maxLength: 8 }),
         fc.array(tie("value"), { maxLength: 5 }),
-        fc.dictionary(
-          fc.constantFrom("Put", "List", "Ping", "request_id", "code", "body", "x"),
-          tie("value"),
-          { maxKeys: 3 },
-        ),
+        fc.dictionary(fc.constantFrom("Put", "List", "Ping", "request_id", "code", "body", "x"), tie("value"), { maxKeys: 3 }),
       ),
     })).value;
-    const envelopeLike = fc.tuple(fc.oneof(u64Arb, anyValue), fc.oneof(fc.nat(5), anyValue), anyValue, anyValue, anyValue).map((v) => encode(v, { useBigInt64: true }));
+    const envelopeLike = fc
+      .tuple(fc.oneof(u64Arb, anyValue), fc.oneof(fc.nat(5), anyValue), anyValue, anyValue, anyValue)
+      .map((v) => encode(v, { useBigInt64: true }));
     fc.assert(
-      fc.property(fc.oneof(fc.uint8Array({ maxLength: 200 }), envelopeLike.map((b) => new Uint8Array(b))), (bytes) => {
-        for (const wire of [codecs.request, codecs.response]) {
-          try {
-            const inbound = wire.decode(bytes);
-            if (inbound.carried !== undefined) inbound.read(inbound.carried);
-          } catch (e) {
-            expect(e).toBeInstanceOf(TypeError);
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 200 }),
+          envelopeLike.map((b) => new Uint8Array(b)),
+        ),
+        (bytes) => {
+          for (const wire of [codecs.request, codecs.response]) {
+            try {
+              const inbound = wire.decode(bytes);
+              if (inbound.carried !== undefined) inbound.read(inbound.carried);
+            } catch (e) {
+              expect(e).toBeInstanceOf(TypeError);
+            }
+            wire.peekId(bytes);
           }
-          wire.peekId(bytes);
-        }
-      }),
+        },
+      ),
       { numRuns: 3000 },
     );
   });
@@ -229,7 +244,10 @@ describe("a MessagePack server under hostile peers", () => {
         }
         weClosed = true;
         socket.destroy();
-        await until(() => server.connections === 1, () => `the server to drop ${peer}`);
+        await until(
+          () => server.connections === 1,
+          () => `the server to drop ${peer}`,
+        );
       }),
       { numRuns: 200 },
     );
@@ -286,7 +304,9 @@ describe("a MessagePack server under hostile peers", () => {
       await until(() => server.connections === 201, "200 connections");
       await sleep(200);
       const held = retainedMemory();
-      console.log(`MessagePack framing, 200 connections each declaring a 4 MiB frame and sending 2 bytes: heap + buffers after GC ${mib(base)} → ${mib(held)}`);
+      console.log(
+        `MessagePack framing, 200 connections each declaring a 4 MiB frame and sending 2 bytes: heap + buffers after GC ${mib(base)} → ${mib(held)}`,
+      );
       expect(held - base).toBeLessThan(64);
     } finally {
       for (const s of sockets) s.destroy();
@@ -294,4 +314,3 @@ describe("a MessagePack server under hostile peers", () => {
     await until(() => server.connections === 1, "the connections closed");
   });
 });
-

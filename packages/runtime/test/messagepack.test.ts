@@ -114,7 +114,7 @@ describe.each(kinds)("MessagePack service (%s)", (kind) => {
   it("answers thousands of concurrent calls on one connection, each with its own response", async () => {
     const client = await start();
     const results = await Promise.all(Array.from({ length: 2000 }, (_, i) => client.put(sampleNote(i))));
-    results.forEach((r, i) => expect(r.id).toBe(i));
+    for (const [i, r] of results.entries()) expect(r.id).toBe(i);
     expect(transport?.pendingCalls).toBe(0);
   });
 
@@ -158,7 +158,10 @@ describe.each(kinds)("MessagePack service (%s)", (kind) => {
 
   it("raises the error case as an RpcError with its code and message", async () => {
     const client = await start();
-    await expect(client.fail({ code: Code.NotFound, message: "no such note" })).rejects.toMatchObject({ code: Code.NotFound, rawMessage: "no such note" });
+    await expect(client.fail({ code: Code.NotFound, message: "no such note" })).rejects.toMatchObject({
+      code: Code.NotFound,
+      rawMessage: "no such note",
+    });
   });
 
   it("reports handler failures to onHandlerError (interceptors do not run for MessagePack services)", async () => {
@@ -177,8 +180,14 @@ describe.each(kinds)("MessagePack service (%s)", (kind) => {
 
   it("refuses a request that does not fit the schema, naming the field, and sends nothing", async () => {
     const client = await start();
-    await expect(client.put({ ...sampleNote(), score: "high" as never })).rejects.toMatchObject({ code: Code.InvalidArgument, rawMessage: expect.stringContaining("score") });
-    await expect(client.put({ ...sampleNote(), id: -1 })).rejects.toMatchObject({ code: Code.InvalidArgument, rawMessage: expect.stringContaining("u64") });
+    await expect(client.put({ ...sampleNote(), score: "high" as never })).rejects.toMatchObject({
+      code: Code.InvalidArgument,
+      rawMessage: expect.stringContaining("score"),
+    });
+    await expect(client.put({ ...sampleNote(), id: -1 })).rejects.toMatchObject({
+      code: Code.InvalidArgument,
+      rawMessage: expect.stringContaining("u64"),
+    });
     expect(transport?.pendingCalls).toBe(0);
   });
 
@@ -186,7 +195,10 @@ describe.each(kinds)("MessagePack service (%s)", (kind) => {
     const client = await start();
     await client.put(sampleNote());
     const echo = createClient(echoDef, transport as ConnectionTransport);
-    await expect(echo.echo({ message: "x" })).rejects.toMatchObject({ code: Code.InvalidArgument, rawMessage: expect.stringContaining("one encoding") });
+    await expect(echo.echo({ message: "x" })).rejects.toMatchObject({
+      code: Code.InvalidArgument,
+      rawMessage: expect.stringContaining("one encoding"),
+    });
   });
 });
 
@@ -205,9 +217,12 @@ describe("MessagePack services: what is refused", () => {
 
   it("interceptors: refused on the server and on clients, with a message naming the service", async () => {
     const pass: Interceptor = (next) => (req) => next(req);
-    expect(() => createServer({ interceptors: [(next) => next] }).register(NotesService, notesImpl({ aborted: 0, lastMetadata: undefined, lastDeadline: undefined, streamed: 0 }))).toThrow(
-      /interceptors do not apply to MessagePack services yet/,
-    );
+    expect(() =>
+      createServer({ interceptors: [(next) => next] }).register(
+        NotesService,
+        notesImpl({ aborted: 0, lastMetadata: undefined, lastDeadline: undefined, streamed: 0 }),
+      ),
+    ).toThrow(/interceptors do not apply to MessagePack services yet/);
     const server = createServer();
     server.register(PingService, { ping: () => ({}) });
     expect(() => createClient(PingService, createMemoryTransport(server), { interceptors: [pass] })).toThrow(/interceptors do not apply/);
@@ -287,7 +302,21 @@ describe("MessagePack services on the wire", () => {
 
   it("reads the map form of structs (rmp_serde's to_vec_named)", async () => {
     const { socket, frames } = await raw();
-    const body = [0x83, 0xaa, ...Buffer.from("request_id"), 0x02, 0xa4, ...Buffer.from("code"), 0x00, 0xa4, ...Buffer.from("body"), 0x81, 0xa4, ...Buffer.from("Ping"), 0x80];
+    const body = [
+      0x83,
+      0xaa,
+      ...Buffer.from("request_id"),
+      0x02,
+      0xa4,
+      ...Buffer.from("code"),
+      0x00,
+      0xa4,
+      ...Buffer.from("body"),
+      0x81,
+      0xa4,
+      ...Buffer.from("Ping"),
+      0x80,
+    ];
     socket.write(Buffer.from([0xce, 0, 0, 0, body.length, ...body]));
     await until(() => frames.length === 1, "the response");
     expect((frames[0] as Buffer)[6]).toBe(0x02);

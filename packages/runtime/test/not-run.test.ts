@@ -111,7 +111,12 @@ describe("calls that never ran", () => {
         const second = peer.received[1];
         const status = create(StatusSchema, { code: Code.Unavailable, message: "draining (test)", details: [DRAINING_DETAIL] });
         peer.write(
-          frameOf(echoDef, "response", { $typeName: "echo.v1.EchoResponseEnvelope", [idKey]: second?.[idKey], [codeKey]: 0, body: { case: "error", value: status } } as never),
+          frameOf(echoDef, "response", {
+            $typeName: "echo.v1.EchoResponseEnvelope",
+            [idKey]: second?.[idKey],
+            [codeKey]: 0,
+            body: { case: "error", value: status },
+          } as never),
         );
         // Then the connection goes away with calls 1 and 3 unanswered.
         setTimeout(() => peer.socket.destroy(), 20);
@@ -137,16 +142,34 @@ describe("calls that never ran", () => {
     const raw = await rawServer(echoDef, (peer) => {
       void peer.waitFor(3).then(() => {
         const first = peer.received[0];
-        peer.write(frameOf(echoDef, "response", { $typeName: "echo.v1.EchoResponseEnvelope", [idKey]: first?.[idKey], [codeKey]: 0, body: { case: "echo", value: create(EchoResponseSchema, { message: "one" }) } } as never));
+        peer.write(
+          frameOf(echoDef, "response", {
+            $typeName: "echo.v1.EchoResponseEnvelope",
+            [idKey]: first?.[idKey],
+            [codeKey]: 0,
+            body: { case: "echo", value: create(EchoResponseSchema, { message: "one" }) },
+          } as never),
+        );
         const status = create(StatusSchema, { code: Code.Unavailable, message: "shutting down (test)", details: [DRAINING_DETAIL] });
-        peer.write(frameOf(echoDef, "response", { $typeName: "echo.v1.EchoResponseEnvelope", [idKey]: 0n, [codeKey]: 0, body: { case: "error", value: status } } as never));
+        peer.write(
+          frameOf(echoDef, "response", {
+            $typeName: "echo.v1.EchoResponseEnvelope",
+            [idKey]: 0n,
+            [codeKey]: 0,
+            body: { case: "error", value: status },
+          } as never),
+        );
         peer.socket.end();
       });
     });
     try {
       transport = await connect({ port: raw.port });
       const client = createClient(echoDef, transport);
-      const [r1, e2, e3] = await Promise.all([client.echo({ message: "1" }), failure(client.echo({ message: "2" })), failure(client.echo({ message: "3" }))]);
+      const [r1, e2, e3] = await Promise.all([
+        client.echo({ message: "1" }),
+        failure(client.echo({ message: "2" })),
+        failure(client.echo({ message: "3" })),
+      ]);
       expect(r1.message).toBe("one");
       expect([e2.code, e3.code]).toEqual([Code.Unavailable, Code.Unavailable]);
       expect([neverRan(e2), neverRan(e3)]).toEqual([true, true]);

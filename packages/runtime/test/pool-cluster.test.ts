@@ -28,10 +28,16 @@ describe("node:cluster server", () => {
     pools.push(p);
     const client = tallyClient(p);
     const load = runLoad(16, (n) =>
-      n % 2 === 0 ? client.add({ key: String(n % 50), delta: 1, delayMs: 5 }, { timeoutMs: 30_000 }) : client.get({ key: String(n % 50), delayMs: 5 }, { timeoutMs: 30_000 }),
+      n % 2 === 0
+        ? client.add({ key: String(n % 50), delta: 1, delayMs: 5 }, { timeoutMs: 30_000 })
+        : client.get({ key: String(n % 50), delayMs: 5 }, { timeoutMs: 30_000 }),
     );
     try {
-      await until(() => (load.counts.perServer.get("worker-1") ?? 0) > 100 && (load.counts.perServer.get("worker-2") ?? 0) > 100, "load on both workers", 20_000);
+      await until(
+        () => (load.counts.perServer.get("worker-1") ?? 0) > 100 && (load.counts.perServer.get("worker-2") ?? 0) > 100,
+        "load on both workers",
+        20_000,
+      );
       await cluster.restart();
       const okAfter = load.counts.ok;
       await until(() => load.counts.ok > okAfter + 500, "load after the restart", 20_000);
@@ -44,7 +50,8 @@ describe("node:cluster server", () => {
     }
     expect(load.counts.failures.map((e) => e.message)).toEqual([]);
     // Every generation of workers served calls: 1 and 2, then 3 and 4, then 5 and 6.
-    for (const w of ["worker-1", "worker-2", "worker-3", "worker-4", "worker-5", "worker-6"]) expect(load.counts.perServer.get(w) ?? 0, w).toBeGreaterThan(0);
+    for (const w of ["worker-1", "worker-2", "worker-3", "worker-4", "worker-5", "worker-6"])
+      expect(load.counts.perServer.get(w) ?? 0, w).toBeGreaterThan(0);
     // The draining workers' refusals were sent again elsewhere.
     expect(events.some((e) => e.type === "connection_retiring" && e.reason === "server_draining")).toBe(true);
   });

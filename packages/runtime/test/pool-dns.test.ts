@@ -9,7 +9,15 @@ import { afterEach, describe, expect, it } from "vitest";
 import { Code, createPool, createServer, RpcError, type PoolEvent, type PoolTransport } from "../src/index.js";
 import { startDnsServer, type TestDnsServer } from "./support/dns-server.js";
 import { until } from "./support/reliability.js";
-import { runLoad, startTallyProcess, stopAll, stopAllLoads, tallyClient, type TallyProcess, TallyServiceDefinition } from "./support/tally.js";
+import {
+  runLoad,
+  startTallyProcess,
+  stopAll,
+  stopAllLoads,
+  tallyClient,
+  type TallyProcess,
+  TallyServiceDefinition,
+} from "./support/tally.js";
 import { createTallyHandlers } from "../../../examples/cluster/dist/tally-handlers.js";
 
 const pools: PoolTransport[] = [];
@@ -31,7 +39,10 @@ async function samePortServers(): Promise<TallyProcess[]> {
     const first = await startTallyProcess("a", { host: "127.0.0.1" });
     processes.push(first);
     try {
-      const rest = await Promise.all([startTallyProcess("b", { host: "127.0.0.2", port: first.port }), startTallyProcess("c", { host: "127.0.0.3", port: first.port })]);
+      const rest = await Promise.all([
+        startTallyProcess("b", { host: "127.0.0.2", port: first.port }),
+        startTallyProcess("c", { host: "127.0.0.3", port: first.port }),
+      ]);
       processes.push(...rest);
       return [first, ...rest];
     } catch (e) {
@@ -48,7 +59,11 @@ describe("pool with dns:/// and srv:/// targets", () => {
     const [a, b, c] = await samePortServers();
     dns.setA("tally.test", [a!.host, b!.host]);
     const events: PoolEvent[] = [];
-    const p = createPool(`dns://${dns.address}/tally.test:${a!.port}`, { resolveIntervalMs: 100, picker: "round-robin", onEvent: (e) => events.push(e) });
+    const p = createPool(`dns://${dns.address}/tally.test:${a!.port}`, {
+      resolveIntervalMs: 100,
+      picker: "round-robin",
+      onEvent: (e) => events.push(e),
+    });
     pools.push(p);
     const client = tallyClient(p);
     const load = runLoad(4, (n) => client.get({ key: String(n), delayMs: 1 }, { timeoutMs: 10_000 }));
@@ -70,14 +85,20 @@ describe("pool with dns:/// and srv:/// targets", () => {
     expect(p.stats.addresses.map((x) => x.address).sort()).toEqual([b!.target, c!.target]);
     // The connection to a drained: closed by the pool, not lost.
     expect(events.some((e) => e.type === "connection_retiring" && e.address === a!.target && e.reason === "removed")).toBe(true);
-    expect(events.filter((e) => e.type === "connection_down" && e.address === a!.target).every((e) => e.type === "connection_down" && e.planned)).toBe(true);
+    expect(
+      events.filter((e) => e.type === "connection_down" && e.address === a!.target).every((e) => e.type === "connection_down" && e.planned),
+    ).toBe(true);
   });
 
   it("dns:///: resolves again soon after a connection fails, not only on the interval", async () => {
     dns = await startDnsServer();
     const [a, b] = await samePortServers();
     dns.setA("tally.test", [a!.host]);
-    const p = createPool(`dns://${dns.address}/tally.test:${a!.port}`, { resolveIntervalMs: 600_000, minResolveIntervalMs: 0, backoff: { initialMs: 50 } });
+    const p = createPool(`dns://${dns.address}/tally.test:${a!.port}`, {
+      resolveIntervalMs: 600_000,
+      minResolveIntervalMs: 0,
+      backoff: { initialMs: 50 },
+    });
     pools.push(p);
     const client = tallyClient(p);
     expect((await client.get({ key: "k" })).server).toBe("a");
@@ -91,7 +112,11 @@ describe("pool with dns:/// and srv:/// targets", () => {
 
   it("srv:///: ports and weights from SRV records, followed as they change", async () => {
     dns = await startDnsServer();
-    const [x, y, z] = await Promise.all([startTallyProcess("x", { host: "127.0.0.1" }), startTallyProcess("y", { host: "127.0.0.2" }), startTallyProcess("z", { host: "127.0.0.3" })]);
+    const [x, y, z] = await Promise.all([
+      startTallyProcess("x", { host: "127.0.0.1" }),
+      startTallyProcess("y", { host: "127.0.0.2" }),
+      startTallyProcess("z", { host: "127.0.0.3" }),
+    ]);
     processes.push(x, y, z);
     dns.setA("x.test", [x.host]);
     dns.setA("y.test", [y.host]);
@@ -141,7 +166,9 @@ describe("pool with dns:/// and srv:/// targets", () => {
       // The same server by its address: the certificate does not match, the pool cannot connect.
       const byAddress = createPool(`127.0.0.1:${port}`, { tls: { ca: cert }, waitForReadyMs: 500, backoff: { initialMs: 50 } });
       pools.push(byAddress);
-      const e = await tallyClient(byAddress).get({ key: "k" }).catch((err: unknown) => err as RpcError);
+      const e = await tallyClient(byAddress)
+        .get({ key: "k" })
+        .catch((err: unknown) => err as RpcError);
       expect(e).toBeInstanceOf(RpcError);
       expect((e as RpcError).code).toBe(Code.Unavailable);
       expect((e as RpcError).rawMessage).toMatch(/ERR_TLS_CERT_ALTNAME_INVALID|altname/i);

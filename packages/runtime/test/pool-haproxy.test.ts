@@ -18,14 +18,15 @@ import { runCalls, runLoad, startTallyProcess, stopAll, stopAllLoads, tallyClien
 
 /** The haproxy binary: on PATH, or where Debian puts it (/usr/sbin is not on every user's PATH). */
 function findHaproxy(): string | undefined {
-  const dirs = [...(process.env["PATH"] ?? "").split(delimiter), "/usr/sbin", "/usr/local/sbin"];
+  const dirs = [...(process.env.PATH ?? "").split(delimiter), "/usr/sbin", "/usr/local/sbin"];
   for (const d of dirs) if (d !== "" && existsSync(join(d, "haproxy"))) return join(d, "haproxy");
   return undefined;
 }
 
 const HAPROXY = findHaproxy();
-const IN_CI = process.env["CI"] !== undefined && process.env["CI"] !== "" && process.env["CI"] !== "false";
-const MISSING = "haproxy is not installed: these tests need Debian's haproxy package (sudo apt-get install -y haproxy); .ci/run installs it";
+const IN_CI = process.env.CI !== undefined && process.env.CI !== "" && process.env.CI !== "false";
+const MISSING =
+  "haproxy is not installed: these tests need Debian's haproxy package (sudo apt-get install -y haproxy); .ci/run installs it";
 
 if (HAPROXY === undefined && !IN_CI) console.warn(`pool-haproxy.test.ts: skipped, ${MISSING}`);
 
@@ -59,7 +60,13 @@ describe.skipIf(HAPROXY === undefined && !IN_CI)("pool behind HAProxy (mode tcp,
 
   beforeAll(async () => {
     if (HAPROXY === undefined) throw new Error(`CI: ${MISSING}`);
-    backends.push(...(await Promise.all([startTallyProcess("a", { host: "127.0.0.1" }), startTallyProcess("b", { host: "127.0.0.2" }), startTallyProcess("c", { host: "127.0.0.3" })])));
+    backends.push(
+      ...(await Promise.all([
+        startTallyProcess("a", { host: "127.0.0.1" }),
+        startTallyProcess("b", { host: "127.0.0.2" }),
+        startTallyProcess("c", { host: "127.0.0.3" }),
+      ])),
+    );
     frontend = await freePort();
     dir = mkdtempSync(join(tmpdir(), "pool-haproxy-"));
     const config = join(dir, "haproxy.cfg");
@@ -136,7 +143,11 @@ describe.skipIf(HAPROXY === undefined && !IN_CI)("pool behind HAProxy (mode tcp,
     pools.push(p);
     const load = runLoad(4, (n) => tallyClient(p).get({ key: String(n), delayMs: 1 }, { timeoutMs: 10_000 }));
     try {
-      await until(() => ["a", "b", "c"].every((s) => (load.counts.perServer.get(s) ?? 0) >= 50), () => JSON.stringify(Object.fromEntries(load.counts.perServer)), 30_000);
+      await until(
+        () => ["a", "b", "c"].every((s) => (load.counts.perServer.get(s) ?? 0) >= 50),
+        () => JSON.stringify(Object.fromEntries(load.counts.perServer)),
+        30_000,
+      );
     } finally {
       await load.stop();
     }
@@ -145,17 +156,29 @@ describe.skipIf(HAPROXY === undefined && !IN_CI)("pool behind HAProxy (mode tcp,
   });
 
   it("a backend killed under load: HAProxy's checks take it out, idempotent calls through the pool do not fail", async () => {
-    const p = createPool(`127.0.0.1:${frontend}`, { maxConnectionAgeMs: 100, connectionsPerAddress: 2, backoff: { initialMs: 50, maxMs: 200 } });
+    const p = createPool(`127.0.0.1:${frontend}`, {
+      maxConnectionAgeMs: 100,
+      connectionsPerAddress: 2,
+      backoff: { initialMs: 50, maxMs: 200 },
+    });
     pools.push(p);
     const load = runLoad(8, (n) => tallyClient(p).get({ key: String(n), delayMs: 2 }, { timeoutMs: 20_000 }));
     try {
-      await until(() => ["a", "b", "c"].every((s) => (load.counts.perServer.get(s) ?? 0) >= 50), () => JSON.stringify(Object.fromEntries(load.counts.perServer)), 30_000);
+      await until(
+        () => ["a", "b", "c"].every((s) => (load.counts.perServer.get(s) ?? 0) >= 50),
+        () => JSON.stringify(Object.fromEntries(load.counts.perServer)),
+        30_000,
+      );
       const victim = backends[2] as TallyProcess;
       victim.process.kill("SIGKILL");
       await victim.exited;
       const seen = { a: load.counts.perServer.get("a") ?? 0, b: load.counts.perServer.get("b") ?? 0 };
       // Load goes on to a and b, over connections HAProxy opens to them only.
-      await until(() => (load.counts.perServer.get("a") ?? 0) > seen.a + 200 && (load.counts.perServer.get("b") ?? 0) > seen.b + 200, "load on a and b", 30_000);
+      await until(
+        () => (load.counts.perServer.get("a") ?? 0) > seen.a + 200 && (load.counts.perServer.get("b") ?? 0) > seen.b + 200,
+        "load on a and b",
+        30_000,
+      );
     } finally {
       await load.stop();
     }

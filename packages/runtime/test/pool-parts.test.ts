@@ -65,15 +65,19 @@ describe("pickers", () => {
 
   it("least-outstanding picks the less loaded of its two choices", () => {
     fc.assert(
-      fc.property(fc.array(fc.nat(100), { minLength: 2, maxLength: 8 }), fc.array(fc.double({ min: 0, max: 0.999999, noNaN: true }), { minLength: 2, maxLength: 2 }), (pendings, draws) => {
-        const list = pendings.map((p) => conn(p));
-        let k = 0;
-        const picked = pickLeastOutstanding(list, () => draws[k++ % 2] as number) as Pickable;
-        const i = Math.floor((draws[0] as number) * list.length);
-        let j = Math.floor((draws[1] as number) * (list.length - 1));
-        if (j >= i) j++;
-        expect(picked.pending).toBe(Math.min((list[i] as Pickable).pending, (list[j] as Pickable).pending));
-      }),
+      fc.property(
+        fc.array(fc.nat(100), { minLength: 2, maxLength: 8 }),
+        fc.array(fc.double({ min: 0, max: 0.999999, noNaN: true }), { minLength: 2, maxLength: 2 }),
+        (pendings, draws) => {
+          const list = pendings.map((p) => conn(p));
+          let k = 0;
+          const picked = pickLeastOutstanding(list, () => draws[k++ % 2] as number) as Pickable;
+          const i = Math.floor((draws[0] as number) * list.length);
+          let j = Math.floor((draws[1] as number) * (list.length - 1));
+          if (j >= i) j++;
+          expect(picked.pending).toBe(Math.min((list[i] as Pickable).pending, (list[j] as Pickable).pending));
+        },
+      ),
     );
   });
 });
@@ -102,15 +106,19 @@ describe("rendezvous hashing", () => {
 
   it("when a server leaves, only its keys move; when it comes back, they return", () => {
     fc.assert(
-      fc.property(fc.array(fc.string({ minLength: 1, maxLength: 30 }), { minLength: 1, maxLength: 200 }), fc.integer({ min: 0, max: 2 }), (keys, gone) => {
-        const left = servers.filter((_, i) => i !== gone);
-        for (const k of keys) {
-          const before = home(k, servers);
-          const after = home(k, left);
-          if (before !== servers[gone]?.s) expect(after).toBe(before);
-          expect(home(k, servers)).toBe(before);
-        }
-      }),
+      fc.property(
+        fc.array(fc.string({ minLength: 1, maxLength: 30 }), { minLength: 1, maxLength: 200 }),
+        fc.integer({ min: 0, max: 2 }),
+        (keys, gone) => {
+          const left = servers.filter((_, i) => i !== gone);
+          for (const k of keys) {
+            const before = home(k, servers);
+            const after = home(k, left);
+            if (before !== servers[gone]?.s) expect(after).toBe(before);
+            expect(home(k, servers)).toBe(before);
+          }
+        },
+      ),
     );
   });
 });

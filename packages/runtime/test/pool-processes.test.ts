@@ -129,7 +129,11 @@ describe("pool against server processes", () => {
     // Back on the same address: the pool reconnects within its backoff and sends it calls.
     const back = await startTallyProcess("a-again", { host: victim.host, port: victim.port });
     processes.push(back);
-    await until(() => (load.counts.perServer.get("a-again") ?? 0) >= 100, () => `load on the restarted server (${JSON.stringify(p.stats.addresses)})`, 30_000);
+    await until(
+      () => (load.counts.perServer.get("a-again") ?? 0) >= 100,
+      () => `load on the restarted server (${JSON.stringify(p.stats.addresses)})`,
+      30_000,
+    );
     await load.stop();
     expect(load.counts.failures.map((e) => e.message)).toEqual([]);
     expect(p.stats.retries).toBeGreaterThan(0);

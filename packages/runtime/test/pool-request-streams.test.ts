@@ -6,7 +6,16 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import { StreamingServiceDefinition, type StreamingServiceHandlers } from "@protosocket/gen/streaming/v1/streaming_protosocket.js";
-import { Code, createClient, createPool, createServer, RpcError, type Interceptor, type PoolTransport, type Server } from "../src/index.js";
+import {
+  Code,
+  createClient,
+  createPool,
+  createServer,
+  type RpcError,
+  type Interceptor,
+  type PoolTransport,
+  type Server,
+} from "../src/index.js";
 import { until } from "./support/reliability.js";
 
 const pools: PoolTransport[] = [];

@@ -15,7 +15,7 @@ import {
   createContextValues,
   createPool,
   poolCallInfo,
-  RpcError,
+  type RpcError,
   type Interceptor,
   type PoolCallInfo,
   type PoolEvent,
@@ -155,7 +155,10 @@ describe("pool: targets and connect()", () => {
 describe("pool: pickers", () => {
   it("round-robin takes each server in turn", async () => {
     const s = await tallies("a", "b", "c");
-    const p = pool(s.map((x) => x.target), { picker: "round-robin" });
+    const p = pool(
+      s.map((x) => x.target),
+      { picker: "round-robin" },
+    );
     await allReady(p);
     const counts = await runCalls(300, 1, (n) => tallyClient(p).get({ key: String(n) }));
     expect(Object.fromEntries(counts.perServer)).toEqual({ a: 100, b: 100, c: 100 });
@@ -179,7 +182,10 @@ describe("pool: pickers", () => {
 
   it("key-hash sends one key to one server; without a key it spreads", async () => {
     const s = await tallies("a", "b", "c");
-    const p = pool(s.map((x) => x.target), { picker: "key-hash" });
+    const p = pool(
+      s.map((x) => x.target),
+      { picker: "key-hash" },
+    );
     await allReady(p);
     const client = tallyClient(p);
     const home = new Map<string, string>();
@@ -292,7 +298,10 @@ describe("pool: retries", () => {
   it("retries stop at maxAttempts and when the budget is spent", async () => {
     const [a, b, c] = await tallies("a", "b", "c");
     // Every server shuts down under the calls: each attempt fails `unavailable` after running.
-    const p = pool([a!.target, b!.target, c!.target], { waitForReadyMs: 200, retry: { maxAttempts: 2, budget: { maxTokens: 1, ratio: 0, minPerSecond: 0 } } });
+    const p = pool([a!.target, b!.target, c!.target], {
+      waitForReadyMs: 200,
+      retry: { maxAttempts: 2, budget: { maxTokens: 1, ratio: 0, minPerSecond: 0 } },
+    });
     await allReady(p);
     const client = tallyClient(p);
     const calls = [0, 1, 2, 3, 4, 5].map((n) => failure(client.get({ key: String(n), delayMs: 400 })));

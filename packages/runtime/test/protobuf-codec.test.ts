@@ -132,7 +132,15 @@ describe("compiled codecs over random schemas", () => {
     fc.assert(
       fc.property(
         schemaArb.chain((desc) =>
-          fc.tuple(fc.constant(desc), fc.oneof(wireArb(desc), messageArb(desc).map((m) => outcome(() => toBinary(desc, m))).map((o) => (o.ok ? (o.value as Uint8Array) : new Uint8Array(0))))),
+          fc.tuple(
+            fc.constant(desc),
+            fc.oneof(
+              wireArb(desc),
+              messageArb(desc)
+                .map((m) => outcome(() => toBinary(desc, m)))
+                .map((o) => (o.ok ? (o.value as Uint8Array) : new Uint8Array(0))),
+            ),
+          ),
         ),
         fc.nat(2),
         fc.nat(),
@@ -152,7 +160,23 @@ describe("compiled codecs over random schemas", () => {
 
   it("throw toBinary's error for values of the wrong type, and write the same bytes for values it converts", () => {
     const odd = fc.oneof(
-      fc.constantFrom<unknown>(null, undefined, "12", "x", 1.5, -1, 2 ** 32, NaN, 1n, true, [], {}, new Uint8Array(2), "9223372036854775808", " 7 "),
+      fc.constantFrom<unknown>(
+        null,
+        undefined,
+        "12",
+        "x",
+        1.5,
+        -1,
+        2 ** 32,
+        NaN,
+        1n,
+        true,
+        [],
+        {},
+        new Uint8Array(2),
+        "9223372036854775808",
+        " 7 ",
+      ),
       fc.integer(),
       fc.string({ maxLength: 3 }),
     );
@@ -197,13 +221,35 @@ describe("compiled codecs over random schemas", () => {
 
   it("write init objects with odd values (null, undefined, arrays, messages of other types, wrong types) as toBinary(create(init)) does", () => {
     const odd = fc.oneof(
-      fc.constantFrom<unknown>(null, undefined, [], {}, [1, 2], "12", 1.5, -1, 2 ** 32, NaN, 1n, true, new Uint8Array(2), { case: "nope", value: 1 }, { case: undefined }),
+      fc.constantFrom<unknown>(
+        null,
+        undefined,
+        [],
+        {},
+        [1, 2],
+        "12",
+        1.5,
+        -1,
+        2 ** 32,
+        NaN,
+        1n,
+        true,
+        new Uint8Array(2),
+        { case: "nope", value: 1 },
+        { case: undefined },
+      ),
       fc.integer(),
       fc.string({ maxLength: 3 }),
     );
     fc.assert(
       fc.property(
-        schemaArb.chain((desc) => fc.tuple(fc.constant(desc), initArb(desc), schemaArb.chain((other) => messageArb(other)))),
+        schemaArb.chain((desc) =>
+          fc.tuple(
+            fc.constant(desc),
+            initArb(desc),
+            schemaArb.chain((other) => messageArb(other)),
+          ),
+        ),
         odd,
         fc.nat(),
         fc.boolean(),
@@ -285,7 +331,10 @@ describe("compiled codecs on the repository's messages", () => {
 
   it("nested lengths above 127 bytes move what follows them (back-patching)", () => {
     const desc = interopDef.requestEnvelope;
-    const message = create(desc, { requestId: 5n, body: { case: "echo", value: { message: "x".repeat(300), payload: new Uint8Array(20_000) } } } as never);
+    const message = create(desc, {
+      requestId: 5n,
+      body: { case: "echo", value: { message: "x".repeat(300), payload: new Uint8Array(20_000) } },
+    } as never);
     expect([...messageCodec(desc).encode(message)]).toEqual([...toBinary(desc, message)]);
   });
 });
@@ -297,7 +346,9 @@ describe("compiled codecs on the interop vectors (interop/vectors/frames.json, w
     message: JsonValue;
     frame_hex: string;
   }
-  const file = JSON.parse(readFileSync(new URL("../../../interop/vectors/frames.json", import.meta.url), "utf8")) as { cases: VectorCase[] };
+  const file = JSON.parse(readFileSync(new URL("../../../interop/vectors/frames.json", import.meta.url), "utf8")) as {
+    cases: VectorCase[];
+  };
   const registry = createRegistry(file_interop_v1_interop);
 
   it("holds the cases", () => {

@@ -15,7 +15,12 @@ const dist = join(pkg, "dist");
 
 /** Declaration files the application entry point's types can reach (its own imports, transitively). */
 function reachable(entry: string): string[] {
-  const program = ts.createProgram([entry], { module: ts.ModuleKind.Node16, moduleResolution: ts.ModuleResolutionKind.Node16, noEmit: true, skipLibCheck: true });
+  const program = ts.createProgram([entry], {
+    module: ts.ModuleKind.Node16,
+    moduleResolution: ts.ModuleResolutionKind.Node16,
+    noEmit: true,
+    skipLibCheck: true,
+  });
   return program
     .getSourceFiles()
     .map((f) => f.fileName)
@@ -32,7 +37,9 @@ describe("public API", () => {
     const files = reachable(join(dist, "index.d.ts"));
     expect(files).toContain("client/transport.d.ts");
     const internal = files.filter((f) =>
-      /^(client\/(client-connection|unary-call|server-stream-call|pending-call|dial|not-run)|conn\/(socket-link|memory-link|frame-link|link-errors)|envelope\/|server\/(server-connection|server-call|served-method|handler-context)|pool\/(pool|slot|pool-address|pool-settings|pool-stream|dns-resolver)\.d\.ts|wire\/|binding\/resolve)/.test(f),
+      /^(client\/(client-connection|unary-call|server-stream-call|pending-call|dial|not-run)|conn\/(socket-link|memory-link|frame-link|link-errors)|envelope\/|server\/(server-connection|server-call|served-method|handler-context)|pool\/(pool|slot|pool-address|pool-settings|pool-stream|dns-resolver)\.d\.ts|wire\/|binding\/resolve)/.test(
+        f,
+      ),
     );
     expect(internal).toEqual([]);
   });
@@ -41,7 +48,9 @@ describe("public API", () => {
     const files = reachable(join(dist, "messagepack.d.ts"));
     expect(files).toContain("messagepack/schema.d.ts");
     const internal = files.filter((f) =>
-      /^(client\/(client-connection|unary-call|server-stream-call|pending-call)|conn\/|envelope\/|messagepack\/(envelope-wire|encoding)|server\/(server-connection|server-call|served-method|handler-context)|wire\/|binding\/resolve)/.test(f),
+      /^(client\/(client-connection|unary-call|server-stream-call|pending-call)|conn\/|envelope\/|messagepack\/(envelope-wire|encoding)|server\/(server-connection|server-call|served-method|handler-context)|wire\/|binding\/resolve)/.test(
+        f,
+      ),
     );
     expect(internal).toEqual([]);
   });

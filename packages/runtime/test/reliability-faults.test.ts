@@ -80,7 +80,11 @@ describe("faults", () => {
     let buffered = 0;
     while (end === undefined) {
       end = await stalled.next().then(
-        (r) => (r.done === true ? "done" : (buffered++, undefined)),
+        (r) => {
+          if (r.done === true) return "done";
+          buffered++;
+          return undefined;
+        },
         (e: unknown) => e,
       );
     }
@@ -90,7 +94,9 @@ describe("faults", () => {
     expect(slowest).toBeLessThan(1000);
     for (const t of transports) expect(t.pendingCalls).toBe(0);
     // Later calls fail at once, and so does reconnecting.
-    const late = await createClient(echoDef, transports[0]!).echo({}).catch((e: unknown) => e);
+    const late = await createClient(echoDef, transports[0]!)
+      .echo({})
+      .catch((e: unknown) => e);
     expect((late as RpcError).code).toBe(Code.Unavailable);
     const reconnect = await connect({ port }).catch((e: unknown) => e);
     expect((reconnect as RpcError).code).toBe(Code.Unavailable);
@@ -129,7 +135,11 @@ describe("faults", () => {
     expect(s.server.connections).toBe(1);
     const yieldedAtKill = s.probe.total.yielded;
     child.process.kill("SIGKILL");
-    await until(() => s.probe.running() === 0, () => `the child's handlers to finish (${s.probe.running()} running)`, 5000);
+    await until(
+      () => s.probe.running() === 0,
+      () => `the child's handlers to finish (${s.probe.running()} running)`,
+      5000,
+    );
     expect(s.probe.total.finished).toBe(6);
     expect(s.probe.total.aborted).toBe(6); // each saw its signal abort, and its finally ran
     await until(() => s.server.connections === 0, "the server to drop the connection", 5000);
@@ -158,7 +168,11 @@ describe("faults", () => {
     }
     expect(s.probe.total.yielded).toBeLessThan(1_000_000);
     child.process.kill("SIGKILL");
-    await until(() => s.probe.running() === 0, () => `the child's handlers to finish (${s.probe.running()} running)`, 5000);
+    await until(
+      () => s.probe.running() === 0,
+      () => `the child's handlers to finish (${s.probe.running()} running)`,
+      5000,
+    );
     expect(s.probe.total.aborted).toBe(6);
     await until(() => s.server.connections === 0, "the server to drop the connection", 5000);
   });
@@ -260,10 +274,14 @@ describe("TLS failures", () => {
     server = s.server;
     const t = await connect({ port: s.port });
     transports.push(t);
-    const err = await createClient(echoDef, t).echo({ message: "in clear" }).catch((e: unknown) => e);
+    const err = await createClient(echoDef, t)
+      .echo({ message: "in clear" })
+      .catch((e: unknown) => e);
     expect((err as RpcError).code).toBe(Code.Unavailable);
     await until(() => s.connectionErrors.entries.length > 0, "the server to report the handshake");
-    expect(s.connectionErrors.entries[0]?.error.message).toMatch(/TLS handshake failed: .*(wrong version number|unsupported protocol|packet length|http request)/i);
+    expect(s.connectionErrors.entries[0]?.error.message).toMatch(
+      /TLS handshake failed: .*(wrong version number|unsupported protocol|packet length|http request)/i,
+    );
   });
 
   it("fails a TLS client of a plaintext server with a clear error, and the server closes only that connection", async () => {
@@ -271,7 +289,9 @@ describe("TLS failures", () => {
     server = s.server;
     const good = await connect({ port: s.port });
     transports.push(good);
-    const err = await connect({ port: s.port, tls: { ca: cert, servername: "localhost" }, connectTimeoutMs: 5000 }).catch((e: unknown) => e);
+    const err = await connect({ port: s.port, tls: { ca: cert, servername: "localhost" }, connectTimeoutMs: 5000 }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(RpcError);
     expect((err as RpcError).code).toBe(Code.Unavailable);
     expect((err as RpcError).message).toMatch(/cannot connect: .*(disconnected before secure TLS connection was established|ECONNRESET)/);

@@ -6,17 +6,27 @@
 import { connect as netConnect, type Socket } from "node:net";
 import { readFileSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
-import { Code, connect, createClient, RpcError, type Server, type ConnectionTransport } from "../src/index.js";
+import { Code, connect, createClient, type RpcError, type Server, type ConnectionTransport } from "../src/index.js";
 import { createEnvelopeCodec } from "../src/protocol.js";
 import { frameOf, rawClient, rawServer, type RawPeer } from "./support/raw.js";
-import { memory, mib, openFileLimit, openFiles, retainedMemory, sleep, startProbedServer, until, whenClosed } from "./support/reliability.js";
+import {
+  memory,
+  mib,
+  openFileLimit,
+  openFiles,
+  retainedMemory,
+  sleep,
+  startProbedServer,
+  until,
+  whenClosed,
+} from "./support/reliability.js";
 import { echoDef } from "./support/services.js";
 
 const requestCodec = createEnvelopeCodec(echoDef.requestEnvelope, echoDef.binding.request);
 const responseCodec = createEnvelopeCodec(echoDef.responseEnvelope, echoDef.binding.response);
 function echoFrame(id: bigint, message: string): Uint8Array {
   const env = requestCodec.create(id, 0);
-  env["body"] = { case: "echo", value: { $typeName: "echo.v1.EchoRequest", message, payload: new Uint8Array(0) } };
+  env.body = { case: "echo", value: { $typeName: "echo.v1.EchoRequest", message, payload: new Uint8Array(0) } };
   return frameOf(echoDef, "request", env);
 }
 
@@ -30,7 +40,9 @@ async function openRaw(port: number): Promise<RawPeer> {
 }
 
 /** A client on its own connection that calls echo in a loop until stopped; it must never fail. */
-async function healthyClient(port: number): Promise<{ ok(): number; failures: unknown[]; stop(): Promise<void>; transport: ConnectionTransport }> {
+async function healthyClient(
+  port: number,
+): Promise<{ ok(): number; failures: unknown[]; stop(): Promise<void>; transport: ConnectionTransport }> {
   const transport = await connect({ port });
   const client = createClient(echoDef, transport);
   const failures: unknown[] = [];
@@ -83,7 +95,9 @@ describe("hostile framing", () => {
     await whenClosed(raw.socket);
     const after = memory();
     const held = retainedMemory();
-    console.log(`2 GiB frame: heap + buffers after GC ${mib(base)} → ${mib(held)}; RSS ${mib(before.rss)} → ${mib(after.rss)}; arrayBuffers ${mib(before.arrayBuffers)} → ${mib(after.arrayBuffers)}`);
+    console.log(
+      `2 GiB frame: heap + buffers after GC ${mib(base)} → ${mib(held)}; RSS ${mib(before.rss)} → ${mib(after.rss)}; arrayBuffers ${mib(before.arrayBuffers)} → ${mib(after.arrayBuffers)}`,
+    );
     const [reason] = s.connectionErrors.entries.filter((e) => e.peer === peer);
     expect(reason?.error.code).toBe(Code.ResourceExhausted);
     expect(reason?.error.message).toMatch(/frame of 2147483653 bytes exceeds the limit of 4194304 bytes \(maxFrameBytes\)/);
@@ -102,7 +116,10 @@ describe("hostile framing", () => {
     const t = await connect({ port: raw.port });
     cleanups.push(() => t.close());
     const c = createClient(echoDef, t);
-    const results = await Promise.all([c.echo({ message: "a" }).catch((e: unknown) => e), c.echo({ message: "b" }).catch((e: unknown) => e)]);
+    const results = await Promise.all([
+      c.echo({ message: "a" }).catch((e: unknown) => e),
+      c.echo({ message: "b" }).catch((e: unknown) => e),
+    ]);
     for (const r of results) {
       expect((r as RpcError).code).toBe(Code.ResourceExhausted);
       expect((r as RpcError).message).toMatch(/exceeds the limit of 4194304 bytes \(maxFrameBytes\)/);
@@ -118,7 +135,9 @@ describe("hostile framing", () => {
     server = s.server;
     const base = retainedMemory();
     const raws: RawPeer[] = [];
-    cleanups.push(() => raws.forEach((r) => r.socket.destroy()));
+    cleanups.push(() => {
+      for (const r of raws) r.socket.destroy();
+    });
     for (let i = 0; i < 200; i++) {
       const raw = await openRaw(s.port);
       // Declares a body of 4,194,288 bytes (just under 4 MiB with its prefix), sends 2 of them.
@@ -128,7 +147,9 @@ describe("hostile framing", () => {
     await until(() => s.server.connections === 200, "200 connections");
     await sleep(200);
     const held = retainedMemory();
-    console.log(`200 connections, each declaring a 4 MiB frame and sending 2 bytes of it: heap + buffers after GC ${mib(base)} → ${mib(held)}`);
+    console.log(
+      `200 connections, each declaring a 4 MiB frame and sending 2 bytes of it: heap + buffers after GC ${mib(base)} → ${mib(held)}`,
+    );
     expect(held - base).toBeLessThan(64);
   });
 
@@ -207,7 +228,9 @@ describe("hostile framing", () => {
     if (limit < needed) {
       total = Math.max(100, Math.floor((limit - inUse - 500) / 1.2));
       maxConnections = Math.max(10, Math.floor(total / 5));
-      console.warn(`open-file limit ${limit} is below the ${needed} this test needs: scaled down to ${total} connections against maxConnections ${maxConnections} (raise it with ulimit -n)`);
+      console.warn(
+        `open-file limit ${limit} is below the ${needed} this test needs: scaled down to ${total} connections against maxConnections ${maxConnections} (raise it with ulimit -n)`,
+      );
     }
     const s = await startProbedServer({ maxConnections, firstFrameTimeoutMs: 0 }, { backlog: 4096 });
     server = s.server;
@@ -215,7 +238,9 @@ describe("hostile framing", () => {
     cleanups.push(() => healthy.stop());
     const okBefore = healthy.ok();
     const sockets: Socket[] = [];
-    cleanups.push(() => sockets.forEach((sock) => sock.destroy()));
+    cleanups.push(() => {
+      for (const sock of sockets) sock.destroy();
+    });
     let connected = 0;
     let refused = 0;
     let failedToConnect = 0;
@@ -245,7 +270,11 @@ describe("hostile framing", () => {
       await Promise.all(opened);
     }
     const expectedRefused = total - (maxConnections - 1); // the healthy client holds one slot
-    await until(() => refused + failedToConnect >= expectedRefused, () => `${expectedRefused} refusals (${refused} refused, ${failedToConnect} failed to connect)`, 20_000);
+    await until(
+      () => refused + failedToConnect >= expectedRefused,
+      () => `${expectedRefused} refusals (${refused} refused, ${failedToConnect} failed to connect)`,
+      20_000,
+    );
     await sleep(100);
     console.log(
       `connection flood: ${total} opened against maxConnections ${maxConnections}: ${connected} connected, ${refused} refused after accept, ` +
@@ -261,7 +290,7 @@ describe("hostile framing", () => {
     const reply = new Promise<Buffer>((resolve) => open?.once("data", resolve));
     open?.write(echoFrame(1n, "accepted"));
     const body = (await reply).subarray(1);
-    expect(responseCodec.decode(body)["body"]).toMatchObject({ case: "echo", value: { message: "accepted" } });
+    expect(responseCodec.decode(body).body).toMatchObject({ case: "echo", value: { message: "accepted" } });
     expect(healthy.failures).toEqual([]);
     expect(healthy.ok()).toBeGreaterThan(okBefore);
     for (const sock of sockets) sock.destroy();
@@ -291,7 +320,7 @@ describe("hostile framing", () => {
     // Every answer so far is a rejection: none waited in a queue for a running call to finish.
     const early = raw.received.slice(0, total - 100);
     const notRejected = early.filter((env) => {
-      const b = env["body"] as { case: string; value: { code?: number } };
+      const b = env.body as { case: string; value: { code?: number } };
       return !(b.case === "error" && b.value.code === Code.ResourceExhausted);
     });
     expect(notRejected.length).toBe(0);
@@ -299,7 +328,7 @@ describe("hostile framing", () => {
     expect(s.probe.running(peer)).toBe(100);
     // The 100 admitted calls complete normally.
     await raw.waitFor(total);
-    const echoed = raw.received.slice(total - 100).filter((env) => (env["body"] as { case: string }).case === "echo");
+    const echoed = raw.received.slice(total - 100).filter((env) => (env.body as { case: string }).case === "echo");
     expect(echoed.length).toBe(100);
     console.log(
       `call flood: ${total} requests on one connection, limit 100: ${total - 100} rejected with resource_exhausted before any admitted call finished; ` +

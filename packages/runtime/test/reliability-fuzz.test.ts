@@ -79,10 +79,28 @@ const idArb = fc.oneof(
   { weight: 1, arbitrary: fc.bigInt({ min: 0n, max: MAX_ID }) },
 );
 const bodyArb: fc.Arbitrary<Body> = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant("echo" as const), message: fc.string({ maxLength: 20 }), payload: fc.nat({ max: 2048 }) }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({ kind: fc.constant("echo" as const), message: fc.string({ maxLength: 20 }), payload: fc.nat({ max: 2048 }) }),
+  },
   { weight: 4, arbitrary: fc.record({ kind: fc.constant("sleep" as const), ms: fc.nat({ max: 40 }) }) },
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant("count" as const), count: fc.nat({ max: 30 }), delayMs: fc.nat({ max: 2 }), payloadSize: fc.nat({ max: 64 }) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant("fail" as const), code: fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), message: fc.string({ maxLength: 20 }) }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant("count" as const),
+      count: fc.nat({ max: 30 }),
+      delayMs: fc.nat({ max: 2 }),
+      payloadSize: fc.nat({ max: 64 }),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant("fail" as const),
+      code: fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
+      message: fc.string({ maxLength: 20 }),
+    }),
+  },
   { weight: 2, arbitrary: fc.constant({ kind: "none" as const }) },
   { weight: 2, arbitrary: fc.constant({ kind: "wrongCase" as const }) },
   // Undecodable: the server closes the connection, so keep it rare enough that most runs check every answer.
@@ -92,7 +110,15 @@ const bodyArb: fc.Arbitrary<Body> = fc.oneof(
 const controlCodeArb = fc.oneof(fc.constantFrom(1, 2, 3, 255, 2 ** 32 - 1), fc.integer({ min: 3, max: 2 ** 32 - 1 }));
 const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 6, arbitrary: fc.record({ op: fc.constant("call" as const), id: idArb, body: bodyArb }) },
-  { weight: 3, arbitrary: fc.record({ op: fc.constant("control" as const), id: idArb, code: controlCodeArb, body: fc.oneof(fc.constant({ kind: "none" as const }), bodyArb) }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      op: fc.constant("control" as const),
+      id: idArb,
+      code: controlCodeArb,
+      body: fc.oneof(fc.constant({ kind: "none" as const }), bodyArb),
+    }),
+  },
   { weight: 1, arbitrary: fc.record({ op: fc.constant("hugeCount" as const), id: idArb }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant("pause" as const), ms: fc.nat({ max: 5 }) }) },
 );
@@ -108,38 +134,42 @@ const validFrameArb = fc.oneof(
   fc.tuple(idArb, controlCodeArb).map(([id, code]) => envelopeFrame(id, code, { kind: "none" }, false)),
 );
 /** Arbitrary byte streams: noise, prefix-like bytes, and valid frames with mutations and truncations. */
-const byteStreamsOf = (validFrames: fc.Arbitrary<Uint8Array>, maxFrames = 6): fc.Arbitrary<Uint8Array> => fc.oneof(
-  fc.uint8Array({ minLength: 1, maxLength: 512 }),
-  fc.array(fc.constantFrom(0x00, 0x01, 0x02, 0x05, 0x08, 0x0a, 0x10, 0x1a, 0x22, 0x7f, 0x80, 0xff), { minLength: 1, maxLength: 64 }).map((a) => new Uint8Array(a)),
-  fc
-    .tuple(
-      fc.array(validFrames, { minLength: 1, maxLength: maxFrames }),
-      fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }),
-      fc.option(fc.nat()),
-    )
-    .map(([frames, flips, cut]) => {
-      const bytes = new Uint8Array(frames.reduce((n, f) => n + f.byteLength, 0));
-      let at = 0;
-      for (const f of frames) {
-        bytes.set(f, at);
-        at += f.byteLength;
-      }
-      for (const [pos, value] of flips) bytes[pos % bytes.byteLength] = value;
-      return cut === null ? bytes : bytes.subarray(0, 1 + (cut % bytes.byteLength));
-    }),
-);
+const byteStreamsOf = (validFrames: fc.Arbitrary<Uint8Array>, maxFrames = 6): fc.Arbitrary<Uint8Array> =>
+  fc.oneof(
+    fc.uint8Array({ minLength: 1, maxLength: 512 }),
+    fc
+      .array(fc.constantFrom(0x00, 0x01, 0x02, 0x05, 0x08, 0x0a, 0x10, 0x1a, 0x22, 0x7f, 0x80, 0xff), { minLength: 1, maxLength: 64 })
+      .map((a) => new Uint8Array(a)),
+    fc
+      .tuple(
+        fc.array(validFrames, { minLength: 1, maxLength: maxFrames }),
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 4 }),
+        fc.option(fc.nat()),
+      )
+      .map(([frames, flips, cut]) => {
+        const bytes = new Uint8Array(frames.reduce((n, f) => n + f.byteLength, 0));
+        let at = 0;
+        for (const f of frames) {
+          bytes.set(f, at);
+          at += f.byteLength;
+        }
+        for (const [pos, value] of flips) bytes[pos % bytes.byteLength] = value;
+        return cut === null ? bytes : bytes.subarray(0, 1 + (cut % bytes.byteLength));
+      }),
+  );
 /** A byte stream and where to split it into separate writes. */
-const chunkedOf = (byteStreams: fc.Arbitrary<Uint8Array>): fc.Arbitrary<Uint8Array[]> => fc.tuple(byteStreams, fc.array(fc.nat(), { maxLength: 4 })).map(([bytes, cuts]) => {
-  const points = [...new Set(cuts.map((c) => c % bytes.byteLength))].filter((p) => p > 0).sort((a, b) => a - b);
-  const chunks: Uint8Array[] = [];
-  let from = 0;
-  for (const p of points) {
-    chunks.push(bytes.subarray(from, p));
-    from = p;
-  }
-  chunks.push(bytes.subarray(from));
-  return chunks;
-});
+const chunkedOf = (byteStreams: fc.Arbitrary<Uint8Array>): fc.Arbitrary<Uint8Array[]> =>
+  fc.tuple(byteStreams, fc.array(fc.nat(), { maxLength: 4 })).map(([bytes, cuts]) => {
+    const points = [...new Set(cuts.map((c) => c % bytes.byteLength))].filter((p) => p > 0).sort((a, b) => a - b);
+    const chunks: Uint8Array[] = [];
+    let from = 0;
+    for (const p of points) {
+      chunks.push(bytes.subarray(from, p));
+      from = p;
+    }
+    chunks.push(bytes.subarray(from));
+    return chunks;
+  });
 const chunkedArb = chunkedOf(byteStreamsOf(validFrameArb));
 
 /**
@@ -157,20 +187,53 @@ const sleep30: Body = { kind: "sleep", ms: 30 };
 /** Conversations the issue names, each run as an explicit example. */
 const namedScenarios: Op[][] = [
   // ids 0 and 2^64−1
-  [{ op: "call", id: 0n, body: { kind: "echo", message: "zero", payload: 0 } }, { op: "call", id: MAX_ID, body: { kind: "count", count: 3, delayMs: 0, payloadSize: 1 } }],
+  [
+    { op: "call", id: 0n, body: { kind: "echo", message: "zero", payload: 0 } },
+    { op: "call", id: MAX_ID, body: { kind: "count", count: 3, delayMs: 0, payloadSize: 1 } },
+  ],
   // a duplicate in-flight id, unary and stream
-  [{ op: "call", id: 1n, body: sleep30 }, { op: "call", id: 1n, body: { kind: "echo", message: "dup", payload: 0 } }],
-  [{ op: "call", id: 2n, body: { kind: "count", count: 5, delayMs: 2, payloadSize: 0 } }, { op: "call", id: 2n, body: { kind: "count", count: 5, delayMs: 0, payloadSize: 0 } }],
+  [
+    { op: "call", id: 1n, body: sleep30 },
+    { op: "call", id: 1n, body: { kind: "echo", message: "dup", payload: 0 } },
+  ],
+  [
+    { op: "call", id: 2n, body: { kind: "count", count: 5, delayMs: 2, payloadSize: 0 } },
+    { op: "call", id: 2n, body: { kind: "count", count: 5, delayMs: 0, payloadSize: 0 } },
+  ],
   // Cancel before its request, Cancel for an unknown id, End from a client, unknown control codes
-  [{ op: "control", id: 3n, code: 1, body: { kind: "none" } }, { op: "call", id: 3n, body: sleep30 }],
-  [{ op: "control", id: 99n, code: 1, body: { kind: "none" } }, { op: "control", id: 98n, code: 2, body: sleep30 }, { op: "call", id: 98n, body: { kind: "echo", message: "after End", payload: 0 } }],
-  [{ op: "call", id: 4n, body: sleep30 }, { op: "control", id: 4n, code: 7, body: { kind: "none" } }, { op: "control", id: 5n, code: 2 ** 32 - 1, body: sleep30 }],
+  [
+    { op: "control", id: 3n, code: 1, body: { kind: "none" } },
+    { op: "call", id: 3n, body: sleep30 },
+  ],
+  [
+    { op: "control", id: 99n, code: 1, body: { kind: "none" } },
+    { op: "control", id: 98n, code: 2, body: sleep30 },
+    { op: "call", id: 98n, body: { kind: "echo", message: "after End", payload: 0 } },
+  ],
+  [
+    { op: "call", id: 4n, body: sleep30 },
+    { op: "control", id: 4n, code: 7, body: { kind: "none" } },
+    { op: "control", id: 5n, code: 2 ** 32 - 1, body: sleep30 },
+  ],
   // missing body, the wrong case, two cases
-  [{ op: "call", id: 6n, body: { kind: "none" } }, { op: "call", id: 7n, body: { kind: "wrongCase" } }, { op: "call", id: 8n, body: { kind: "twoCases", count: 2 } }],
+  [
+    { op: "call", id: 6n, body: { kind: "none" } },
+    { op: "call", id: 7n, body: { kind: "wrongCase" } },
+    { op: "call", id: 8n, body: { kind: "twoCases", count: 2 } },
+  ],
   // huge counts cancelled at once, then the id reused
-  [{ op: "hugeCount", id: 9n }, { op: "hugeCount", id: 9n }, { op: "call", id: 9n, body: { kind: "echo", message: "reused", payload: 0 } }],
+  [
+    { op: "hugeCount", id: 9n },
+    { op: "hugeCount", id: 9n },
+    { op: "call", id: 9n, body: { kind: "echo", message: "reused", payload: 0 } },
+  ],
   // a call cancelled while it runs, and its id reused after the Cancel
-  [{ op: "call", id: 10n, body: sleep30 }, { op: "pause", ms: 5 }, { op: "control", id: 10n, code: 1, body: { kind: "none" } }, { op: "call", id: 10n, body: { kind: "echo", message: "again", payload: 0 } }],
+  [
+    { op: "call", id: 10n, body: sleep30 },
+    { op: "pause", ms: 5 },
+    { op: "control", id: 10n, code: 1, body: { kind: "none" } },
+    { op: "call", id: 10n, body: { kind: "echo", message: "again", payload: 0 } },
+  ],
 ];
 
 const responseCodec = createEnvelopeCodec(echoDef.responseEnvelope, echoDef.binding.response);
@@ -181,7 +244,7 @@ function terminalsById(received: RawPeer["received"]): Map<bigint, number> {
   for (const env of received) {
     const id = responseCodec.readId(env);
     const code = responseCodec.readCode(env);
-    const item = code === 0 && (env["body"] as { case: string | undefined }).case === "count";
+    const item = code === 0 && (env.body as { case: string | undefined }).case === "count";
     if (!item) out.set(id, (out.get(id) ?? 0) + 1);
   }
   return out;
@@ -222,8 +285,14 @@ describe("fuzzing a live server", () => {
 
   /** After a run's connection closed: the server forgets it and its handlers all finish. */
   async function settled(peer: string): Promise<void> {
-    await until(() => ctx.server.connections === 1, () => `the server to drop ${peer} (${ctx.server.connections} connections open)`);
-    await until(() => ctx.probe.running(peer) === 0, () => `the handlers of ${peer} to finish (${ctx.probe.running(peer)} still running)`);
+    await until(
+      () => ctx.server.connections === 1,
+      () => `the server to drop ${peer} (${ctx.server.connections} connections open)`,
+    );
+    await until(
+      () => ctx.probe.running(peer) === 0,
+      () => `the handlers of ${peer} to finish (${ctx.probe.running(peer)} still running)`,
+    );
   }
 
   it("survives arbitrary byte streams, each on its own connection", async () => {
@@ -235,7 +304,11 @@ describe("fuzzing a live server", () => {
         const peer = `127.0.0.1:${raw.socket.localPort}`;
         // Only this run's reports: a later connection may get the same local port as an earlier one.
         const errorsBefore = ctx.connectionErrors.entries.length;
-        const errorsOfThisRun = () => ctx.connectionErrors.entries.slice(errorsBefore).filter((e) => e.peer === peer).map((e) => e.error.message);
+        const errorsOfThisRun = () =>
+          ctx.connectionErrors.entries
+            .slice(errorsBefore)
+            .filter((e) => e.peer === peer)
+            .map((e) => e.error.message);
         let serverClosed = false;
         let weClosed = false;
         const closed = whenClosed(raw.socket).then(() => (serverClosed = !weClosed));
@@ -258,7 +331,9 @@ describe("fuzzing a live server", () => {
       }),
       { numRuns: 250 },
     );
-    console.log(`byte streams: 250 runs, ${closedByServer} connections closed by the server for a protocol violation; healthy client ${healthy.ok - okBefore} calls ok`);
+    console.log(
+      `byte streams: 250 runs, ${closedByServer} connections closed by the server for a protocol violation; healthy client ${healthy.ok - okBefore} calls ok`,
+    );
     expect(healthy.failed).toEqual([]);
     expect(healthy.ok).toBeGreaterThan(okBefore);
     expect(traps.errors.map((e) => (e instanceof Error ? e.stack : String(e)))).toEqual([]);
@@ -274,63 +349,71 @@ describe("fuzzing a live server", () => {
         const peer = `127.0.0.1:${raw.socket.localPort}`;
         // Only this run's reports: a later connection may get the same local port as an earlier one.
         const errorsBefore = ctx.connectionErrors.entries.length;
-        const errorsOfThisRun = () => ctx.connectionErrors.entries.slice(errorsBefore).filter((e) => e.peer === peer).map((e) => e.error.message);
+        const errorsOfThisRun = () =>
+          ctx.connectionErrors.entries
+            .slice(errorsBefore)
+            .filter((e) => e.peer === peer)
+            .map((e) => e.error.message);
         try {
-        const expected = new Map<bigint, number>();
-        const expect1 = (id: bigint) => expected.set(id, (expected.get(id) ?? 0) + 1);
-        let batch: Uint8Array[] = [];
-        const flush = () => {
-          if (batch.length > 0 && !raw.socket.destroyed) raw.write(Buffer.concat(batch));
-          batch = [];
-        };
-        for (const op of ops) {
-          switch (op.op) {
-            case "call":
-              batch.push(envelopeFrame(op.id, 0, op.body, explicitDefaults));
-              expect1(op.id);
-              break;
-            case "control":
-              batch.push(envelopeFrame(op.id, op.code, op.body, explicitDefaults));
-              break;
-            case "hugeCount":
-              batch.push(envelopeFrame(op.id, 0, { kind: "count", count: 1_000_000_000, delayMs: 0, payloadSize: 0 }, explicitDefaults));
-              batch.push(envelopeFrame(op.id, 1, { kind: "none" }, explicitDefaults));
-              expect1(op.id);
-              break;
-            case "pause":
-              flush();
-              await sleep(op.ms);
-              break;
+          const expected = new Map<bigint, number>();
+          const expect1 = (id: bigint) => expected.set(id, (expected.get(id) ?? 0) + 1);
+          let batch: Uint8Array[] = [];
+          const flush = () => {
+            if (batch.length > 0 && !raw.socket.destroyed) raw.write(Buffer.concat(batch));
+            batch = [];
+          };
+          for (const op of ops) {
+            switch (op.op) {
+              case "call":
+                batch.push(envelopeFrame(op.id, 0, op.body, explicitDefaults));
+                expect1(op.id);
+                break;
+              case "control":
+                batch.push(envelopeFrame(op.id, op.code, op.body, explicitDefaults));
+                break;
+              case "hugeCount":
+                batch.push(envelopeFrame(op.id, 0, { kind: "count", count: 1_000_000_000, delayMs: 0, payloadSize: 0 }, explicitDefaults));
+                batch.push(envelopeFrame(op.id, 1, { kind: "none" }, explicitDefaults));
+                expect1(op.id);
+                break;
+              case "pause":
+                flush();
+                await sleep(op.ms);
+                break;
+            }
+            if (!coalesce) flush();
           }
-          if (!coalesce) flush();
-        }
-        flush();
-        requests += [...expected.values()].reduce((a, b) => a + b, 0);
-        // A request whose id is in flight is dropped, and the drop reported (an answer would reach the live call):
-        // expect one answer per request the server did not report dropping.
-        const dropped = (id: bigint) => errorsOfThisRun().filter((m) => m.includes(`message id ${id} is already in flight`)).length;
-        const expectedNow = () => new Map([...expected].map(([id, n]) => [id, n - dropped(id)]));
-        const answered = () => {
-          const got = terminalsById(raw.received);
-          return [...expectedNow()].every(([id, n]) => (got.get(id) ?? 0) >= n);
-        };
-        let ended = false;
-        void whenClosed(raw.socket).then(() => (ended = true));
-        await until(() => ended || answered(), () => `answers: expected ${fmt(expectedNow())}, got ${fmt(terminalsById(raw.received))}`, 5000);
-        if (ended) {
-          closed++;
-          // Closed by the server before answering everything: it said why.
-          expect(errorsOfThisRun().join("\n")).toMatch(/protocol violation/);
-        } else {
-          // Nothing more is coming: exactly one terminal answer per request.
-          await sleep(5);
-          const got = terminalsById(raw.received);
-          for (const [id, n] of expectedNow()) {
-            expect(n, `requests for id ${id} not dropped as duplicates`).toBeGreaterThanOrEqual(1);
-            expect(got.get(id), `terminal answers for id ${id}`).toBe(n);
+          flush();
+          requests += [...expected.values()].reduce((a, b) => a + b, 0);
+          // A request whose id is in flight is dropped, and the drop reported (an answer would reach the live call):
+          // expect one answer per request the server did not report dropping.
+          const dropped = (id: bigint) => errorsOfThisRun().filter((m) => m.includes(`message id ${id} is already in flight`)).length;
+          const expectedNow = () => new Map([...expected].map(([id, n]) => [id, n - dropped(id)]));
+          const answered = () => {
+            const got = terminalsById(raw.received);
+            return [...expectedNow()].every(([id, n]) => (got.get(id) ?? 0) >= n);
+          };
+          let ended = false;
+          void whenClosed(raw.socket).then(() => (ended = true));
+          await until(
+            () => ended || answered(),
+            () => `answers: expected ${fmt(expectedNow())}, got ${fmt(terminalsById(raw.received))}`,
+            5000,
+          );
+          if (ended) {
+            closed++;
+            // Closed by the server before answering everything: it said why.
+            expect(errorsOfThisRun().join("\n")).toMatch(/protocol violation/);
+          } else {
+            // Nothing more is coming: exactly one terminal answer per request.
+            await sleep(5);
+            const got = terminalsById(raw.received);
+            for (const [id, n] of expectedNow()) {
+              expect(n, `requests for id ${id} not dropped as duplicates`).toBeGreaterThanOrEqual(1);
+              expect(got.get(id), `terminal answers for id ${id}`).toBe(n);
+            }
+            for (const id of got.keys()) expect(expected.has(id), `an answer for id ${id}, never requested`).toBe(true);
           }
-          for (const id of got.keys()) expect(expected.has(id), `an answer for id ${id}, never requested`).toBe(true);
-        }
         } finally {
           // Also when an assertion failed: a connection left open would fail every later run (and shrinking).
           raw.socket.destroy();
@@ -341,10 +424,14 @@ describe("fuzzing a live server", () => {
       {
         numRuns: 200,
         // The scenarios the issue names, run every time on top of the random ones.
-        examples: namedScenarios.map((ops) => [{ ops, explicitDefaults: false, coalesce: true }] as [{ ops: Op[]; explicitDefaults: boolean; coalesce: boolean }]),
+        examples: namedScenarios.map(
+          (ops) => [{ ops, explicitDefaults: false, coalesce: true }] as [{ ops: Op[]; explicitDefaults: boolean; coalesce: boolean }],
+        ),
       },
     );
-    console.log(`envelopes: 200 runs, ${requests} Normal requests, ${closed} connections closed by the server; healthy client ${healthy.ok - okBefore} calls ok`);
+    console.log(
+      `envelopes: 200 runs, ${requests} Normal requests, ${closed} connections closed by the server; healthy client ${healthy.ok - okBefore} calls ok`,
+    );
     expect(healthy.failed).toEqual([]);
     expect(healthy.ok).toBeGreaterThan(okBefore);
     expect(traps.errors.map((e) => (e instanceof Error ? e.stack : String(e)))).toEqual([]);
@@ -399,7 +486,11 @@ describe("fuzzing a live server with request streams", () => {
     }
   }
   const streamFrame = (id: bigint, code: number, body: StreamBody, explicit: boolean): Uint8Array =>
-    pb.frame([...(id !== 0n || explicit ? pb.uint(1, id) : []), ...(code !== 0 || explicit ? pb.uint(2, code) : []), ...streamBodyBytes(body)]);
+    pb.frame([
+      ...(id !== 0n || explicit ? pb.uint(1, id) : []),
+      ...(code !== 0 || explicit ? pb.uint(2, code) : []),
+      ...streamBodyBytes(body),
+    ]);
 
   const cmdArb = fc.oneof(
     { weight: 10, arbitrary: fc.constant("") },
@@ -410,7 +501,10 @@ describe("fuzzing a live server with request streams", () => {
   );
   const middleArb: fc.Arbitrary<Middle> = fc.oneof(
     { weight: 36, arbitrary: fc.record({ m: fc.constant("msg" as const), cmd: cmdArb }) },
-    { weight: 3, arbitrary: fc.record({ m: fc.constant("wrong" as const), to: fc.constantFrom("ping" as const, "other" as const, "none" as const) }) },
+    {
+      weight: 3,
+      arbitrary: fc.record({ m: fc.constant("wrong" as const), to: fc.constantFrom("ping" as const, "other" as const, "none" as const) }),
+    },
     { weight: 6, arbitrary: fc.record({ m: fc.constant("pause" as const), ms: fc.nat({ max: 3 }) }) },
     // Undecodable: the server closes the connection, so rare enough that most runs check every answer.
     { weight: 1, arbitrary: fc.constant({ m: "mistyped" as const }) },
@@ -444,7 +538,8 @@ describe("fuzzing a live server with request streams", () => {
       const q: (Uint8Array | number)[] = [];
       const message = (seq: number, cmd: string): StreamBody =>
         call.method === "upload" ? { kind: "upload", seq, note: cmd, size: seq % 5 } : { kind: "chat", seq, text: cmd };
-      const empty: StreamBody = call.method === "upload" ? { kind: "upload", seq: 0, note: "", size: 0 } : { kind: "chat", seq: 0, text: "" };
+      const empty: StreamBody =
+        call.method === "upload" ? { kind: "upload", seq: 0, note: "", size: 0 } : { kind: "chat", seq: 0, text: "" };
       if (call.first === "end") {
         q.push(f(id, 2, empty));
       } else {
@@ -456,7 +551,8 @@ describe("fuzzing a live server with request streams", () => {
           else if (m.m === "mistyped") q.push(f(id, 0, { kind: "mistyped" }));
           else if (m.to === "ping") q.push(f(id, 0, { kind: "ping", text: "wrong" }));
           else if (m.to === "none") q.push(f(id, 0, { kind: "none" }));
-          else q.push(f(id, 0, call.method === "upload" ? { kind: "chat", seq: 1, text: "" } : { kind: "upload", seq: 1, note: "", size: 0 }));
+          else
+            q.push(f(id, 0, call.method === "upload" ? { kind: "chat", seq: 1, text: "" } : { kind: "upload", seq: 1, note: "", size: 0 }));
         }
         if (call.last === "end") q.push(f(id, 2, empty));
         else if (call.last === "endNoCase") q.push(f(id, 2, { kind: "none" }));
@@ -473,7 +569,11 @@ describe("fuzzing a live server with request streams", () => {
       const id = next++;
       if (s === "normalNone") expected.set(id, 1); // unimplemented: no method's case
       queues.push([
-        s === "endPing" ? f(id, 2, { kind: "ping", text: "" }) : s === "cancelUnknown" ? f(id, 1, { kind: "none" }) : f(id, s === "endNone" ? 2 : 0, { kind: "none" }),
+        s === "endPing"
+          ? f(id, 2, { kind: "ping", text: "" })
+          : s === "cancelUnknown"
+            ? f(id, 1, { kind: "none" })
+            : f(id, s === "endNone" ? 2 : 0, { kind: "none" }),
       ]);
     }
     // Interleave the queues, each in its own order.
@@ -489,12 +589,16 @@ describe("fuzzing a live server with request streams", () => {
   }
 
   const streamValidFrameArb = fc
-    .tuple(idArb, fc.constantFrom(0, 0, 0, 1, 2, 3), fc.oneof(
-      fc.record({ kind: fc.constant("upload" as const), seq: fc.nat({ max: 9 }), note: cmdArb, size: fc.nat({ max: 32 }) }),
-      fc.record({ kind: fc.constant("chat" as const), seq: fc.nat({ max: 9 }), text: cmdArb }),
-      fc.record({ kind: fc.constant("ping" as const), text: fc.string({ maxLength: 8 }) }),
-      fc.constant({ kind: "none" as const }),
-    ))
+    .tuple(
+      idArb,
+      fc.constantFrom(0, 0, 0, 1, 2, 3),
+      fc.oneof(
+        fc.record({ kind: fc.constant("upload" as const), seq: fc.nat({ max: 9 }), note: cmdArb, size: fc.nat({ max: 32 }) }),
+        fc.record({ kind: fc.constant("chat" as const), seq: fc.nat({ max: 9 }), text: cmdArb }),
+        fc.record({ kind: fc.constant("ping" as const), text: fc.string({ maxLength: 8 }) }),
+        fc.constant({ kind: "none" as const }),
+      ),
+    )
     .map(([id, code, body]) => streamFrame(id, code, body, false));
   const streamChunkedArb = chunkedOf(byteStreamsOf(streamValidFrameArb, 12));
 
@@ -519,7 +623,8 @@ describe("fuzzing a live server with request streams", () => {
       for (let i = 0; !healthy.stop; i++) {
         try {
           const up = await client.upload(chunks(20, 4), { timeoutMs: 5000 });
-          if (up.chunks !== 20 || up.bytes !== 80n) throw new Error(`wrong upload summary ${JSON.stringify(up, (_, v: unknown) => (typeof v === "bigint" ? String(v) : v))}`);
+          if (up.chunks !== 20 || up.bytes !== 80n)
+            throw new Error(`wrong upload summary ${JSON.stringify(up, (_, v: unknown) => (typeof v === "bigint" ? String(v) : v))}`);
           let n = 0;
           const said = (async function* () {
             for (let seq = 1; seq <= 20; seq++) yield { seq, text: `healthy ${i}` };
@@ -546,8 +651,14 @@ describe("fuzzing a live server with request streams", () => {
   });
 
   async function settled(peer: string): Promise<void> {
-    await until(() => server.connections === 1, () => `the server to drop ${peer} (${server.connections} connections open)`);
-    await until(() => probe.runningOf(peer) === 0, () => `the handlers of ${peer} to finish (${probe.runningOf(peer)} still running)`);
+    await until(
+      () => server.connections === 1,
+      () => `the server to drop ${peer} (${server.connections} connections open)`,
+    );
+    await until(
+      () => probe.runningOf(peer) === 0,
+      () => `the handlers of ${peer} to finish (${probe.runningOf(peer)} still running)`,
+    );
   }
 
   it("survives arbitrary byte streams of request-stream frames, each on its own connection", async () => {
@@ -578,7 +689,9 @@ describe("fuzzing a live server with request streams", () => {
       }),
       { numRuns: 150 },
     );
-    console.log(`request-stream byte streams: 150 runs, ${closedByServer} connections closed by the server for a protocol violation; healthy client ${healthy.ok - okBefore} rounds ok`);
+    console.log(
+      `request-stream byte streams: 150 runs, ${closedByServer} connections closed by the server for a protocol violation; healthy client ${healthy.ok - okBefore} rounds ok`,
+    );
     expect(healthy.failed).toEqual([]);
     expect(healthy.ok).toBeGreaterThan(okBefore);
   });
@@ -613,7 +726,11 @@ describe("fuzzing a live server with request streams", () => {
           const got = streamTerminals(raw.received);
           return [...expected].every(([id, n]) => (got.get(id) ?? 0) >= n);
         };
-        await until(() => ended || answered(), () => `answers: expected ${fmt(expected)}, got ${fmt(streamTerminals(raw.received))}`, 5000);
+        await until(
+          () => ended || answered(),
+          () => `answers: expected ${fmt(expected)}, got ${fmt(streamTerminals(raw.received))}`,
+          5000,
+        );
         if (ended) {
           closed++;
           expect(errorsOf(peer).join("\n")).toMatch(/protocol violation/);
@@ -623,7 +740,7 @@ describe("fuzzing a live server with request streams", () => {
           const got = streamTerminals(raw.received);
           for (const [id, n] of expected) expect(got.get(id), `terminal answers for id ${id}`).toBe(n);
           for (const id of got.keys()) expect(expected.has(id), `an answer for id ${id}, which expects none`).toBe(true);
-          expect(raw.received.every((env) => [0, 1, 2].includes(env["controlCode"] as number))).toBe(true);
+          expect(raw.received.every((env) => [0, 1, 2].includes(env.controlCode as number))).toBe(true);
           callsChecked += expected.size;
         }
         raw.socket.destroy();
@@ -632,7 +749,9 @@ describe("fuzzing a live server with request streams", () => {
       }),
       { numRuns: 200 },
     );
-    console.log(`request-stream conversations: 200 runs, ${callsChecked} calls answered exactly once, ${closed} connections closed by the server; healthy client ${healthy.ok - okBefore} rounds ok`);
+    console.log(
+      `request-stream conversations: 200 runs, ${callsChecked} calls answered exactly once, ${closed} connections closed by the server; healthy client ${healthy.ok - okBefore} rounds ok`,
+    );
     expect(healthy.failed).toEqual([]);
     expect(healthy.ok).toBeGreaterThan(okBefore);
     expect(probe.running).toBeLessThanOrEqual(1);
@@ -646,7 +765,7 @@ function streamTerminals(received: RawPeer["received"]): Map<bigint, number> {
   const out = new Map<bigint, number>();
   for (const env of received) {
     const id = streamingResponses.readId(env);
-    const item = streamingResponses.readCode(env) === 0 && (env["body"] as { case: string | undefined }).case === "chat";
+    const item = streamingResponses.readCode(env) === 0 && (env.body as { case: string | undefined }).case === "chat";
     if (!item) out.set(id, (out.get(id) ?? 0) + 1);
   }
   return out;

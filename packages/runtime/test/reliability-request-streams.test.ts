@@ -20,7 +20,12 @@ describe("request streams under load", () => {
     server = undefined;
   });
 
-  async function start(over: "tcp" | "memory", options: Parameters<typeof startStreamingServer>[0] = {}, impl: { repeat?: number } = {}, streamBufferMessages?: number) {
+  async function start(
+    over: "tcp" | "memory",
+    options: Parameters<typeof startStreamingServer>[0] = {},
+    impl: { repeat?: number } = {},
+    streamBufferMessages?: number,
+  ) {
     const s = await startStreamingServer(options, impl);
     server = s.server;
     const clientOptions = streamBufferMessages === undefined ? {} : { streamBufferMessages };
@@ -61,9 +66,10 @@ describe("request streams under load", () => {
         ),
       );
       const results = await Promise.all(chats);
-      results.forEach((got, c) => expect(got).toEqual(Array.from({ length: perCall }, (_, i) => `call ${c} message ${i + 1}`)));
+      for (const [c, got] of results.entries())
+        expect(got).toEqual(Array.from({ length: perCall }, (_, i) => `call ${c} message ${i + 1}`));
       const summaries = await Promise.all(uploads);
-      summaries.forEach((s, u) => expect(s).toMatchObject({ chunks: 100, bytes: BigInt(100 * u), lastSeq: 100 }));
+      for (const [u, s] of summaries.entries()) expect(s).toMatchObject({ chunks: 100, bytes: BigInt(100 * u), lastSeq: 100 });
       expect(transport.pendingCalls).toBe(0);
       await until(() => probe.running === 0, "every handler to finish");
       expect(probe.received).toBe(calls * perCall + 50 * 100);
@@ -129,10 +135,13 @@ describe("request streams under load", () => {
       let expectedSeq = 1;
       let perSeq = 0;
       let outOfOrder: string | undefined;
-      let stall: { producedAtStart: number; produced1s: number; produced2s: number; pulled1s: number; pulled2s: number; heldHeap: number } | undefined;
+      let stall:
+        | { producedAtStart: number; produced1s: number; produced2s: number; pulled1s: number; pulled2s: number; heldHeap: number }
+        | undefined;
       for await (const m of client.chat(requests)) {
         received++;
-        if (m.seq !== expectedSeq && outOfOrder === undefined) outOfOrder = `response ${received} carried seq ${m.seq}, expected ${expectedSeq}`;
+        if (m.seq !== expectedSeq && outOfOrder === undefined)
+          outOfOrder = `response ${received} carried seq ${m.seq}, expected ${expectedSeq}`;
         if (++perSeq === 2) {
           perSeq = 0;
           expectedSeq++;

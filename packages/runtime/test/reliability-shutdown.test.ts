@@ -38,8 +38,12 @@ describe("graceful shutdown under load", () => {
     const ledger: Entry[] = [];
     const settle = (entry: Entry, p: Promise<unknown>): Promise<void> =>
       p.then(
-        () => void (entry.outcome = "ok"),
-        (e: unknown) => void (entry.outcome = e instanceof Error ? e : new Error(String(e))),
+        () => {
+          entry.outcome = "ok";
+        },
+        (e: unknown) => {
+          entry.outcome = e instanceof Error ? e : new Error(String(e));
+        },
       );
     const work: Promise<void>[] = [];
     const clients = [];
@@ -74,7 +78,10 @@ describe("graceful shutdown under load", () => {
         ),
       );
     }
-    await until(() => s.probe.total.started === 520 && streamsStarted.filter(Boolean).length === 20, () => `520 handlers started (${s.probe.total.started})`);
+    await until(
+      () => s.probe.total.started === 520 && streamsStarted.filter(Boolean).length === 20,
+      () => `520 handlers started (${s.probe.total.started})`,
+    );
     expect(s.probe.running()).toBe(520);
 
     const closing = s.server.close({ graceMs });
@@ -97,7 +104,12 @@ describe("graceful shutdown under load", () => {
       if (i % 10 === 0) {
         const conn: Entry = { kind: "late connect", durationMs: 0, items: 0, disorder: 0 };
         ledger.push(conn);
-        work.push(settle(conn, connect({ port: s.port }).then((t) => t.close())));
+        work.push(
+          settle(
+            conn,
+            connect({ port: s.port }).then((t) => t.close()),
+          ),
+        );
       }
       await sleep(5);
     }
@@ -149,7 +161,10 @@ describe("graceful shutdown under load", () => {
     for (const e of ledger.filter((x) => x.kind === "late connect")) expect((e.outcome as RpcError).code).toBe(Code.Unavailable);
 
     // The server side: every handler finished, those cut short saw their signal abort.
-    await until(() => s.probe.running() === 0, () => `every handler to finish (${s.probe.running()} running)`);
+    await until(
+      () => s.probe.running() === 0,
+      () => `every handler to finish (${s.probe.running()} running)`,
+    );
     const cutShort = ledger.filter((e) => (e.kind === "unary" && e.durationMs >= 3000) || e.kind === "stream").length;
     expect(s.probe.total.aborted).toBe(cutShort);
     expect(s.server.connections).toBe(0);

@@ -15,7 +15,7 @@ import { echoDef } from "./support/services.js";
 const requestCodec = createEnvelopeCodec(echoDef.requestEnvelope, echoDef.binding.request);
 function echoFrame(id: bigint, message: string, payload: Uint8Array): Uint8Array {
   const env = requestCodec.create(id, 0);
-  env["body"] = { case: "echo", value: { $typeName: "echo.v1.EchoRequest", message, payload } };
+  env.body = { case: "echo", value: { $typeName: "echo.v1.EchoRequest", message, payload } };
   return frameOf(echoDef, "request", env);
 }
 
@@ -114,9 +114,11 @@ describe("slow and stalled readers", () => {
     // Reading again: every request is answered exactly once.
     raw.socket.resume();
     await raw.waitFor(sent);
-    const ids = raw.received.map((env) => env["messageId"] as bigint);
+    const ids = raw.received.map((env) => env.messageId as bigint);
     expect(new Set(ids).size).toBe(sent);
-    expect(raw.received.every((env) => (env["body"] as { case: string; value: { payload: Uint8Array } }).value.payload.byteLength === 4096)).toBe(true);
+    expect(
+      raw.received.every((env) => (env.body as { case: string; value: { payload: Uint8Array } }).value.payload.byteLength === 4096),
+    ).toBe(true);
     await sleep(100);
     expect(raw.received.length).toBe(sent);
     raw.socket.destroy();

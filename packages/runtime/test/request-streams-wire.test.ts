@@ -15,18 +15,25 @@ import { startStreamingServer, streamingDef, type StreamingProbe } from "./suppo
 
 const requests = createEnvelopeCodec(streamingDef.requestEnvelope, streamingDef.binding.request);
 
-type Case = { case: "upload"; value: { seq?: number; note?: string } } | { case: "chat"; value: { seq?: number; text?: string } } | { case: "ping"; value: { text?: string } };
+type Case =
+  | { case: "upload"; value: { seq?: number; note?: string } }
+  | { case: "chat"; value: { seq?: number; text?: string } }
+  | { case: "ping"; value: { text?: string } };
 
 /** One request frame: `id`, `code`, and a body case (with an empty message unless given). */
 function frame(id: number, code: number, body?: Case): Uint8Array {
   const env = requests.create(BigInt(id), code as ControlCode);
   if (body !== undefined) {
-    env["body"] = { case: body.case, value: body.case === "upload" ? create(ChunkSchema, body.value) : create(ChatMessageSchema, body.value) };
+    env.body = {
+      case: body.case,
+      value: body.case === "upload" ? create(ChunkSchema, body.value) : create(ChatMessageSchema, body.value),
+    };
   }
   return frameOf(streamingDef, "request", env);
 }
 const upload = (id: number, seq: number, note = ""): Uint8Array => frame(id, ControlCode.Normal, { case: "upload", value: { seq, note } });
-const chat = (id: number, seq: number, text = `m${seq}`): Uint8Array => frame(id, ControlCode.Normal, { case: "chat", value: { seq, text } });
+const chat = (id: number, seq: number, text = `m${seq}`): Uint8Array =>
+  frame(id, ControlCode.Normal, { case: "chat", value: { seq, text } });
 const end = (id: number, body: Case["case"] | null = "upload"): Uint8Array =>
   frame(id, ControlCode.End, body === null ? undefined : ({ case: body, value: {} } as Case));
 const cancel = (id: number): Uint8Array => frame(id, ControlCode.Cancel, { case: "upload", value: {} });
@@ -40,8 +47,8 @@ interface Answer {
 
 function answers(peer: RawPeer): Answer[] {
   return peer.received.map((env: EnvelopeMessage) => {
-    const body = env["body"] as { case: string | undefined; value?: Record<string, unknown> };
-    return { id: Number(env["messageId"]), code: env["controlCode"] as number, case: body.case, value: body.value };
+    const body = env.body as { case: string | undefined; value?: Record<string, unknown> };
+    return { id: Number(env.messageId), code: env.controlCode as number, case: body.case, value: body.value };
   });
 }
 
@@ -90,7 +97,7 @@ describe("request streams on the wire", () => {
     p.write(chat(7, 3));
     p.write(end(7, "chat"));
     await p.waitFor(4);
-    expect(answers(p).map((a) => [a.id, a.code, a.value?.["seq"]])).toEqual([
+    expect(answers(p).map((a) => [a.id, a.code, a.value?.seq])).toEqual([
       [7, 0, 1],
       [7, 0, 2],
       [7, 0, 3],
@@ -129,7 +136,7 @@ describe("request streams on the wire", () => {
     p.write(end(9));
     await p.waitFor(2);
     await sleep(30);
-    expect(answers(p).map((a) => [a.id, a.case, a.value?.["note"]])).toEqual([
+    expect(answers(p).map((a) => [a.id, a.case, a.value?.note])).toEqual([
       [9, "upload", "answered early"],
       [9, "upload", "done"],
     ]);
@@ -146,7 +153,7 @@ describe("request streams on the wire", () => {
     const got = answers(p);
     expect(got).toHaveLength(1);
     expect(got[0]).toMatchObject({ id: 3, code: 0, case: "error", value: { code: Code.InvalidArgument } });
-    expect(String(got[0]?.value?.["message"])).toMatch(/carries the case "ping" of another method/);
+    expect(String(got[0]?.value?.message)).toMatch(/carries the case "ping" of another method/);
     expect(connectionErrors.join("\n")).toMatch(/carries the case "ping" of another method/);
     await until(() => probe.running === 0, "the handler to stop");
     expect(probe.inputErrors).toEqual([Code.InvalidArgument]);

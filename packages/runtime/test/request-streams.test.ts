@@ -20,7 +20,14 @@ import {
   type ServerOptions,
 } from "../src/index.js";
 import { until } from "./support/reliability.js";
-import { chunks, startStreamingServer, streamingDef, streamingImpl, createStreamingProbe, type StreamingProbe } from "./support/streaming.js";
+import {
+  chunks,
+  startStreamingServer,
+  streamingDef,
+  streamingImpl,
+  createStreamingProbe,
+  type StreamingProbe,
+} from "./support/streaming.js";
 
 /** Chat messages 1..n (text `m<seq>`, or what `texts` says), counting what was pulled. */
 function messages(
@@ -372,7 +379,10 @@ describe("client and bidi streaming", () => {
       };
       const s = await startStreamingServer({ interceptors: [serverSide] });
       server = s.server;
-      transport = over === "tcp" ? await connect({ port: s.port, interceptors: [client] }) : createMemoryTransport(s.server, { interceptors: [client] });
+      transport =
+        over === "tcp"
+          ? await connect({ port: s.port, interceptors: [client] })
+          : createMemoryTransport(s.server, { interceptors: [client] });
       const c = createClient(streamingDef, transport);
       expect(await c.upload(chunks(3))).toMatchObject({ chunks: 3 });
       const texts: string[] = [];
@@ -409,7 +419,14 @@ describe("client and bidi streaming", () => {
     expect(s.probe.started).toBe(0);
     // createClient's own interceptors wrap any transport, for both kinds.
     const seen: string[] = [];
-    const viaClient = createClient(streamingDef, transport, { interceptors: [(next) => (req) => (seen.push(req.kind), next(req))] });
+    const viaClient = createClient(streamingDef, transport, {
+      interceptors: [
+        (next) => (req) => {
+          seen.push(req.kind);
+          return next(req);
+        },
+      ],
+    });
     expect((await drain(viaClient.chat(messages(3)))).seqs).toEqual([1, 2, 3]);
     expect(seen).toEqual(["bidi_streaming"]);
   });

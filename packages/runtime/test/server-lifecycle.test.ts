@@ -1,6 +1,15 @@
 import { Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { Code, connect, createClient, createMemoryTransport, createServer, RpcError, type ConnectionTransport, type Server } from "../src/index.js";
+import {
+  Code,
+  connect,
+  createClient,
+  createMemoryTransport,
+  createServer,
+  RpcError,
+  type ConnectionTransport,
+  type Server,
+} from "../src/index.js";
 import { createEnvelopeCodec } from "../src/protocol.js";
 import { echoImpl, startEchoServer, type EchoProbe } from "./support/echo-server.js";
 import { frameOf, rawClient } from "./support/raw.js";
@@ -10,7 +19,7 @@ import { echoDef } from "./support/services.js";
 const requestCodec = createEnvelopeCodec(echoDef.requestEnvelope, echoDef.binding.request);
 function request(id: bigint, body: { case: "echo"; message: string } | { case: "count"; count: number; delayMs?: number }): Uint8Array {
   const env = requestCodec.create(id, 0);
-  env["body"] =
+  env.body =
     body.case === "echo"
       ? { case: "echo", value: { $typeName: "echo.v1.EchoRequest", message: body.message, payload: new Uint8Array(0) } }
       : { case: "count", value: { $typeName: "echo.v1.CountRequest", count: body.count, delayMs: body.delayMs ?? 0, payloadSize: 0 } };
@@ -58,8 +67,8 @@ describe("server lifecycle", () => {
     expect(serverEnded).toBe(true);
     // (A Cancel for an id not in flight may come too: the server checking that a half-closed client is still there.)
     const answers = raw.received
-      .filter((e) => (e["messageId"] as bigint) <= 3n)
-      .map((e) => `${e["messageId"]}:${e["controlCode"]}:${(e["body"] as { case?: string }).case ?? "-"}`);
+      .filter((e) => (e.messageId as bigint) <= 3n)
+      .map((e) => `${e.messageId}:${e.controlCode}:${(e.body as { case?: string }).case ?? "-"}`);
     expect(answers.sort()).toEqual(["1:0:echo", "2:0:count", "2:0:count", "2:0:count", "2:2:-", "3:0:echo"]);
     await until(() => s.server.connections === 0, "the server to drop the connection");
   });
@@ -107,12 +116,14 @@ describe("server lifecycle", () => {
       expect(watch.count).toBe(0);
       // Every frame the client got decodes (none cut short), and the two running calls ended with unavailable.
       const terminal = (n: bigint) =>
-        raw.received.filter((e) => e["messageId"] === n && (e["body"] as { case?: string }).case === "error").map((e) => (e["body"] as { value: { code: number } }).value.code);
+        raw.received
+          .filter((e) => e.messageId === n && (e.body as { case?: string }).case === "error")
+          .map((e) => (e.body as { value: { code: number } }).value.code);
       expect(terminal(1n)).toEqual([Code.Unavailable]);
       expect(terminal(2n)).toEqual([Code.Unavailable]);
       // Requests sent after close() began were answered unavailable (or not at all, past the connection's end).
-      const late = raw.received.filter((x) => (x["messageId"] as bigint) >= idAtClose);
-      for (const e of late) expect(e["body"]).toMatchObject({ case: "error", value: { code: Code.Unavailable } });
+      const late = raw.received.filter((x) => (x.messageId as bigint) >= idAtClose);
+      for (const e of late) expect(e.body).toMatchObject({ case: "error", value: { code: Code.Unavailable } });
     } finally {
       watch.dispose();
     }
@@ -138,7 +149,9 @@ describe("server lifecycle", () => {
       const err = await client.echo({ message: "big", payload: new Uint8Array(4096) }).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(RpcError);
       expect((err as RpcError).code).toBe(Code.ResourceExhausted);
-      expect((err as RpcError).rawMessage).toMatch(/request of 41\d\d bytes exceeds the server's frame limit of 1024 bytes \(maxFrameBytes\)/);
+      expect((err as RpcError).rawMessage).toMatch(
+        /request of 41\d\d bytes exceeds the server's frame limit of 1024 bytes \(maxFrameBytes\)/,
+      );
       // The connection closes (the stream cannot be trusted past a refused frame); other calls fail with unavailable.
       expect(((await running) as RpcError).code).toBe(Code.Unavailable);
     });

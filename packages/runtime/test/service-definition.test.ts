@@ -21,7 +21,9 @@ describe("defineService: the binding from the descriptor protoc-gen-es embeds", 
 
   it("finds envelopes of another file the service's file imports, with the custom options of both", () => {
     const def = defineService(InteropService);
-    expect(def.binding).toEqual(serviceFromRegistry(InteropService, createRegistry(file_interop_v1_interop, file_interop_v1_interop_service)).binding);
+    expect(def.binding).toEqual(
+      serviceFromRegistry(InteropService, createRegistry(file_interop_v1_interop, file_interop_v1_interop_service)).binding,
+    );
     expect(def.requestEnvelope.file.name).toBe("interop/v1/interop");
     expect(def.binding.request.id.name).toBe("request_id");
     expect(def.binding.request.code.name).toBe("code");

@@ -76,7 +76,6 @@ describe("frame decoder", () => {
     expect(() => decoder.push(bad, () => {})).toThrow(FrameError);
     expect(() => decoder.push(new Uint8Array([0]), () => {})).toThrow(FrameError);
   });
-
 });
 
 describe.each([
@@ -85,15 +84,11 @@ describe.each([
 ] as const)("frame decoder, %s framing", (_name, framing) => {
   it("decodes the same frames for any segmentation of a valid stream", () => {
     fc.assert(
-      fc.property(
-        fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 20 }),
-        fc.array(fc.nat(), { maxLength: 30 }),
-        (bodies, cuts) => {
-          const stream = concat(bodies.map((b) => encodeFrame(b, 1 << 20, framing)));
-          const frames = decodeAll(split(stream, cuts), 1 << 20, framing);
-          expect(frames.map((f) => [...f])).toEqual(bodies.map((b) => [...b]));
-        },
-      ),
+      fc.property(fc.array(fc.uint8Array({ maxLength: 300 }), { maxLength: 20 }), fc.array(fc.nat(), { maxLength: 30 }), (bodies, cuts) => {
+        const stream = concat(bodies.map((b) => encodeFrame(b, 1 << 20, framing)));
+        const frames = decodeAll(split(stream, cuts), 1 << 20, framing);
+        expect(frames.map((f) => [...f])).toEqual(bodies.map((b) => [...b]));
+      }),
       { numRuns: 500 },
     );
   });
@@ -117,23 +112,28 @@ describe.each([
 
   it("ends arbitrary bytes in frames or a clean FrameError, never another exception", () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 2000 }), fc.array(fc.nat(), { maxLength: 10 }), fc.integer({ min: 1, max: 4096 }), (bytes, cuts, max) => {
-        const decoder = createFrameDecoder({ maxFrameBytes: max, framing });
-        let total = 0;
-        try {
-          for (const c of split(bytes, cuts)) {
-            decoder.push(c, (b) => {
-              expect(b.byteLength).toBeLessThan(max);
-              total += b.byteLength;
-            });
+      fc.property(
+        fc.uint8Array({ maxLength: 2000 }),
+        fc.array(fc.nat(), { maxLength: 10 }),
+        fc.integer({ min: 1, max: 4096 }),
+        (bytes, cuts, max) => {
+          const decoder = createFrameDecoder({ maxFrameBytes: max, framing });
+          let total = 0;
+          try {
+            for (const c of split(bytes, cuts)) {
+              decoder.push(c, (b) => {
+                expect(b.byteLength).toBeLessThan(max);
+                total += b.byteLength;
+              });
+            }
+          } catch (e) {
+            expect(e).toBeInstanceOf(FrameError);
+            return;
           }
-        } catch (e) {
-          expect(e).toBeInstanceOf(FrameError);
-          return;
-        }
-        // Whatever was not handed out is held as an incomplete frame.
-        expect(total + decoder.bufferedBytes).toBeLessThanOrEqual(bytes.byteLength);
-      }),
+          // Whatever was not handed out is held as an incomplete frame.
+          expect(total + decoder.bufferedBytes).toBeLessThanOrEqual(bytes.byteLength);
+        },
+      ),
       { numRuns: 1000 },
     );
   });
@@ -181,12 +181,18 @@ describe("MessagePack uint32 framing", () => {
   });
 
   it("waits for the whole prefix when it arrives byte by byte", () => {
-    const frames = decodeAll([[0xce], [0], [0], [0], [2], [7], [8]].map((b) => new Uint8Array(b)), 100, messagePackFraming);
+    const frames = decodeAll(
+      [[0xce], [0], [0], [0], [2], [7], [8]].map((b) => new Uint8Array(b)),
+      100,
+      messagePackFraming,
+    );
     expect(frames.map((f) => [...f])).toEqual([[7, 8]]);
   });
 
   it("refuses a declared 4 GiB frame under the default 4 MiB limit", () => {
     const decoder = createFrameDecoder({ framing: messagePackFraming });
-    expect(() => decoder.push(new Uint8Array([0xce, 0xff, 0xff, 0xff, 0xff]), () => {})).toThrow(/frame of 4294967300 bytes exceeds the limit of 4194304 bytes/);
+    expect(() => decoder.push(new Uint8Array([0xce, 0xff, 0xff, 0xff, 0xff]), () => {})).toThrow(
+      /frame of 4294967300 bytes exceeds the limit of 4194304 bytes/,
+    );
   });
 });

@@ -77,13 +77,23 @@ export function resolveServiceBinding(service: DescService, lookup: MessageLooku
   const pkg = service.file.proto.package;
   const requestEnvelope = findMessage(lookup, pkg, opts.request);
   if (requestEnvelope === undefined) {
-    throw err(`request envelope message "${opts.request}" not found; name a message defined or imported by ${file} (fully-qualified, or relative to package "${pkg}")`);
+    throw err(
+      `request envelope message "${opts.request}" not found; name a message defined or imported by ${file} (fully-qualified, or relative to package "${pkg}")`,
+    );
   }
   const responseEnvelope = findMessage(lookup, pkg, opts.response);
   if (responseEnvelope === undefined) {
-    throw err(`response envelope message "${opts.response}" not found; name a message defined or imported by ${file} (fully-qualified, or relative to package "${pkg}")`);
+    throw err(
+      `response envelope message "${opts.response}" not found; name a message defined or imported by ${file} (fully-qualified, or relative to package "${pkg}")`,
+    );
   }
-  const request = withContextFields(resolveEnvelopeFields(requestEnvelope, opts.messageIdField, opts.controlCodeField, err), requestEnvelope, opts, "request", err);
+  const request = withContextFields(
+    resolveEnvelopeFields(requestEnvelope, opts.messageIdField, opts.controlCodeField, err),
+    requestEnvelope,
+    opts,
+    "request",
+    err,
+  );
   const responseFields = withContextFields(
     resolveEnvelopeFields(responseEnvelope, opts.messageIdField, opts.controlCodeField, err),
     responseEnvelope,
@@ -139,8 +149,8 @@ export function findRequestClash(methods: readonly MethodBinding[]): [MethodBind
     for (let j = i + 1; j < methods.length; j++) {
       const a = methods[i] as MethodBinding;
       const b = methods[j] as MethodBinding;
-      const pa = a.request.path + ".";
-      const pb = b.request.path + ".";
+      const pa = `${a.request.path}.`;
+      const pb = `${b.request.path}.`;
       if (pa.startsWith(pb) || pb.startsWith(pa)) {
         return [a, b];
       }
@@ -188,11 +198,15 @@ function resolveEnvelopeFields(
 ): EnvelopeFields {
   const id = findRoleField(envelope, idName, FieldRole.MESSAGE_ID, "message_id", "message_id_field", err);
   if (id.fieldKind !== "scalar" || id.scalar !== ScalarType.UINT64) {
-    throw err(`envelope ${envelope.typeName}: message id field "${id.name}" must be a singular uint64, e.g. "uint64 ${id.name} = ${id.number};"`);
+    throw err(
+      `envelope ${envelope.typeName}: message id field "${id.name}" must be a singular uint64, e.g. "uint64 ${id.name} = ${id.number};"`,
+    );
   }
   const code = findRoleField(envelope, codeName, FieldRole.CONTROL_CODE, "control_code", "control_code_field", err);
   if (code.fieldKind !== "scalar" || code.scalar !== ScalarType.UINT32) {
-    throw err(`envelope ${envelope.typeName}: control code field "${code.name}" must be a singular uint32, e.g. "uint32 ${code.name} = ${code.number};"`);
+    throw err(
+      `envelope ${envelope.typeName}: control code field "${code.name}" must be a singular uint32, e.g. "uint32 ${code.name} = ${code.number};"`,
+    );
   }
   if (id.oneof !== undefined || code.oneof !== undefined) {
     throw err(`envelope ${envelope.typeName}: the message id and control code fields must not be members of a oneof`);
@@ -215,29 +229,47 @@ function withContextFields(
   err: (problem: string) => BindingError,
 ): EnvelopeFields {
   const out: { -readonly [K in keyof EnvelopeFields]: EnvelopeFields[K] } = { ...fields };
-  const isStringMap = (f: DescField) => f.fieldKind === "map" && f.mapKey === ScalarType.STRING && f.mapKind === "scalar" && f.scalar === ScalarType.STRING;
+  const isStringMap = (f: DescField) =>
+    f.fieldKind === "map" && f.mapKey === ScalarType.STRING && f.mapKind === "scalar" && f.scalar === ScalarType.STRING;
   const isUint64 = (f: DescField) => f.fieldKind === "scalar" && f.scalar === ScalarType.UINT64;
   const metadata = findOptionalRoleField(envelope, opts.metadataField, FieldRole.METADATA, "metadata", "metadata_field", isStringMap, err);
   if (metadata !== undefined) {
     if (!isStringMap(metadata)) {
-      throw err(`envelope ${envelope.typeName}: metadata field "${metadata.name}" must be a map<string, string>, e.g. "map<string, string> ${metadata.name} = ${metadata.number};"`);
+      throw err(
+        `envelope ${envelope.typeName}: metadata field "${metadata.name}" must be a map<string, string>, e.g. "map<string, string> ${metadata.name} = ${metadata.number};"`,
+      );
     }
     out.metadata = step(metadata);
   }
-  const deadline = findOptionalRoleField(envelope, side === "request" ? opts.deadlineField : "", FieldRole.DEADLINE, "deadline_ms", "deadline_field", isUint64, err);
+  const deadline = findOptionalRoleField(
+    envelope,
+    side === "request" ? opts.deadlineField : "",
+    FieldRole.DEADLINE,
+    "deadline_ms",
+    "deadline_field",
+    isUint64,
+    err,
+  );
   if (deadline !== undefined) {
     if (side === "response") {
       if (fieldRole(deadline) === FieldRole.DEADLINE) {
-        throw err(`envelope ${envelope.typeName}: field "${deadline.name}" has role FIELD_ROLE_DEADLINE, which only a request envelope may have`);
+        throw err(
+          `envelope ${envelope.typeName}: field "${deadline.name}" has role FIELD_ROLE_DEADLINE, which only a request envelope may have`,
+        );
       }
     } else {
       if (!isUint64(deadline) || deadline.oneof !== undefined) {
-        throw err(`envelope ${envelope.typeName}: deadline field "${deadline.name}" must be a singular uint64 of milliseconds, e.g. "uint64 ${deadline.name} = ${deadline.number};"`);
+        throw err(
+          `envelope ${envelope.typeName}: deadline field "${deadline.name}" must be a singular uint64 of milliseconds, e.g. "uint64 ${deadline.name} = ${deadline.number};"`,
+        );
       }
       out.deadline = step(deadline);
     }
   }
-  for (const [role, f] of [["metadata", out.metadata], ["deadline", out.deadline]] as const) {
+  for (const [role, f] of [
+    ["metadata", out.metadata],
+    ["deadline", out.deadline],
+  ] as const) {
     if (f !== undefined && (f.number === fields.id.number || f.number === fields.code.number)) {
       throw err(`envelope ${envelope.typeName}: the ${role} field cannot also be the message id or the control code field`);
     }
@@ -263,7 +295,9 @@ function findOptionalRoleField(
   if (explicitName !== "") {
     const f = envelope.fields.find((x) => x.name === explicitName);
     if (f === undefined) {
-      throw err(`envelope ${envelope.typeName} has no field "${explicitName}" (named by ${optionName} of option (protosocket.v1.envelope))`);
+      throw err(
+        `envelope ${envelope.typeName} has no field "${explicitName}" (named by ${optionName} of option (protosocket.v1.envelope))`,
+      );
     }
     return f;
   }
@@ -367,7 +401,9 @@ export function resolveCasePath(
     throw err(`${side} case path "${path}" is empty${suggest()}`);
   }
   if (expected !== undefined && leaf.message.typeName !== expected.typeName) {
-    throw err(`${side} case "${path}" of ${envelope.typeName} has type ${leaf.message.typeName}, but the method's ${side === "request" ? "input" : "output"} is ${expected.typeName}${suggest()}`);
+    throw err(
+      `${side} case "${path}" of ${envelope.typeName} has type ${leaf.message.typeName}, but the method's ${side === "request" ? "input" : "output"} is ${expected.typeName}${suggest()}`,
+    );
   }
   return { path, steps, typeName: leaf.message.typeName };
 }
@@ -379,17 +415,15 @@ export function resolveCasePath(
  */
 function missingErrorCase(envelope: DescMessage): string {
   const lookalikes = envelope.fields.filter(
-    (f) => f.fieldKind === "message" && f.message.fields.some((x) => x.name === "code") && f.message.fields.some((x) => x.name === "message"),
+    (f) =>
+      f.fieldKind === "message" && f.message.fields.some((x) => x.name === "code") && f.message.fields.some((x) => x.name === "message"),
   );
-  const hint = lookalikes.length > 0 ? ` (${lookalikes.map((f) => `"${f.name}"`).join(" or ")}, with a code and a message, looks like one)` : "";
+  const hint =
+    lookalikes.length > 0 ? ` (${lookalikes.map((f) => `"${f.name}"`).join(" or ")}, with a code and a message, looks like one)` : "";
   return `response envelope ${envelope.typeName} has no case of type ${STATUS_TYPE_NAME} and no field marked [(protosocket.v1.field).role = FIELD_ROLE_ERROR]: name the case that carries errors${hint} with error_case: "<case>" in option (protosocket.v1.envelope), or write error_case: "-" if the protocol has none (a failed handler then answers Cancel)`;
 }
 
-function resolveErrorCase(
-  envelope: DescMessage,
-  explicitPath: string,
-  err: (problem: string) => BindingError,
-): ErrorCase | undefined {
+function resolveErrorCase(envelope: DescMessage, explicitPath: string, err: (problem: string) => BindingError): ErrorCase | undefined {
   if (explicitPath === "-") {
     return undefined;
   }
@@ -403,8 +437,7 @@ function resolveErrorCase(
     if (marked.length > 1) {
       throw err(`response envelope ${envelope.typeName} marks ${marked.length} fields with role ERROR; mark exactly one`);
     }
-    const candidate =
-      marked[0] ?? envelope.fields.find((f) => f.fieldKind === "message" && f.message.typeName === STATUS_TYPE_NAME);
+    const candidate = marked[0] ?? envelope.fields.find((f) => f.fieldKind === "message" && f.message.typeName === STATUS_TYPE_NAME);
     if (candidate === undefined) {
       throw err(missingErrorCase(envelope));
     }
@@ -423,13 +456,19 @@ function resolveErrorCase(
   const isInt =
     code !== undefined &&
     ((code.fieldKind === "scalar" &&
-      [ScalarType.INT32, ScalarType.UINT32, ScalarType.SINT32, ScalarType.INT64, ScalarType.UINT64, ScalarType.SINT64].includes(code.scalar)) ||
+      [ScalarType.INT32, ScalarType.UINT32, ScalarType.SINT32, ScalarType.INT64, ScalarType.UINT64, ScalarType.SINT64].includes(
+        code.scalar,
+      )) ||
       code.fieldKind === "enum");
   if (code === undefined || !isInt) {
-    throw err(`error case "${path.path}" has type ${msg.typeName}, which needs a "code" field (an integer, or an enum with the gRPC code numbers); add "int32 code = N;" or use protosocket.v1.Status`);
+    throw err(
+      `error case "${path.path}" has type ${msg.typeName}, which needs a "code" field (an integer, or an enum with the gRPC code numbers); add "int32 code = N;" or use protosocket.v1.Status`,
+    );
   }
   if (message === undefined || message.fieldKind !== "scalar" || message.scalar !== ScalarType.STRING) {
-    throw err(`error case "${path.path}" has type ${msg.typeName}, which needs a "string message" field; add "string message = N;" or use protosocket.v1.Status`);
+    throw err(
+      `error case "${path.path}" has type ${msg.typeName}, which needs a "string message" field; add "string message = N;" or use protosocket.v1.Status`,
+    );
   }
   const result: { -readonly [K in keyof ErrorCase]: ErrorCase[K] } = {
     ...path,
@@ -437,7 +476,12 @@ function resolveErrorCase(
     codeField: code.localName,
     messageField: message.localName,
   };
-  if (details !== undefined && details.fieldKind === "list" && details.listKind === "message" && details.message.typeName === ANY_TYPE_NAME) {
+  if (
+    details !== undefined &&
+    details.fieldKind === "list" &&
+    details.listKind === "message" &&
+    details.message.typeName === ANY_TYPE_NAME
+  ) {
     result.detailsField = details.localName;
   }
   return result;

@@ -23,7 +23,14 @@ export class BidiStreamCall extends ServerStreamCall implements RequestStreamCal
    * @param options the call's options.
    * @param highWater buffered responses above which the connection pauses.
    */
-  constructor(conn: CallHost, codecs: EnvelopeCodecs, method: MethodCodec, input: AsyncIterable<unknown>, options: CallOptions | undefined, highWater: number) {
+  constructor(
+    conn: CallHost,
+    codecs: EnvelopeCodecs,
+    method: MethodCodec,
+    input: AsyncIterable<unknown>,
+    options: CallOptions | undefined,
+    highWater: number,
+  ) {
     super(conn, codecs, method, undefined, options, highWater);
     this.sender = new RequestSender(conn, this, input);
   }

@@ -1,11 +1,11 @@
-import {
-  type DescMessage,
-  type DescMethodBiDiStreaming,
-  type DescMethodClientStreaming,
-  type DescMethodServerStreaming,
-  type DescMethodUnary,
-  type Message,
-  type MessageInitShape,
+import type {
+  DescMessage,
+  DescMethodBiDiStreaming,
+  DescMethodClientStreaming,
+  DescMethodServerStreaming,
+  DescMethodUnary,
+  Message,
+  MessageInitShape,
 } from "@bufbuild/protobuf";
 import type { FrameHandler, FrameLink } from "../conn/frame-link.js";
 import { ControlCode } from "../envelope/control-code.js";
@@ -136,19 +136,37 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
   }
 
   unary(def: AnyServiceDefinition, method: DescMethodUnary, input: unknown, options?: CallOptions): Promise<never> {
-    return (this.chain !== undefined ? this.chain.unary(def, method, input, options) : this.unaryCall(def, method, input, options)) as Promise<never>;
+    return (
+      this.chain !== undefined ? this.chain.unary(def, method, input, options) : this.unaryCall(def, method, input, options)
+    ) as Promise<never>;
   }
 
   stream(def: AnyServiceDefinition, method: DescMethodServerStreaming, input: unknown, options?: CallOptions): AsyncIterable<never> {
-    return (this.chain !== undefined ? this.chain.stream(def, method, input, options) : this.streamCall(def, method, input, options)) as AsyncIterable<never>;
+    return (
+      this.chain !== undefined ? this.chain.stream(def, method, input, options) : this.streamCall(def, method, input, options)
+    ) as AsyncIterable<never>;
   }
 
-  clientStream(def: AnyServiceDefinition, method: DescMethodClientStreaming, input: AsyncIterable<unknown>, options?: CallOptions): Promise<never> {
-    return (this.chain !== undefined ? this.chain.clientStream(def, method, input, options) : this.clientStreamCall(def, method, input, options)) as Promise<never>;
+  clientStream(
+    def: AnyServiceDefinition,
+    method: DescMethodClientStreaming,
+    input: AsyncIterable<unknown>,
+    options?: CallOptions,
+  ): Promise<never> {
+    return (
+      this.chain !== undefined ? this.chain.clientStream(def, method, input, options) : this.clientStreamCall(def, method, input, options)
+    ) as Promise<never>;
   }
 
-  bidiStream(def: AnyServiceDefinition, method: DescMethodBiDiStreaming, input: AsyncIterable<unknown>, options?: CallOptions): AsyncIterable<never> {
-    return (this.chain !== undefined ? this.chain.bidiStream(def, method, input, options) : this.bidiStreamCall(def, method, input, options)) as AsyncIterable<never>;
+  bidiStream(
+    def: AnyServiceDefinition,
+    method: DescMethodBiDiStreaming,
+    input: AsyncIterable<unknown>,
+    options?: CallOptions,
+  ): AsyncIterable<never> {
+    return (
+      this.chain !== undefined ? this.chain.bidiStream(def, method, input, options) : this.bidiStreamCall(def, method, input, options)
+    ) as AsyncIterable<never>;
   }
 
   close(error?: RpcError): void {
@@ -173,7 +191,12 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
     });
   }
 
-  private streamCall(def: AnyServiceDefinition, method: RpcMethod, input: unknown, options: CallOptions | undefined): AsyncIterable<Message> {
+  private streamCall(
+    def: AnyServiceDefinition,
+    method: RpcMethod,
+    input: unknown,
+    options: CallOptions | undefined,
+  ): AsyncIterable<Message> {
     return {
       [Symbol.asyncIterator]: () => {
         let codecs: EnvelopeCodecs;
@@ -190,7 +213,12 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
     };
   }
 
-  private clientStreamCall(def: AnyServiceDefinition, method: RpcMethod, input: AsyncIterable<unknown>, options: CallOptions | undefined): Promise<Message> {
+  private clientStreamCall(
+    def: AnyServiceDefinition,
+    method: RpcMethod,
+    input: AsyncIterable<unknown>,
+    options: CallOptions | undefined,
+  ): Promise<Message> {
     let codecs: EnvelopeCodecs;
     let mc: MethodCodec;
     try {
@@ -206,7 +234,12 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
     });
   }
 
-  private bidiStreamCall(def: AnyServiceDefinition, method: RpcMethod, input: AsyncIterable<unknown>, options: CallOptions | undefined): AsyncIterable<Message> {
+  private bidiStreamCall(
+    def: AnyServiceDefinition,
+    method: RpcMethod,
+    input: AsyncIterable<unknown>,
+    options: CallOptions | undefined,
+  ): AsyncIterable<Message> {
     return {
       [Symbol.asyncIterator]: () => {
         let codecs: EnvelopeCodecs;
@@ -227,7 +260,12 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
   /** Throws `invalid_argument` unless a request stream can be read with `for await`. */
   private checkRequests(method: MethodCodec, input: unknown): void {
     if (!isAsyncIterable(input)) {
-      throw new RpcError(Code.InvalidArgument, "the requests of a client- or bidi-streaming call must be an AsyncIterable", [], this.errorContext(method));
+      throw new RpcError(
+        Code.InvalidArgument,
+        "the requests of a client- or bidi-streaming call must be an AsyncIterable",
+        [],
+        this.errorContext(method),
+      );
     }
   }
 
@@ -245,7 +283,8 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
       this.checked.add(def);
     } else if (!this.checked.has(def)) {
       const clash = envelopeBindingClash(this.primaryDef as AnyServiceDefinition, def);
-      if (clash !== undefined) throw new RpcError(Code.InvalidArgument, `${clash}; connect a separate transport`, [], { peer: this.link.peer });
+      if (clash !== undefined)
+        throw new RpcError(Code.InvalidArgument, `${clash}; connect a separate transport`, [], { peer: this.link.peer });
       this.checked.add(def);
     }
     return codecs;
@@ -330,14 +369,24 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
   private startError(method: MethodCodec, options: CallOptions | undefined): RpcError | undefined {
     if (options !== undefined) {
       if (options.signal?.aborted === true) {
-        return new RpcError(Code.Cancelled, "call cancelled by the client before it started", [], { ...this.errorContext(method), cause: options.signal.reason });
+        return new RpcError(Code.Cancelled, "call cancelled by the client before it started", [], {
+          ...this.errorContext(method),
+          cause: options.signal.reason,
+        });
       }
       if (options.timeoutMs !== undefined && options.timeoutMs <= 0) {
-        return new RpcError(Code.DeadlineExceeded, `timeoutMs ${options.timeoutMs} leaves no time for the call`, [], this.errorContext(method));
+        return new RpcError(
+          Code.DeadlineExceeded,
+          `timeoutMs ${options.timeoutMs} leaves no time for the call`,
+          [],
+          this.errorContext(method),
+        );
       }
     }
     if (this.closeError !== undefined) {
-      return markNotRun(new RpcError(Code.Unavailable, `connection is closed: ${this.closeError.rawMessage}`, [], this.errorContext(method)));
+      return markNotRun(
+        new RpcError(Code.Unavailable, `connection is closed: ${this.closeError.rawMessage}`, [], this.errorContext(method)),
+      );
     }
     return undefined;
   }
@@ -366,7 +415,10 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
         // Nothing was queued: a link that has ended or closed refuses the frame.
         return e.code === Code.Unavailable ? markNotRun(error) : error;
       }
-      return new RpcError(Code.InvalidArgument, `cannot encode request: ${e instanceof Error ? e.message : String(e)}`, [], { ...this.errorContext(method), cause: e });
+      return new RpcError(Code.InvalidArgument, `cannot encode request: ${e instanceof Error ? e.message : String(e)}`, [], {
+        ...this.errorContext(method),
+        cause: e,
+      });
     }
     return undefined;
   }
@@ -450,7 +502,14 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
         if (err.code === Code.Unavailable && err.details.length > 0 && carriesDraining(err.details)) this.serverRefused(id, failure);
         call.fail(failure);
       } else {
-        call.fail(new RpcError(Code.Internal, `protocol violation by server: response without the "${call.method.binding.response.path}" case`, [], this.errorContext(call.method)));
+        call.fail(
+          new RpcError(
+            Code.Internal,
+            `protocol violation by server: response without the "${call.method.binding.response.path}" case`,
+            [],
+            this.errorContext(call.method),
+          ),
+        );
       }
       return;
     }

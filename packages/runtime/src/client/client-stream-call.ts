@@ -63,7 +63,9 @@ export class ClientStreamCall implements RequestStreamCall {
   }
 
   end(): void {
-    this.fail(new RpcError(Code.Internal, "protocol violation by server: End on a client-streaming call", [], this.conn.errorContext(this.method)));
+    this.fail(
+      new RpcError(Code.Internal, "protocol violation by server: End on a client-streaming call", [], this.conn.errorContext(this.method)),
+    );
   }
 
   fail(error: RpcError): void {

@@ -39,4 +39,7 @@ export interface ConnectionTransport extends Transport {
 }
 
 /** What a connection's options share with a pool's: everything but where it goes. */
-export type ConnectionSettingsOptions = Pick<ConnectOptions, "tls" | "connectTimeoutMs" | "maxFrameBytes" | "streamBufferMessages" | "keepAliveMs" | "interceptors">;
+export type ConnectionSettingsOptions = Pick<
+  ConnectOptions,
+  "tls" | "connectTimeoutMs" | "maxFrameBytes" | "streamBufferMessages" | "keepAliveMs" | "interceptors"
+>;

@@ -24,4 +24,3 @@ export async function connect(options: ConnectOptions): Promise<ConnectionTransp
   const signal = checkSignal("signal", options.signal);
   return dial({ host, port }, settings, { signal });
 }
-

@@ -31,10 +31,17 @@ export interface ClientOptions {
  * clients have its unary and server-streaming methods, and to which
  * interceptors do not apply yet).
  */
-export function createClient<D extends ServiceDefinition | MessagePackService>(def: D, transport: Transport, options: ClientOptions = {}): ClientOf<D> {
+export function createClient<D extends ServiceDefinition | MessagePackService>(
+  def: D,
+  transport: Transport,
+  options: ClientOptions = {},
+): ClientOf<D> {
   const interceptors = checkInterceptors("interceptors", options.interceptors);
   if (isEncoded(def as AnyServiceDefinition) && interceptors.length > 0) {
-    throw new RpcError(Code.InvalidArgument, `interceptors do not apply to MessagePack services yet: create the client of ${def.service.typeName} without them`);
+    throw new RpcError(
+      Code.InvalidArgument,
+      `interceptors do not apply to MessagePack services yet: create the client of ${def.service.typeName} without them`,
+    );
   }
   // The transport's methods are declared with protobuf's types; for other encodings it carries their definitions and plain values alike.
   const t = withInterceptors(transport, interceptors);
@@ -43,22 +50,26 @@ export function createClient<D extends ServiceDefinition | MessagePackService>(d
     switch (method.methodKind) {
       case "unary": {
         const m = method as DescMethodUnary;
-        client[method.localName] = (request: unknown, callOptions?: CallOptions) => t.unary(def as ServiceDefinition, m, request as never, callOptions);
+        client[method.localName] = (request: unknown, callOptions?: CallOptions) =>
+          t.unary(def as ServiceDefinition, m, request as never, callOptions);
         break;
       }
       case "server_streaming": {
         const m = method as DescMethodServerStreaming;
-        client[method.localName] = (request: unknown, callOptions?: CallOptions) => t.stream(def as ServiceDefinition, m, request as never, callOptions);
+        client[method.localName] = (request: unknown, callOptions?: CallOptions) =>
+          t.stream(def as ServiceDefinition, m, request as never, callOptions);
         break;
       }
       case "client_streaming": {
         const m = method as DescMethodClientStreaming;
-        client[method.localName] = (requests: unknown, callOptions?: CallOptions) => t.clientStream(def as ServiceDefinition, m, requests as never, callOptions);
+        client[method.localName] = (requests: unknown, callOptions?: CallOptions) =>
+          t.clientStream(def as ServiceDefinition, m, requests as never, callOptions);
         break;
       }
       case "bidi_streaming": {
         const m = method as DescMethodBiDiStreaming;
-        client[method.localName] = (requests: unknown, callOptions?: CallOptions) => t.bidiStream(def as ServiceDefinition, m, requests as never, callOptions);
+        client[method.localName] = (requests: unknown, callOptions?: CallOptions) =>
+          t.bidiStream(def as ServiceDefinition, m, requests as never, callOptions);
         break;
       }
     }
@@ -67,4 +78,5 @@ export function createClient<D extends ServiceDefinition | MessagePackService>(d
 }
 
 /** The client of a service definition: `Client` for protobuf, `MessagePackClient` for MessagePack. */
-export type ClientOf<D> = D extends ServiceDefinition<infer S> ? Client<S> : D extends MessagePackService<infer M> ? MessagePackClient<M> : never;
+export type ClientOf<D> =
+  D extends ServiceDefinition<infer S> ? Client<S> : D extends MessagePackService<infer M> ? MessagePackClient<M> : never;

@@ -36,7 +36,8 @@ export interface DialSettings {
  */
 export function checkDialSettings(options: ConnectionSettingsOptions): DialSettings {
   const tls = options.tls;
-  if (tls !== undefined && tls !== true && (tls === null || typeof tls !== "object")) throw invalidOption("tls", tls, "true or node:tls connect options");
+  if (tls !== undefined && tls !== true && (tls === null || typeof tls !== "object"))
+    throw invalidOption("tls", tls, "true or node:tls connect options");
   return {
     tls,
     connectTimeoutMs: checkNumber("connectTimeoutMs", options.connectTimeoutMs, 10_000, { min: 1, infinity: true }),
@@ -120,10 +121,16 @@ function openSocket(
       resolve(socket);
     };
     const onError = (err: NodeJS.ErrnoException) =>
-      fail(new RpcError(Code.Unavailable, `cannot connect: ${err.code !== undefined ? `${err.code} ` : ""}${err.message}`, [], { peer, cause: err }));
+      fail(
+        new RpcError(Code.Unavailable, `cannot connect: ${err.code !== undefined ? `${err.code} ` : ""}${err.message}`, [], {
+          peer,
+          cause: err,
+        }),
+      );
     const onAbort = () => fail(new RpcError(Code.Cancelled, "connect cancelled", [], { peer, cause: signal?.reason }));
     const timer = startTimeout(
-      () => fail(new RpcError(Code.DeadlineExceeded, `cannot connect: no connection after ${timeoutMs} ms (connectTimeoutMs)`, [], { peer })),
+      () =>
+        fail(new RpcError(Code.DeadlineExceeded, `cannot connect: no connection after ${timeoutMs} ms (connectTimeoutMs)`, [], { peer })),
       timeoutMs,
     );
     socket.once(readyEvent, onReady);

@@ -182,9 +182,19 @@ export interface ChainTarget {
   /** Calls a server-streaming method, past every interceptor. */
   stream(def: ServiceDefinition, method: DescMethodServerStreaming, input: Message, options: CallOptions): AsyncIterable<Message>;
   /** Calls a client-streaming method, past every interceptor. */
-  clientStream(def: ServiceDefinition, method: DescMethodClientStreaming, input: AsyncIterable<Message>, options: CallOptions): Promise<Message>;
+  clientStream(
+    def: ServiceDefinition,
+    method: DescMethodClientStreaming,
+    input: AsyncIterable<Message>,
+    options: CallOptions,
+  ): Promise<Message>;
   /** Calls a bidi-streaming method, past every interceptor. */
-  bidiStream(def: ServiceDefinition, method: DescMethodBiDiStreaming, input: AsyncIterable<Message>, options: CallOptions): AsyncIterable<Message>;
+  bidiStream(
+    def: ServiceDefinition,
+    method: DescMethodBiDiStreaming,
+    input: AsyncIterable<Message>,
+    options: CallOptions,
+  ): AsyncIterable<Message>;
 }
 
 /** The caller's request stream as messages; `invalid_argument` for one that is not a valid message. */
@@ -262,18 +272,39 @@ export class InterceptorChain {
   }
 
   /** Runs a server-streaming call through the chain when iteration starts. */
-  stream(def: AnyServiceDefinition, method: DescMethodServerStreaming, input: unknown, options: CallOptions | undefined): AsyncIterable<Message> {
-    return lazyStream(() => this.chain(this.request("server_streaming", def, method, () => create(method.input, input as never), options)), options?.onTrailer);
+  stream(
+    def: AnyServiceDefinition,
+    method: DescMethodServerStreaming,
+    input: unknown,
+    options: CallOptions | undefined,
+  ): AsyncIterable<Message> {
+    return lazyStream(
+      () => this.chain(this.request("server_streaming", def, method, () => create(method.input, input as never), options)),
+      options?.onTrailer,
+    );
   }
 
   /** Runs a client-streaming call through the chain. */
-  clientStream(def: AnyServiceDefinition, method: DescMethodClientStreaming, input: unknown, options: CallOptions | undefined): Promise<Message> {
+  clientStream(
+    def: AnyServiceDefinition,
+    method: DescMethodClientStreaming,
+    input: unknown,
+    options: CallOptions | undefined,
+  ): Promise<Message> {
     return this.single(() => this.request("client_streaming", def, method, () => requestMessages(method, input), options), options);
   }
 
   /** Runs a bidi-streaming call through the chain when iteration starts. */
-  bidiStream(def: AnyServiceDefinition, method: DescMethodBiDiStreaming, input: unknown, options: CallOptions | undefined): AsyncIterable<Message> {
-    return lazyStream(() => this.chain(this.request("bidi_streaming", def, method, () => requestMessages(method, input), options)), options?.onTrailer);
+  bidiStream(
+    def: AnyServiceDefinition,
+    method: DescMethodBiDiStreaming,
+    input: unknown,
+    options: CallOptions | undefined,
+  ): AsyncIterable<Message> {
+    return lazyStream(
+      () => this.chain(this.request("bidi_streaming", def, method, () => requestMessages(method, input), options)),
+      options?.onTrailer,
+    );
   }
 
   /** Runs a call with one response through the chain; its trailers go to the caller's onTrailer. */
@@ -344,13 +375,21 @@ export class InterceptorChain {
       case "unary":
         return this.inner.unary(req.service, req.method, req.message, options).then((message) => ({ kind: "unary", message, trailer }));
       case "server_streaming":
-        return Promise.resolve({ kind: "server_streaming", message: this.inner.stream(req.service, req.method, req.message, options), trailer });
+        return Promise.resolve({
+          kind: "server_streaming",
+          message: this.inner.stream(req.service, req.method, req.message, options),
+          trailer,
+        });
       case "client_streaming":
         return this.inner
           .clientStream(req.service, req.method, req.message, options)
           .then((message) => ({ kind: "client_streaming", message, trailer }));
       case "bidi_streaming":
-        return Promise.resolve({ kind: "bidi_streaming", message: this.inner.bidiStream(req.service, req.method, req.message, options), trailer });
+        return Promise.resolve({
+          kind: "bidi_streaming",
+          message: this.inner.bidiStream(req.service, req.method, req.message, options),
+          trailer,
+        });
     }
   }
 }

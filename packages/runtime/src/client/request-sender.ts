@@ -124,7 +124,10 @@ export class RequestSender {
     const error =
       e instanceof RpcError
         ? e.withContext(context)
-        : new RpcError(RpcError.from(e).code, `the request stream failed: ${e instanceof Error ? e.message : String(e)}`, [], { ...context, cause: e });
+        : new RpcError(RpcError.from(e).code, `the request stream failed: ${e instanceof Error ? e.message : String(e)}`, [], {
+            ...context,
+            cause: e,
+          });
     this.call.requestsFailed(error);
   }
 }

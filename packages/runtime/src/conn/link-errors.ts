@@ -3,7 +3,12 @@ import { FrameError } from "../wire/frame-error.js";
 
 /** The error for a frame a link will not send: `frameBytes` (prefix included) over `maxFrameBytes`. */
 export function frameLimitError(frameBytes: number, maxFrameBytes: number, peer: string): RpcError {
-  return new RpcError(Code.ResourceExhausted, `frame of ${frameBytes} bytes exceeds the limit of ${maxFrameBytes} bytes (maxFrameBytes)`, [], { peer });
+  return new RpcError(
+    Code.ResourceExhausted,
+    `frame of ${frameBytes} bytes exceeds the limit of ${maxFrameBytes} bytes (maxFrameBytes)`,
+    [],
+    { peer },
+  );
 }
 
 /**
@@ -21,7 +26,10 @@ export function protocolViolation(e: unknown, peer: string): RpcError {
     );
   }
   const message = e instanceof Error ? e.message : String(e);
-  return new RpcError(Code.Internal, `protocol violation by peer: undecodable frame (${message}); connection closed`, [], { peer, cause: e });
+  return new RpcError(Code.Internal, `protocol violation by peer: undecodable frame (${message}); connection closed`, [], {
+    peer,
+    cause: e,
+  });
 }
 
 /** The error for a framing chosen after bytes went over a link with another one. */

@@ -220,7 +220,11 @@ export class SocketLink implements FrameLink {
     this.isEnded = true;
     this.flush();
     this.linger = setTimeout(() => {
-      this.close(new RpcError(Code.Unavailable, `connection closed: the peer did not close within ${lingerMs} ms of our end`, [], { peer: this.peer }));
+      this.close(
+        new RpcError(Code.Unavailable, `connection closed: the peer did not close within ${lingerMs} ms of our end`, [], {
+          peer: this.peer,
+        }),
+      );
     }, lingerMs);
     this.linger.unref?.();
     this.wake();

@@ -23,7 +23,9 @@ export function createCaseAccessor(envelope: DescMessage, path: CasePath): CaseA
   for (const step of path.steps) {
     const field = current.fields.find((f) => f.number === step.number);
     if (field === undefined || field.fieldKind !== "message" || field.localName !== step.localName) {
-      throw new Error(`case path "${path.path}" does not fit ${envelope.typeName}: no message field ${step.name} = ${step.number} in ${current.typeName}`);
+      throw new Error(
+        `case path "${path.path}" does not fit ${envelope.typeName}: no message field ${step.name} = ${step.number} in ${current.typeName}`,
+      );
     }
     resolved.push({ step, field });
     current = field.message;
@@ -74,7 +76,9 @@ export function createCaseAccessor(envelope: DescMessage, path: CasePath): CaseA
       for (let i = 0; i < resolved.length; i++) {
         const { step, field } = resolved[i] as ResolvedStep;
         const last = i === resolved.length - 1;
-        const next: Record<string, unknown> = last ? (value as unknown as Record<string, unknown>) : (create(field.message) as unknown as Record<string, unknown>);
+        const next: Record<string, unknown> = last
+          ? (value as unknown as Record<string, unknown>)
+          : (create(field.message) as unknown as Record<string, unknown>);
         if (step.oneof !== undefined) cur[step.oneof] = { case: step.localName, value: next };
         else cur[step.localName] = next;
         cur = next;

@@ -17,7 +17,12 @@ export interface EnvelopeWireOptions {
  * one built on `toBinary`/`fromBinary` of the whole envelope. Both produce
  * the same bytes.
  */
-export function createEnvelopeWire(schema: DescMessage, fields: EnvelopeFields, paths: readonly CasePath[], options: EnvelopeWireOptions = {}): ProtoEnvelopeWire {
+export function createEnvelopeWire(
+  schema: DescMessage,
+  fields: EnvelopeFields,
+  paths: readonly CasePath[],
+  options: EnvelopeWireOptions = {},
+): ProtoEnvelopeWire {
   if (options.generic !== true && fastPathPossible(schema, fields, paths)) {
     return createFastEnvelopeWire(schema, fields, paths);
   }

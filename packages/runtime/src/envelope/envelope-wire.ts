@@ -80,14 +80,27 @@ export interface EnvelopeWire {
    * type or its init object (for protobuf, what `create()` takes; the case
    * carries `create(schema, body)`). Throws when `body` cannot be encoded.
    */
-  encode(id: MessageId, code: ControlCode, target?: WireTarget, body?: MessageInitShape<DescMessage>, context?: EnvelopeContext): Uint8Array;
+  encode(
+    id: MessageId,
+    code: ControlCode,
+    target?: WireTarget,
+    body?: MessageInitShape<DescMessage>,
+    context?: EnvelopeContext,
+  ): Uint8Array;
   /**
    * Like {@link encode}, but hands the frame to `sink`, where it can avoid
    * copying: a bytes value of 16 KiB or more that the case message ends with
    * (a payload) goes to the sink as the frame's body, uncopied, so it must
    * not change until the call is done.
    */
-  write(sink: FrameSink, id: MessageId, code: ControlCode, target?: WireTarget, body?: MessageInitShape<DescMessage>, context?: EnvelopeContext): void;
+  write(
+    sink: FrameSink,
+    id: MessageId,
+    code: ControlCode,
+    target?: WireTarget,
+    body?: MessageInitShape<DescMessage>,
+    context?: EnvelopeContext,
+  ): void;
   /** Parses an envelope; throws on bytes that are not a valid envelope. */
   decode(bytes: Uint8Array): InboundEnvelope;
   /** The message id in the first bytes of an envelope (possibly cut short), when they hold it. */

@@ -90,7 +90,8 @@ export function createFastEnvelopeWire(schema: DescMessage, fields: EnvelopeFiel
   const deadlineField = fields.deadline?.number ?? -1;
   const hasContext = (context: EnvelopeContext | undefined): boolean =>
     context !== undefined &&
-    ((metadataField >= 0 && context.metadata !== undefined && context.metadata.size > 0) || (deadlineField >= 0 && context.deadlineMs !== undefined));
+    ((metadataField >= 0 && context.metadata !== undefined && context.metadata.size > 0) ||
+      (deadlineField >= 0 && context.deadlineMs !== undefined));
   const idTag = tagBytes(idField, WIRE_VARINT);
   const codeTag = tagBytes(codeField, WIRE_VARINT);
   const byField = new Map<number, FastTarget>();
@@ -126,7 +127,13 @@ export function createFastEnvelopeWire(schema: DescMessage, fields: EnvelopeFiel
   };
   for (const p of paths) target(p);
 
-  function encode(id: MessageId, code: ControlCode, t?: WireTarget, body?: MessageInitShape<DescMessage>, context?: EnvelopeContext): Uint8Array {
+  function encode(
+    id: MessageId,
+    code: ControlCode,
+    t?: WireTarget,
+    body?: MessageInitShape<DescMessage>,
+    context?: EnvelopeContext,
+  ): Uint8Array {
     if (hasContext(context)) return generic.encode(id, code, t === undefined ? undefined : generic.target(t.path), body, context);
     const ft = t as FastTarget | undefined;
     const bodyBytes = ft !== undefined && body !== undefined ? ft.codec.encode(body) : undefined;
@@ -179,7 +186,14 @@ export function createFastEnvelopeWire(schema: DescMessage, fields: EnvelopeFiel
    * copied into the scratch buffer: it follows as the frame's body. An init
    * object is written as it is, without create().
    */
-  function write(sink: FrameSink, id: MessageId, code: ControlCode, t?: WireTarget, body?: MessageInitShape<DescMessage>, context?: EnvelopeContext): void {
+  function write(
+    sink: FrameSink,
+    id: MessageId,
+    code: ControlCode,
+    t?: WireTarget,
+    body?: MessageInitShape<DescMessage>,
+    context?: EnvelopeContext,
+  ): void {
     const ft = t as FastTarget | undefined;
     if (ft === undefined || body === undefined || !ft.last || hasContext(context)) {
       sink.send(encode(id, code, t, body, context));
@@ -221,7 +235,15 @@ export function createFastEnvelopeWire(schema: DescMessage, fields: EnvelopeFiel
   }
 
   /** Writes that header at `pos` (id and code in field-number order; the case comes last). */
-  function putHeader(buf: Uint8Array, pos: number, id: MessageId, hasId: boolean, code: ControlCode, ft: FastTarget, leafLength: number): void {
+  function putHeader(
+    buf: Uint8Array,
+    pos: number,
+    id: MessageId,
+    hasId: boolean,
+    code: ControlCode,
+    ft: FastTarget,
+    leafLength: number,
+  ): void {
     if (idField < codeField) {
       pos = putId(buf, pos, idTag, id, hasId);
       pos = putCode(buf, pos, codeTag, code);

@@ -31,14 +31,21 @@ export function createGenericEnvelopeWire(schema: DescMessage, fields: EnvelopeF
   for (const p of paths) target(p);
   const metadataKey = fields.metadata?.localName;
   const deadlineKey = fields.deadline?.localName;
-  const encode = (id: MessageId, code: ControlCode, t?: WireTarget, body?: MessageInitShape<DescMessage>, context?: EnvelopeContext): Uint8Array => {
+  const encode = (
+    id: MessageId,
+    code: ControlCode,
+    t?: WireTarget,
+    body?: MessageInitShape<DescMessage>,
+    context?: EnvelopeContext,
+  ): Uint8Array => {
     const env = codec.create(typeof id === "bigint" ? id : BigInt(id), code);
     if (t !== undefined && body !== undefined) (t as GenericTarget).accessor.set(env, create((t as GenericTarget).schema, body));
     if (context !== undefined) {
       if (metadataKey !== undefined && context.metadata !== undefined && context.metadata.size > 0) {
         env[metadataKey] = Object.fromEntries(context.metadata);
       }
-      if (deadlineKey !== undefined && context.deadlineMs !== undefined) env[deadlineKey] = BigInt(Math.max(1, Math.ceil(context.deadlineMs)));
+      if (deadlineKey !== undefined && context.deadlineMs !== undefined)
+        env[deadlineKey] = BigInt(Math.max(1, Math.ceil(context.deadlineMs)));
     }
     return codec.encode(env);
   };

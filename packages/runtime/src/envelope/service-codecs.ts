@@ -7,13 +7,18 @@
  */
 import type { CasePath, MethodBinding } from "../binding/binding.js";
 import type { RpcError } from "../errors.js";
-import { isEncoded, type AnyServiceDefinition, type EncodedServiceDefinition, type Encoding, type RpcMethod } from "../service/rpc-service.js";
+import {
+  isEncoded,
+  type AnyServiceDefinition,
+  type EncodedServiceDefinition,
+  type Encoding,
+  type RpcMethod,
+} from "../service/rpc-service.js";
 import type { ServiceDefinition } from "../service/service-definition.js";
 import { varintFraming, type Framing } from "../wire/framing.js";
 import { createEnvelopeWire } from "./create-envelope-wire.js";
 import type { EnvelopeWire, ProtoWireTarget, WireTarget } from "./envelope-wire.js";
 import { createErrorCaseCodec, type ErrorFields } from "./error-case.js";
-
 
 /** What an encoding other than protobuf provides to the runtime. */
 export interface ServiceEncoding extends Encoding {
@@ -108,7 +113,11 @@ function createProtobufCodecs(defs: readonly ServiceDefinition[], first: Service
   }
   const responsePaths: CasePath[] = pending.map((m) => m.binding.response);
   if (errorCase !== undefined) responsePaths.push(errorCase);
-  const request = createEnvelopeWire(first.requestEnvelope, first.binding.request, pending.map((m) => m.binding.request));
+  const request = createEnvelopeWire(
+    first.requestEnvelope,
+    first.binding.request,
+    pending.map((m) => m.binding.request),
+  );
   const response = createEnvelopeWire(first.responseEnvelope, first.binding.response, responsePaths);
   const methods: MethodCodec[] = pending.map(({ def, desc, binding }) => ({
     service: def,

@@ -3,7 +3,14 @@
  * with its encoding.
  */
 import { messagePackEncoding } from "./encoding.js";
-import { capitalise, type MessagePackMethod, type MessagePackMethodSpec, type MessagePackMethods, type MessagePackService, type MessagePackServiceSpec } from "./service.js";
+import {
+  capitalise,
+  type MessagePackMethod,
+  type MessagePackMethodSpec,
+  type MessagePackMethods,
+  type MessagePackService,
+  type MessagePackServiceSpec,
+} from "./service.js";
 
 /**
  * Defines a MessagePack service, wire-compatible with a Rust service built
@@ -24,7 +31,9 @@ import { capitalise, type MessagePackMethod, type MessagePackMethodSpec, type Me
  *
  * @throws TypeError naming what is wrong with the definition.
  */
-export function defineMessagePackService<const M extends Readonly<Record<string, MessagePackMethodSpec>>>(spec: MessagePackServiceSpec<M>): MessagePackService<M> {
+export function defineMessagePackService<const M extends Readonly<Record<string, MessagePackMethodSpec>>>(
+  spec: MessagePackServiceSpec<M>,
+): MessagePackService<M> {
   const shortName = spec.typeName.slice(spec.typeName.lastIndexOf(".") + 1);
   const parent = { typeName: spec.typeName, name: shortName };
   const methods: Record<string, MessagePackMethod> = {};
@@ -43,4 +52,3 @@ export function defineMessagePackService<const M extends Readonly<Record<string,
   messagePackEncoding.check(def as unknown as MessagePackService);
   return def;
 }
-

@@ -40,7 +40,9 @@ function createCodecs(defs: readonly MessagePackService[]): EnvelopeCodecs {
       const spec = method.spec;
       const owner = `${def.service.typeName}/${method.name}`;
       if (spec.kind !== "unary" && spec.kind !== "server_streaming") {
-        throw new TypeError(`${owner}: MessagePack services have unary and server-streaming methods (those of the Rust crate), not ${String(spec.kind)}`);
+        throw new TypeError(
+          `${owner}: MessagePack services have unary and server-streaming methods (those of the Rust crate), not ${String(spec.kind)}`,
+        );
       }
       const defaultCase: CaseSpec = { variant: capitalise(method.localName) };
       const requestCase = spec.requestCase ?? (first.spec.request.bodyEnum === false ? {} : defaultCase);
@@ -48,7 +50,9 @@ function createCodecs(defs: readonly MessagePackService[]): EnvelopeCodecs {
       const requestTarget = request.register(requestCase, spec.request, `${owner} (request)`);
       const other = byRequest.get(requestTarget);
       if (other !== undefined) {
-        throw new TypeError(`${owner}: its request case ${requestTarget.path.path} is that of ${other.fullName}; a server could not tell them apart`);
+        throw new TypeError(
+          `${owner}: its request case ${requestTarget.path.path} is that of ${other.fullName}; a server could not tell them apart`,
+        );
       }
       const responseTarget = response.register(responseCase, spec.response, `${owner} (response)`);
       const binding: MethodBinding = {
@@ -60,7 +64,14 @@ function createCodecs(defs: readonly MessagePackService[]): EnvelopeCodecs {
         request: requestTarget.path,
         response: responseTarget.path,
       };
-      const codec: MethodCodec = { service: def as AnyServiceDefinition, desc: method, binding, fullName: owner, request: requestTarget, response: responseTarget };
+      const codec: MethodCodec = {
+        service: def as AnyServiceDefinition,
+        desc: method,
+        binding,
+        fullName: owner,
+        request: requestTarget,
+        response: responseTarget,
+      };
       methods.push(codec);
       byRequest.set(requestTarget, codec);
     }
@@ -71,10 +82,12 @@ function createCodecs(defs: readonly MessagePackService[]): EnvelopeCodecs {
     const codeField = errorSpec.codeField ?? "code";
     const messageField = errorSpec.messageField ?? "message";
     for (const f of [codeField, messageField]) {
-      if (!errorSpec.schema.fieldNames.includes(f)) throw new TypeError(`${first.service.typeName}: the error struct ${errorSpec.schema.name} has no field "${f}"`);
+      if (!errorSpec.schema.fieldNames.includes(f))
+        throw new TypeError(`${first.service.typeName}: the error struct ${errorSpec.schema.name} has no field "${f}"`);
     }
     const target = response.register(errorSpec.case ?? { variant: "Error" }, errorSpec.schema, `${first.service.typeName} (error case)`);
-    if (methods.some((m) => m.response === target)) throw new TypeError(`${first.service.typeName}: the error case ${target.path.path} is also a method's response case`);
+    if (methods.some((m) => m.response === target))
+      throw new TypeError(`${first.service.typeName}: the error case ${target.path.path} is also a method's response case`);
     error = {
       target,
       codec: {
@@ -98,4 +111,3 @@ function createCodecs(defs: readonly MessagePackService[]): EnvelopeCodecs {
     route: (target) => byRequest.get(target as MessagePackTarget),
   };
 }
-

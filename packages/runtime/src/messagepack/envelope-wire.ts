@@ -83,7 +83,8 @@ export class MessagePackEnvelopeWire implements EnvelopeWire {
       const index = fields.length;
       this.byName.set(name, index);
       if (typeof f === "string") {
-        if (!ROLES.has(f)) throw new TypeError(`envelope ${spec.name}: field "${name}" has the role "${f}"; roles are id, code, body, metadata, deadline`);
+        if (!ROLES.has(f))
+          throw new TypeError(`envelope ${spec.name}: field "${name}" has the role "${f}"; roles are id, code, body, metadata, deadline`);
         const role = f as FieldRole;
         if (at[role] !== undefined) throw new TypeError(`envelope ${spec.name}: two fields have the role "${role}"`);
         at[role] = index;
@@ -94,7 +95,9 @@ export class MessagePackEnvelopeWire implements EnvelopeWire {
       const fieldSpec: FieldSpec = isSchema(f) ? { schema: f } : f;
       const value = fieldSpec.default !== undefined ? fieldSpec.default : fieldSpec.schema.zero;
       if (value === undefined && !fieldSpec.schema.description.startsWith("Option<")) {
-        throw new TypeError(`envelope ${spec.name}: field "${name}" (${fieldSpec.schema.description}) needs a default: frames that do not set it (Cancel, End) must still carry a value`);
+        throw new TypeError(
+          `envelope ${spec.name}: field "${name}" (${fieldSpec.schema.description}) needs a default: frames that do not set it (Cancel, End) must still carry a value`,
+        );
       }
       fields.push({ name, role: undefined, schema: fieldSpec.schema });
       template.push(fieldSpec.schema.toWire(value, `${spec.name}.${name}`));
@@ -124,7 +127,9 @@ export class MessagePackEnvelopeWire implements EnvelopeWire {
       throw new TypeError(`${owner}: the body of envelope ${this.name} is an enum; its case needs a variant`);
     }
     if (!this.bodyEnum && variant !== undefined) {
-      throw new TypeError(`${owner}: the body of envelope ${this.name} is not an enum (bodyEnum: false); its case cannot name a variant, only fields to set`);
+      throw new TypeError(
+        `${owner}: the body of envelope ${this.name} is not an enum (bodyEnum: false); its case cannot name a variant, only fields to set`,
+      );
     }
     const set: [number, unknown][] = [];
     for (const [name, value] of Object.entries(caseSpec.set ?? {})) {
@@ -139,7 +144,9 @@ export class MessagePackEnvelopeWire implements EnvelopeWire {
     const same = this.targets.find((t) => t.variant === variant && sameSet(t.set, set));
     if (same !== undefined) {
       if (same.schema === schema) return same;
-      throw new TypeError(`${owner}: the case ${same.path.path} of envelope ${this.name} already carries ${same.schema.description}; each case carries one message type`);
+      throw new TypeError(
+        `${owner}: the case ${same.path.path} of envelope ${this.name} already carries ${same.schema.description}; each case carries one message type`,
+      );
     }
     const target: MessagePackTarget = { path: this.casePath(variant, set, schema), variant, set, schema };
     this.targets.push(target);
@@ -154,7 +161,13 @@ export class MessagePackEnvelopeWire implements EnvelopeWire {
   }
 
   /** The plain value of an envelope, as the encoder writes it. */
-  private value(id: MessageId, code: ControlCode, t: WireTarget | undefined, body: unknown, context: EnvelopeContext | undefined): unknown[] {
+  private value(
+    id: MessageId,
+    code: ControlCode,
+    t: WireTarget | undefined,
+    body: unknown,
+    context: EnvelopeContext | undefined,
+  ): unknown[] {
     const out = this.template.slice();
     out[this.idIndex] = wireInt(id);
     out[this.codeIndex] = code;
@@ -170,7 +183,8 @@ export class MessagePackEnvelopeWire implements EnvelopeWire {
       if (this.metadataIndex >= 0 && context.metadata !== undefined && context.metadata.size > 0) {
         out[this.metadataIndex] = Object.fromEntries(context.metadata);
       }
-      if (this.deadlineIndex >= 0 && context.deadlineMs !== undefined) out[this.deadlineIndex] = wireInt(Math.max(1, Math.ceil(context.deadlineMs)));
+      if (this.deadlineIndex >= 0 && context.deadlineMs !== undefined)
+        out[this.deadlineIndex] = wireInt(Math.max(1, Math.ceil(context.deadlineMs)));
     }
     return out;
   }
@@ -205,7 +219,8 @@ export class MessagePackEnvelopeWire implements EnvelopeWire {
         throw new TypeError(`${this.name}.${this.fields[this.bodyIndex]?.name}: expected nil or an enum variant (a map of one entry)`);
       }
       const keys = Object.keys(body);
-      if (keys.length !== 1) throw new TypeError(`${this.name}.${this.fields[this.bodyIndex]?.name}: an enum variant is a map of one entry, got ${keys.length}`);
+      if (keys.length !== 1)
+        throw new TypeError(`${this.name}.${this.fields[this.bodyIndex]?.name}: an enum variant is a map of one entry, got ${keys.length}`);
       variant = keys[0] as string;
       inner = (body as Record<string, unknown>)[variant];
     }
@@ -255,7 +270,8 @@ export class MessagePackEnvelopeWire implements EnvelopeWire {
 
   private readMetadata(value: unknown): ReadonlyMap<string, string> | undefined {
     if (value === null || value === undefined) return undefined;
-    if (typeof value !== "object" || Array.isArray(value) || value instanceof Uint8Array) throw new TypeError(`${this.name}: metadata must be nil or a map of strings`);
+    if (typeof value !== "object" || Array.isArray(value) || value instanceof Uint8Array)
+      throw new TypeError(`${this.name}: metadata must be nil or a map of strings`);
     const entries = Object.entries(value);
     if (entries.length === 0) return undefined;
     for (const [k, v] of entries) if (typeof v !== "string") throw new TypeError(`${this.name}: metadata "${k}" is not a string`);

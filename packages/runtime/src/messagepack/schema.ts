@@ -59,7 +59,12 @@ function mismatch(path: string, expected: string, got: unknown): TypeError {
   return new TypeError(`${path}: expected ${expected}, got ${what}`);
 }
 
-function schema<T>(description: string, zero: T | undefined, toWire: (v: T, path: string) => unknown, fromWire: (v: unknown, path: string) => T): Schema<T> {
+function schema<T>(
+  description: string,
+  zero: T | undefined,
+  toWire: (v: T, path: string) => unknown,
+  fromWire: (v: unknown, path: string) => T,
+): Schema<T> {
   return { description, zero, toWire, fromWire };
 }
 
@@ -166,7 +171,8 @@ export const bytes: Schema<Uint8Array> = schema<Uint8Array>(
   },
   (v, path) => {
     if (v instanceof Uint8Array) return v;
-    if (Array.isArray(v) && v.every((b) => typeof b === "number" && Number.isInteger(b) && b >= 0 && b <= 0xff)) return Uint8Array.from(v as number[]);
+    if (Array.isArray(v) && v.every((b) => typeof b === "number" && Number.isInteger(b) && b >= 0 && b <= 0xff))
+      return Uint8Array.from(v as number[]);
     throw mismatch(path, "bytes (bin, or an array of u8)", v);
   },
 );
@@ -200,7 +206,8 @@ export function vec<T>(item: Schema<T>): Schema<T[]> {
 /** `HashMap<String, T>` (or a BTreeMap): a map with string keys, a plain object in TypeScript. */
 export function map<T>(value: Schema<T>): Schema<Record<string, T>> {
   const convert = (v: unknown, path: string, f: (x: T, p: string) => unknown): Record<string, unknown> => {
-    if (v === null || typeof v !== "object" || Array.isArray(v) || v instanceof Uint8Array) throw mismatch(path, `a map of string to ${value.description}`, v);
+    if (v === null || typeof v !== "object" || Array.isArray(v) || v instanceof Uint8Array)
+      throw mismatch(path, `a map of string to ${value.description}`, v);
     const out: Record<string, unknown> = {};
     for (const [k, x] of Object.entries(v)) {
       if (k === "__proto__") throw new TypeError(`${path}: the key "__proto__" is not allowed`);
@@ -311,13 +318,15 @@ export function enumeration<V extends Variants>(name: string, variants: V): Sche
         const keys = Object.keys(v);
         const key = keys[0];
         const inner = key === undefined ? undefined : variants[key];
-        if (keys.length === 1 && inner !== undefined && inner !== null) return { [key as string]: inner.toWire((v as Record<string, unknown>)[key as string], `${path}.${key}`) };
+        if (keys.length === 1 && inner !== undefined && inner !== null)
+          return { [key as string]: inner.toWire((v as Record<string, unknown>)[key as string], `${path}.${key}`) };
       }
       throw mismatch(path, `${description} (one of ${names.join(", ")})`, v);
     },
     (v, path) => {
       if (typeof v === "string" && variants[v] === null) return v as EnumValue<V>;
-      if (typeof v === "number" && Number.isInteger(v) && v >= 0 && v < names.length && variants[names[v] as string] === null) return names[v] as EnumValue<V>;
+      if (typeof v === "number" && Number.isInteger(v) && v >= 0 && v < names.length && variants[names[v] as string] === null)
+        return names[v] as EnumValue<V>;
       if (v !== null && typeof v === "object" && !Array.isArray(v) && !(v instanceof Uint8Array)) {
         const keys = Object.keys(v);
         const key = keys[0];

@@ -54,12 +54,19 @@ export function unary<I, O>(request: Schema<I>, response: Schema<O>, cases: Case
 }
 
 /** A server-streaming method: one request, a stream of responses ended by End. */
-export function serverStreaming<I, O>(request: Schema<I>, response: Schema<O>, cases: CaseSpecs = {}): MessagePackMethodSpec<"server_streaming", I, O> {
+export function serverStreaming<I, O>(
+  request: Schema<I>,
+  response: Schema<O>,
+  cases: CaseSpecs = {},
+): MessagePackMethodSpec<"server_streaming", I, O> {
   return { kind: "server_streaming", request, response, ...withCases(cases) };
 }
 
 function withCases(cases: CaseSpecs): { requestCase?: CaseSpec; responseCase?: CaseSpec } {
-  return { ...(cases.request !== undefined ? { requestCase: cases.request } : {}), ...(cases.response !== undefined ? { responseCase: cases.response } : {}) };
+  return {
+    ...(cases.request !== undefined ? { requestCase: cases.request } : {}),
+    ...(cases.response !== undefined ? { responseCase: cases.response } : {}),
+  };
 }
 
 /**
@@ -137,8 +144,9 @@ export type MessagePackMethods<M extends Readonly<Record<string, MessagePackMeth
  * are created from, as a protobuf `ServiceDefinition` is. Made by
  * {@link defineMessagePackService}.
  */
-export interface MessagePackService<M extends Readonly<Record<string, MessagePackMethodSpec>> = Readonly<Record<string, MessagePackMethodSpec>>>
-  extends EncodedServiceDefinition {
+export interface MessagePackService<
+  M extends Readonly<Record<string, MessagePackMethodSpec>> = Readonly<Record<string, MessagePackMethodSpec>>,
+> extends EncodedServiceDefinition {
   /** The definition it was made from. */
   readonly spec: MessagePackServiceSpec<M>;
   /** The methods, by property name. */

@@ -34,7 +34,11 @@ export interface PoolConnectOptions extends PoolOptions {
 }
 
 function isTarget(value: unknown): value is Target {
-  return typeof value === "string" || Array.isArray(value) || (typeof value === "object" && value !== null && typeof (value as { resolve?: unknown }).resolve === "function");
+  return (
+    typeof value === "string" ||
+    Array.isArray(value) ||
+    (typeof value === "object" && value !== null && typeof (value as { resolve?: unknown }).resolve === "function")
+  );
 }
 
 /**
@@ -60,7 +64,10 @@ export async function connect(target: ConnectOptions | Target, options?: PoolCon
   if (!isTarget(target)) return connectOne(target);
   const pool = createPool(target, options);
   try {
-    await pool.whenReady({ timeoutMs: options?.connectTimeoutMs ?? 10_000, ...(options?.signal !== undefined ? { signal: checkSignal("signal", options.signal) as AbortSignal } : {}) });
+    await pool.whenReady({
+      timeoutMs: options?.connectTimeoutMs ?? 10_000,
+      ...(options?.signal !== undefined ? { signal: checkSignal("signal", options.signal) as AbortSignal } : {}),
+    });
   } catch (e) {
     pool.close();
     throw e;

@@ -58,15 +58,17 @@ export function checkEndpoints(value: unknown, source: string): Endpoint[] {
     const bad = (why: string) => new RpcError(Code.InvalidArgument, `${source} returned a bad endpoint at index ${i}: ${why}`);
     if (e === null || typeof e !== "object") throw bad("not an object");
     const ep = e as Record<string, unknown>;
-    if (ep["weight"] !== undefined && (typeof ep["weight"] !== "number" || !(ep["weight"] >= 0) || !Number.isFinite(ep["weight"]))) throw bad("weight must be a number ≥ 0");
-    if (ep["servername"] !== undefined && typeof ep["servername"] !== "string") throw bad("servername must be a string");
-    if (typeof ep["path"] === "string") {
-      if (ep["path"].length === 0) throw bad("empty path");
+    if (ep.weight !== undefined && (typeof ep.weight !== "number" || !(ep.weight >= 0) || !Number.isFinite(ep.weight)))
+      throw bad("weight must be a number ≥ 0");
+    if (ep.servername !== undefined && typeof ep.servername !== "string") throw bad("servername must be a string");
+    if (typeof ep.path === "string") {
+      if (ep.path.length === 0) throw bad("empty path");
       return e as UnixEndpoint;
     }
-    if (typeof ep["host"] !== "string" || ep["host"].length === 0) throw bad("host must be a non-empty string (or give a path)");
-    const port = ep["port"];
-    if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) throw bad(`port ${String(port)} is not 1 to 65535`);
+    if (typeof ep.host !== "string" || ep.host.length === 0) throw bad("host must be a non-empty string (or give a path)");
+    const port = ep.port;
+    if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535)
+      throw bad(`port ${String(port)} is not 1 to 65535`);
     return e as TcpEndpoint;
   });
 }

@@ -64,7 +64,7 @@ export class PoolAddress implements SlotHost {
   ready(into: PoolConnection[]): void {
     for (const s of this.slots) {
       const pc = s.current;
-      if (pc !== undefined && pc.pickable) into.push(pc);
+      if (pc?.pickable) into.push(pc);
     }
   }
 

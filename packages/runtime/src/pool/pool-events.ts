@@ -115,4 +115,6 @@ export interface PoolCallInfo {
  * createClient over it) reads `req.contextValues.get(poolCallInfo)` after
  * `next(req)` to see where the call went and whether it was retried.
  */
-export const poolCallInfo: ContextKey<PoolCallInfo | undefined> = createContextKey<PoolCallInfo | undefined>(undefined, { description: "protosocket pool call info" });
+export const poolCallInfo: ContextKey<PoolCallInfo | undefined> = createContextKey<PoolCallInfo | undefined>(undefined, {
+  description: "protosocket pool call info",
+});

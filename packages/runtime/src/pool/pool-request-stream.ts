@@ -90,7 +90,9 @@ export class PoolBidiStream implements AsyncIterator<Message> {
         const picked = await pickForRequestStream(this.pool, this.options, this.stop.signal);
         this.pc = picked.pc;
         this.info = picked.info;
-        const inner = picked.pc.conn.bidiStream(this.def, this.method as DescMethodBiDiStreaming, this.input as AsyncIterable<never>, picked.options)[Symbol.asyncIterator]();
+        const inner = picked.pc.conn
+          .bidiStream(this.def, this.method as DescMethodBiDiStreaming, this.input as AsyncIterable<never>, picked.options)
+          [Symbol.asyncIterator]();
         this.inner = inner;
         return inner;
       } catch (e) {

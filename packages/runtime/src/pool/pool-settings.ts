@@ -53,7 +53,9 @@ export function checkPoolOptions(options: PoolOptions | undefined): PoolSettings
       backoff: checkBackoff(o.backoff),
       maxConnectionAgeMs: checkNumber("maxConnectionAgeMs", o.maxConnectionAgeMs, Number.POSITIVE_INFINITY, { min: 1, infinity: true }),
       maxConnectionAgeJitter: checkNumber("maxConnectionAgeJitter", o.maxConnectionAgeJitter, 0.1, { min: 0, max: 0.5, fraction: true }),
-      maxConnectionAgeGraceMs: checkNumber("maxConnectionAgeGraceMs", o.maxConnectionAgeGraceMs, Number.POSITIVE_INFINITY, { infinity: true }),
+      maxConnectionAgeGraceMs: checkNumber("maxConnectionAgeGraceMs", o.maxConnectionAgeGraceMs, Number.POSITIVE_INFINITY, {
+        infinity: true,
+      }),
     },
     connectionsPerAddress: checkNumber("connectionsPerAddress", o.connectionsPerAddress, 1, { min: 1, max: 1024 }),
     picker,

@@ -96,7 +96,9 @@ export class PoolStream implements AsyncIterator<Message> {
     let excluded: Set<PoolConnection> | undefined;
     let lastError: RpcError | undefined;
     for (let attempt = 1; ; attempt++) {
-      const pc = pool.pickNow(key, excluded) ?? (await pool.waitFor(key, excluded, deadline, this.options?.signal, lastError, "call", this.stop.signal));
+      const pc =
+        pool.pickNow(key, excluded) ??
+        (await pool.waitFor(key, excluded, deadline, this.options?.signal, lastError, "call", this.stop.signal));
       if (this.finished) return DONE;
       pool.picked(pc, info);
       let options = this.options;

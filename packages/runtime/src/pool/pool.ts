@@ -1,4 +1,11 @@
-import type { DescMethod, DescMethodBiDiStreaming, DescMethodClientStreaming, DescMethodServerStreaming, DescMethodUnary, Message } from "@bufbuild/protobuf";
+import type {
+  DescMethod,
+  DescMethodBiDiStreaming,
+  DescMethodClientStreaming,
+  DescMethodServerStreaming,
+  DescMethodUnary,
+  Message,
+} from "@bufbuild/protobuf";
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { checkCallOptions, type CallOptions } from "../client/call-options.js";
 import { InterceptorChain } from "../client/interceptor.js";
@@ -87,20 +94,34 @@ export class Pool implements PoolTransport, AddressHooks, StreamHost {
   // ---- Transport -------------------------------------------------------------------
 
   unary(def: ServiceDefinition, method: DescMethodUnary, input: unknown, options?: CallOptions): Promise<never> {
-    return (this.chain !== undefined ? this.chain.unary(def, method, input, options) : this.unaryCall(def, method, input, options)) as Promise<never>;
+    return (
+      this.chain !== undefined ? this.chain.unary(def, method, input, options) : this.unaryCall(def, method, input, options)
+    ) as Promise<never>;
   }
 
   stream(def: ServiceDefinition, method: DescMethodServerStreaming, input: unknown, options?: CallOptions): AsyncIterable<never> {
-    return (this.chain !== undefined ? this.chain.stream(def, method, input, options) : this.streamCall(def, method, input, options)) as AsyncIterable<never>;
+    return (
+      this.chain !== undefined ? this.chain.stream(def, method, input, options) : this.streamCall(def, method, input, options)
+    ) as AsyncIterable<never>;
   }
 
-  clientStream(def: ServiceDefinition, method: DescMethodClientStreaming, input: AsyncIterable<unknown>, options?: CallOptions): Promise<never> {
+  clientStream(
+    def: ServiceDefinition,
+    method: DescMethodClientStreaming,
+    input: AsyncIterable<unknown>,
+    options?: CallOptions,
+  ): Promise<never> {
     return (
       this.chain !== undefined ? this.chain.clientStream(def, method, input, options) : this.clientStreamCall(def, method, input, options)
     ) as Promise<never>;
   }
 
-  bidiStream(def: ServiceDefinition, method: DescMethodBiDiStreaming, input: AsyncIterable<unknown>, options?: CallOptions): AsyncIterable<never> {
+  bidiStream(
+    def: ServiceDefinition,
+    method: DescMethodBiDiStreaming,
+    input: AsyncIterable<unknown>,
+    options?: CallOptions,
+  ): AsyncIterable<never> {
     return (
       this.chain !== undefined ? this.chain.bidiStream(def, method, input, options) : this.bidiStreamCall(def, method, input, options)
     ) as AsyncIterable<never>;
@@ -209,7 +230,8 @@ export class Pool implements PoolTransport, AddressHooks, StreamHost {
     lastError: RpcError | undefined,
   ): Promise<Message> {
     for (;;) {
-      const pc = this.pickNow(options?.key, excluded) ?? (await this.waitFor(options?.key, excluded, deadline, options?.signal, lastError, "call"));
+      const pc =
+        this.pickNow(options?.key, excluded) ?? (await this.waitFor(options?.key, excluded, deadline, options?.signal, lastError, "call"));
       this.picked(pc, info);
       let attemptOptions = options;
       if (deadline !== undefined) attemptOptions = { ...options, timeoutMs: Math.max(0, deadline - Date.now()) };
@@ -233,10 +255,20 @@ export class Pool implements PoolTransport, AddressHooks, StreamHost {
    * A client-streaming call: waits for a connection like a unary call, then
    * runs there. Never retried: its requests are read once, as they are sent.
    */
-  private async clientStreamCall(def: ServiceDefinition, method: DescMethod, input: AsyncIterable<unknown>, options: CallOptions | undefined): Promise<Message> {
+  private async clientStreamCall(
+    def: ServiceDefinition,
+    method: DescMethod,
+    input: AsyncIterable<unknown>,
+    options: CallOptions | undefined,
+  ): Promise<Message> {
     const { pc, options: callOptions, info } = await pickForRequestStream(this, options);
     try {
-      const value = (await pc.conn.clientStream(def, method as DescMethodClientStreaming, input as AsyncIterable<never>, callOptions)) as Message;
+      const value = (await pc.conn.clientStream(
+        def,
+        method as DescMethodClientStreaming,
+        input as AsyncIterable<never>,
+        callOptions,
+      )) as Message;
       settleRequestStream(this, pc, info, undefined);
       return value;
     } catch (e) {
@@ -245,7 +277,12 @@ export class Pool implements PoolTransport, AddressHooks, StreamHost {
     }
   }
 
-  private bidiStreamCall(def: ServiceDefinition, method: DescMethod, input: AsyncIterable<unknown>, options: CallOptions | undefined): AsyncIterable<Message> {
+  private bidiStreamCall(
+    def: ServiceDefinition,
+    method: DescMethod,
+    input: AsyncIterable<unknown>,
+    options: CallOptions | undefined,
+  ): AsyncIterable<Message> {
     return { [Symbol.asyncIterator]: () => new PoolBidiStream(this, def, method, input, options) };
   }
 
@@ -303,7 +340,14 @@ export class Pool implements PoolTransport, AddressHooks, StreamHost {
     const notRun = neverRan(e);
     if (!this.mayRetry(method, e, notRun, attempt, deadline)) throw e;
     this.counters.retries++;
-    this.emit({ type: "retry", method: `${method.parent.typeName}/${method.name}`, attempt: attempt + 1, address: pc.host.key, error: e, neverRan: notRun });
+    this.emit({
+      type: "retry",
+      method: `${method.parent.typeName}/${method.name}`,
+      attempt: attempt + 1,
+      address: pc.host.key,
+      error: e,
+      neverRan: notRun,
+    });
     const set = excluded ?? new Set<PoolConnection>();
     set.add(pc);
     return set;
@@ -378,7 +422,10 @@ export class Pool implements PoolTransport, AddressHooks, StreamHost {
     if (this.closeError !== undefined) return Promise.reject(this.closedError());
     if (what === "call") this.counters.waits++;
     const now = Date.now();
-    const limit = Math.min(deadline ?? Number.POSITIVE_INFINITY, what === "call" ? now + this.settings.waitForReadyMs : Number.POSITIVE_INFINITY);
+    const limit = Math.min(
+      deadline ?? Number.POSITIVE_INFINITY,
+      what === "call" ? now + this.settings.waitForReadyMs : Number.POSITIVE_INFINITY,
+    );
     return new Promise<PoolConnection>((resolve, reject) => {
       const cleanup = () => {
         this.waiters.delete(waiter);
@@ -399,7 +446,14 @@ export class Pool implements PoolTransport, AddressHooks, StreamHost {
         },
       };
       const onAbort = () =>
-        waiter.fail(new RpcError(Code.Cancelled, what === "call" ? "call cancelled by the client while waiting for a connection" : "connect cancelled", [], { peer: this.target, cause: signal?.reason }));
+        waiter.fail(
+          new RpcError(
+            Code.Cancelled,
+            what === "call" ? "call cancelled by the client while waiting for a connection" : "connect cancelled",
+            [],
+            { peer: this.target, cause: signal?.reason },
+          ),
+        );
       const timer = startTimeout(() => {
         if (what === "call") this.counters.waitTimeouts++;
         waiter.fail(this.noConnectionError(now, lastError));
@@ -420,11 +474,17 @@ export class Pool implements PoolTransport, AddressHooks, StreamHost {
     if (why === undefined) {
       for (const a of this.addresses.values()) if (a.lastError !== undefined) why = `${a.key}: ${a.lastError.rawMessage}`;
     }
-    if (why === undefined && this.addresses.size === 0) why = this.resolveError !== undefined ? this.resolveError.rawMessage : "no address resolved yet";
-    return new RpcError(Code.Unavailable, `no connection ready after waiting ${waited} ms${why !== undefined ? ` (last error: ${why})` : ""}`, [], {
-      peer: this.target,
-      ...(lastError !== undefined ? { cause: lastError } : {}),
-    });
+    if (why === undefined && this.addresses.size === 0)
+      why = this.resolveError !== undefined ? this.resolveError.rawMessage : "no address resolved yet";
+    return new RpcError(
+      Code.Unavailable,
+      `no connection ready after waiting ${waited} ms${why !== undefined ? ` (last error: ${why})` : ""}`,
+      [],
+      {
+        peer: this.target,
+        ...(lastError !== undefined ? { cause: lastError } : {}),
+      },
+    );
   }
 
   /** Something changed (a connection up or down, a server in or out): rebuild the ready list and serve waiting calls. */

@@ -88,7 +88,7 @@ export class RetryBudget {
   /** A call started. */
   deposit(): void {
     const t = this.tokens + this.settings.ratio;
-    this.tokens = t < this.settings.maxTokens ? t : this.settings.maxTokens;
+    this.tokens = Math.min(t, this.settings.maxTokens);
   }
 
   /** Takes a token for one retry; false when the budget is spent. */

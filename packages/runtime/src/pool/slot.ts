@@ -82,9 +82,14 @@ export class PoolConnection implements Pickable {
     this.grace = startTimeout(
       () =>
         this.close(
-          new RpcError(Code.Unavailable, `connection retired (${reason}); its calls did not finish within ${graceMs} ms (maxConnectionAgeGraceMs)`, [], {
-            peer: this.conn.peer,
-          }),
+          new RpcError(
+            Code.Unavailable,
+            `connection retired (${reason}); its calls did not finish within ${graceMs} ms (maxConnectionAgeGraceMs)`,
+            [],
+            {
+              peer: this.conn.peer,
+            },
+          ),
         ),
       graceMs,
       true,

@@ -90,7 +90,10 @@ export function resolverOf(target: Target): Resolver {
     return staticResolver(list.join(","), endpoints);
   }
   if (typeof target !== "string" || target.trim().length === 0) {
-    throw new RpcError(Code.InvalidArgument, `invalid target ${JSON.stringify(target)}: expected "host:port", a list, "dns:///name:port", "srv:///name", "unix:///path" or a Resolver`);
+    throw new RpcError(
+      Code.InvalidArgument,
+      `invalid target ${JSON.stringify(target)}: expected "host:port", a list, "dns:///name:port", "srv:///name", "unix:///path" or a Resolver`,
+    );
   }
   const t = target.trim();
   if (t.startsWith("dns:")) {
@@ -104,5 +107,8 @@ export function resolverOf(target: Target): Resolver {
     if (name.length === 0 || name.includes(":")) throw bad(t, "expected srv:///_service._proto.name (the port comes from the SRV records)");
     return createSrvResolver(t, name, server);
   }
-  return staticResolver(t, t.split(",").map((part) => staticEndpoint(part, t)));
+  return staticResolver(
+    t,
+    t.split(",").map((part) => staticEndpoint(part, t)),
+  );
 }

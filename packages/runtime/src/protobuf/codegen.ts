@@ -72,9 +72,7 @@ export function wireTypeOf(type: ScalarType): number {
 /** True for the google.protobuf wrapper messages that protobuf-es unwraps in singular fields. */
 export function isWrapper(desc: DescMessage): boolean {
   const f = desc.fields[0];
-  return (
-    WRAPPERS.has(desc.typeName) && f !== undefined && f.fieldKind === "scalar" && f.name === "value" && f.number === 1
-  );
+  return WRAPPERS.has(desc.typeName) && f !== undefined && f.fieldKind === "scalar" && f.name === "value" && f.number === 1;
 }
 
 const WRAPPERS = new Set([
@@ -96,7 +94,9 @@ export function isUnwrappedField(field: DescField): boolean {
 
 /** A field whose values protobuf-es keeps as JSON (google.protobuf.Struct outside google.protobuf.Value). */
 function usesJson(field: DescField): boolean {
-  return field.message !== undefined && field.message.typeName === "google.protobuf.Struct" && field.parent.typeName !== "google.protobuf.Value";
+  return (
+    field.message !== undefined && field.message.typeName === "google.protobuf.Struct" && field.parent.typeName !== "google.protobuf.Value"
+  );
 }
 
 /**

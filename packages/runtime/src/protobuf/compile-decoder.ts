@@ -62,14 +62,24 @@ const helpers = { fallback, setOwn, readDelegated, enumVarint, create };
 
 /** The int32 view of enums. */
 function scalarOf(field: DescField): ScalarType {
-  if (field.fieldKind === "enum" || (field.fieldKind === "list" && anyField(field).listKind === "enum") || (field.fieldKind === "map" && anyField(field).mapKind === "enum")) {
+  if (
+    field.fieldKind === "enum" ||
+    (field.fieldKind === "list" && anyField(field).listKind === "enum") ||
+    (field.fieldKind === "map" && anyField(field).mapKind === "enum")
+  ) {
     return ScalarType.INT32;
   }
   return field.scalar as ScalarType;
 }
 
 function is64(type: ScalarType): boolean {
-  return type === ScalarType.INT64 || type === ScalarType.UINT64 || type === ScalarType.SINT64 || type === ScalarType.FIXED64 || type === ScalarType.SFIXED64;
+  return (
+    type === ScalarType.INT64 ||
+    type === ScalarType.UINT64 ||
+    type === ScalarType.SINT64 ||
+    type === ScalarType.FIXED64 ||
+    type === ScalarType.SFIXED64
+  );
 }
 
 function readExpr(type: ScalarType, strict: boolean, longAsString: boolean): string {
@@ -114,7 +124,7 @@ class DecoderGenerator {
   private vars = 0;
 
   constructor(private readonly types: DescMessage[]) {
-    types.forEach((t, i) => this.index.set(t, i));
+    for (const [i, t] of types.entries()) this.index.set(t, i);
   }
 
   private fresh(prefix: string): string {
@@ -173,7 +183,7 @@ class DecoderGenerator {
           parts.push([name, "{}"]);
           break;
         default:
-          if (Object.prototype.hasOwnProperty.call(sample, name)) parts.push([name, this.value(sample[name])]);
+          if (Object.hasOwn(sample, name)) parts.push([name, this.value(sample[name])]);
       }
     }
     if (proto === Object.prototype) {
@@ -395,7 +405,7 @@ class DecoderGenerator {
       const type = scalarOf(field);
       valueTag = tagOf(2, wireTypeOf(type));
       valueRead = [`${val} = ${readExpr(type, strict, false)};`];
-      if (anyField(field).mapKind === "enum") valueDefault = String((field.enum?.values[0] as { number: number }).number);
+      if (anyField(field).mapKind === "enum") valueDefault = String((field.enum?.values[0] as { number: number } | undefined)?.number ?? 0);
       else if (type === ScalarType.BYTES) valueDefault = "new Uint8Array(0)";
       else if (type === ScalarType.STRING) valueDefault = `""`;
       else if (type === ScalarType.BOOL) valueDefault = "false";
@@ -423,7 +433,9 @@ class DecoderGenerator {
     c.line(`if (${key} === undefined) ${key} = ${keyZero};`);
     c.line(`if (${val} === undefined) ${val} = ${valueDefault};`);
     // setOwn: "__proto__" becomes an own property, like any other key.
-    c.line(`if (${key} === "__proto__") setOwn(${prop("m", field.localName)}, ${key}, ${val}); else ${prop("m", field.localName)}[${key}] = ${val};`);
+    c.line(
+      `if (${key} === "__proto__") setOwn(${prop("m", field.localName)}, ${key}, ${val}); else ${prop("m", field.localName)}[${key}] = ${val};`,
+    );
     c.line(`break;`);
     c.close();
   }

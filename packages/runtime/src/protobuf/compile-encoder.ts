@@ -106,7 +106,7 @@ function writeDelegated(desc: DescMessage, message: unknown, w: ProtoWriter): vo
   try {
     bytes = toBinary(desc, message as never);
   } catch {
-    return decline();
+    decline();
   }
   w.raw(bytes);
 }
@@ -117,7 +117,11 @@ const helpers = { decline, toInt64, toUint64, writeUnknown, writeDelegated, hasO
 
 /** The int32 view of enums: their values are written as int32. */
 function scalarOf(field: DescField): ScalarType {
-  if (field.fieldKind === "enum" || (field.fieldKind === "list" && anyField(field).listKind === "enum") || (field.fieldKind === "map" && anyField(field).mapKind === "enum")) {
+  if (
+    field.fieldKind === "enum" ||
+    (field.fieldKind === "list" && anyField(field).listKind === "enum") ||
+    (field.fieldKind === "map" && anyField(field).mapKind === "enum")
+  ) {
     return ScalarType.INT32;
   }
   return field.scalar as ScalarType;
@@ -132,7 +136,7 @@ class EncoderGenerator {
   private init = false;
 
   constructor(private readonly types: DescMessage[]) {
-    types.forEach((t, i) => this.index.set(t, i));
+    for (const [i, t] of types.entries()) this.index.set(t, i);
   }
 
   private fresh(prefix: string): string {
@@ -142,7 +146,9 @@ class EncoderGenerator {
   generate(): string {
     const s = this.src;
     s.line(`"use strict";`);
-    s.line(`const D = H.decline, I64 = H.toInt64, U64 = H.toUint64, UNK = H.writeUnknown, DEL = H.writeDelegated, own = H.hasOwn, mk = H.create;`);
+    s.line(
+      `const D = H.decline, I64 = H.toInt64, U64 = H.toUint64, UNK = H.writeUnknown, DEL = H.writeDelegated, own = H.hasOwn, mk = H.create;`,
+    );
     this.types.forEach((t, i) => {
       if (compilable(t)) {
         this.init = false;

@@ -261,7 +261,7 @@ export class ProtoWriter {
     this.ensure(4);
     const buf = this.buf;
     const p = this.pos;
-    if (LITTLE_ENDIAN && v === v) {
+    if (LITTLE_ENDIAN && !Number.isNaN(v)) {
       f32[0] = v;
       buf[p] = f32Bytes[0] as number;
       buf[p + 1] = f32Bytes[1] as number;
@@ -278,7 +278,7 @@ export class ProtoWriter {
     this.ensure(8);
     const buf = this.buf;
     const p = this.pos;
-    if (LITTLE_ENDIAN && v === v) {
+    if (LITTLE_ENDIAN && !Number.isNaN(v)) {
       f64[0] = v;
       for (let i = 0; i < 8; i++) buf[p + i] = f64Bytes[i] as number;
     } else {

@@ -34,7 +34,14 @@ export class CallContext implements HandlerContext<RpcMethod> {
    * @param metadata the metadata the client sent.
    * @param deadline when the call must be complete (Date.now() ms), if known.
    */
-  constructor(peer: string, method: string, methodDesc: RpcMethod, id: number | bigint, metadata: ReadonlyMap<string, string> = EMPTY_METADATA, deadline?: number) {
+  constructor(
+    peer: string,
+    method: string,
+    methodDesc: RpcMethod,
+    id: number | bigint,
+    metadata: ReadonlyMap<string, string> = EMPTY_METADATA,
+    deadline?: number,
+  ) {
     this.peer = peer;
     this.method = method;
     this.methodDesc = methodDesc;

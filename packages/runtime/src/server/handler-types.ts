@@ -62,10 +62,10 @@ export type UnaryHandler<I extends DescMethodUnary["input"], O extends DescMetho
 ) => Promise<MessageInitShape<O>> | MessageInitShape<O>;
 
 /** A server-streaming handler: an async generator (or any async iterable) of responses. */
-export type ServerStreamingHandler<
-  I extends DescMethodServerStreaming["input"],
-  O extends DescMethodServerStreaming["output"],
-> = (request: MessageShape<I>, ctx: HandlerContext) => AsyncIterable<MessageInitShape<O>>;
+export type ServerStreamingHandler<I extends DescMethodServerStreaming["input"], O extends DescMethodServerStreaming["output"]> = (
+  request: MessageShape<I>,
+  ctx: HandlerContext,
+) => AsyncIterable<MessageInitShape<O>>;
 
 /**
  * A client-streaming handler: the requests as they arrive (read them with
@@ -73,20 +73,20 @@ export type ServerStreamingHandler<
  * call is cancelled), the one response (or a promise of it) out. The
  * response may come before the requests end; the rest are then dropped.
  */
-export type ClientStreamingHandler<
-  I extends DescMethodClientStreaming["input"],
-  O extends DescMethodClientStreaming["output"],
-> = (requests: AsyncIterable<MessageShape<I>>, ctx: HandlerContext) => Promise<MessageInitShape<O>> | MessageInitShape<O>;
+export type ClientStreamingHandler<I extends DescMethodClientStreaming["input"], O extends DescMethodClientStreaming["output"]> = (
+  requests: AsyncIterable<MessageShape<I>>,
+  ctx: HandlerContext,
+) => Promise<MessageInitShape<O>> | MessageInitShape<O>;
 
 /**
  * A bidi-streaming handler: the requests as they arrive in, an async
  * generator (or any async iterable) of responses out. The call ends when the
  * responses end, whether or not the requests have.
  */
-export type BiDiStreamingHandler<
-  I extends DescMethodBiDiStreaming["input"],
-  O extends DescMethodBiDiStreaming["output"],
-> = (requests: AsyncIterable<MessageShape<I>>, ctx: HandlerContext) => AsyncIterable<MessageInitShape<O>>;
+export type BiDiStreamingHandler<I extends DescMethodBiDiStreaming["input"], O extends DescMethodBiDiStreaming["output"]> = (
+  requests: AsyncIterable<MessageShape<I>>,
+  ctx: HandlerContext,
+) => AsyncIterable<MessageInitShape<O>>;
 
 /** The implementation of a service: one handler per rpc, named by its local name. */
 export type ServiceImpl<S extends DescService> = {

@@ -87,7 +87,12 @@ export function healthDefinition(def: ServiceDefinition, cases: HealthCases = {}
     });
   }
   const binding: ServiceBinding = { typeName: Health.typeName, request: def.binding.request, response: def.binding.response, methods };
-  const health: ServiceDefinition<typeof Health> = { service, requestEnvelope: def.requestEnvelope, responseEnvelope: def.responseEnvelope, binding };
+  const health: ServiceDefinition<typeof Health> = {
+    service,
+    requestEnvelope: def.requestEnvelope,
+    responseEnvelope: def.responseEnvelope,
+    binding,
+  };
   if (service !== Health) return health;
   if (byCases === undefined) {
     byCases = new Map();
@@ -111,9 +116,16 @@ export function registerHealth(server: Server, cases: HealthCases = {}): HealthR
   const internals = serverInternals(server);
   const defs = internals.definitions();
   const first = defs[0];
-  if (first === undefined) throw new RpcError(Code.FailedPrecondition, "register the server's services before registerHealth(): health checks travel in their envelopes");
+  if (first === undefined)
+    throw new RpcError(
+      Code.FailedPrecondition,
+      "register the server's services before registerHealth(): health checks travel in their envelopes",
+    );
   if (isEncoded(first)) {
-    throw new RpcError(Code.FailedPrecondition, `registerHealth() binds protosocket.v1.Health to protobuf envelopes; ${first.service.typeName} is a ${first.encoding.name} service`);
+    throw new RpcError(
+      Code.FailedPrecondition,
+      `registerHealth() binds protosocket.v1.Health to protobuf envelopes; ${first.service.typeName} is a ${first.encoding.name} service`,
+    );
   }
   const statuses = new Map<string, ServingStatus>([["", ServingStatus.SERVING]]);
   for (const d of defs) statuses.set(d.service.typeName, ServingStatus.SERVING);

@@ -165,7 +165,18 @@ export function createServerRequest(
   message: Message | AsyncIterable<Message>,
   ctx: HandlerContext,
 ): ServerRequest {
-  const req = { kind, service, method, methodName, peer, deadline: ctx.deadline, contextValues: ctx.contextValues, metadata: ctx.metadata, ctx, message };
+  const req = {
+    kind,
+    service,
+    method,
+    methodName,
+    peer,
+    deadline: ctx.deadline,
+    contextValues: ctx.contextValues,
+    metadata: ctx.metadata,
+    ctx,
+    message,
+  };
   Object.defineProperty(req, "signal", SIGNAL_FROM_CTX);
   return req as unknown as ServerRequest;
 }

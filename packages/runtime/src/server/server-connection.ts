@@ -11,7 +11,7 @@ import { FrameError } from "../wire/frame-error.js";
 import { startTimeout } from "../util/long-timeout.js";
 import { CallContext } from "./handler-context.js";
 import type { HandlerContext } from "./handler-types.js";
-import { createServerRequest, type AnyHandler, type ServerRequest } from "./interceptor.js";
+import { createServerRequest, type AnyHandler, type ServerRequest, type ServerResponse } from "./interceptor.js";
 import { RequestStream, requestStreamIdleError, type RequestStreamHost } from "./request-stream.js";
 import type { ServedMethod } from "./served-method.js";
 import { ServerCall } from "./server-call.js";
@@ -140,7 +140,10 @@ export class ServerConnection implements FrameHandler, RequestStreamHost {
     // The last frame, for message id 0 (no client call has it): every request run here has been
     // answered above; one the client has no answer for was not run, and may be sent elsewhere.
     if (this.state.codecs.error !== undefined) {
-      this.sendError(0, new RpcError(Code.Unavailable, "server is shutting down; requests not answered on this connection were not run", [DRAINING_DETAIL]));
+      this.sendError(
+        0,
+        new RpcError(Code.Unavailable, "server is shutting down; requests not answered on this connection were not run", [DRAINING_DETAIL]),
+      );
     }
     this.link.end(lingerMs);
   }
@@ -160,7 +163,10 @@ export class ServerConnection implements FrameHandler, RequestStreamHost {
       if (call !== undefined) {
         // The client gave up: stop the handler and echo the Cancel. A Cancel closes the client's side of a request stream too.
         call.inputOpen = false;
-        this.stopCall(call, new RpcError(Code.Cancelled, "call cancelled by the client", [], { method: call.method.codec.fullName, peer: this.peer }));
+        this.stopCall(
+          call,
+          new RpcError(Code.Cancelled, "call cancelled by the client", [], { method: call.method.codec.fullName, peer: this.peer }),
+        );
         this.removeCall(call);
         this.sendControl(id, ControlCode.Cancel);
       } else if (this.closing.size > 0) {
@@ -169,7 +175,7 @@ export class ServerConnection implements FrameHandler, RequestStreamHost {
       return;
     }
     const live = this.calls.get(id);
-    if (live !== undefined && live.inputOpen) {
+    if (live?.inputOpen) {
       this.onRequestFrame(live, code, inbound);
       return;
     }
@@ -187,14 +193,23 @@ export class ServerConnection implements FrameHandler, RequestStreamHost {
     if (live !== undefined) {
       // Any answer would carry the live call's id and reach its caller as that call's outcome: drop the duplicate.
       this.state.reportConnectionError(
-        new RpcError(Code.AlreadyExists, `message id ${id} is already in flight on this connection; the duplicate request was dropped`, [], { peer: this.peer }),
+        new RpcError(
+          Code.AlreadyExists,
+          `message id ${id} is already in flight on this connection; the duplicate request was dropped`,
+          [],
+          { peer: this.peer },
+        ),
         this.peer,
       );
       return;
     }
     if (this.draining || this.peerEnded) {
       // Marked: this request did not run, and no later one on this connection will, so the client may send them elsewhere.
-      this.refuse(id, streaming && code === ControlCode.Normal, new RpcError(Code.Unavailable, "server is shutting down", [DRAINING_DETAIL]));
+      this.refuse(
+        id,
+        streaming && code === ControlCode.Normal,
+        new RpcError(Code.Unavailable, "server is shutting down", [DRAINING_DETAIL]),
+      );
       return;
     }
     const maxCalls = this.state.maxConcurrentCalls;
@@ -202,7 +217,10 @@ export class ServerConnection implements FrameHandler, RequestStreamHost {
       this.refuse(
         id,
         streaming && code === ControlCode.Normal,
-        new RpcError(Code.ResourceExhausted, `too many concurrent calls on this connection (limit ${maxCalls}, maxConcurrentCallsPerConnection)`),
+        new RpcError(
+          Code.ResourceExhausted,
+          `too many concurrent calls on this connection (limit ${maxCalls}, maxConcurrentCallsPerConnection)`,
+        ),
       );
       return;
     }
@@ -214,17 +232,30 @@ export class ServerConnection implements FrameHandler, RequestStreamHost {
     const request = code === ControlCode.Normal ? (inbound.read(method.codec.request) as Message) : undefined;
     const handler = method.handler;
     if (handler === undefined) {
-      this.refuse(id, streaming && code === ControlCode.Normal, new RpcError(Code.Unimplemented, `${method.codec.fullName} is not implemented`));
+      this.refuse(
+        id,
+        streaming && code === ControlCode.Normal,
+        new RpcError(Code.Unimplemented, `${method.codec.fullName} is not implemented`),
+      );
       return;
     }
     const deadlineMs = inbound.deadlineMs;
-    const ctx = new CallContext(this.peer, method.codec.fullName, method.codec.desc, id, inbound.metadata, deadlineMs === undefined ? undefined : Date.now() + deadlineMs);
+    const ctx = new CallContext(
+      this.peer,
+      method.codec.fullName,
+      method.codec.desc,
+      id,
+      inbound.metadata,
+      deadlineMs === undefined ? undefined : Date.now() + deadlineMs,
+    );
     const call = new ServerCall(id, method, ctx);
     this.calls.set(id, call);
     if (deadlineMs !== undefined) call.deadlineTimer = startTimeout(() => this.expire(call, deadlineMs), deadlineMs, true);
     let arg: Message | AsyncIterable<Message> = request as Message;
     if (streaming) {
-      const input = new RequestStream(this, this.state.requestStreamBufferMessages, this.state.requestStreamIdleTimeoutMs, () => this.expireIdle(call));
+      const input = new RequestStream(this, this.state.requestStreamBufferMessages, this.state.requestStreamIdleTimeoutMs, () =>
+        this.expireIdle(call),
+      );
       call.input = input;
       if (request !== undefined) {
         call.inputOpen = true;
@@ -291,7 +322,10 @@ export class ServerConnection implements FrameHandler, RequestStreamHost {
   /** A request stream's handler waited longer than requestStreamIdleTimeoutMs for a message: the call ends with deadline_exceeded. */
   private expireIdle(call: ServerCall): void {
     if (call.done) return;
-    const error = requestStreamIdleError(this.state.requestStreamIdleTimeoutMs).withContext({ method: call.method.codec.fullName, peer: this.peer });
+    const error = requestStreamIdleError(this.state.requestStreamIdleTimeoutMs).withContext({
+      method: call.method.codec.fullName,
+      peer: this.peer,
+    });
     this.stopCall(call, error);
     this.removeCall(call);
     this.sendError(call.id, error);
@@ -348,7 +382,10 @@ export class ServerConnection implements FrameHandler, RequestStreamHost {
       if (!call.inputOpen) continue;
       call.inputOpen = false;
       (call.input as RequestStream).fail(
-        new RpcError(Code.Unavailable, "the client closed its side of the connection before ending the request stream", [], { method: call.method.codec.fullName, peer: this.peer }),
+        new RpcError(Code.Unavailable, "the client closed its side of the connection before ending the request stream", [], {
+          method: call.method.codec.fullName,
+          peer: this.peer,
+        }),
       );
     }
     this.endIfIdle();
@@ -409,8 +446,16 @@ export class ServerConnection implements FrameHandler, RequestStreamHost {
   private runIntercepted(call: ServerCall, request: Message | AsyncIterable<Message>): void {
     const codec = call.method.codec;
     // Interceptors are installed for protobuf services only (server.ts refuses them for other encodings).
-    const req = createServerRequest(codec.desc.methodKind as ServerRequest["kind"], codec.service as ServiceDefinition, codec.desc as ServerRequest["method"], codec.fullName, this.peer, request, call.ctx as unknown as HandlerContext);
-    let result;
+    const req = createServerRequest(
+      codec.desc.methodKind as ServerRequest["kind"],
+      codec.service as ServiceDefinition,
+      codec.desc as ServerRequest["method"],
+      codec.fullName,
+      this.peer,
+      request,
+      call.ctx as unknown as HandlerContext,
+    );
+    let result: Promise<ServerResponse>;
     try {
       result = (call.method.chain as NonNullable<ServedMethod["chain"]>)(req);
     } catch (e) {
@@ -523,7 +568,12 @@ export class ServerConnection implements FrameHandler, RequestStreamHost {
   private failureOf(reason: unknown): RpcError {
     const error = RpcError.from(reason);
     if (reason instanceof RpcError || error.code !== Code.Unknown || this.state.exposeErrorMessages) return error;
-    return new RpcError(Code.Unknown, "the handler failed; the server does not send its error's message (throw an RpcError to send one)", [], { cause: reason });
+    return new RpcError(
+      Code.Unknown,
+      "the handler failed; the server does not send its error's message (throw an RpcError to send one)",
+      [],
+      { cause: reason },
+    );
   }
 
   /** Ends a failed call on the wire: its error, or a bare Cancel for `cancelled`. */
@@ -538,7 +588,13 @@ export class ServerConnection implements FrameHandler, RequestStreamHost {
   }
 
   /** Writes a response envelope, unless the link has ended. Throws the link's RpcError for a frame over the limit. */
-  private send(id: MessageId, code: ControlCode, target?: WireTarget, body?: MessageInitShape<DescMessage>, trailers?: ReadonlyMap<string, string>): void {
+  private send(
+    id: MessageId,
+    code: ControlCode,
+    target?: WireTarget,
+    body?: MessageInitShape<DescMessage>,
+    trailers?: ReadonlyMap<string, string>,
+  ): void {
     const link = this.link;
     if (link.ended) return;
     this.state.codecs.response.write(link, id, code, target, body, trailers === undefined ? undefined : { metadata: trailers });
@@ -583,7 +639,10 @@ export class ServerConnection implements FrameHandler, RequestStreamHost {
   /** The deadline the client sent has passed: stop the handler and answer `deadline_exceeded`. */
   private expire(call: ServerCall, deadlineMs: number): void {
     if (call.done) return;
-    const error = new RpcError(Code.DeadlineExceeded, `the call's deadline of ${deadlineMs} ms passed`, [], { method: call.method.codec.fullName, peer: this.peer });
+    const error = new RpcError(Code.DeadlineExceeded, `the call's deadline of ${deadlineMs} ms passed`, [], {
+      method: call.method.codec.fullName,
+      peer: this.peer,
+    });
     this.removeCall(call);
     this.stopCall(call, error);
     this.sendFailure(call, error);

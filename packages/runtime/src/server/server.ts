@@ -92,7 +92,8 @@ export interface ServerOptions {
 }
 
 /** The handlers of a service definition: `ServiceImpl` for protobuf, `MessagePackHandlers` for MessagePack. */
-export type HandlersOf<D> = D extends ServiceDefinition<infer S> ? ServiceImpl<S> : D extends MessagePackService<infer M> ? MessagePackHandlers<M> : never;
+export type HandlersOf<D> =
+  D extends ServiceDefinition<infer S> ? ServiceImpl<S> : D extends MessagePackService<infer M> ? MessagePackHandlers<M> : never;
 
 /** Options of {@link Server.listen}. */
 export interface ListenOptions {
@@ -168,7 +169,10 @@ const DEFAULT_REQUEST_STREAM_BUFFER = 256;
  */
 export function createServer(options: ServerOptions = {}): Server {
   checkObject("server options", options);
-  const maxFrameBytes = checkNumber("maxFrameBytes", options.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES, { min: MIN_FRAME_BYTES, max: 2 ** 32 });
+  const maxFrameBytes = checkNumber("maxFrameBytes", options.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES, {
+    min: MIN_FRAME_BYTES,
+    max: 2 ** 32,
+  });
   const maxConcurrentCalls = checkNumber("maxConcurrentCallsPerConnection", options.maxConcurrentCallsPerConnection, 16_384, { min: 1 });
   const maxConnections = checkNumber("maxConnections", options.maxConnections, 10_000, { min: 1 });
   const firstFrameTimeoutMs = checkNumber("firstFrameTimeoutMs", options.firstFrameTimeoutMs, 30_000, { infinity: true });
@@ -176,7 +180,12 @@ export function createServer(options: ServerOptions = {}): Server {
   const idleTimeoutMs = checkNumber("idleTimeoutMs", options.idleTimeoutMs, 0, { infinity: true });
   const tlsHandshakeTimeoutMs = checkNumber("tlsHandshakeTimeoutMs", options.tlsHandshakeTimeoutMs, 10_000, { min: 1, max: 2 ** 31 - 1 });
   const keepAliveMs = checkNumber("keepAliveMs", options.keepAliveMs, -1, { min: 1, max: 2 ** 31 - 1 });
-  const requestStreamBufferMessages = checkNumber("requestStreamBufferMessages", options.requestStreamBufferMessages, DEFAULT_REQUEST_STREAM_BUFFER, { min: 1, max: 2 ** 30 });
+  const requestStreamBufferMessages = checkNumber(
+    "requestStreamBufferMessages",
+    options.requestStreamBufferMessages,
+    DEFAULT_REQUEST_STREAM_BUFFER,
+    { min: 1, max: 2 ** 30 },
+  );
   const requestStreamIdleTimeoutMs = checkNumber("requestStreamIdleTimeoutMs", options.requestStreamIdleTimeoutMs, 0, { infinity: true });
   checkFunction("onHandlerError", options.onHandlerError);
   const exposeErrorMessages = checkBoolean("exposeErrorMessages", options.exposeErrorMessages) ?? false;
@@ -186,7 +195,8 @@ export function createServer(options: ServerOptions = {}): Server {
     throw invalidOption("interceptors", userInterceptors, "an array of interceptor functions");
   }
   const onHandlerError = options.onHandlerError;
-  const interceptors: ServerInterceptor[] = onHandlerError !== undefined ? [reportHandlerErrors(onHandlerError), ...userInterceptors] : [...userInterceptors];
+  const interceptors: ServerInterceptor[] =
+    onHandlerError !== undefined ? [reportHandlerErrors(onHandlerError), ...userInterceptors] : [...userInterceptors];
 
   const registered: { def: AnyServiceDefinition; impl: Record<string, unknown>; partial: boolean }[] = [];
   let state: ServingState | undefined;
@@ -239,30 +249,40 @@ export function createServer(options: ServerOptions = {}): Server {
 
   function register(def: AnyServiceDefinition, impl: Record<string, unknown>, partial: boolean): void {
     if (state !== undefined) throw new Error(`cannot register ${def.service.typeName}: the server is already serving`);
-    if (impl === null || typeof impl !== "object") throw new TypeError(`${def.service.typeName}: the implementation must be an object of handlers`);
+    if (impl === null || typeof impl !== "object")
+      throw new TypeError(`${def.service.typeName}: the implementation must be an object of handlers`);
     const first = registered[0];
-    if (registered.some((r) => r.def.service.typeName === def.service.typeName)) throw new Error(`${def.service.typeName} is already registered`);
+    if (registered.some((r) => r.def.service.typeName === def.service.typeName))
+      throw new Error(`${def.service.typeName} is already registered`);
     if (first !== undefined) {
       const clash = envelopeBindingClash(first.def, def);
       if (clash !== undefined) throw new Error(clash);
     }
     if (isEncoded(def) && userInterceptors.length > 0) {
-      throw new Error(`${def.service.typeName}: interceptors do not apply to ${def.encoding.name} services yet; serve it from a server without interceptors (onHandlerError works)`);
+      throw new Error(
+        `${def.service.typeName}: interceptors do not apply to ${def.encoding.name} services yet; serve it from a server without interceptors (onHandlerError works)`,
+      );
     }
     // Handlers are looked up by the methods' local names, whatever the encoding.
     for (const mb of isEncoded(def) ? def.service.methods : def.binding.methods) {
       const handler = impl[mb.localName];
       if (handler === undefined && !partial) {
-        throw new Error(`${def.service.typeName}: no handler for ${mb.name} (property "${mb.localName}"); implement it or use registerPartial`);
+        throw new Error(
+          `${def.service.typeName}: no handler for ${mb.name} (property "${mb.localName}"); implement it or use registerPartial`,
+        );
       }
       if (handler !== undefined && typeof handler !== "function") {
         throw new Error(`${def.service.typeName}: handler for ${mb.name} is not a function`);
       }
     }
     // Other encodings check their own cases when their codecs are built.
-    const clash = isEncoded(def) ? undefined : findRequestClash([...registered.flatMap((r) => (r.def as ServiceDefinition).binding.methods), ...def.binding.methods]);
+    const clash = isEncoded(def)
+      ? undefined
+      : findRequestClash([...registered.flatMap((r) => (r.def as ServiceDefinition).binding.methods), ...def.binding.methods]);
     if (clash !== undefined) {
-      throw new Error(`${def.service.typeName}: request case "${clash[1].request.path}" of ${clash[1].name} clashes with "${clash[0].request.path}" of ${clash[0].name}`);
+      throw new Error(
+        `${def.service.typeName}: request case "${clash[1].request.path}" of ${clash[1].name} clashes with "${clash[0].request.path}" of ${clash[0].name}`,
+      );
     }
     registered.push({ def, impl, partial });
   }
@@ -279,7 +299,8 @@ export function createServer(options: ServerOptions = {}): Server {
       const handler = h === undefined ? undefined : (h.bind(r.impl) as AnyHandler);
       // Services of other encodings run without interceptors (register() refuses user interceptors for them); their failures go to onHandlerError directly.
       const encoded = isEncoded(codec.service);
-      const chain = handler !== undefined && interceptors.length > 0 && !encoded ? chainServerInterceptors(interceptors, handler) : undefined;
+      const chain =
+        handler !== undefined && interceptors.length > 0 && !encoded ? chainServerInterceptors(interceptors, handler) : undefined;
       routes.set(codec.request, { codec, handler, chain, reportFailures: encoded && onHandlerError !== undefined });
     }
     state = {
@@ -325,7 +346,10 @@ export function createServer(options: ServerOptions = {}): Server {
 
   function accept(socket: Socket): void {
     // Unix socket peers have no address: name them by the socket and a number.
-    const peer = socket.remoteAddress === undefined && address?.path !== undefined ? `unix:${address.path}#${++unixPeers}` : formatAddress(socket.remoteAddress, socket.remotePort);
+    const peer =
+      socket.remoteAddress === undefined && address?.path !== undefined
+        ? `unix:${address.path}#${++unixPeers}`
+        : formatAddress(socket.remoteAddress, socket.remotePort);
     if (state === undefined) {
       socket.destroy();
       return;
@@ -333,14 +357,22 @@ export function createServer(options: ServerOptions = {}): Server {
     if (closing !== undefined) {
       // Accepted after close() began (a node:cluster primary may still hand this worker a connection):
       // shut it down at once, so its client knows that nothing it sent here ran.
-      addConnection(new SocketLink(socket, { peer, maxFrameBytes }))?.shutdown(new RpcError(Code.Unavailable, "server is shutting down"), SHUTDOWN_FLUSH_MS);
+      addConnection(new SocketLink(socket, { peer, maxFrameBytes }))?.shutdown(
+        new RpcError(Code.Unavailable, "server is shutting down"),
+        SHUTDOWN_FLUSH_MS,
+      );
       return;
     }
     if (connections.size >= maxConnections) {
       refused++;
       if (refused === 1 || refused % 1000 === 0) {
         reportConnectionError(
-          new RpcError(Code.ResourceExhausted, `connection refused: ${maxConnections} connections open (maxConnections); ${refused} refused so far`, [], { peer }),
+          new RpcError(
+            Code.ResourceExhausted,
+            `connection refused: ${maxConnections} connections open (maxConnections); ${refused} refused so far`,
+            [],
+            { peer },
+          ),
           peer,
         );
       }
@@ -386,13 +418,17 @@ export function createServer(options: ServerOptions = {}): Server {
           // node:tls keeps why it refused a client certificate apart from the error it reports.
           const rejected = socket.authorizationError;
           const why = rejected !== undefined && rejected !== null ? `client certificate rejected (${String(rejected)})` : err.message;
-          reportConnectionError(new RpcError(Code.Unavailable, `TLS handshake failed: ${why}`, [], { cause: err }), formatAddress(socket.remoteAddress, socket.remotePort));
+          reportConnectionError(
+            new RpcError(Code.Unavailable, `TLS handshake failed: ${why}`, [], { cause: err }),
+            formatAddress(socket.remoteAddress, socket.remotePort),
+          );
           socket.destroy();
         });
       }
       listener = srv;
       const path = listenOptions.path;
-      if (path !== undefined && (typeof path !== "string" || path.length === 0)) return Promise.reject(invalidOption("path", path, "a socket path"));
+      if (path !== undefined && (typeof path !== "string" || path.length === 0))
+        return Promise.reject(invalidOption("path", path, "a socket path"));
       return new Promise<ServerAddress>((resolve, reject) => {
         srv.once("error", reject);
         const where = path !== undefined ? { path } : { host, port: listenOptions.port ?? 0 };
@@ -433,7 +469,10 @@ export function createServer(options: ServerOptions = {}): Server {
         await Promise.race([Promise.all(conns.map((c) => c.drain())), new Promise<void>((r) => (grace = startTimeout(r, graceMs)))]);
         grace?.cancel();
         if (sweeper !== undefined) clearInterval(sweeper);
-        const shutdown = new RpcError(Code.Unavailable, `server shut down; the call did not finish within the grace period of ${graceMs} ms`);
+        const shutdown = new RpcError(
+          Code.Unavailable,
+          `server shut down; the call did not finish within the grace period of ${graceMs} ms`,
+        );
         // Each connection writes out what is queued, then closes; one whose client does not read is destroyed after SHUTDOWN_FLUSH_MS.
         for (const c of connections) c.shutdown(shutdown, SHUTDOWN_FLUSH_MS);
         await closed;

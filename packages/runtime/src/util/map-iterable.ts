@@ -25,5 +25,9 @@ export function mapAsyncIterable<T, U>(source: AsyncIterable<T>, fn: (value: T) 
 
 /** True when `value` can be read with `for await` (it has a Symbol.asyncIterator method). */
 export function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
-  return value !== null && (typeof value === "object" || typeof value === "function") && typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === "function";
+  return (
+    value !== null &&
+    (typeof value === "object" || typeof value === "function") &&
+    typeof (value as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === "function"
+  );
 }

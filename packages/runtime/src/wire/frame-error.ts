@@ -34,5 +34,10 @@ export const OVERSIZE_HEAD_BYTES = 32;
 
 /** The error for a frame of `frameBytes` (prefix included) over `maxFrameBytes`. */
 export function frameTooLarge(frameBytes: number, maxFrameBytes: number, bodyHead?: Uint8Array): FrameError {
-  return new FrameError("frame-too-large", `frame of ${frameBytes} bytes exceeds the limit of ${maxFrameBytes} bytes (maxFrameBytes)`, frameBytes, bodyHead);
+  return new FrameError(
+    "frame-too-large",
+    `frame of ${frameBytes} bytes exceeds the limit of ${maxFrameBytes} bytes (maxFrameBytes)`,
+    frameBytes,
+    bodyHead,
+  );
 }

@@ -21,7 +21,8 @@ function readU32Prefix(bytes: Uint8Array, offset: number, end: number): PrefixRe
   }
   if (end - offset < PREFIX_BYTES) return INCOMPLETE;
   const length =
-    (bytes[offset + 1] as number) * 0x1000000 + (((bytes[offset + 2] as number) << 16) | ((bytes[offset + 3] as number) << 8) | (bytes[offset + 4] as number));
+    (bytes[offset + 1] as number) * 0x1000000 +
+    (((bytes[offset + 2] as number) << 16) | ((bytes[offset + 3] as number) << 8) | (bytes[offset + 4] as number));
   return { kind: "ok", length, prefixBytes: PREFIX_BYTES };
 }
 

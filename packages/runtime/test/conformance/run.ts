@@ -64,7 +64,9 @@ async function runScenarios(factory: ConformanceFactory): Promise<void> {
       process.stdout.write(`  ok    ${scenario.name} (${Date.now() - started} ms)\n`);
     } catch (e) {
       failed++;
-      process.stdout.write(`  FAIL  ${scenario.name}\n        ${String(e instanceof Error ? (e.stack ?? e.message) : e).replace(/\n/g, "\n        ")}\n`);
+      process.stdout.write(
+        `  FAIL  ${scenario.name}\n        ${String(e instanceof Error ? (e.stack ?? e.message) : e).replace(/\n/g, "\n        ")}\n`,
+      );
     }
   }
   process.stdout.write(`${passed} passed, ${failed} failed\n`);

@@ -112,10 +112,18 @@ export const scenarios: readonly Scenario[] = [
       const before = await observed(transport);
       const ac = new AbortController();
       const call = client(transport).sleep({ ms: FOREVER_MS }, { signal: ac.signal });
-      await eventually(() => observed(transport), (o) => o.started > before.started, "the handler never started");
+      await eventually(
+        () => observed(transport),
+        (o) => o.started > before.started,
+        "the handler never started",
+      );
       ac.abort();
       assert.equal((await rpcError(call)).code, Code.Cancelled);
-      await eventually(() => observed(transport), (o) => o.aborted > before.aborted, "the handler's signal did not abort");
+      await eventually(
+        () => observed(transport),
+        (o) => o.aborted > before.aborted,
+        "the handler's signal did not abort",
+      );
       // A stream cancelled mid-way fails the same way.
       const streamAc = new AbortController();
       const err = await rpcError(async () => {
@@ -133,7 +141,11 @@ export const scenarios: readonly Scenario[] = [
       const before = await observed(transport);
       const err = await rpcError(client(transport).sleep({ ms: FOREVER_MS }, { timeoutMs: 200 }));
       assert.equal(err.code, Code.DeadlineExceeded);
-      await eventually(() => observed(transport), (o) => o.aborted > before.aborted, "the handler's signal did not abort");
+      await eventually(
+        () => observed(transport),
+        (o) => o.aborted > before.aborted,
+        "the handler's signal did not abort",
+      );
       const streamErr = await rpcError(async () => {
         for await (const _ of client(transport).count({ count: 1_000_000, delayMs: 5 }, { timeoutMs: 200 })) {
           // consume until the deadline
@@ -147,7 +159,14 @@ export const scenarios: readonly Scenario[] = [
     name: "handler errors: an RpcError's code and message reach the client; a plain Error comes as `unknown` without its message",
     async run({ transport }) {
       const c = client(transport);
-      for (const code of [Code.NotFound, Code.InvalidArgument, Code.PermissionDenied, Code.ResourceExhausted, Code.Internal, Code.Unavailable]) {
+      for (const code of [
+        Code.NotFound,
+        Code.InvalidArgument,
+        Code.PermissionDenied,
+        Code.ResourceExhausted,
+        Code.Internal,
+        Code.Unavailable,
+      ]) {
         const err = await rpcError(c.fail({ code, message: `failed with ${code}` }));
         assert.equal(err.code, code);
         assert.equal(err.rawMessage, `failed with ${code}`);

@@ -44,7 +44,12 @@ function readQuestion(msg: Buffer): { name: string; type: number; end: number } 
     pos++;
     if (len === 0) break;
     if (len > 63 || pos + len > msg.length) return undefined;
-    labels.push(msg.subarray(pos, pos + len).toString("ascii").toLowerCase());
+    labels.push(
+      msg
+        .subarray(pos, pos + len)
+        .toString("ascii")
+        .toLowerCase(),
+    );
     pos += len;
   }
   if (pos + 4 > msg.length) return undefined;
@@ -64,7 +69,9 @@ export async function startDnsServer(): Promise<TestDnsServer> {
     const known = a.has(q.name) || srv.has(q.name);
     if (q.type === TYPE_A) {
       for (const ip of a.get(q.name) ?? []) {
-        answers.push(Buffer.concat([Buffer.from([0xc0, 0x0c]), u16(TYPE_A), u16(1), u32(0), u16(4), Buffer.from(ip.split(".").map(Number))]));
+        answers.push(
+          Buffer.concat([Buffer.from([0xc0, 0x0c]), u16(TYPE_A), u16(1), u32(0), u16(4), Buffer.from(ip.split(".").map(Number))]),
+        );
       }
     } else if (q.type === TYPE_SRV) {
       for (const r of srv.get(q.name) ?? []) {

@@ -1,5 +1,13 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { Code, createServer, RpcError, type Server, type ServerOptions, type ServiceDefinition, type ServiceImpl } from "../../src/index.js";
+import {
+  Code,
+  createServer,
+  RpcError,
+  type Server,
+  type ServerOptions,
+  type ServiceDefinition,
+  type ServiceImpl,
+} from "../../src/index.js";
 import type { EchoService } from "@protosocket/gen/echo/v1/echo_pb.js";
 import { echoDef } from "./services.js";
 

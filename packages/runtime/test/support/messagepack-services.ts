@@ -52,7 +52,7 @@ export interface WaitRequest {
   ms: number;
 }
 export const WaitRequest = mp.struct<WaitRequest>("WaitRequest", { ms: mp.u32 });
-export interface Empty {}
+export type Empty = Record<string, never>;
 export const Empty = mp.struct<Empty>("Empty", {});
 export interface Status {
   code: number;
@@ -66,9 +66,15 @@ export interface FailRequest {
 export const FailRequest = mp.struct<FailRequest>("FailRequest", { code: mp.u32, message: mp.string });
 
 /** Request { request_id, code, body: Option<RequestBody>, metadata: Option<HashMap<String, String>>, deadline_ms: u64 }. */
-export const NotesRequest: mp.EnvelopeSpec = { name: "Request", fields: { request_id: "id", code: "code", body: "body", metadata: "metadata", deadline_ms: "deadline" } };
+export const NotesRequest: mp.EnvelopeSpec = {
+  name: "Request",
+  fields: { request_id: "id", code: "code", body: "body", metadata: "metadata", deadline_ms: "deadline" },
+};
 /** Response { request_id, code, body: Option<ResponseBody>, metadata: Option<HashMap<String, String>> }. */
-export const NotesResponse: mp.EnvelopeSpec = { name: "Response", fields: { request_id: "id", code: "code", body: "body", metadata: "metadata" } };
+export const NotesResponse: mp.EnvelopeSpec = {
+  name: "Response",
+  fields: { request_id: "id", code: "code", body: "body", metadata: "metadata" },
+};
 export const NotesError: mp.ErrorCaseSpec = { schema: Status };
 
 export const NotesService = mp.defineMessagePackService({

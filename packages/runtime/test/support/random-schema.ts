@@ -86,7 +86,20 @@ const SCALAR_TYPES = [
   T.SINT32,
   T.SINT64,
 ];
-const MAP_KEY_TYPES = [T.INT64, T.UINT64, T.INT32, T.FIXED64, T.FIXED32, T.BOOL, T.STRING, T.UINT32, T.SFIXED32, T.SFIXED64, T.SINT32, T.SINT64];
+const MAP_KEY_TYPES = [
+  T.INT64,
+  T.UINT64,
+  T.INT32,
+  T.FIXED64,
+  T.FIXED32,
+  T.BOOL,
+  T.STRING,
+  T.UINT32,
+  T.SFIXED32,
+  T.SFIXED64,
+  T.SINT32,
+  T.SINT64,
+];
 const LONG_TYPES = new Set([T.INT64, T.UINT64, T.FIXED64, T.SFIXED64, T.SINT64]);
 
 /** A plan for one field, drawn by fast-check and turned into a FieldDescriptorProto. */
@@ -123,7 +136,12 @@ const fieldPlan: fc.Arbitrary<FieldPlan> = fc.record({
   withDefault: fc.boolean(),
   mapKey: fc.constantFrom(...MAP_KEY_TYPES),
   mapValue: fc.constantFrom("scalar", "enum", "message"),
-  number: fc.oneof(fc.integer({ min: 1, max: 20 }), fc.integer({ min: 1, max: 2000 }), fc.constant(536870911), fc.integer({ min: 19000, max: 19999 })),
+  number: fc.oneof(
+    fc.integer({ min: 1, max: 20 }),
+    fc.integer({ min: 1, max: 2000 }),
+    fc.constant(536870911),
+    fc.integer({ min: 19000, max: 19999 }),
+  ),
 });
 
 export interface SchemaPlan {
@@ -184,7 +202,10 @@ export function buildFile(plan: SchemaPlan, name = "random.proto"): FileDescript
     });
     if (syntax === "editions" && i === 1) {
       // A closed enum in an editions file (its first value may be anything then).
-      proto.options = { $typeName: "google.protobuf.EnumOptions", features: { $typeName: "google.protobuf.FeatureSet", enumType: FeatureSet_EnumType.CLOSED } } as never;
+      proto.options = {
+        $typeName: "google.protobuf.EnumOptions",
+        features: { $typeName: "google.protobuf.FeatureSet", enumType: FeatureSet_EnumType.CLOSED },
+      } as never;
     }
     return proto;
   });
@@ -206,7 +227,10 @@ export function buildFile(plan: SchemaPlan, name = "random.proto"): FileDescript
         case "scalar":
           field.type = f.scalar;
           if (LONG_TYPES.has(f.scalar) && f.jstype !== 0) {
-            field.options = { $typeName: "google.protobuf.FieldOptions", jstype: f.jstype === 1 ? FieldOptions_JSType.JS_STRING : FieldOptions_JSType.JS_NUMBER } as never;
+            field.options = {
+              $typeName: "google.protobuf.FieldOptions",
+              jstype: f.jstype === 1 ? FieldOptions_JSType.JS_STRING : FieldOptions_JSType.JS_NUMBER,
+            } as never;
           }
           break;
         case "enum": {
@@ -235,7 +259,12 @@ export function buildFile(plan: SchemaPlan, name = "random.proto"): FileDescript
           break;
         case "map": {
           const entryName = `F${fi}Entry`;
-          const value = create(FieldDescriptorProtoSchema, { name: "value", number: 2, jsonName: "value", label: FieldDescriptorProto_Label.OPTIONAL });
+          const value = create(FieldDescriptorProtoSchema, {
+            name: "value",
+            number: 2,
+            jsonName: "value",
+            label: FieldDescriptorProto_Label.OPTIONAL,
+          });
           if (f.mapValue === "scalar") value.type = f.scalar;
           else if (f.mapValue === "enum") {
             // Map values of closed enums are legal; keep to the open ones for proto3.
@@ -248,7 +277,13 @@ export function buildFile(plan: SchemaPlan, name = "random.proto"): FileDescript
           const entry = create(DescriptorProtoSchema, {
             name: entryName,
             field: [
-              create(FieldDescriptorProtoSchema, { name: "key", number: 1, jsonName: "key", label: FieldDescriptorProto_Label.OPTIONAL, type: f.mapKey }),
+              create(FieldDescriptorProtoSchema, {
+                name: "key",
+                number: 1,
+                jsonName: "key",
+                label: FieldDescriptorProto_Label.OPTIONAL,
+                type: f.mapKey,
+              }),
               value,
             ],
             options: { mapEntry: true },
@@ -264,7 +299,12 @@ export function buildFile(plan: SchemaPlan, name = "random.proto"): FileDescript
         }
       }
       if (syntax === "proto3" && field.type === T.ENUM && field.typeName === `.${pkg}.E1`) field.typeName = `.${pkg}.E0`;
-      field.label = label === "repeated" ? FieldDescriptorProto_Label.REPEATED : label === "required" ? FieldDescriptorProto_Label.REQUIRED : FieldDescriptorProto_Label.OPTIONAL;
+      field.label =
+        label === "repeated"
+          ? FieldDescriptorProto_Label.REPEATED
+          : label === "required"
+            ? FieldDescriptorProto_Label.REQUIRED
+            : FieldDescriptorProto_Label.OPTIONAL;
       if (label === "required" && syntax === "editions") {
         field.label = FieldDescriptorProto_Label.OPTIONAL;
         mergeFeatures(field, { fieldPresence: FeatureSet_FieldPresence.LEGACY_REQUIRED });
@@ -273,8 +313,10 @@ export function buildFile(plan: SchemaPlan, name = "random.proto"): FileDescript
       if (field.type === T.GROUP && label === "optional3") label = "single";
       if (label === "repeated" && isScalarLike && field.type !== T.STRING && field.type !== T.BYTES) {
         if (f.packed === 1) field.options = { ...(field.options ?? { $typeName: "google.protobuf.FieldOptions" }), packed: true } as never;
-        if (f.packed === 2 && syntax !== "editions") field.options = { ...(field.options ?? { $typeName: "google.protobuf.FieldOptions" }), packed: false } as never;
-        if (f.packed === 2 && syntax === "editions") mergeFeatures(field, { repeatedFieldEncoding: FeatureSet_RepeatedFieldEncoding.EXPANDED });
+        if (f.packed === 2 && syntax !== "editions")
+          field.options = { ...(field.options ?? { $typeName: "google.protobuf.FieldOptions" }), packed: false } as never;
+        if (f.packed === 2 && syntax === "editions")
+          mergeFeatures(field, { repeatedFieldEncoding: FeatureSet_RepeatedFieldEncoding.EXPANDED });
       }
       if (syntax === "editions" && label === "single" && isScalarLike && f.presence !== 0) {
         const closedEnum = field.type === T.ENUM && field.typeName === `.${pkg}.E1`;
@@ -324,7 +366,7 @@ export function buildFile(plan: SchemaPlan, name = "random.proto"): FileDescript
 
 function mergeFeatures(field: FieldDescriptorProto, features: Record<string, unknown>): void {
   const options = (field.options ?? { $typeName: "google.protobuf.FieldOptions" }) as unknown as Record<string, unknown>;
-  options["features"] = { $typeName: "google.protobuf.FeatureSet", ...((options["features"] as object | undefined) ?? {}), ...features };
+  options.features = { $typeName: "google.protobuf.FeatureSet", ...((options.features as object | undefined) ?? {}), ...features };
   field.options = options as never;
 }
 
@@ -334,7 +376,7 @@ function reorderSyntheticOneofs(msg: DescriptorProto): void {
   const remap = new Map(order.map((old, i) => [old, i]));
   msg.oneofDecl = order.map((i) => msg.oneofDecl[i]) as DescriptorProto["oneofDecl"];
   for (const f of msg.field) {
-    if (f.oneofIndex !== undefined && Object.prototype.hasOwnProperty.call(f, "oneofIndex")) f.oneofIndex = remap.get(f.oneofIndex) as number;
+    if (f.oneofIndex !== undefined && Object.hasOwn(f, "oneofIndex")) f.oneofIndex = remap.get(f.oneofIndex) as number;
   }
 }
 
@@ -359,9 +401,25 @@ export function buildSchema(plan: SchemaPlan): DescMessage[] | undefined {
 
 const INT32 = fc.oneof(fc.constant(0), fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), fc.integer({ min: -200, max: 200 }));
 const UINT32 = fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 2 ** 32 - 1 }), fc.integer({ min: 0, max: 300 }));
-const INT64 = fc.oneof(fc.constant(0n), fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }), fc.bigInt({ min: -300n, max: 300n }), fc.bigInt({ min: -(2n ** 54n), max: 2n ** 54n }));
-const UINT64 = fc.oneof(fc.constant(0n), fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), fc.bigInt({ min: 0n, max: 300n }), fc.bigInt({ min: 2n ** 52n, max: 2n ** 54n }));
-const STRING = fc.oneof(fc.constant(""), fc.string({ maxLength: 12 }), fc.string({ unit: "grapheme", maxLength: 40 }), fc.string({ unit: "binary", maxLength: 90 }), fc.string({ minLength: 60, maxLength: 200 }));
+const INT64 = fc.oneof(
+  fc.constant(0n),
+  fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
+  fc.bigInt({ min: -300n, max: 300n }),
+  fc.bigInt({ min: -(2n ** 54n), max: 2n ** 54n }),
+);
+const UINT64 = fc.oneof(
+  fc.constant(0n),
+  fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+  fc.bigInt({ min: 0n, max: 300n }),
+  fc.bigInt({ min: 2n ** 52n, max: 2n ** 54n }),
+);
+const STRING = fc.oneof(
+  fc.constant(""),
+  fc.string({ maxLength: 12 }),
+  fc.string({ unit: "grapheme", maxLength: 40 }),
+  fc.string({ unit: "binary", maxLength: 90 }),
+  fc.string({ minLength: 60, maxLength: 200 }),
+);
 const BYTES = fc.oneof(fc.constant(new Uint8Array(0)), fc.uint8Array({ maxLength: 20 }), fc.uint8Array({ minLength: 120, maxLength: 300 }));
 const DOUBLE = fc.oneof(fc.constant(0), fc.constant(-0), fc.double(), fc.constantFrom(NaN, Infinity, -Infinity, 1.5));
 const FLOAT = fc.oneof(fc.constant(0), fc.constant(-0), fc.float(), fc.constantFrom(NaN, Infinity, -Infinity, 3.25));
@@ -453,7 +511,12 @@ function isWrapperName(name: string): boolean {
 function unknownArb(desc: DescMessage): fc.Arbitrary<{ no: number; wireType: number; data: Uint8Array }[]> {
   const used = new Set(desc.fields.map((f) => f.number));
   const record = fc
-    .tuple(fc.integer({ min: 1, max: 3000 }), fc.constantFrom(0, 1, 2, 5), fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), fc.uint8Array({ maxLength: 10 }))
+    .tuple(
+      fc.integer({ min: 1, max: 3000 }),
+      fc.constantFrom(0, 1, 2, 5),
+      fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+      fc.uint8Array({ maxLength: 10 }),
+    )
     .filter(([no]) => !used.has(no))
     .map(([no, wireType, n, bytes]) => {
       const w = new BinaryWriter();
@@ -538,10 +601,13 @@ function makeInitArb(desc: DescMessage, depth: number): fc.Arbitrary<Record<stri
     if (arb === undefined) continue;
     parts[field.localName] = arb;
     // Required fields are mostly set (toBinary refuses a message without them).
-    if (field.presence === FeatureSet_FieldPresence.LEGACY_REQUIRED) parts[field.localName] = fc.oneof({ weight: 9, arbitrary: arb }, { weight: 1, arbitrary: fc.constant(undefined) });
+    if (field.presence === FeatureSet_FieldPresence.LEGACY_REQUIRED)
+      parts[field.localName] = fc.oneof({ weight: 9, arbitrary: arb }, { weight: 1, arbitrary: fc.constant(undefined) });
     else optional.push(field.localName);
   }
-  return fc.record(parts, { requiredKeys: Object.keys(parts).filter((k) => !optional.includes(k)) }) as fc.Arbitrary<Record<string, unknown>>;
+  return fc.record(parts, { requiredKeys: Object.keys(parts).filter((k) => !optional.includes(k)) }) as fc.Arbitrary<
+    Record<string, unknown>
+  >;
 }
 
 // ---------------------------------------------------------------------------
@@ -574,7 +640,12 @@ function varint(w: BinaryWriter, value: bigint, padded: number): void {
   w.raw(new Uint8Array(bytes));
 }
 
-const varintValue = fc.oneof(fc.bigInt({ min: 0n, max: 300n }), fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), fc.bigInt({ min: -(2n ** 31n), max: -1n }), fc.constantFrom(0n, 1n, 2n ** 32n - 1n, 2n ** 31n, 2n ** 63n));
+const varintValue = fc.oneof(
+  fc.bigInt({ min: 0n, max: 300n }),
+  fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+  fc.bigInt({ min: -(2n ** 31n), max: -1n }),
+  fc.constantFrom(0n, 1n, 2n ** 32n - 1n, 2n ** 31n, 2n ** 63n),
+);
 const padding = fc.oneof({ weight: 5, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: 4 }) });
 const utf8ish = fc.oneof(
   fc.string({ unit: "grapheme", maxLength: 20 }).map((s) => new TextEncoder().encode(s)),
@@ -582,10 +653,19 @@ const utf8ish = fc.oneof(
   fc.constantFrom(new Uint8Array([0xef, 0xbb, 0xbf, 0x41]), new Uint8Array([0xc3]), new Uint8Array([0xed, 0xa0, 0x80])),
 );
 
-function valueFor(type: ScalarType | "enum", wireType: number, depth: number, message?: DescMessage): fc.Arbitrary<(w: BinaryWriter) => void> {
+function valueFor(
+  type: ScalarType | "enum",
+  wireType: number,
+  depth: number,
+  message?: DescMessage,
+): fc.Arbitrary<(w: BinaryWriter) => void> {
   switch (wireType) {
     case 0:
-      return fc.tuple(varintValue, padding).map(([v, p]) => (w: BinaryWriter) => varint(w, v, p));
+      return fc.tuple(varintValue, padding).map(
+        ([v, p]) =>
+          (w: BinaryWriter) =>
+            varint(w, v, p),
+      );
     case 1:
       return fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }).map((v) => (w: BinaryWriter) => void w.fixed64(v));
     case 5:
@@ -617,10 +697,12 @@ function expectedWireType(type: ScalarType): number {
 
 function knownRecord(field: DescField, depth: number): fc.Arbitrary<(w: BinaryWriter) => void> {
   const no = field.number;
-  const wrongWireType = fc.constantFrom(0, 1, 2, 5).chain((wt) => valueFor(ScalarType.BYTES, wt, depth).map((v) => (w: BinaryWriter) => {
-    w.tag(no, wt);
-    v(w);
-  }));
+  const wrongWireType = fc.constantFrom(0, 1, 2, 5).chain((wt) =>
+    valueFor(ScalarType.BYTES, wt, depth).map((v) => (w: BinaryWriter) => {
+      w.tag(no, wt);
+      v(w);
+    }),
+  );
   let right: fc.Arbitrary<(w: BinaryWriter) => void>;
   switch (field.fieldKind) {
     case "scalar":

@@ -28,7 +28,11 @@ function wrap(socket: Socket, decodeAs: "request" | "response", def: ServiceDefi
   let waiters: { n: number; resolve: () => void }[] = [];
   socket.on("data", (chunk) => {
     decoder.push(chunk, (body) => received.push(codec.decode(body)));
-    waiters = waiters.filter((w) => (received.length >= w.n ? (w.resolve(), false) : true));
+    waiters = waiters.filter((w) => {
+      if (received.length < w.n) return true;
+      w.resolve();
+      return false;
+    });
   });
   socket.on("error", () => {});
   const closed = new Promise<void>((resolve) => socket.once("close", () => resolve()));
@@ -49,7 +53,10 @@ export async function rawClient(port: number, def: ServiceDefinition): Promise<R
 }
 
 /** Starts a raw TCP server; `onPeer` gets each connection. */
-export async function rawServer(def: ServiceDefinition, onPeer: (peer: RawPeer) => void): Promise<{ port: number; server: NetServer; close(): Promise<void> }> {
+export async function rawServer(
+  def: ServiceDefinition,
+  onPeer: (peer: RawPeer) => void,
+): Promise<{ port: number; server: NetServer; close(): Promise<void> }> {
   const sockets = new Set<Socket>();
   const server = createServer((socket) => {
     sockets.add(socket);

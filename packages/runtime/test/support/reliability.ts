@@ -10,7 +10,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
-import { Code, createServer, RpcError, type Server, type ServerOptions, type ServiceImpl } from "../../src/index.js";
+import { type Code, createServer, RpcError, type Server, type ServerOptions, type ServiceImpl } from "../../src/index.js";
 import type { EchoService } from "@protosocket/gen/echo/v1/echo_pb.js";
 import { echoDef } from "./services.js";
 
@@ -58,7 +58,10 @@ export function createProbe(): HandlerProbe {
     total,
     of(peer) {
       let c = byPeer.get(peer);
-      if (c === undefined) byPeer.set(peer, (c = counts()));
+      if (c === undefined) {
+        c = counts();
+        byPeer.set(peer, c);
+      }
       return c;
     },
     running(peer) {
@@ -204,7 +207,10 @@ export function memory(): MemorySample {
 }
 
 /** Samples memory (and an optional gauge) every `everyMs` and keeps the peaks. */
-export function sampleMemory(everyMs = 50, gauge?: () => number): { readonly peak: MemorySample & { gauge: number }; stop(): MemorySample & { gauge: number } } {
+export function sampleMemory(
+  everyMs = 50,
+  gauge?: () => number,
+): { readonly peak: MemorySample & { gauge: number }; stop(): MemorySample & { gauge: number } } {
   const peak = { ...memory(), gauge: gauge?.() ?? 0 };
   const take = () => {
     const m = memory();
@@ -319,9 +325,15 @@ export function startChild(script: string, args: string[] = [], env: NodeJS.Proc
   proc.stderr?.on("data", (d: Buffer) => (err += d.toString()));
   createInterface({ input: proc.stdout! }).on("line", (line) => {
     lines.push(line);
-    waiters = waiters.filter((w) => (w.pattern.test(line) ? (w.resolve(line), false) : true));
+    waiters = waiters.filter((w) => {
+      if (!w.pattern.test(line)) return true;
+      w.resolve(line);
+      return false;
+    });
   });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once("exit", (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.once("exit", (code, signal) => resolve({ code, signal })),
+  );
   return {
     process: proc,
     lines,
@@ -331,7 +343,10 @@ export function startChild(script: string, args: string[] = [], env: NodeJS.Proc
       const seen = lines.find((l) => pattern.test(l));
       if (seen !== undefined) return Promise.resolve(seen);
       return new Promise<string>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`child ${script} printed no line matching ${pattern} within ${timeoutMs} ms; stderr: ${err}`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`child ${script} printed no line matching ${pattern} within ${timeoutMs} ms; stderr: ${err}`)),
+          timeoutMs,
+        );
         void exited.then(({ code, signal }) => {
           clearTimeout(timer);
           reject(new Error(`child ${script} exited (code ${code}, signal ${signal}) before printing ${pattern}; stderr: ${err}`));

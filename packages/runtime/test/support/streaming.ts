@@ -5,7 +5,15 @@
  */
 import { createRegistry } from "@bufbuild/protobuf";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Code, createServer, RpcError, type HandlerContext, type Server, type ServerOptions, type ServiceImpl } from "../../src/index.js";
+import {
+  type Code,
+  createServer,
+  RpcError,
+  type HandlerContext,
+  type Server,
+  type ServerOptions,
+  type ServiceImpl,
+} from "../../src/index.js";
 import { serviceFromRegistry } from "../../src/protocol.js";
 import { file_streaming_v1_streaming, StreamingService, type ChatMessage, type Chunk } from "@protosocket/gen/streaming/v1/streaming_pb.js";
 

@@ -22,11 +22,22 @@ export interface TallyServer {
 }
 
 /** Starts a tally server in this process on `host` (port 0 unless given), or on a unix socket `path`. */
-export async function startTally(name: string, listen: { host?: string; port?: number; path?: string } = {}, options: ServerOptions = {}): Promise<TallyServer> {
+export async function startTally(
+  name: string,
+  listen: { host?: string; port?: number; path?: string } = {},
+  options: ServerOptions = {},
+): Promise<TallyServer> {
   const server = createServer(options);
   server.register(TallyServiceDefinition, createTallyHandlers(name));
-  const address = await server.listen(listen.path !== undefined ? { path: listen.path } : { host: listen.host ?? "127.0.0.1", port: listen.port ?? 0 });
-  return { name, server, port: address.port, target: address.path !== undefined ? `unix://${address.path}` : `${address.host}:${address.port}` };
+  const address = await server.listen(
+    listen.path !== undefined ? { path: listen.path } : { host: listen.host ?? "127.0.0.1", port: listen.port ?? 0 },
+  );
+  return {
+    name,
+    server,
+    port: address.port,
+    target: address.path !== undefined ? `unix://${address.path}` : `${address.host}:${address.port}`,
+  };
 }
 
 /** A tally client on any transport. */
@@ -50,7 +61,10 @@ const SERVER_SCRIPT = fileURLToPath(new URL("../../../../examples/cluster/dist/s
 const CLUSTER_SCRIPT = fileURLToPath(new URL("../../../../examples/cluster/dist/cluster.js", import.meta.url));
 
 /** Runs `node <script> …args` and resolves once it prints its LISTENING line. */
-function startListening(script: string, args: string[]): Promise<{ child: ChildProcess; where: string; lines: string[]; exited: Promise<void>; stderr: () => string }> {
+function startListening(
+  script: string,
+  args: string[],
+): Promise<{ child: ChildProcess; where: string; lines: string[]; exited: Promise<void>; stderr: () => string }> {
   const child = spawn(process.execPath, [script, ...args], { stdio: ["ignore", "pipe", "pipe"] });
   const lines: string[] = [];
   let err = "";
@@ -73,10 +87,17 @@ function startListening(script: string, args: string[]): Promise<{ child: ChildP
 }
 
 /** Starts a tally server process named `name` on host:port (port 0 picks one), or on a unix socket `path`. */
-export async function startTallyProcess(name: string, where: { host?: string; port?: number; path?: string; graceMs?: number } = {}): Promise<TallyProcess> {
+export async function startTallyProcess(
+  name: string,
+  where: { host?: string; port?: number; path?: string; graceMs?: number } = {},
+): Promise<TallyProcess> {
   const host = where.host ?? "127.0.0.1";
   const listen = where.path !== undefined ? ["--path", where.path] : ["--host", host, "--port", String(where.port ?? 0)];
-  const { child, where: at, exited } = await startListening(SERVER_SCRIPT, ["--name", name, ...listen, "--grace-ms", String(where.graceMs ?? 10_000)]);
+  const {
+    child,
+    where: at,
+    exited,
+  } = await startListening(SERVER_SCRIPT, ["--name", name, ...listen, "--grace-ms", String(where.graceMs ?? 10_000)]);
   const boundPort = where.path !== undefined ? 0 : Number(at.slice(at.lastIndexOf(":") + 1));
   return {
     name,
@@ -119,7 +140,14 @@ export interface TallyCluster {
 }
 
 export async function startTallyCluster(workers: number, graceMs = 10_000): Promise<TallyCluster> {
-  const { child, where, lines, exited, stderr } = await startListening(CLUSTER_SCRIPT, ["--workers", String(workers), "--port", "0", "--grace-ms", String(graceMs)]);
+  const { child, where, lines, exited, stderr } = await startListening(CLUSTER_SCRIPT, [
+    "--workers",
+    String(workers),
+    "--port",
+    "0",
+    "--grace-ms",
+    String(graceMs),
+  ]);
   let restarts = 0;
   return {
     process: child,
@@ -164,7 +192,10 @@ export async function stopAllLoads(): Promise<void> {
  * server. A loop whose call failed yields to the event loop before the next
  * one, so calls that fail at once cannot starve timers.
  */
-export function runLoad(concurrency: number, call: (n: number) => Promise<{ server: string }>): { counts: LoadCounts; stop(): Promise<void> } {
+export function runLoad(
+  concurrency: number,
+  call: (n: number) => Promise<{ server: string }>,
+): { counts: LoadCounts; stop(): Promise<void> } {
   const counts: LoadCounts = { perServer: new Map(), failures: [], ok: 0, failed: 0 };
   let running = true;
   let n = 0;
