@@ -1,12 +1,4 @@
-import type {
-  DescMessage,
-  DescMethodBiDiStreaming,
-  DescMethodClientStreaming,
-  DescMethodServerStreaming,
-  DescMethodUnary,
-  Message,
-  MessageInitShape,
-} from "@bufbuild/protobuf";
+import type { DescMessage, Message, MessageInitShape } from "@bufbuild/protobuf";
 import type { FrameHandler, FrameLink } from "../conn/frame-link.js";
 import { ControlCode } from "../envelope/control-code.js";
 import type { EnvelopeContext } from "../envelope/envelope-wire.js";
@@ -20,7 +12,8 @@ import { isAsyncIterable } from "../util/map-iterable.js";
 import { BidiStreamCall } from "./bidi-stream-call.js";
 import { checkCallOptions, type CallOptions } from "./call-options.js";
 import { ClientStreamCall } from "./client-stream-call.js";
-import { InterceptorChain, type Interceptor } from "./interceptor.js";
+import { InterceptedTransport } from "./intercepted-transport.js";
+import type { Interceptor } from "./interceptor.js";
 import { markNotRun } from "./not-run.js";
 import type { CallHost, PendingCall } from "./pending-call.js";
 import { ServerStreamCall } from "./server-stream-call.js";
@@ -55,14 +48,13 @@ const PAUSED_PROBE_MS = 400;
  * call, and fails every call in flight when the link closes. Works over any
  * {@link FrameLink} (a socket, or memory).
  */
-export class ClientConnection implements Transport, FrameHandler, CallHost {
+export class ClientConnection extends InterceptedTransport implements Transport, FrameHandler, CallHost {
   readonly closed: Promise<RpcError>;
   private readonly link: FrameLink;
   private readonly streamBufferMessages: number;
   private readonly calls = new Map<number, PendingCall>();
   /** Request-streaming calls waiting for their first message: no id, nothing sent yet. */
   private readonly starting = new Set<PendingCall>();
-  private readonly chain: InterceptorChain | undefined;
   private resolveClosed!: (error: RpcError) => void;
   private lastId = 0;
   private closeError: RpcError | undefined;
@@ -83,20 +75,12 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
    * @param options the stream buffer size and interceptors.
    */
   constructor(link: FrameLink, options: ClientConnectionOptions) {
+    super();
     this.link = link;
     this.streamBufferMessages = options.streamBufferMessages;
     this.onServerDraining = options.onServerDraining;
     this.closed = new Promise<RpcError>((resolve) => (this.resolveClosed = resolve));
-    const interceptors = options.interceptors ?? [];
-    if (interceptors.length > 0) {
-      this.chain = new InterceptorChain(interceptors, {
-        target: link.peer,
-        unary: (def, method, input, callOptions) => this.unaryCall(def, method, input, callOptions),
-        stream: (def, method, input, callOptions) => this.streamCall(def, method, input, callOptions),
-        clientStream: (def, method, input, callOptions) => this.clientStreamCall(def, method, input, callOptions),
-        bidiStream: (def, method, input, callOptions) => this.bidiStreamCall(def, method, input, callOptions),
-      });
-    }
+    this.installInterceptors(options.interceptors ?? [], link.peer);
     link.start(this);
   }
 
@@ -135,45 +119,11 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
     return this.drainingFrom !== Number.POSITIVE_INFINITY;
   }
 
-  unary(def: AnyServiceDefinition, method: DescMethodUnary, input: unknown, options?: CallOptions): Promise<never> {
-    return (
-      this.chain !== undefined ? this.chain.unary(def, method, input, options) : this.unaryCall(def, method, input, options)
-    ) as Promise<never>;
-  }
-
-  stream(def: AnyServiceDefinition, method: DescMethodServerStreaming, input: unknown, options?: CallOptions): AsyncIterable<never> {
-    return (
-      this.chain !== undefined ? this.chain.stream(def, method, input, options) : this.streamCall(def, method, input, options)
-    ) as AsyncIterable<never>;
-  }
-
-  clientStream(
-    def: AnyServiceDefinition,
-    method: DescMethodClientStreaming,
-    input: AsyncIterable<unknown>,
-    options?: CallOptions,
-  ): Promise<never> {
-    return (
-      this.chain !== undefined ? this.chain.clientStream(def, method, input, options) : this.clientStreamCall(def, method, input, options)
-    ) as Promise<never>;
-  }
-
-  bidiStream(
-    def: AnyServiceDefinition,
-    method: DescMethodBiDiStreaming,
-    input: AsyncIterable<unknown>,
-    options?: CallOptions,
-  ): AsyncIterable<never> {
-    return (
-      this.chain !== undefined ? this.chain.bidiStream(def, method, input, options) : this.bidiStreamCall(def, method, input, options)
-    ) as AsyncIterable<never>;
-  }
-
   close(error?: RpcError): void {
     this.link.close(error ?? new RpcError(Code.Cancelled, "transport closed by the client", [], { peer: this.link.peer }));
   }
 
-  private unaryCall(def: AnyServiceDefinition, method: RpcMethod, input: unknown, options: CallOptions | undefined): Promise<Message> {
+  protected unaryCall(def: AnyServiceDefinition, method: RpcMethod, input: unknown, options: CallOptions | undefined): Promise<Message> {
     let codecs: EnvelopeCodecs;
     let mc: MethodCodec;
     try {
@@ -191,7 +141,7 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
     });
   }
 
-  private streamCall(
+  protected streamCall(
     def: AnyServiceDefinition,
     method: RpcMethod,
     input: unknown,
@@ -213,7 +163,7 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
     };
   }
 
-  private clientStreamCall(
+  protected clientStreamCall(
     def: AnyServiceDefinition,
     method: RpcMethod,
     input: AsyncIterable<unknown>,
@@ -234,7 +184,7 @@ export class ClientConnection implements Transport, FrameHandler, CallHost {
     });
   }
 
-  private bidiStreamCall(
+  protected bidiStreamCall(
     def: AnyServiceDefinition,
     method: RpcMethod,
     input: AsyncIterable<unknown>,

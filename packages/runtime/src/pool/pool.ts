@@ -1,14 +1,7 @@
-import type {
-  DescMethod,
-  DescMethodBiDiStreaming,
-  DescMethodClientStreaming,
-  DescMethodServerStreaming,
-  DescMethodUnary,
-  Message,
-} from "@bufbuild/protobuf";
+import type { DescMethod, DescMethodClientStreaming, DescMethodUnary, Message } from "@bufbuild/protobuf";
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { checkCallOptions, type CallOptions } from "../client/call-options.js";
-import { InterceptorChain } from "../client/interceptor.js";
+import { InterceptedTransport } from "../client/intercepted-transport.js";
 import { neverRan } from "../client/not-run.js";
 import { Code, RpcError } from "../errors.js";
 import type { ServiceDefinition } from "../service/service-definition.js";
@@ -41,7 +34,7 @@ function isIdempotent(method: DescMethod): boolean {
 }
 
 /** The pool of {@link createPool}. */
-export class Pool implements PoolTransport, AddressHooks, StreamHost {
+export class Pool extends InterceptedTransport implements PoolTransport, AddressHooks, StreamHost {
   readonly target: string;
   readonly closed: Promise<RpcError>;
   readonly random: () => number;
@@ -53,7 +46,6 @@ export class Pool implements PoolTransport, AddressHooks, StreamHost {
   private dirty = true;
   private readonly waiters = new Set<Waiter>();
   private readonly listeners = new Set<(event: PoolEvent) => void>();
-  private readonly chain: InterceptorChain | undefined;
   private readonly budget: RetryBudget;
   private resolveClosed!: (error: RpcError) => void;
   private closeError: RpcError | undefined;
@@ -75,57 +67,16 @@ export class Pool implements PoolTransport, AddressHooks, StreamHost {
     readonly settings: PoolSettings,
     random: () => number = Math.random,
   ) {
+    super();
     this.target = resolver.name;
     this.random = random;
     this.budget = new RetryBudget(settings.retry);
     this.closed = new Promise<RpcError>((resolve) => (this.resolveClosed = resolve));
     if (settings.onEvent !== undefined) this.listeners.add(settings.onEvent);
-    if (settings.interceptors.length > 0) {
-      this.chain = new InterceptorChain(settings.interceptors, {
-        target: this.target,
-        unary: (def, method, input, options) => this.unaryCall(def, method, input, options),
-        stream: (def, method, input, options) => this.streamCall(def, method, input, options),
-        clientStream: (def, method, input, options) => this.clientStreamCall(def, method, input, options),
-        bidiStream: (def, method, input, options) => this.bidiStreamCall(def, method, input, options),
-      });
-    }
+    this.installInterceptors(settings.interceptors, this.target);
   }
 
   // ---- Transport -------------------------------------------------------------------
-
-  unary(def: ServiceDefinition, method: DescMethodUnary, input: unknown, options?: CallOptions): Promise<never> {
-    return (
-      this.chain !== undefined ? this.chain.unary(def, method, input, options) : this.unaryCall(def, method, input, options)
-    ) as Promise<never>;
-  }
-
-  stream(def: ServiceDefinition, method: DescMethodServerStreaming, input: unknown, options?: CallOptions): AsyncIterable<never> {
-    return (
-      this.chain !== undefined ? this.chain.stream(def, method, input, options) : this.streamCall(def, method, input, options)
-    ) as AsyncIterable<never>;
-  }
-
-  clientStream(
-    def: ServiceDefinition,
-    method: DescMethodClientStreaming,
-    input: AsyncIterable<unknown>,
-    options?: CallOptions,
-  ): Promise<never> {
-    return (
-      this.chain !== undefined ? this.chain.clientStream(def, method, input, options) : this.clientStreamCall(def, method, input, options)
-    ) as Promise<never>;
-  }
-
-  bidiStream(
-    def: ServiceDefinition,
-    method: DescMethodBiDiStreaming,
-    input: AsyncIterable<unknown>,
-    options?: CallOptions,
-  ): AsyncIterable<never> {
-    return (
-      this.chain !== undefined ? this.chain.bidiStream(def, method, input, options) : this.bidiStreamCall(def, method, input, options)
-    ) as AsyncIterable<never>;
-  }
 
   close(): void {
     if (this.closeError !== undefined) return;
@@ -190,7 +141,7 @@ export class Pool implements PoolTransport, AddressHooks, StreamHost {
     return new RpcError(Code.Unavailable, "pool is closed", [], { peer: this.target });
   }
 
-  private unaryCall(def: ServiceDefinition, method: DescMethod, input: unknown, options: CallOptions | undefined): Promise<Message> {
+  protected unaryCall(def: ServiceDefinition, method: DescMethod, input: unknown, options: CallOptions | undefined): Promise<Message> {
     if (this.closeError !== undefined) return Promise.reject(this.closedError());
     try {
       checkCallOptions(options);
@@ -247,7 +198,12 @@ export class Pool implements PoolTransport, AddressHooks, StreamHost {
     }
   }
 
-  private streamCall(def: ServiceDefinition, method: DescMethod, input: unknown, options: CallOptions | undefined): AsyncIterable<Message> {
+  protected streamCall(
+    def: ServiceDefinition,
+    method: DescMethod,
+    input: unknown,
+    options: CallOptions | undefined,
+  ): AsyncIterable<Message> {
     return { [Symbol.asyncIterator]: () => new PoolStream(this, def, method, input, options) };
   }
 
@@ -255,7 +211,7 @@ export class Pool implements PoolTransport, AddressHooks, StreamHost {
    * A client-streaming call: waits for a connection like a unary call, then
    * runs there. Never retried: its requests are read once, as they are sent.
    */
-  private async clientStreamCall(
+  protected async clientStreamCall(
     def: ServiceDefinition,
     method: DescMethod,
     input: AsyncIterable<unknown>,
@@ -277,7 +233,7 @@ export class Pool implements PoolTransport, AddressHooks, StreamHost {
     }
   }
 
-  private bidiStreamCall(
+  protected bidiStreamCall(
     def: ServiceDefinition,
     method: DescMethod,
     input: AsyncIterable<unknown>,
