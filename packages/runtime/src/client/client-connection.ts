@@ -123,10 +123,31 @@ export class ClientConnection extends InterceptedTransport implements Transport,
     this.link.close(error ?? new RpcError(Code.Cancelled, "transport closed by the client", [], { peer: this.link.peer }));
   }
 
+  /**
+   * What every call checks before it starts: its options, its service's
+   * codecs on this connection, its method and kind, and for a request
+   * stream that its requests can be read. Throws `invalid_argument`.
+   * (unaryCall does the same inline.)
+   */
+  private prepare(
+    def: AnyServiceDefinition,
+    method: RpcMethod,
+    kind: RpcMethod["methodKind"],
+    options: CallOptions | undefined,
+    input?: unknown,
+  ): { codecs: EnvelopeCodecs; mc: MethodCodec } {
+    checkCallOptions(options);
+    const codecs = this.codecsFor(def);
+    const mc = this.methodOf(codecs, def, method, kind);
+    if (kind === "client_streaming" || kind === "bidi_streaming") this.checkRequests(mc, input);
+    return { codecs, mc };
+  }
+
   protected unaryCall(def: AnyServiceDefinition, method: RpcMethod, input: unknown, options: CallOptions | undefined): Promise<Message> {
     let codecs: EnvelopeCodecs;
     let mc: MethodCodec;
     try {
+      // prepare() inlined: the unary path is the hot one, and skips its result object.
       checkCallOptions(options);
       codecs = this.codecsFor(def);
       mc = this.methodOf(codecs, def, method, "unary");
@@ -152,9 +173,7 @@ export class ClientConnection extends InterceptedTransport implements Transport,
         let codecs: EnvelopeCodecs;
         let mc: MethodCodec;
         try {
-          checkCallOptions(options);
-          codecs = this.codecsFor(def);
-          mc = this.methodOf(codecs, def, method, "server_streaming");
+          ({ codecs, mc } = this.prepare(def, method, "server_streaming", options));
         } catch (e) {
           return { next: () => Promise.reject(e) };
         }
@@ -172,10 +191,7 @@ export class ClientConnection extends InterceptedTransport implements Transport,
     let codecs: EnvelopeCodecs;
     let mc: MethodCodec;
     try {
-      checkCallOptions(options);
-      codecs = this.codecsFor(def);
-      mc = this.methodOf(codecs, def, method, "client_streaming");
-      this.checkRequests(mc, input);
+      ({ codecs, mc } = this.prepare(def, method, "client_streaming", options, input));
     } catch (e) {
       return Promise.reject(e);
     }
@@ -195,10 +211,7 @@ export class ClientConnection extends InterceptedTransport implements Transport,
         let codecs: EnvelopeCodecs;
         let mc: MethodCodec;
         try {
-          checkCallOptions(options);
-          codecs = this.codecsFor(def);
-          mc = this.methodOf(codecs, def, method, "bidi_streaming");
-          this.checkRequests(mc, input);
+          ({ codecs, mc } = this.prepare(def, method, "bidi_streaming", options, input));
         } catch (e) {
           return { next: () => Promise.reject(e) };
         }
