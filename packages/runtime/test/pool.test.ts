@@ -15,7 +15,7 @@ import {
   createContextValues,
   createPool,
   poolCallInfo,
-  type RpcError,
+  RpcError,
   type Interceptor,
   type PoolCallInfo,
   type PoolEvent,
@@ -23,6 +23,7 @@ import {
   type Resolver,
   type ServerInterceptor,
 } from "../src/index.js";
+import { neverRan } from "../src/client/not-run.js";
 import { until } from "./support/reliability.js";
 import { runCalls, startTally, tallyClient, type TallyServer } from "./support/tally.js";
 
@@ -138,6 +139,7 @@ describe("pool: targets and connect()", () => {
     expect(bad(() => createPool("a:1", { connectionsPerAddress: 0 }))).toMatch(/invalid option connectionsPerAddress/);
     expect(bad(() => createPool("a:1", { backoff: { multiplier: 0.5 } }))).toMatch(/invalid option backoff.multiplier/);
     expect(bad(() => createPool("a:1", { retry: { maxAttempts: 0 } }))).toMatch(/invalid option retry.maxAttempts/);
+    expect(bad(() => createPool("a:1", { retry: { maxNeverRanRetries: -1 } }))).toMatch(/invalid option retry.maxNeverRanRetries/);
     expect(bad(() => createPool("a:1", { retry: { codes: [99 as Code] } }))).toMatch(/invalid option retry.codes/);
     expect(bad(() => createPool("a:1", { maxConnectionAgeMs: -1 }))).toMatch(/invalid option maxConnectionAgeMs/);
     expect(bad(() => createPool({ name: "x" } as never))).toMatch(/a resolver needs/);
@@ -260,6 +262,48 @@ describe("pool: retries", () => {
     expect(events.some((e) => e.type === "connection_retiring" && e.reason === "server_draining")).toBe(true);
   });
 
+  it("refusals by draining servers in a row count against maxNeverRanRetries, not maxAttempts", async () => {
+    const [a, b, c, d] = await tallies("a", "b", "c", "d");
+    const draining = [a!, b!, c!];
+    // key-hash with these weights ranks a, b and c (in some order) above d for any key, but for odds of about 1e-8.
+    const endpoints = [
+      ...draining.map((s) => ({ host: s.target.split(":")[0]!, port: s.port, weight: 1e6 })),
+      { host: "127.0.0.4", port: d!.port, weight: 1 },
+    ];
+    const resolver: Resolver = { name: "ranked", static: true, resolve: () => endpoints };
+    const p = pool(resolver, { picker: "key-hash", retry: { maxAttempts: 1 } });
+    const strict = pool(resolver, { picker: "key-hash", retry: { maxAttempts: 1, maxNeverRanRetries: 1 } });
+    await Promise.all([allReady(p), allReady(strict)]);
+    // Each draining server holds a call from a client of its own, so it stays open and refuses new calls
+    // on the pools' idle connections, which have heard nothing yet.
+    const holders = await Promise.all(draining.map((s) => connect({ host: s.target.split(":")[0]!, port: s.port })));
+    const holds = holders.map((h) => tallyClient(h).add({ key: "hold", delta: 1, delayMs: 800 }));
+    await until(() => draining.every((s) => s.server.connections === 3), "the holders' connections");
+    await new Promise((r) => setTimeout(r, 50));
+    const closing = draining.map((s) => s.server.close({ graceMs: 10_000 }));
+
+    // Not idempotent, maxAttempts 1: refused three times (never ran), then answered by d.
+    const values = createContextValues();
+    const added = await tallyClient(p).add({ key: "x", delta: 1 }, { key: "x", contextValues: values });
+    expect(added.server).toBe("d");
+    const attempts = (values.get(poolCallInfo) as PoolCallInfo).attempts;
+    expect(attempts.map((x) => x.address)).toHaveLength(4);
+    expect(attempts.slice(0, 3).every((x) => x.error?.code === Code.Unavailable)).toBe(true);
+    expect(attempts[3]).toEqual({ address: `127.0.0.4:${d!.port}` });
+
+    // maxNeverRanRetries 1: the second refusal is the call's error, and it says the call never ran.
+    const strictValues = createContextValues();
+    const e = await failure(tallyClient(strict).add({ key: "x", delta: 1 }, { key: "x", contextValues: strictValues }));
+    expect(e.code).toBe(Code.Unavailable);
+    expect(e.rawMessage).toMatch(/shutting down/);
+    expect(neverRan(e)).toBe(true);
+    expect((strictValues.get(poolCallInfo) as PoolCallInfo).attempts).toHaveLength(2);
+
+    expect((await Promise.all(holds)).map((t) => t.server)).toEqual(["a", "b", "c"]);
+    for (const h of holders) h.close();
+    await Promise.all(closing);
+  });
+
   it("an idempotent call that may have run is retried on unavailable; one that is not idempotent is not", async () => {
     const [a, b] = await tallies("a", "b");
     const p = pool([a!.target, b!.target], { picker: "key-hash", backoff: { initialMs: 50 } });
@@ -295,12 +339,38 @@ describe("pool: retries", () => {
     expect(p.stats.retries).toBe(0);
   });
 
+  it("maxAttempts bounds the attempts that may have run", async () => {
+    // Every server runs the call and fails it with `unavailable`: each attempt may have run.
+    const failing: ServerInterceptor = () => async () => {
+      throw new RpcError(Code.Unavailable, "overloaded");
+    };
+    const started = await Promise.all(
+      ["a", "b", "c", "d"].map((n, i) => startTally(n, { host: `127.0.0.${i + 1}` }, { interceptors: [failing] })),
+    );
+    servers.push(...started);
+    const targets = started.map((s) => s.target);
+    for (const maxAttempts of [1, 2, 3]) {
+      const p = pool(targets, { retry: { maxAttempts } });
+      await allReady(p);
+      const values = createContextValues();
+      const e = await failure(tallyClient(p).get({ key: "k" }, { contextValues: values }));
+      expect(e.rawMessage).toBe("overloaded");
+      const attempts = (values.get(poolCallInfo) as PoolCallInfo).attempts;
+      expect(attempts).toHaveLength(maxAttempts);
+      // Each retry went to a server not tried yet.
+      expect(new Set(attempts.map((x) => x.address)).size).toBe(maxAttempts);
+      expect(p.stats.retries).toBe(maxAttempts - 1);
+    }
+  });
+
   it("retries stop at maxAttempts and when the budget is spent", async () => {
     const [a, b, c] = await tallies("a", "b", "c");
     // Every server shuts down under the calls: each attempt fails `unavailable` after running.
+    const events: PoolEvent[] = [];
     const p = pool([a!.target, b!.target, c!.target], {
       waitForReadyMs: 200,
       retry: { maxAttempts: 2, budget: { maxTokens: 1, ratio: 0, minPerSecond: 0 } },
+      onEvent: (e) => events.push(e),
     });
     await allReady(p);
     const client = tallyClient(p);
@@ -310,8 +380,10 @@ describe("pool: retries", () => {
     await Promise.all([a, b, c].map((s) => s!.server.close({ graceMs: 0 })));
     const errors = await Promise.all(calls);
     expect(errors.every((e) => e.code === Code.Unavailable)).toBe(true);
-    // One token: one retry; the others were denied.
-    expect(p.stats.retries).toBe(1);
+    // One token: one retry of a call that may have run; the others were denied. (That retry may
+    // meet a server that has stopped reading: an attempt that never ran, sent again at no cost.)
+    const mayHaveRun = events.filter((e) => e.type === "retry" && !e.neverRan);
+    expect(mayHaveRun).toHaveLength(1);
     expect(p.stats.retriesDenied).toBe(5);
   });
 });

@@ -3,6 +3,7 @@ import type { CallOptions } from "../client/call-options.js";
 import type { RpcError } from "../errors.js";
 import type { ServiceDefinition } from "../service/service-definition.js";
 import type { PoolCallInfo } from "./pool-events.js";
+import { newAttempts, type Attempts } from "./retry-budget.js";
 import type { PoolConnection } from "./slot.js";
 
 /** What a pool stream needs of its pool (the pool's call paths, shared with unary calls). */
@@ -24,7 +25,7 @@ export interface StreamHost {
     pc: PoolConnection,
     method: DescMethod,
     e: unknown,
-    attempt: number,
+    attempts: Attempts,
     deadline: number | undefined,
     info: PoolCallInfo | undefined,
     excluded?: Set<PoolConnection>,
@@ -95,7 +96,8 @@ export class PoolStream implements AsyncIterator<Message> {
     const key = this.options?.key;
     let excluded: Set<PoolConnection> | undefined;
     let lastError: RpcError | undefined;
-    for (let attempt = 1; ; attempt++) {
+    const attempts = newAttempts();
+    for (;;) {
       const pc =
         pool.pickNow(key, excluded) ??
         (await pool.waitFor(key, excluded, deadline, this.options?.signal, lastError, "call", this.stop.signal));
@@ -114,7 +116,7 @@ export class PoolStream implements AsyncIterator<Message> {
       } catch (e) {
         this.inner = undefined;
         if (this.finished) throw e;
-        excluded = pool.afterFailure(pc, this.method, e, attempt, deadline, info, excluded);
+        excluded = pool.afterFailure(pc, this.method, e, attempts, deadline, info, excluded);
         lastError = e as RpcError;
       }
     }

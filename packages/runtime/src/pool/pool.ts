@@ -17,7 +17,7 @@ import { PoolBidiStream, pickForRequestStream, settleRequestStream } from "./poo
 import { PoolStream, type StreamHost } from "./pool-stream.js";
 import { hashString, rendezvousScore } from "./rendezvous.js";
 import type { Resolver } from "./resolver.js";
-import { RetryBudget } from "./retry-budget.js";
+import { newAttempts, RetryBudget, type Attempts } from "./retry-budget.js";
 import type { PoolConnection, RetireReason } from "./slot.js";
 
 /** A call waiting for a connection. */
@@ -154,7 +154,7 @@ export class Pool extends InterceptedTransport implements PoolTransport, Address
     const timeoutMs = options?.timeoutMs;
     const deadline = timeoutMs !== undefined && timeoutMs !== Number.POSITIVE_INFINITY ? Date.now() + timeoutMs : undefined;
     const pc = this.pickNow(options?.key, undefined);
-    if (pc === undefined) return this.unaryRetrying(def, method, input, options, deadline, info, 1, undefined, undefined);
+    if (pc === undefined) return this.unaryRetrying(def, method, input, options, deadline, info, newAttempts(), undefined, undefined);
     this.picked(pc, info);
     return pc.conn.unary(def, method as DescMethodUnary, input, options).then(
       (value) => {
@@ -162,8 +162,9 @@ export class Pool extends InterceptedTransport implements PoolTransport, Address
         return value as Message;
       },
       (e: unknown) => {
-        const excluded = this.afterFailure(pc, method, e, 1, deadline, info);
-        return this.unaryRetrying(def, method, input, options, deadline, info, 2, excluded, e as RpcError);
+        const attempts = newAttempts();
+        const excluded = this.afterFailure(pc, method, e, attempts, deadline, info);
+        return this.unaryRetrying(def, method, input, options, deadline, info, attempts, excluded, e as RpcError);
       },
     );
   }
@@ -176,7 +177,7 @@ export class Pool extends InterceptedTransport implements PoolTransport, Address
     options: CallOptions | undefined,
     deadline: number | undefined,
     info: PoolCallInfo | undefined,
-    attempt: number,
+    attempts: Attempts,
     excluded: Set<PoolConnection> | undefined,
     lastError: RpcError | undefined,
   ): Promise<Message> {
@@ -191,9 +192,8 @@ export class Pool extends InterceptedTransport implements PoolTransport, Address
         this.succeeded(pc);
         return value;
       } catch (e) {
-        excluded = this.afterFailure(pc, method, e, attempt, deadline, info, excluded);
+        excluded = this.afterFailure(pc, method, e, attempts, deadline, info, excluded);
         lastError = e as RpcError;
-        attempt++;
       }
     }
   }
@@ -277,14 +277,15 @@ export class Pool extends InterceptedTransport implements PoolTransport, Address
   }
 
   /**
-   * A call (attempt `attempt`) on `pc` failed with `e`. Throws `e` when it
-   * may not be retried; else returns the connections to avoid next time.
+   * An attempt of a call on `pc` failed with `e`; counts it in `attempts`.
+   * Throws `e` when the call may not be retried; else returns the
+   * connections to avoid next time.
    */
   afterFailure(
     pc: PoolConnection,
     method: DescMethod,
     e: unknown,
-    attempt: number,
+    attempts: Attempts,
     deadline: number | undefined,
     info: PoolCallInfo | undefined,
     excluded?: Set<PoolConnection>,
@@ -294,12 +295,14 @@ export class Pool extends InterceptedTransport implements PoolTransport, Address
     if (last !== undefined && e instanceof RpcError) last.error = e;
     if (!(e instanceof RpcError)) throw e;
     const notRun = neverRan(e);
-    if (!this.mayRetry(method, e, notRun, attempt, deadline)) throw e;
+    attempts.made++;
+    if (notRun) attempts.neverRan++;
+    if (!this.mayRetry(method, e, notRun, attempts, deadline)) throw e;
     this.counters.retries++;
     this.emit({
       type: "retry",
       method: `${method.parent.typeName}/${method.name}`,
-      attempt: attempt + 1,
+      attempt: attempts.made + 1,
       address: pc.host.key,
       error: e,
       neverRan: notRun,
@@ -309,12 +312,15 @@ export class Pool extends InterceptedTransport implements PoolTransport, Address
     return set;
   }
 
-  private mayRetry(method: DescMethod, e: RpcError, notRun: boolean, attempt: number, deadline: number | undefined): boolean {
-    if (this.closeError !== undefined || attempt >= this.settings.retry.maxAttempts) return false;
+  private mayRetry(method: DescMethod, e: RpcError, notRun: boolean, attempts: Attempts, deadline: number | undefined): boolean {
+    if (this.closeError !== undefined) return false;
     if (deadline !== undefined && Date.now() >= deadline) return false;
-    // A call that never ran is safe to send again whatever it does, and costs the servers nothing.
-    if (notRun) return e.code === Code.Unavailable;
-    if (!isIdempotent(method) || !this.settings.retry.codes.has(e.code)) return false;
+    const retry = this.settings.retry;
+    // A call that never ran is safe to send again whatever it does, and costs the servers nothing;
+    // it does not count against maxAttempts (several draining connections may refuse it in a row).
+    if (notRun) return e.code === Code.Unavailable && attempts.neverRan <= retry.maxNeverRanRetries;
+    if (attempts.made - attempts.neverRan >= retry.maxAttempts) return false;
+    if (!isIdempotent(method) || !retry.codes.has(e.code)) return false;
     if (this.budget.withdraw()) return true;
     this.counters.retriesDenied++;
     return false;

@@ -20,13 +20,23 @@ export interface RetryBudgetOptions {
 /** When a call is sent again on another connection. */
 export interface RetryOptions {
   /**
-   * Attempts per call, the first included; 1 turns retries off. A call that
-   * never ran (its request never left, or a draining server refused it) is
-   * retried whatever its method; one that may have run only if its method is
-   * marked `idempotency_level = IDEMPOTENT` or `NO_SIDE_EFFECTS`, and only
-   * for `codes`. Every retry is also bounded by the call's deadline. Default 3.
+   * Attempts per call that may have run, the first included; 1 turns off
+   * retries of calls that may have run. Such a call is retried only if its
+   * method is marked `idempotency_level = IDEMPOTENT` or `NO_SIDE_EFFECTS`,
+   * and only for `codes`. Attempts that never ran do not count here (see
+   * {@link maxNeverRanRetries}). Every retry is also bounded by the call's
+   * deadline. Default 3.
    */
   maxAttempts?: number;
+  /**
+   * Retries per call of attempts that never ran: the request never left this
+   * process, or a draining server refused it (or said it ran nothing not yet
+   * answered). Any method is retried then, on another connection, without
+   * counting against `maxAttempts` or the budget: in a rolling restart a call
+   * may meet several draining connections in a row before the pool has heard
+   * from each. 0 turns them off. Default 10.
+   */
+  maxNeverRanRetries?: number;
   /** Codes on which a call of an idempotent method that may have run is retried. Default [Code.Unavailable]. */
   codes?: Code[];
   /** Bounds retries of calls that may have run (retries of calls that never ran cost nothing). */
@@ -36,6 +46,7 @@ export interface RetryOptions {
 /** Checked retry settings. */
 export interface RetrySettings {
   readonly maxAttempts: number;
+  readonly maxNeverRanRetries: number;
   readonly codes: ReadonlySet<Code>;
   readonly ratio: number;
   readonly minPerSecond: number;
@@ -59,6 +70,7 @@ export function checkRetry(options: RetryOptions | undefined): RetrySettings {
   const maxTokens = checkNumber("retry.budget.maxTokens", b.maxTokens, 100, { min: 1, max: 1e9, fraction: true });
   return {
     maxAttempts: checkNumber("retry.maxAttempts", o.maxAttempts, 3, { min: 1, max: 100 }),
+    maxNeverRanRetries: checkNumber("retry.maxNeverRanRetries", o.maxNeverRanRetries, 10, { min: 0, max: 1000 }),
     codes: new Set(codes),
     ratio: checkNumber("retry.budget.ratio", b.ratio, 0.2, { min: 0, max: 1000, fraction: true }),
     minPerSecond: checkNumber("retry.budget.minPerSecond", b.minPerSecond, 10, { min: 0, max: 1e9, fraction: true }),
@@ -106,4 +118,17 @@ export class RetryBudget {
     this.refilledAt = now;
     this.tokens = Math.min(this.settings.maxTokens, this.tokens + (elapsed / 1000) * this.settings.minPerSecond);
   }
+}
+
+/** A call's failed attempts so far, as its retry limits count them. */
+export interface Attempts {
+  /** Attempts made and failed. */
+  made: number;
+  /** Of those, the ones that never ran (counted against `maxNeverRanRetries`, not `maxAttempts`). */
+  neverRan: number;
+}
+
+/** No attempt failed yet. */
+export function newAttempts(): Attempts {
+  return { made: 0, neverRan: 0 };
 }
