@@ -357,7 +357,7 @@ export function createServer(options: ServerOptions = {}): Server {
     if (closing !== undefined) {
       // Accepted after close() began (a node:cluster primary may still hand this worker a connection):
       // shut it down at once, so its client knows that nothing it sent here ran.
-      addConnection(new SocketLink(socket, { peer, maxFrameBytes }))?.shutdown(
+      addConnection(new SocketLink(socket, { peer, maxFrameBytes, framing: state.codecs.framing }))?.shutdown(
         new RpcError(Code.Unavailable, "server is shutting down"),
         SHUTDOWN_FLUSH_MS,
       );
