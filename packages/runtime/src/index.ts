@@ -9,6 +9,7 @@ export type { ConnectOptions, ConnectionTransport } from "./client/connect-optio
 export type { Transport } from "./client/transport.js";
 export type { CallOptions } from "./client/call-options.js";
 export { createClient, type ClientOptions } from "./client/create-client.js";
+export { neverRan } from "./client/never-ran.js";
 export type { BiDiStreamingFn, Client, ClientStreamingFn, ServerStreamingFn, UnaryFn } from "./client/client-types.js";
 export {
   withInterceptors,

@@ -8,9 +8,17 @@
 import { create } from "@bufbuild/protobuf";
 import { afterEach, describe, expect, it } from "vitest";
 import type { ClientConnection } from "../src/client/client-connection.js";
-import { neverRan } from "../src/client/not-run.js";
 import { carriesDraining, DRAINING_DETAIL } from "../src/draining.js";
-import { Code, connect, createClient, createMemoryTransport, createServer, RpcError, type ConnectionTransport } from "../src/index.js";
+import {
+  Code,
+  connect,
+  createClient,
+  createMemoryTransport,
+  createServer,
+  RpcError,
+  type ConnectionTransport,
+  neverRan,
+} from "../src/index.js";
 import { DrainingSchema } from "../src/gen/protosocket/v1/draining_pb.js";
 import { StatusSchema } from "../src/gen/protosocket/v1/status_pb.js";
 import { EchoResponseSchema } from "@protosocket/gen/echo/v1/echo_pb.js";

@@ -11,6 +11,7 @@ import {
   createClient,
   createPool,
   createServer,
+  neverRan,
   type RpcError,
   type Interceptor,
   type PoolTransport,
@@ -152,6 +153,36 @@ describe("pool: client and bidi streaming", () => {
     await closing;
     expect([Code.Unavailable, Code.Cancelled]).toContain(e.code);
     expect(p.stats.retries).toBe(0);
+    // Its first chunk reached the handler: sending it again could run it twice.
+    expect(neverRan(e)).toBe(false);
+  });
+
+  it("an upload a draining server refused is not sent again, and neverRan(error) tells its caller it may be", async () => {
+    const [a, b] = [await streamingServer("a", 1), await streamingServer("b", 2)];
+    const p = pool([a]);
+    await p.whenReady();
+    // A call from a client of its own keeps "a" draining, not closed, while the pool's upload arrives.
+    const holder = pool([a]);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    async function* held() {
+      yield { seq: 1, data: new Uint8Array(1) };
+      await gate;
+    }
+    const holding = createClient(StreamingServiceDefinition, holder).upload(held());
+    await until(() => servers[0]!.connections === 2, "both connections");
+    await new Promise((r) => setTimeout(r, 50));
+    const closing = servers[0]!.close({ graceMs: 10_000 });
+    const e = await failure(createClient(StreamingServiceDefinition, p).upload(chunks(3, 8)));
+    expect(e.code).toBe(Code.Unavailable);
+    expect(p.stats.retries).toBe(0);
+    expect(neverRan(e)).toBe(true);
+    // The caller can produce its chunks again: it sends the upload elsewhere itself.
+    const again = await createClient(StreamingServiceDefinition, pool([b])).upload(chunks(3, 8));
+    expect(again).toMatchObject({ chunks: 3, bytes: 24n, note: "b" });
+    release();
+    expect((await holding).note).toBe("a");
+    await closing;
   });
 
   it("after close(), request streams fail unavailable", async () => {

@@ -22,8 +22,8 @@ import {
   type PoolTransport,
   type Resolver,
   type ServerInterceptor,
+  neverRan,
 } from "../src/index.js";
-import { neverRan } from "../src/client/not-run.js";
 import { until } from "./support/reliability.js";
 import { runCalls, startTally, tallyClient, type TallyServer } from "./support/tally.js";
 

@@ -65,7 +65,7 @@ describe("public API", () => {
     const source = join(app, "consumer.ts");
     writeFileSync(
       source,
-      `import { Code, connect, createClient, createContextKey, createMemoryTransport, createPool, createServer, poolCallInfo, RpcError, type CallOptions, type ConnectionTransport, type Interceptor, type PoolEvent, type PoolTransport, type Resolver, type ServerInterceptor, type Transport } from "@protosocket/runtime";
+      `import { Code, connect, createClient, createContextKey, createMemoryTransport, createPool, createServer, neverRan, poolCallInfo, RpcError, type CallOptions, type ConnectionTransport, type Interceptor, type PoolEvent, type PoolTransport, type Resolver, type ServerInterceptor, type Transport } from "@protosocket/runtime";
 import * as mp from "@protosocket/runtime/messagepack";
 const logging: Interceptor = (next) => async (req) => { const res = await next(req); return res; };
 const auth: ServerInterceptor = (next) => (req) => { if (req.peer === "") throw new RpcError(Code.Unauthenticated, "who?"); return next(req); };
@@ -79,11 +79,12 @@ export async function main(): Promise<void> {
   // @ts-expect-error internals are not part of the transport's type
   void t.calls;
   const resolver: Resolver = { name: "registry", resolve: () => [{ host: "10.0.0.7", port: 7000, weight: 2 }, { path: "/run/x.sock" }] };
-  const pool: PoolTransport = createPool(resolver, { picker: "key-hash", retry: { maxAttempts: 2 }, ejection: false, onEvent: (e: PoolEvent) => void e.type });
+  const pool: PoolTransport = createPool(resolver, { picker: "key-hash", retry: { maxAttempts: 2, maxNeverRanRetries: 0 }, ejection: false, onEvent: (e: PoolEvent) => void e.type });
+  const safeToSendAgain: boolean = neverRan(new RpcError(Code.Unavailable, "x"));
   const many: PoolTransport = await connect(["127.0.0.1:1", "dns:///x:1"].slice(0, 1), { maxConnectionAgeMs: 60_000 });
   const routed: CallOptions = { key: "user-1" };
   const where: Interceptor = (next) => async (req) => { const res = await next(req); void req.contextValues.get(poolCallInfo)?.attempts.length; return res; };
-  void [pool.stats.addresses[0]?.state, many.subscribe(() => {}), routed, where];
+  void [pool.stats.addresses[0]?.state, many.subscribe(() => {}), routed, where, safeToSendAgain];
   // @ts-expect-error a pool's slots are not part of its type
   void pool.addresses;
 }

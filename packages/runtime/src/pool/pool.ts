@@ -2,7 +2,7 @@ import type { DescMethod, DescMethodClientStreaming, DescMethodUnary, Message } 
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { checkCallOptions, type CallOptions } from "../client/call-options.js";
 import { InterceptedTransport } from "../client/intercepted-transport.js";
-import { neverRan } from "../client/not-run.js";
+import { neverRan } from "../client/never-ran.js";
 import { Code, RpcError } from "../errors.js";
 import type { ServiceDefinition } from "../service/service-definition.js";
 import { startTimeout } from "../util/long-timeout.js";
