@@ -227,6 +227,38 @@ describe("pool: waiting for a ready connection", () => {
     const e2 = await failure(tallyClient(p2).get({ key: "k" }));
     expect(e2.code).toBe(Code.Unavailable);
     expect(p2.stats.waitTimeouts).toBe(1);
+    // No attempt was made: neither call ran anywhere.
+    expect([neverRan(e), neverRan(e2)]).toEqual([true, true]);
+  });
+
+  it("a call that fails while waiting to be sent again never ran only if none of its attempts may have", async () => {
+    const [a, b] = await tallies("a", "b");
+    // "a" runs a Get, then fails it going down: the retry finds no connection.
+    const p = pool([a!.target], { waitForReadyMs: 200, backoff: { initialMs: 20, maxMs: 50 } });
+    await allReady(p);
+    const ran = failure(tallyClient(p).get({ key: "k", delayMs: 2000 }));
+    await until(() => a!.server.connections === 1, "a's connection");
+    await new Promise((r) => setTimeout(r, 50));
+    await a!.server.close({ graceMs: 0 });
+    const e = await ran;
+    expect(e.rawMessage).toMatch(/no connection ready after waiting/);
+    expect(p.stats.retries).toBe(1);
+    expect(neverRan(e)).toBe(false);
+
+    // "b" is draining: it refuses an Add, whose retry then finds no connection.
+    const q = pool([b!.target], { waitForReadyMs: 200, backoff: { initialMs: 20, maxMs: 50 } });
+    await allReady(q);
+    const holder = await connect({ host: "127.0.0.2", port: b!.port });
+    const holding = tallyClient(holder).add({ key: "hold", delta: 1, delayMs: 600 });
+    await until(() => b!.server.connections === 2, "b's connections");
+    await new Promise((r) => setTimeout(r, 50));
+    const closing = b!.server.close({ graceMs: 10_000 });
+    const refused = await failure(tallyClient(q).add({ key: "k", delta: 1 }));
+    expect(refused.rawMessage).toMatch(/no connection ready after waiting .*shutting down/);
+    expect(neverRan(refused)).toBe(true);
+    expect((await holding).server).toBe("b");
+    holder.close();
+    await closing;
   });
 
   it("a waiting call is cancelled by its signal", async () => {
@@ -496,9 +528,13 @@ describe("pool: streams, interceptors, close", () => {
     await new Promise((r) => setTimeout(r, 20));
     p.close();
     waitingPool.close();
-    expect((await running).code).toBe(Code.Cancelled);
-    expect((await waiting).code).toBe(Code.Cancelled);
-    expect((await failure(tallyClient(p).get({ key: "k" }))).code).toBe(Code.Unavailable);
+    const [runningError, waitingError] = [await running, await waiting];
+    expect([runningError.code, waitingError.code]).toEqual([Code.Cancelled, Code.Cancelled]);
+    // The running call reached its server; the waiting one and those after close() never left.
+    expect([neverRan(runningError), neverRan(waitingError)]).toEqual([false, true]);
+    const later = await failure(tallyClient(p).get({ key: "k" }));
+    expect(later.code).toBe(Code.Unavailable);
+    expect(neverRan(later)).toBe(true);
     expect((await p.closed).code).toBe(Code.Cancelled);
   });
 });

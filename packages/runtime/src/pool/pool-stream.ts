@@ -1,6 +1,5 @@
 import type { DescMethod, DescMethodServerStreaming, Message } from "@bufbuild/protobuf";
 import type { CallOptions } from "../client/call-options.js";
-import type { RpcError } from "../errors.js";
 import type { ServiceDefinition } from "../service/service-definition.js";
 import type { PoolCallInfo } from "./pool-events.js";
 import { newAttempts, type Attempts } from "./retry-budget.js";
@@ -15,7 +14,7 @@ export interface StreamHost {
     excluded: ReadonlySet<PoolConnection> | undefined,
     deadline: number | undefined,
     signal: AbortSignal | undefined,
-    lastError: RpcError | undefined,
+    attempts: Attempts | undefined,
     what: "call" | "connect",
     extraSignal?: AbortSignal,
   ): Promise<PoolConnection>;
@@ -95,12 +94,11 @@ export class PoolStream implements AsyncIterator<Message> {
     const { deadline, info } = this.started;
     const key = this.options?.key;
     let excluded: Set<PoolConnection> | undefined;
-    let lastError: RpcError | undefined;
     const attempts = newAttempts();
     for (;;) {
       const pc =
         pool.pickNow(key, excluded) ??
-        (await pool.waitFor(key, excluded, deadline, this.options?.signal, lastError, "call", this.stop.signal));
+        (await pool.waitFor(key, excluded, deadline, this.options?.signal, attempts, "call", this.stop.signal));
       if (this.finished) return DONE;
       pool.picked(pc, info);
       let options = this.options;
@@ -117,7 +115,6 @@ export class PoolStream implements AsyncIterator<Message> {
         this.inner = undefined;
         if (this.finished) throw e;
         excluded = pool.afterFailure(pc, this.method, e, attempts, deadline, info, excluded);
-        lastError = e as RpcError;
       }
     }
   }

@@ -3,6 +3,7 @@ import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { checkCallOptions, type CallOptions } from "../client/call-options.js";
 import { InterceptedTransport } from "../client/intercepted-transport.js";
 import { neverRan } from "../client/never-ran.js";
+import { markNotRun } from "../client/not-run.js";
 import { Code, RpcError } from "../errors.js";
 import type { ServiceDefinition } from "../service/service-definition.js";
 import { startTimeout } from "../util/long-timeout.js";
@@ -87,7 +88,8 @@ export class Pool extends InterceptedTransport implements PoolTransport, Address
     for (const a of this.addresses.values()) a.close(error);
     for (const a of this.retiredAddresses) a.close(error);
     this.retiredAddresses.clear();
-    for (const w of [...this.waiters]) w.fail(error);
+    // An error of its own for each waiting call: some may be marked as never run, others not.
+    for (const w of [...this.waiters]) w.fail(new RpcError(error.code, error.rawMessage, [], { peer: this.target }));
     this.waiters.clear();
     this.readyList = [];
     this.resolveClosed(error);
@@ -142,7 +144,7 @@ export class Pool extends InterceptedTransport implements PoolTransport, Address
   }
 
   protected unaryCall(def: ServiceDefinition, method: DescMethod, input: unknown, options: CallOptions | undefined): Promise<Message> {
-    if (this.closeError !== undefined) return Promise.reject(this.closedError());
+    if (this.closeError !== undefined) return Promise.reject(markNotRun(this.closedError()));
     try {
       checkCallOptions(options);
     } catch (e) {
@@ -154,7 +156,7 @@ export class Pool extends InterceptedTransport implements PoolTransport, Address
     const timeoutMs = options?.timeoutMs;
     const deadline = timeoutMs !== undefined && timeoutMs !== Number.POSITIVE_INFINITY ? Date.now() + timeoutMs : undefined;
     const pc = this.pickNow(options?.key, undefined);
-    if (pc === undefined) return this.unaryRetrying(def, method, input, options, deadline, info, newAttempts(), undefined, undefined);
+    if (pc === undefined) return this.unaryRetrying(def, method, input, options, deadline, info, newAttempts(), undefined);
     this.picked(pc, info);
     return pc.conn.unary(def, method as DescMethodUnary, input, options).then(
       (value) => {
@@ -164,7 +166,7 @@ export class Pool extends InterceptedTransport implements PoolTransport, Address
       (e: unknown) => {
         const attempts = newAttempts();
         const excluded = this.afterFailure(pc, method, e, attempts, deadline, info);
-        return this.unaryRetrying(def, method, input, options, deadline, info, attempts, excluded, e as RpcError);
+        return this.unaryRetrying(def, method, input, options, deadline, info, attempts, excluded);
       },
     );
   }
@@ -179,11 +181,10 @@ export class Pool extends InterceptedTransport implements PoolTransport, Address
     info: PoolCallInfo | undefined,
     attempts: Attempts,
     excluded: Set<PoolConnection> | undefined,
-    lastError: RpcError | undefined,
   ): Promise<Message> {
     for (;;) {
       const pc =
-        this.pickNow(options?.key, excluded) ?? (await this.waitFor(options?.key, excluded, deadline, options?.signal, lastError, "call"));
+        this.pickNow(options?.key, excluded) ?? (await this.waitFor(options?.key, excluded, deadline, options?.signal, attempts, "call"));
       this.picked(pc, info);
       let attemptOptions = options;
       if (deadline !== undefined) attemptOptions = { ...options, timeoutMs: Math.max(0, deadline - Date.now()) };
@@ -193,7 +194,6 @@ export class Pool extends InterceptedTransport implements PoolTransport, Address
         return value;
       } catch (e) {
         excluded = this.afterFailure(pc, method, e, attempts, deadline, info, excluded);
-        lastError = e as RpcError;
       }
     }
   }
@@ -244,7 +244,7 @@ export class Pool extends InterceptedTransport implements PoolTransport, Address
 
   /** Starts a call through the pool: checks, starts the pool, counts it for the retry budget. Used by streams. */
   beginCall(options: CallOptions | undefined): { deadline: number | undefined; info: PoolCallInfo | undefined } {
-    if (this.closeError !== undefined) throw this.closedError();
+    if (this.closeError !== undefined) throw markNotRun(this.closedError());
     checkCallOptions(options);
     if (!this.active) this.activate();
     this.budget.deposit();
@@ -297,6 +297,7 @@ export class Pool extends InterceptedTransport implements PoolTransport, Address
     const notRun = neverRan(e);
     attempts.made++;
     if (notRun) attempts.neverRan++;
+    attempts.last = e;
     if (!this.mayRetry(method, e, notRun, attempts, deadline)) throw e;
     this.counters.retries++;
     this.emit({
@@ -377,11 +378,13 @@ export class Pool extends InterceptedTransport implements PoolTransport, Address
     excluded: ReadonlySet<PoolConnection> | undefined,
     deadline: number | undefined,
     signal: AbortSignal | undefined,
-    lastError: RpcError | undefined,
+    attempts: Attempts | undefined,
     what: "call" | "connect",
     extraSignal?: AbortSignal,
   ): Promise<PoolConnection> {
-    if (this.closeError !== undefined) return Promise.reject(this.closedError());
+    // A call that fails while waiting never ran if none of its attempts may have.
+    const unrun = what === "call" && (attempts === undefined || attempts.made === attempts.neverRan);
+    if (this.closeError !== undefined) return Promise.reject(unrun ? markNotRun(this.closedError()) : this.closedError());
     if (what === "call") this.counters.waits++;
     const now = Date.now();
     const limit = Math.min(
@@ -404,7 +407,7 @@ export class Pool extends InterceptedTransport implements PoolTransport, Address
         },
         fail: (error) => {
           cleanup();
-          reject(error);
+          reject(unrun ? markNotRun(error) : error);
         },
       };
       const onAbort = () =>
@@ -418,7 +421,7 @@ export class Pool extends InterceptedTransport implements PoolTransport, Address
         );
       const timer = startTimeout(() => {
         if (what === "call") this.counters.waitTimeouts++;
-        waiter.fail(this.noConnectionError(now, lastError));
+        waiter.fail(this.noConnectionError(now, attempts?.last));
       }, limit - now);
       if (signal?.aborted === true || extraSignal?.aborted === true) {
         onAbort();

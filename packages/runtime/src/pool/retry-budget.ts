@@ -1,4 +1,4 @@
-import { Code } from "../errors.js";
+import { Code, type RpcError } from "../errors.js";
 import { checkNumber, checkObject, invalidOption } from "../util/validate.js";
 
 /**
@@ -126,9 +126,11 @@ export interface Attempts {
   made: number;
   /** Of those, the ones that never ran (counted against `maxNeverRanRetries`, not `maxAttempts`). */
   neverRan: number;
+  /** The last one's error. */
+  last: RpcError | undefined;
 }
 
 /** No attempt failed yet. */
 export function newAttempts(): Attempts {
-  return { made: 0, neverRan: 0 };
+  return { made: 0, neverRan: 0, last: undefined };
 }
