@@ -230,11 +230,24 @@ function lazyStream(open: () => Promise<CallResponse>, onTrailer: CallOptions["o
         });
         return opening;
       };
+      const ended = (r: IteratorResult<Message>) => {
+        if (r.done === true) reportTrailer(res, onTrailer);
+        return r;
+      };
       return {
-        next: async () => {
-          const r = await (await start()).next();
-          if (r.done === true) reportTrailer(res, onTrailer);
-          return r;
+        // Once open, one then() per message (none without onTrailer): this is a stream's per-message path.
+        next: () => {
+          if (inner === undefined)
+            return start()
+              .then((i) => i.next())
+              .then(ended);
+          try {
+            const r = inner.next();
+            return onTrailer === undefined ? r : Promise.resolve(r).then(ended);
+          } catch (e) {
+            // An interceptor's iterator that throws instead of rejecting.
+            return Promise.reject(e);
+          }
         },
         return: async () => {
           if (inner === undefined && opening !== undefined) await opening.catch(() => undefined);

@@ -9,6 +9,7 @@ import {
 import type { ContextValues } from "../context-values.js";
 import { Code, RpcError } from "../errors.js";
 import type { ServiceDefinition } from "../service/service-definition.js";
+import { mapAsyncIterable } from "../util/map-iterable.js";
 import type { HandlerContext } from "./handler-types.js";
 
 /** What every call a server interceptor sees carries. */
@@ -181,8 +182,9 @@ export function createServerRequest(
   return req as unknown as ServerRequest;
 }
 
-async function* asMessages(output: DescMethodServerStreaming["output"], items: AsyncIterable<unknown>): AsyncIterable<Message> {
-  for await (const item of items) yield create(output, item as never);
+/** A handler's stream items as messages (what interceptors see); return() reaches the handler's generator at once. */
+function asMessages(output: DescMethodServerStreaming["output"], items: AsyncIterable<unknown>): AsyncIterable<Message> {
+  return mapAsyncIterable(items, (item) => create(output, item as never));
 }
 
 /**

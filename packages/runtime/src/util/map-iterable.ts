@@ -2,26 +2,28 @@
  * `source` with `fn` applied to each value it yields. Unlike an async
  * generator written around `source`, `return()` reaches the source's
  * iterator at once, even while a `next()` is pending: a caller that stops
- * reading a request stream releases the producer without waiting for its
- * next value.
+ * reading a stream releases the producer without waiting for its next
+ * value. When `fn` throws, `next()` rejects with its error; the caller
+ * then calls `return()`, as a `for await` loop or the server's pump does.
  */
 export function mapAsyncIterable<T, U>(source: AsyncIterable<T>, fn: (value: T) => U): AsyncIterable<U> {
   return {
     [Symbol.asyncIterator](): AsyncIterator<U> {
       const it = source[Symbol.asyncIterator]();
+      // One then() per value, no async function or generator frame: this sits on streams' per-message path.
+      const map = (r: IteratorResult<T>): IteratorResult<U> => (r.done === true ? DONE : { value: fn(r.value), done: false });
       return {
-        async next(): Promise<IteratorResult<U>> {
-          const r = await it.next();
-          return r.done === true ? { value: undefined, done: true } : { value: fn(r.value), done: false };
-        },
+        next: () => it.next().then(map),
         async return(): Promise<IteratorResult<U>> {
           if (it.return !== undefined) await it.return();
-          return { value: undefined, done: true };
+          return DONE;
         },
       };
     },
   };
 }
+
+const DONE: IteratorReturnResult<undefined> = { value: undefined, done: true };
 
 /** True when `value` can be read with `for await` (it has a Symbol.asyncIterator method). */
 export function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
