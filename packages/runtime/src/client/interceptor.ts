@@ -161,6 +161,9 @@ export function checkInterceptors(name: string, interceptors: unknown): readonly
 
 const NO_SIGNAL = new AbortController().signal;
 
+/** The trailer of every call with one response that received none (read-only: one Map for all). */
+const NO_TRAILER: ReadonlyMap<string, string> = new Map();
+
 /** The absolute deadline of a call's `timeoutMs`, in Date.now() milliseconds. */
 function deadlineOf(options: CallOptions | undefined): number | undefined {
   const timeoutMs = options?.timeoutMs;
@@ -281,7 +284,7 @@ export class InterceptorChain {
 
   /** Runs a unary call through the chain. */
   unary(def: AnyServiceDefinition, method: DescMethodUnary, input: unknown, options: CallOptions | undefined): Promise<Message> {
-    return this.single(() => this.request("unary", def, method, () => create(method.input, input as never), options), options);
+    return this.single("unary", def, method, input, options);
   }
 
   /** Runs a server-streaming call through the chain when iteration starts. */
@@ -291,10 +294,7 @@ export class InterceptorChain {
     input: unknown,
     options: CallOptions | undefined,
   ): AsyncIterable<Message> {
-    return lazyStream(
-      () => this.chain(this.request("server_streaming", def, method, () => create(method.input, input as never), options)),
-      options?.onTrailer,
-    );
+    return lazyStream(() => this.chain(this.request("server_streaming", def, method, input, options)), options?.onTrailer);
   }
 
   /** Runs a client-streaming call through the chain. */
@@ -304,7 +304,7 @@ export class InterceptorChain {
     input: unknown,
     options: CallOptions | undefined,
   ): Promise<Message> {
-    return this.single(() => this.request("client_streaming", def, method, () => requestMessages(method, input), options), options);
+    return this.single("client_streaming", def, method, input, options);
   }
 
   /** Runs a bidi-streaming call through the chain when iteration starts. */
@@ -314,17 +314,20 @@ export class InterceptorChain {
     input: unknown,
     options: CallOptions | undefined,
   ): AsyncIterable<Message> {
-    return lazyStream(
-      () => this.chain(this.request("bidi_streaming", def, method, () => requestMessages(method, input), options)),
-      options?.onTrailer,
-    );
+    return lazyStream(() => this.chain(this.request("bidi_streaming", def, method, input, options)), options?.onTrailer);
   }
 
   /** Runs a call with one response through the chain; its trailers go to the caller's onTrailer. */
-  private single(build: () => CallRequest, options: CallOptions | undefined): Promise<Message> {
+  private single(
+    kind: "unary" | "client_streaming",
+    def: AnyServiceDefinition,
+    method: DescMethodUnary | DescMethodClientStreaming,
+    input: unknown,
+    options: CallOptions | undefined,
+  ): Promise<Message> {
     let req: CallRequest;
     try {
-      req = build();
+      req = this.request(kind, def, method, input, options);
     } catch (e) {
       return Promise.reject(RpcError.from(e, Code.InvalidArgument));
     }
@@ -337,14 +340,16 @@ export class InterceptorChain {
 
   /**
    * The request of a call, as interceptors see it; checks the call options
-   * first. Interceptors see protobuf messages: a service of another encoding
-   * is refused here (whatever transport holds the chain), never let past them.
+   * first, then makes `input` a message (or the request stream a stream of
+   * messages). Interceptors see protobuf messages: a service of another
+   * encoding is refused here (whatever transport holds the chain), never let
+   * past them.
    */
   private request(
     kind: CallRequest["kind"],
     def: AnyServiceDefinition,
     method: CallRequest["method"],
-    message: () => Message | AsyncIterable<Message>,
+    input: unknown,
     options: CallOptions | undefined,
   ): CallRequest {
     if (isEncoded(def)) {
@@ -362,7 +367,10 @@ export class InterceptorChain {
       method,
       methodName: `${def.service.typeName}/${method.name}`,
       peer: this.inner.target,
-      message: message(),
+      message:
+        kind === "unary" || kind === "server_streaming"
+          ? create(method.input, input as never)
+          : requestMessages(method as DescMethodClientStreaming | DescMethodBiDiStreaming, input),
       signal: options?.signal ?? NO_SIGNAL,
       deadline: deadlineOf(options),
       contextValues: options?.contextValues ?? createContextValues(),
@@ -373,10 +381,14 @@ export class InterceptorChain {
 
   /** The end of the chain: the target, with the request's signal and what is left of its deadline. */
   private callInner(req: CallRequest): Promise<CallResponse> {
-    const trailer = new Map<string, string>();
+    // Calls with one response build their response once done: a Map only when trailers came.
+    let trailer: Map<string, string> | undefined;
+    const kind = req.kind;
+    if (kind === "server_streaming" || kind === "bidi_streaming") trailer = new Map();
     const options: CallOptions = {
       contextValues: req.contextValues,
       onTrailer: (t) => {
+        trailer ??= new Map();
         for (const [k, v] of t) trailer.set(k, v);
       },
     };
@@ -386,22 +398,24 @@ export class InterceptorChain {
     if (req.key !== undefined) options.key = req.key;
     switch (req.kind) {
       case "unary":
-        return this.inner.unary(req.service, req.method, req.message, options).then((message) => ({ kind: "unary", message, trailer }));
+        return this.inner
+          .unary(req.service, req.method, req.message, options)
+          .then((message) => ({ kind: "unary", message, trailer: trailer ?? NO_TRAILER }));
       case "server_streaming":
         return Promise.resolve({
           kind: "server_streaming",
           message: this.inner.stream(req.service, req.method, req.message, options),
-          trailer,
+          trailer: trailer as Map<string, string>,
         });
       case "client_streaming":
         return this.inner
           .clientStream(req.service, req.method, req.message, options)
-          .then((message) => ({ kind: "client_streaming", message, trailer }));
+          .then((message) => ({ kind: "client_streaming", message, trailer: trailer ?? NO_TRAILER }));
       case "bidi_streaming":
         return Promise.resolve({
           kind: "bidi_streaming",
           message: this.inner.bidiStream(req.service, req.method, req.message, options),
-          trailer,
+          trailer: trailer as Map<string, string>,
         });
     }
   }
