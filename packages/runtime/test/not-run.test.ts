@@ -15,9 +15,9 @@ import {
   createClient,
   createMemoryTransport,
   createServer,
+  neverRan,
   RpcError,
   type ConnectionTransport,
-  neverRan,
 } from "../src/index.js";
 import { DrainingSchema } from "../src/gen/protosocket/v1/draining_pb.js";
 import { StatusSchema } from "../src/gen/protosocket/v1/status_pb.js";

@@ -14,6 +14,7 @@ import {
   connect,
   createContextValues,
   createPool,
+  neverRan,
   poolCallInfo,
   RpcError,
   type Interceptor,
@@ -22,7 +23,6 @@ import {
   type PoolTransport,
   type Resolver,
   type ServerInterceptor,
-  neverRan,
 } from "../src/index.js";
 import { until } from "./support/reliability.js";
 import { runCalls, startTally, tallyClient, type TallyServer } from "./support/tally.js";
