@@ -1,6 +1,7 @@
 /**
- * The pool under servers that drain, shut down and come back in random
- * orders (seeded), with calls in flight all the time. Whatever the order:
+ * The pool under servers that drain, shut down and come back, and
+ * connections reset by the proxy in front of them, in random orders
+ * (seeded), with calls in flight all the time. Whatever the order:
  * - a call of a method that is not idempotent runs at most once;
  * - a call that fails marked `neverRan` ran nowhere;
  * - one that succeeded ran exactly once (not idempotent) or at least once;
@@ -10,6 +11,7 @@
  * the caller with its connection's verdict). CHAOS_SEEDS=1,2,… replays
  * other orders.
  */
+import { createServer as createNetServer, connect as netConnect, type Server as NetServer, type Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
 import type { TallyServiceHandlers } from "@protosocket/gen/cluster/v1/tally_protosocket.js";
@@ -73,10 +75,71 @@ class ChaosServer {
   }
 }
 
+/**
+ * A TCP proxy in front of one server, as an L4 proxy would be: the pool
+ * connects to it, and `cut()` resets connections in the middle of their
+ * calls (the client sees a reset; the server, its client gone).
+ */
+class CuttingProxy {
+  private readonly listener: NetServer;
+  private readonly pairs = new Set<[Socket, Socket]>();
+  port = 0;
+
+  constructor(
+    readonly host: string,
+    backend: () => number,
+  ) {
+    this.listener = createNetServer((client) => {
+      const upstream = netConnect({ host, port: backend() });
+      const pair: [Socket, Socket] = [client, upstream];
+      this.pairs.add(pair);
+      const drop = () => {
+        this.pairs.delete(pair);
+        client.destroy();
+        upstream.destroy();
+      };
+      client.on("error", drop).on("close", drop);
+      upstream.on("error", drop).on("close", drop);
+      client.pipe(upstream);
+      upstream.pipe(client);
+    });
+  }
+
+  async start(): Promise<void> {
+    await new Promise<void>((resolve) => this.listener.listen(0, this.host, resolve));
+    this.port = (this.listener.address() as { port: number }).port;
+  }
+
+  /** Resets up to `count` connections chosen by `random`; returns how many. */
+  cut(count: number, random: () => number): number {
+    const pairs = [...this.pairs];
+    let cut = 0;
+    for (; cut < count && pairs.length > 0; cut++) {
+      const [pair] = pairs.splice(Math.floor(random() * pairs.length), 1);
+      if (pair === undefined) break;
+      this.pairs.delete(pair);
+      pair[0].resetAndDestroy();
+      pair[1].resetAndDestroy();
+    }
+    return cut;
+  }
+
+  close(): Promise<void> {
+    for (const [a, b] of this.pairs) {
+      a.destroy();
+      b.destroy();
+    }
+    this.pairs.clear();
+    return new Promise((resolve) => this.listener.close(() => resolve()));
+  }
+}
+
 const pools: PoolTransport[] = [];
+const proxies: CuttingProxy[] = [];
 const slots: ChaosServer[] = [];
 afterEach(async () => {
   for (const p of pools.splice(0)) p.close();
+  await Promise.all(proxies.splice(0).map((x) => x.close()));
   await Promise.all(slots.splice(0).map((s) => s.stop(0)));
 });
 
@@ -93,8 +156,11 @@ async function runChaos(seed: number, retries: boolean): Promise<{ outcomes: Out
   const servers = ["a", "b", "c"].map((n, i) => new ChaosServer(n, `127.0.0.${i + 1}`, entered));
   slots.push(...servers);
   await Promise.all(servers.map((s) => s.start()));
+  const fronts = servers.map((s) => new CuttingProxy(s.host, () => s.port));
+  proxies.push(...fronts);
+  await Promise.all(fronts.map((f) => f.start()));
   const p = createPool(
-    servers.map((s) => `${s.host}:${s.port}`),
+    fronts.map((f) => `${f.host}:${f.port}`),
     {
       connectionsPerAddress: 2,
       backoff: { initialMs: 10, maxMs: 50 },
@@ -130,10 +196,17 @@ async function runChaos(seed: number, retries: boolean): Promise<{ outcomes: Out
     }
   });
 
-  // Random shutdowns and restarts: draining with a grace period long or short, or at once; at most two down at a time.
+  // Random shutdowns and restarts (draining with a grace period long or short, or at once; at most
+  // two down at a time), and connections reset in the middle of their calls.
   const chaos = (async () => {
-    for (let step = 0; step < 12; step++) {
-      await sleep(40 + Math.floor(random() * 120));
+    for (let step = 0; step < 16; step++) {
+      await sleep(40 + Math.floor(random() * 100));
+      if (random() < 0.35) {
+        const front = fronts[Math.floor(random() * fronts.length)] as CuttingProxy;
+        const cut = front.cut(1 + Math.floor(random() * 3), random);
+        actions.push(`${cut} connection(s) to ${front.host} reset`);
+        continue;
+      }
       const up = servers.filter((s) => s.server !== undefined);
       if (up.length <= 1) continue;
       const victim = up[Math.floor(random() * up.length)] as ChaosServer;
