@@ -140,6 +140,7 @@ describe("pool: targets and connect()", () => {
     expect(bad(() => createPool("a:1", { backoff: { multiplier: 0.5 } }))).toMatch(/invalid option backoff.multiplier/);
     expect(bad(() => createPool("a:1", { retry: { maxAttempts: 0 } }))).toMatch(/invalid option retry.maxAttempts/);
     expect(bad(() => createPool("a:1", { retry: { maxNeverRanRetries: -1 } }))).toMatch(/invalid option retry.maxNeverRanRetries/);
+    expect(bad(() => createPool("a:1", { idleTimeoutMs: 0 }))).toMatch(/invalid option idleTimeoutMs/);
     expect(bad(() => createPool("a:1", { retry: { codes: [99 as Code] } }))).toMatch(/invalid option retry.codes/);
     expect(bad(() => createPool("a:1", { maxConnectionAgeMs: -1 }))).toMatch(/invalid option maxConnectionAgeMs/);
     expect(bad(() => createPool({ name: "x" } as never))).toMatch(/a resolver needs/);
@@ -460,6 +461,61 @@ describe("pool: connections age, drain and are ejected", () => {
     await until(() => events.some((e) => e.type === "readmitted"), "readmission");
     // The good server is never ejected: that would be 100 % of the servers.
     expect(events.filter((e) => e.type === "ejected").every((e) => e.type === "ejected" && e.address !== good!.target)).toBe(true);
+  });
+});
+
+describe("pool: idle", () => {
+  it("after idleTimeoutMs without calls it closes its connections; the next call connects again", async () => {
+    const [a] = await tallies("a");
+    const events: PoolEvent[] = [];
+    const p = pool([a!.target], { idleTimeoutMs: 100, onEvent: (e) => events.push(e) });
+    const client = tallyClient(p);
+    expect((await client.get({ key: "k" })).server).toBe("a");
+    expect(a!.server.connections).toBe(1);
+    await until(() => events.some((e) => e.type === "idle"), "the pool going idle");
+    await until(() => a!.server.connections === 0, "its connection closed");
+    expect(p.stats.addresses.map((x) => x.state)).toEqual(["idle"]);
+    expect(events.some((e) => e.type === "connection_retiring" && e.reason === "idle")).toBe(true);
+    // The next call starts it again.
+    expect((await client.add({ key: "k", delta: 1 })).server).toBe("a");
+    expect(a!.server.connections).toBe(1);
+    expect(events.filter((e) => e.type === "connection_up")).toHaveLength(2);
+  });
+
+  it("does not go idle while a call runs, a stream is open or a call waits for a connection", async () => {
+    const [a] = await tallies("a");
+    const events: PoolEvent[] = [];
+    const p = pool([a!.target], { idleTimeoutMs: 50, onEvent: (e) => events.push(e) });
+    const client = tallyClient(p);
+    // One call and one stream, each far longer than twice idleTimeoutMs.
+    const slow = client.get({ key: "k", delayMs: 400 });
+    const ticks: number[] = [];
+    for await (const t of client.watch({ key: "k", count: 5, intervalMs: 80 })) ticks.push(t.value);
+    expect((await slow).server).toBe("a");
+    expect(ticks).toHaveLength(5);
+    expect(events.filter((e) => e.type === "idle")).toEqual([]);
+    await until(() => events.some((e) => e.type === "idle"), "idle once they are done");
+  });
+
+  it("resolves nothing while idle", async () => {
+    const [a] = await tallies("a");
+    let asked = 0;
+    const resolver: Resolver = {
+      name: "counting",
+      resolve: () => {
+        asked++;
+        return [{ host: "127.0.0.1", port: a!.port }];
+      },
+    };
+    const events: PoolEvent[] = [];
+    const p = pool(resolver, { idleTimeoutMs: 100, resolveIntervalMs: 10, onEvent: (e) => events.push(e) });
+    await tallyClient(p).get({ key: "k" });
+    await until(() => events.some((e) => e.type === "idle"), "the pool going idle");
+    const before = asked;
+    await new Promise((r) => setTimeout(r, 200));
+    expect(asked).toBe(before);
+    expect((await tallyClient(p).get({ key: "k" })).server).toBe("a");
+    expect(asked).toBeGreaterThan(before);
   });
 });
 

@@ -102,6 +102,26 @@ export class PoolAddress implements SlotHost {
     if (this.started) for (const s of this.slots) s.restart();
   }
 
+  /** The pool went idle: its connections (which have no calls) close, and nothing reconnects until {@link wake}. */
+  idle(): void {
+    this.started = false;
+    for (const s of this.slots) s.stop("idle");
+  }
+
+  /** The pool is used again after idling: connect anew, from the first backoff delay (unless ejected). */
+  wake(): void {
+    this.started = true;
+    if (this.ejected) return;
+    for (const s of this.slots) s.restart();
+  }
+
+  /** Calls in flight on its connections. */
+  pendingCalls(): number {
+    let n = 0;
+    for (const s of this.slots) for (const pc of s.openConnections()) n += pc.pending;
+    return n;
+  }
+
   /** No longer resolved: connections drain and close. */
   remove(): void {
     if (this.ejectTimer !== undefined) clearTimeout(this.ejectTimer);

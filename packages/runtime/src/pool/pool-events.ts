@@ -3,7 +3,7 @@ import type { RpcError } from "../errors.js";
 
 /**
  * The state of one server of a pool:
- * - `idle`: not connecting (the pool has made no call yet);
+ * - `idle`: not connecting (the pool has made no call yet, or went idle: `idleTimeoutMs`);
  * - `connecting`: a first connection is being opened;
  * - `ready`: at least one connection is up;
  * - `transient_failure`: its last attempt failed; the next follows the backoff;
@@ -77,9 +77,14 @@ export type PoolEvent =
   | {
       readonly type: "connection_retiring";
       readonly address: string;
-      /** `max_age`: aged out; `server_draining`: the server is shutting down; `removed`: no longer resolved; `ejected`. */
-      readonly reason: "max_age" | "server_draining" | "removed" | "ejected";
+      /**
+       * `max_age`: aged out; `server_draining`: the server is shutting down;
+       * `removed`: no longer resolved; `ejected`; `idle`: the pool went idle.
+       */
+      readonly reason: "max_age" | "server_draining" | "removed" | "ejected" | "idle";
     }
+  /** No call for `idleTimeoutMs`: the pool closed its connections and stopped resolving; the next call starts it again. */
+  | { readonly type: "idle" }
   | { readonly type: "ejected"; readonly address: string; readonly forMs: number }
   | { readonly type: "readmitted"; readonly address: string }
   | {

@@ -60,6 +60,16 @@ export interface PoolOptions extends ConnectionSettingsOptions {
   retry?: RetryOptions;
   /** Taking failing servers out of rotation; `false` turns it off. */
   ejection?: EjectionOptions | false;
+  /**
+   * After this long with no call started and none running (checked every
+   * `idleTimeoutMs`, so after one to two times this), the pool goes idle:
+   * it closes its connections and stops resolving. The next call
+   * starts it again (it resolves, connects, and waits for a connection as a
+   * first call does). For clients that call rarely and should not hold a
+   * connection to every server meanwhile; gRPC channels idle after 30
+   * minutes. Default Infinity (never idle).
+   */
+  idleTimeoutMs?: number;
   /** How often `dns:///`, `srv:///` and custom resolvers are asked again. Default 30,000 ms. */
   resolveIntervalMs?: number;
   /** After a connection fails the target is resolved again, but not more often than this. Default 5,000 ms. */

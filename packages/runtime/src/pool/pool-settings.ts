@@ -18,6 +18,7 @@ export interface PoolSettings {
   readonly ejection: Readonly<Required<EjectionOptions>> | undefined;
   readonly resolveIntervalMs: number;
   readonly minResolveIntervalMs: number;
+  readonly idleTimeoutMs: number;
   readonly onEvent: ((event: PoolEvent) => void) | undefined;
   readonly interceptors: readonly Interceptor[];
 }
@@ -64,6 +65,7 @@ export function checkPoolOptions(options: PoolOptions | undefined): PoolSettings
     ejection,
     resolveIntervalMs: checkNumber("resolveIntervalMs", o.resolveIntervalMs, 30_000, { min: 1, max: 2 ** 31 - 1 }),
     minResolveIntervalMs: checkNumber("minResolveIntervalMs", o.minResolveIntervalMs, 5_000, { min: 0, max: 2 ** 31 - 1 }),
+    idleTimeoutMs: checkNumber("idleTimeoutMs", o.idleTimeoutMs, Number.POSITIVE_INFINITY, { min: 1, infinity: true }),
     onEvent: o.onEvent,
     interceptors: connection.interceptors,
   };

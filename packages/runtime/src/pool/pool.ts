@@ -6,7 +6,7 @@ import { neverRan } from "../client/never-ran.js";
 import { markNotRun } from "../client/not-run.js";
 import { Code, RpcError } from "../errors.js";
 import type { ServiceDefinition } from "../service/service-definition.js";
-import { startTimeout } from "../util/long-timeout.js";
+import { startTimeout, type LongTimeout } from "../util/long-timeout.js";
 import { checkNumber, checkObject, checkSignal } from "../util/validate.js";
 import { checkEndpoints, endpointKey, endpointWeight, type Endpoint } from "./endpoint.js";
 import { pickLeast, pickLeastOutstanding, pickRoundRobin } from "./pickers.js";
@@ -50,7 +50,11 @@ export class Pool extends InterceptedTransport implements PoolTransport, Address
   private readonly budget: RetryBudget;
   private resolveClosed!: (error: RpcError) => void;
   private closeError: RpcError | undefined;
+  /** Started (by a first call or whenReady) and not idle. */
   private active = false;
+  private idleTimer: LongTimeout | undefined;
+  /** `counters.picks` at the last idle check: no pick since means no call started. */
+  private picksAtIdleCheck = 0;
   private resolving = false;
   private resolveTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly resolveAbort = new AbortController();
@@ -92,6 +96,8 @@ export class Pool extends InterceptedTransport implements PoolTransport, Address
     for (const w of [...this.waiters]) w.fail(new RpcError(error.code, error.rawMessage, [], { peer: this.target }));
     this.waiters.clear();
     this.readyList = [];
+    this.idleTimer?.cancel();
+    this.idleTimer = undefined;
     this.resolveClosed(error);
   }
 
@@ -464,11 +470,46 @@ export class Pool extends InterceptedTransport implements PoolTransport, Address
 
   // ---- servers ---------------------------------------------------------------------
 
-  /** Starts the pool: resolves the target, then connects. */
+  /** Starts the pool (again, after idling): resolves the target, then connects. */
   private activate(): void {
     if (this.active || this.closeError !== undefined) return;
     this.active = true;
+    for (const a of this.addresses.values()) a.wake();
+    this.picksAtIdleCheck = this.counters.picks;
+    this.armIdleCheck();
     void this.resolveNow();
+  }
+
+  /**
+   * Checks for idleness every idleTimeoutMs: a pool with no call started
+   * since the last check (no pick; the hot path pays nothing), none running
+   * and none waiting goes idle, so after idleTimeoutMs to twice that.
+   */
+  private armIdleCheck(): void {
+    const ms = this.settings.idleTimeoutMs;
+    if (!Number.isFinite(ms)) return;
+    this.idleTimer = startTimeout(() => this.checkIdle(), ms, true);
+  }
+
+  private checkIdle(): void {
+    this.idleTimer = undefined;
+    if (!this.active || this.closeError !== undefined) return;
+    const picks = this.counters.picks;
+    let busy = picks !== this.picksAtIdleCheck || this.waiters.size > 0 || this.resolving;
+    for (const a of this.addresses.values()) if (!busy && a.pendingCalls() > 0) busy = true;
+    for (const a of this.retiredAddresses) if (!busy && a.pendingCalls() > 0) busy = true;
+    this.picksAtIdleCheck = picks;
+    if (busy) {
+      this.armIdleCheck();
+      return;
+    }
+    // Idle: connections close (none has calls), nothing reconnects or resolves until the next call.
+    this.active = false;
+    if (this.resolveTimer !== undefined) clearTimeout(this.resolveTimer);
+    this.resolveTimer = undefined;
+    for (const a of this.addresses.values()) a.idle();
+    this.emit({ type: "idle" });
+    this.changed();
   }
 
   private async resolveNow(): Promise<void> {
@@ -505,7 +546,7 @@ export class Pool extends InterceptedTransport implements PoolTransport, Address
 
   /** Resolves again soon (a connection failed), at most once per minResolveIntervalMs. */
   private resolveSoon(): void {
-    if (this.resolver.static === true || this.closeError !== undefined || this.resolving) return;
+    if (this.resolver.static === true || this.closeError !== undefined || this.resolving || !this.active) return;
     const wait = this.lastResolveAt + this.settings.minResolveIntervalMs - Date.now();
     if (wait <= 0) {
       void this.resolveNow();

@@ -7,7 +7,7 @@ import type { Endpoint } from "./endpoint.js";
 import type { Pickable } from "./pickers.js";
 
 /** Why a pool stops giving a connection new calls. */
-export type RetireReason = "max_age" | "server_draining" | "removed" | "ejected";
+export type RetireReason = "max_age" | "server_draining" | "removed" | "ejected" | "idle";
 
 /** How often a retiring connection with calls still running checks whether they are done. */
 const IDLE_CHECK_MS = 100;
