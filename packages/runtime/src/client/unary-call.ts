@@ -36,7 +36,8 @@ export class UnaryCall implements PendingCall {
     }
     if (signal !== undefined) {
       this.signal = signal;
-      signal.addEventListener("abort", this.onAbort, { once: true });
+      // The call itself listens (handleEvent): no closure per call.
+      signal.addEventListener("abort", this, { once: true });
     }
   }
 
@@ -54,9 +55,10 @@ export class UnaryCall implements PendingCall {
     this.rejectFn(error);
   }
 
-  private readonly onAbort = (): void => {
+  /** The caller's signal aborted (the call is its listener object). */
+  handleEvent(): void {
     this.abort(this.conn.cancelledError(this.method, this.signal?.reason));
-  };
+  }
 
   /** The caller gave up: tell the server, and fail. */
   private abort(error: RpcError): void {
@@ -66,6 +68,6 @@ export class UnaryCall implements PendingCall {
 
   private disarm(): void {
     this.timer?.cancel();
-    this.signal?.removeEventListener("abort", this.onAbort);
+    this.signal?.removeEventListener("abort", this);
   }
 }
