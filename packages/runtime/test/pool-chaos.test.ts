@@ -3,6 +3,7 @@
  * connections reset by the proxy in front of them, in random orders
  * (seeded), with calls in flight all the time. Whatever the order:
  * - a call of a method that is not idempotent runs at most once;
+ * - a server stream (Watch) that ends normally has every message;
  * - a call that fails marked `neverRan` ran nowhere;
  * - one that succeeded ran exactly once (not idempotent) or at least once;
  * - every call settles.
@@ -59,7 +60,13 @@ class ChaosServer {
         await pause(req.delayMs, ctx.signal);
         return { key: req.key, value: req.delta, server: name };
       },
-      async *watch() {},
+      async *watch(req, ctx) {
+        record(req.key);
+        for (let i = 0; i < req.count && !ctx.signal.aborted; i++) {
+          if (i > 0) await pause(req.intervalMs, ctx.signal);
+          yield { key: req.key, value: i, server: name };
+        }
+      },
     };
     const server = createServer();
     server.register(TallyServiceDefinition, handlers);
@@ -150,7 +157,10 @@ interface Outcome {
   error?: RpcError;
 }
 
-async function runChaos(seed: number, retries: boolean): Promise<{ outcomes: Outcome[]; entered: Map<string, number>; actions: string[] }> {
+async function runChaos(
+  seed: number,
+  retries: boolean,
+): Promise<{ outcomes: Outcome[]; entered: Map<string, number>; actions: string[]; truncated: string[] }> {
   const random = prng(seed);
   const entered = new Map<string, number>();
   const servers = ["a", "b", "c"].map((n, i) => new ChaosServer(n, `127.0.0.${i + 1}`, entered));
@@ -177,16 +187,22 @@ async function runChaos(seed: number, retries: boolean): Promise<{ outcomes: Out
   const outcomes: Outcome[] = [];
   const actions: string[] = [];
   const restarts: Promise<void>[] = [];
+  const truncated: string[] = [];
   let running = true;
   let n = 0;
   const loops = Array.from({ length: 24 }, async (_, loop) => {
     while (running) {
       const i = n++;
-      const idempotent = i % 4 === 3;
+      // Gets and Watch streams (no side effects: retried before their first message) and Adds (not idempotent).
+      const idempotent = i % 4 === 3 || i % 8 === 5;
       const key = `${seed}-${loop}-${i}`;
       const delayMs = Math.floor(random() * 15);
       try {
-        if (idempotent) await client.get({ key, delayMs }, { timeoutMs: 3_000 });
+        if (i % 8 === 5) {
+          let got = 0;
+          for await (const _ of client.watch({ key, count: 3, intervalMs: delayMs }, { timeoutMs: 3_000 })) got++;
+          if (got !== 3) truncated.push(`${key}: the stream ended normally after ${got} of 3 messages`);
+        } else if (idempotent) await client.get({ key, delayMs }, { timeoutMs: 3_000 });
         else await client.add({ key, delta: 1, delayMs }, { timeoutMs: 3_000 });
         outcomes.push({ key, idempotent, ok: true });
       } catch (e) {
@@ -227,14 +243,14 @@ async function runChaos(seed: number, retries: boolean): Promise<{ outcomes: Out
   await Promise.all(loops);
   // Every server is back (or on its way) before the test's cleanup stops them.
   await Promise.all(restarts);
-  return { outcomes, entered, actions };
+  return { outcomes, entered, actions, truncated };
 }
 
 describe("pool under random shutdowns and restarts", () => {
   const seeds = (process.env.CHAOS_SEEDS ?? "1,2").split(",").map(Number);
   for (const [seed, retries] of seeds.flatMap((s) => [[s, true] as const, [s, false] as const])) {
     it(`never runs a call twice, and never marks a call that ran as never run (seed ${seed}, ${retries ? "retries" : "no retries"})`, async () => {
-      const { outcomes, entered, actions } = await runChaos(seed, retries);
+      const { outcomes, entered, actions, truncated } = await runChaos(seed, retries);
       const context = `seed ${seed}, retries ${retries}; ${actions.join("; ")}`;
       expect(outcomes.length, context).toBeGreaterThan(200);
       // Something failed over: the servers did go down under the calls.
@@ -248,6 +264,7 @@ describe("pool under random shutdowns and restarts", () => {
         if (!o.ok && neverRan(o.error) && runs > 0) problems.push(`${o.key}: marked never run, ran ${runs} times (${o.error?.message})`);
       }
       expect(problems, context).toEqual([]);
+      expect(truncated, context).toEqual([]);
       if (!retries) {
         // Drains refused calls and shutdowns cut queued ones: the connections' "never ran" verdicts were put to the test.
         expect(outcomes.filter((o) => !o.ok && neverRan(o.error)).length, context).toBeGreaterThan(0);
