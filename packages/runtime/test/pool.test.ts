@@ -141,6 +141,7 @@ describe("pool: targets and connect()", () => {
     expect(bad(() => createPool("a:1", { retry: { maxAttempts: 0 } }))).toMatch(/invalid option retry.maxAttempts/);
     expect(bad(() => createPool("a:1", { retry: { maxNeverRanRetries: -1 } }))).toMatch(/invalid option retry.maxNeverRanRetries/);
     expect(bad(() => createPool("a:1", { idleTimeoutMs: 0 }))).toMatch(/invalid option idleTimeoutMs/);
+    expect(bad(() => createPool("a:1", { ejection: { callErrorCodes: [99 as Code] } }))).toMatch(/invalid option ejection.callErrorCodes/);
     expect(bad(() => createPool("a:1", { retry: { codes: [99 as Code] } }))).toMatch(/invalid option retry.codes/);
     expect(bad(() => createPool("a:1", { maxConnectionAgeMs: -1 }))).toMatch(/invalid option maxConnectionAgeMs/);
     expect(bad(() => createPool({ name: "x" } as never))).toMatch(/a resolver needs/);
@@ -442,6 +443,37 @@ describe("pool: connections age, drain and are ejected", () => {
     const downs = events.filter((e) => e.type === "connection_down");
     expect(downs.every((e) => e.type === "connection_down" && e.planned)).toBe(true);
     expect(p.stats.retries).toBe(0);
+  });
+
+  it("with ejection.callErrorCodes, a server that fails every call is ejected; by default it keeps its share", async () => {
+    const failing: ServerInterceptor = () => async () => {
+      throw new RpcError(Code.Unavailable, "lost my database");
+    };
+    const good = await Promise.all(["a", "b"].map((n, i) => startTally(n, { host: `127.0.0.${i + 1}` })));
+    const bad = await startTally("bad", { host: "127.0.0.3" }, { interceptors: [failing] });
+    servers.push(...good, bad);
+    const targets = [...good.map((s) => s.target), bad.target];
+    const picksOfBad = (p: PoolTransport) => p.stats.addresses.find((x) => x.address === bad.target)?.picks ?? 0;
+
+    // By default call errors are the application's: the failing server stays in rotation.
+    const plain = pool(targets);
+    await allReady(plain);
+    await runCalls(200, 4, (n) => tallyClient(plain).get({ key: String(n) }));
+    expect(plain.stats.addresses.map((x) => x.ejections)).toEqual([0, 0, 0]);
+    expect(picksOfBad(plain)).toBeGreaterThan(20);
+
+    const events: PoolEvent[] = [];
+    const p = pool(targets, {
+      ejection: { callErrorCodes: [Code.Unavailable, Code.Internal], consecutiveFailures: 3, baseMs: 60_000 },
+      onEvent: (e) => events.push(e),
+    });
+    await allReady(p);
+    const counts = await runCalls(200, 4, (n) => tallyClient(p).get({ key: String(n) }));
+    // Gets have no side effects: each failed attempt went elsewhere.
+    expect(counts.failures).toEqual([]);
+    expect(events.filter((e) => e.type === "ejected").map((e) => e.type === "ejected" && e.address)).toEqual([bad.target]);
+    // Its failures in a row, and at most the calls already on their way to it.
+    expect(picksOfBad(p)).toBeLessThanOrEqual(3 + 4);
   });
 
   it("ejects a server that keeps failing, never more than maxPercent, and lets it back in", async () => {

@@ -1,4 +1,5 @@
 import type { ConnectionSettingsOptions } from "../client/connect-options.js";
+import type { Code } from "../errors.js";
 import type { Interceptor } from "../client/interceptor.js";
 import type { BackoffOptions } from "./backoff.js";
 import type { PickerName } from "./pickers.js";
@@ -14,6 +15,17 @@ import type { RetryOptions } from "./retry-budget.js";
 export interface EjectionOptions {
   /** Failures in a row that eject a server. Default 5. */
   consecutiveFailures?: number;
+  /**
+   * Call errors that count as failures too: attempts that failed with one
+   * of these codes after they may have run (a unary call, a stream before
+   * its first message, a request stream). Default none: a server answering
+   * errors is up, and its errors are the application's. With
+   * `[Code.Unavailable, Code.Internal]` a replica that fails every call (a
+   * lost dependency, a bad deploy) is ejected after `consecutiveFailures`
+   * of them in a row, instead of drawing ever more calls, which is what
+   * least-outstanding does for a server that fails fast.
+   */
+  callErrorCodes?: Code[];
   /** The first ejection lasts this long; the n-th in a row n times as long. Default 30,000 ms. */
   baseMs?: number;
   /** The longest ejection. Default 300,000 ms. */

@@ -1,5 +1,6 @@
 import type { DescMethod, DescMethodBiDiStreaming, Message } from "@bufbuild/protobuf";
 import type { CallOptions } from "../client/call-options.js";
+import { neverRan } from "../client/never-ran.js";
 import { RpcError } from "../errors.js";
 import type { ServiceDefinition } from "../service/service-definition.js";
 import type { PoolCallInfo } from "./pool-events.js";
@@ -35,6 +36,7 @@ export function settleRequestStream(pool: StreamHost, pc: PoolConnection, info: 
   }
   const last = info?.attempts[info.attempts.length - 1];
   if (last !== undefined && error instanceof RpcError) last.error = error;
+  if (error instanceof RpcError && !neverRan(error)) pool.countCallError(pc, error);
   if (pc.retiring !== undefined) pc.closeIfIdle();
 }
 

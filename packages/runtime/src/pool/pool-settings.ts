@@ -1,12 +1,22 @@
 import { checkDialSettings, type DialSettings } from "../client/dial.js";
 import type { Interceptor } from "../client/interceptor.js";
-import { checkFunction, checkNumber, checkObject, invalidOption } from "../util/validate.js";
+import type { Code } from "../errors.js";
+import { checkCodes, checkFunction, checkNumber, checkObject, invalidOption } from "../util/validate.js";
 import { checkBackoff } from "./backoff.js";
 import { PICKERS, type PickerName } from "./pickers.js";
 import type { PoolEvent } from "./pool-events.js";
-import type { EjectionOptions, PoolOptions } from "./pool-options.js";
+import type { PoolOptions } from "./pool-options.js";
 import { checkRetry, type RetrySettings } from "./retry-budget.js";
 import type { SlotSettings } from "./slot.js";
+
+/** Checked ejection options. */
+export interface EjectionSettings {
+  readonly consecutiveFailures: number;
+  readonly baseMs: number;
+  readonly maxMs: number;
+  readonly maxPercent: number;
+  readonly callErrorCodes: ReadonlySet<Code>;
+}
 
 /** Checked pool options. */
 export interface PoolSettings {
@@ -15,7 +25,7 @@ export interface PoolSettings {
   readonly picker: PickerName;
   readonly waitForReadyMs: number;
   readonly retry: RetrySettings;
-  readonly ejection: Readonly<Required<EjectionOptions>> | undefined;
+  readonly ejection: EjectionSettings | undefined;
   readonly resolveIntervalMs: number;
   readonly minResolveIntervalMs: number;
   readonly idleTimeoutMs: number;
@@ -35,7 +45,7 @@ export function checkPoolOptions(options: PoolOptions | undefined): PoolSettings
   const picker = o.picker ?? "least-outstanding";
   if (!PICKERS.includes(picker)) throw invalidOption("picker", picker, PICKERS.map((p) => JSON.stringify(p)).join(", "));
   checkFunction("onEvent", o.onEvent);
-  let ejection: Readonly<Required<EjectionOptions>> | undefined;
+  let ejection: EjectionSettings | undefined;
   if (o.ejection !== false) {
     checkObject("ejection", o.ejection);
     const e = o.ejection ?? {};
@@ -45,6 +55,7 @@ export function checkPoolOptions(options: PoolOptions | undefined): PoolSettings
       baseMs,
       maxMs: checkNumber("ejection.maxMs", e.maxMs, Math.max(300_000, baseMs), { min: baseMs, max: 2 ** 31 - 1 }),
       maxPercent: checkNumber("ejection.maxPercent", e.maxPercent, 50, { min: 0, max: 100, fraction: true }),
+      callErrorCodes: checkCodes("ejection.callErrorCodes", e.callErrorCodes, []),
     };
   }
   return {

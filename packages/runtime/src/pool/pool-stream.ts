@@ -1,5 +1,6 @@
 import type { DescMethod, DescMethodServerStreaming, Message } from "@bufbuild/protobuf";
 import type { CallOptions } from "../client/call-options.js";
+import type { RpcError } from "../errors.js";
 import type { ServiceDefinition } from "../service/service-definition.js";
 import type { PoolCallInfo } from "./pool-events.js";
 import { newAttempts, type Attempts } from "./retry-budget.js";
@@ -19,6 +20,8 @@ export interface StreamHost {
     extraSignal?: AbortSignal,
   ): Promise<PoolConnection>;
   picked(pc: PoolConnection, info: PoolCallInfo | undefined): void;
+  /** An attempt on `pc` that may have run failed with `error` (ejection may count it). */
+  countCallError(pc: PoolConnection, error: RpcError): void;
   succeeded(pc: PoolConnection): void;
   afterFailure(
     pc: PoolConnection,

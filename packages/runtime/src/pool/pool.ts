@@ -301,6 +301,7 @@ export class Pool extends InterceptedTransport implements PoolTransport, Address
     if (last !== undefined && e instanceof RpcError) last.error = e;
     if (!(e instanceof RpcError)) throw e;
     const notRun = neverRan(e);
+    if (!notRun) this.countCallError(pc, e);
     attempts.made++;
     if (notRun) attempts.neverRan++;
     attempts.last = e;
@@ -611,6 +612,14 @@ export class Pool extends InterceptedTransport implements PoolTransport, Address
     this.failed(a);
     this.resolveSoon();
     this.changed();
+  }
+
+  /** An attempt on `pc` that may have run failed with `error`: a failure of its server when ejection counts that code. */
+  countCallError(pc: PoolConnection, error: RpcError): void {
+    const codes = this.settings.ejection?.callErrorCodes;
+    if (codes === undefined || codes.size === 0 || !codes.has(error.code)) return;
+    const a = this.addresses.get(pc.host.key);
+    if (a !== undefined && this.closeError === undefined) this.failed(a);
   }
 
   /** Counts a connection failure of `a`; ejects it when it keeps failing. */

@@ -1,5 +1,5 @@
 import { Code, type RpcError } from "../errors.js";
-import { checkNumber, checkObject, invalidOption } from "../util/validate.js";
+import { checkCodes, checkNumber, checkObject } from "../util/validate.js";
 
 /**
  * A token bucket that bounds retries so they cannot amplify an outage:
@@ -63,15 +63,11 @@ export function checkRetry(options: RetryOptions | undefined): RetrySettings {
   const o = options ?? {};
   checkObject("retry.budget", o.budget);
   const b = o.budget ?? {};
-  const codes = o.codes ?? [Code.Unavailable];
-  if (!Array.isArray(codes) || codes.some((c) => typeof c !== "number" || !Number.isInteger(c) || c < 1 || c > 16)) {
-    throw invalidOption("retry.codes", codes, "an array of status codes (Code.Unavailable, …)");
-  }
   const maxTokens = checkNumber("retry.budget.maxTokens", b.maxTokens, 100, { min: 1, max: 1e9, fraction: true });
   return {
     maxAttempts: checkNumber("retry.maxAttempts", o.maxAttempts, 3, { min: 1, max: 100 }),
     maxNeverRanRetries: checkNumber("retry.maxNeverRanRetries", o.maxNeverRanRetries, 10, { min: 0, max: 1000 }),
-    codes: new Set(codes),
+    codes: checkCodes("retry.codes", o.codes, [Code.Unavailable]),
     ratio: checkNumber("retry.budget.ratio", b.ratio, 0.2, { min: 0, max: 1000, fraction: true }),
     minPerSecond: checkNumber("retry.budget.minPerSecond", b.minPerSecond, 10, { min: 0, max: 1e9, fraction: true }),
     maxTokens,

@@ -45,6 +45,15 @@ export function checkNumber(name: string, value: unknown, fallback: number, rule
 }
 
 /** Returns `value` when it is undefined or a boolean; throws otherwise. */
+/** Checks a list of status codes (`Code.Unavailable`, …); `fallback` when absent. */
+export function checkCodes(name: string, value: unknown, fallback: readonly Code[]): ReadonlySet<Code> {
+  const codes = value ?? fallback;
+  if (!Array.isArray(codes) || codes.some((c) => typeof c !== "number" || !Number.isInteger(c) || c < 1 || c > 16)) {
+    throw invalidOption(name, codes, "an array of status codes (Code.Unavailable, …)");
+  }
+  return new Set(codes as Code[]);
+}
+
 export function checkBoolean(name: string, value: unknown): boolean | undefined {
   if (value === undefined || typeof value === "boolean") return value;
   throw invalidOption(name, value, "true or false");
