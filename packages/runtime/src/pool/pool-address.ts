@@ -141,17 +141,15 @@ export class PoolAddress implements SlotHost {
 
   stats(): AddressStats {
     let connections = 0;
-    let pendingCalls = 0;
     for (const s of this.slots) {
       if (s.current?.pickable === true) connections++;
     }
-    for (const pc of this.openConnections()) pendingCalls += pc.pending;
     return {
       address: this.key,
       state: this.state,
       weight: this.weight,
       connections,
-      pendingCalls,
+      pendingCalls: this.pendingCalls(),
       connectionsUp: this.connectionsUp,
       connectionsDown: this.connectionsDown,
       connectFailures: this.connectFailures,
@@ -164,12 +162,6 @@ export class PoolAddress implements SlotHost {
   /** True while any of its connections is not yet closed. */
   hasOpenConnections(): boolean {
     return this.slots.some((s) => s.openConnections().length > 0);
-  }
-
-  private openConnections(): PoolConnection[] {
-    const out: PoolConnection[] = [];
-    for (const s of this.slots) out.push(...s.openConnections());
-    return out;
   }
 
   connectionUp(_slot: Slot, pc: PoolConnection): void {
