@@ -227,14 +227,7 @@ export class Slot {
         // A replacement that failed: an aged connection keeps serving until one succeeds.
         const delay = this.backoff.next();
         this.host.connectFailed(this, error, delay);
-        this.retryTimer = startTimeout(
-          () => {
-            this.retryTimer = undefined;
-            this.connect();
-          },
-          delay,
-          true,
-        );
+        this.connectAfter(delay);
       },
     );
   }
@@ -301,15 +294,19 @@ export class Slot {
       this.connect();
     } else {
       this.failures++;
-      const delay = this.backoff.next();
-      this.retryTimer = startTimeout(
-        () => {
-          this.retryTimer = undefined;
-          this.connect();
-        },
-        delay,
-        true,
-      );
+      this.connectAfter(this.backoff.next());
     }
+  }
+
+  /** Connects again after `delay` ms (a backoff step). */
+  private connectAfter(delay: number): void {
+    this.retryTimer = startTimeout(
+      () => {
+        this.retryTimer = undefined;
+        this.connect();
+      },
+      delay,
+      true,
+    );
   }
 }
