@@ -56,8 +56,8 @@ function decline(): never {
   throw DECLINE;
 }
 
-/** protoInt64.parse: a bigint, or what BigInt() makes of a string or number, in range. */
-function toInt64(v: unknown): bigint {
+/** A bigint, or what BigInt() makes of a string or number, within [min, max]; else declines. */
+function toBigIntIn(v: unknown, min: bigint, max: bigint): bigint {
   let b: bigint;
   if (typeof v === "bigint") b = v;
   else if (typeof v === "string" || typeof v === "number") {
@@ -67,23 +67,18 @@ function toInt64(v: unknown): bigint {
       return decline();
     }
   } else return decline();
-  if (b < I64_MIN || b > I64_MAX) decline();
+  if (b < min || b > max) decline();
   return b;
 }
 
-/** protoInt64.uParse, likewise. */
+/** protoInt64.parse. */
+function toInt64(v: unknown): bigint {
+  return toBigIntIn(v, I64_MIN, I64_MAX);
+}
+
+/** protoInt64.uParse. */
 function toUint64(v: unknown): bigint {
-  let b: bigint;
-  if (typeof v === "bigint") b = v;
-  else if (typeof v === "string" || typeof v === "number") {
-    try {
-      b = BigInt(v);
-    } catch {
-      return decline();
-    }
-  } else return decline();
-  if (b < 0n || b > U64_MAX) decline();
-  return b;
+  return toBigIntIn(v, 0n, U64_MAX);
 }
 
 /** Writes `$unknown` (tag, then the data as it is), as toBinary does. */
