@@ -3,6 +3,7 @@
  * dispatch, no socket): counts, errors by code, early stops.
  */
 import type { DescMethodUnary } from "@bufbuild/protobuf";
+import { unaryCaller } from "@protosocket/runtime/protocol";
 import {
   Code,
   createMemoryTransport,
@@ -55,7 +56,7 @@ function serve(failEvery = 0): Server {
 const unary =
   (method: DescMethodUnary): BenchCall =>
   async (t: Transport) => {
-    await t.unary(def, method, { message: "m" } as never);
+    await unaryCaller(t, def, method)({ message: "m" });
     return 1;
   };
 

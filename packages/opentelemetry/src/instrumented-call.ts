@@ -149,11 +149,8 @@ export function instrumentsOf(options: TelemetryOptions, side: "client" | "serve
   };
 }
 
-/** A call's request or response as either side's interceptors see it. */
-interface CallPart {
-  readonly kind: "unary" | "server_streaming" | "client_streaming" | "bidi_streaming";
-  readonly message: unknown;
-}
+/** A call's request or response as either side's interceptors see it: one message, or a stream of them. */
+type CallPart = { readonly stream: false; readonly message: unknown } | { readonly stream: true; readonly message: AsyncIterable<unknown> };
 
 /**
  * Runs `next` in the call's context with message events for the requests
@@ -169,9 +166,8 @@ export async function runInstrumented<Req extends CallPart, Res extends CallPart
 ): Promise<Res> {
   const responses = requests === "SENT" ? "RECEIVED" : "SENT";
   let request = req;
-  if (req.kind === "client_streaming" || req.kind === "bidi_streaming") {
-    request = { ...req, message: call.wrapRequests(req.message as AsyncIterable<unknown>, requests) };
-  } else call.message(requests, 1);
+  if (req.stream) request = { ...req, message: call.wrapRequests(req.message, requests) };
+  else call.message(requests, 1);
   let res: Res;
   try {
     res = await context.with(call.ctx, () => next(request));
@@ -179,10 +175,10 @@ export async function runInstrumented<Req extends CallPart, Res extends CallPart
     call.end(e);
     throw e;
   }
-  if (res.kind === "unary" || res.kind === "client_streaming") {
+  if (!res.stream) {
     call.message(responses, 1);
     call.end();
     return res;
   }
-  return { ...res, message: call.wrapStream(res.message as AsyncIterable<unknown>, responses) };
+  return { ...res, message: call.wrapStream(res.message, responses) };
 }

@@ -80,7 +80,12 @@ export interface RpcErrorContext {
   peer?: string;
   /** The error that caused this one. */
   cause?: unknown;
+  /** Metadata that travels with the error: the trailers of the call's final frame. */
+  metadata?: ReadonlyMap<string, string>;
 }
+
+/** The metadata of errors that carry none (one read-only Map for all). */
+const NO_METADATA: ReadonlyMap<string, string> = new Map();
 
 /**
  * A typed detail of an error: a `google.protobuf.Any`, or a message with its
@@ -114,6 +119,12 @@ export class RpcError extends Error {
   readonly method: string | undefined;
   /** The peer address, when known. */
   readonly peer: string | undefined;
+  /**
+   * Metadata that travels with the error: on the client, the trailers the
+   * server sent with it; on the server, trailers to send with it (besides
+   * the handler context's). Empty when none.
+   */
+  readonly metadata: ReadonlyMap<string, string>;
 
   /**
    * @param code the status code.
@@ -121,7 +132,8 @@ export class RpcError extends Error {
    * @param details typed details, sent in the error case where the envelope
    *   has a details field: Any messages, or `{ desc, value }` pairs packed
    *   into Any here.
-   * @param context the method and peer the error concerns, and its cause.
+   * @param context the method and peer the error concerns, its cause, and
+   *   metadata that travels with it.
    */
   constructor(code: Code, message: string, details: readonly RpcErrorDetail[] = [], context: RpcErrorContext = {}) {
     super(formatMessage(code, message, context), context.cause === undefined ? undefined : { cause: context.cause });
@@ -131,6 +143,7 @@ export class RpcError extends Error {
     this.details = details.length === 0 ? [] : details.map(toAny);
     this.method = context.method;
     this.peer = context.peer;
+    this.metadata = context.metadata ?? NO_METADATA;
   }
 
   /**
@@ -185,6 +198,7 @@ export class RpcError extends Error {
     if (method !== undefined) ctx.method = method;
     if (peer !== undefined) ctx.peer = peer;
     if (this.cause !== undefined) ctx.cause = this.cause;
+    if (this.metadata.size > 0) ctx.metadata = this.metadata;
     return new RpcError(this.code, this.rawMessage, this.details, ctx);
   }
 }

@@ -6,26 +6,15 @@
 
 // Clients.
 export type { ConnectOptions, ConnectionTransport } from "./client/connect-options.js";
-export type { Transport } from "./client/transport.js";
-export type { CallOptions } from "./client/call-options.js";
+export type { Transport } from "./call/transport.js";
+export type { CallOptions } from "./call/call-options.js";
 export { createClient, type ClientOptions } from "./client/create-client.js";
 export { neverRan } from "./client/never-ran.js";
 export type { BiDiStreamingFn, Client, ClientStreamingFn, ServerStreamingFn, UnaryFn } from "./client/client-types.js";
-export {
-  withInterceptors,
-  type BidiStreamRequest,
-  type BidiStreamResponse,
-  type CallFn,
-  type CallRequest,
-  type CallResponse,
-  type ClientStreamRequest,
-  type ClientStreamResponse,
-  type Interceptor,
-  type StreamRequest,
-  type StreamResponse,
-  type UnaryRequest,
-  type UnaryResponse,
-} from "./client/interceptor.js";
+
+// Interceptors, on both sides.
+export type { AnyRequest, AnyResponse, StreamRequest, StreamResponse, UnaryRequest, UnaryResponse } from "./call/request.js";
+export { applyInterceptors, withInterceptors, type CallFn, type Interceptor } from "./call/interceptor.js";
 
 // Pools: many connections, many servers.
 export { connect, createPool, type PoolConnectOptions } from "./pool/create-pool.js";
@@ -66,18 +55,10 @@ export type {
 } from "./server/handler-types.js";
 export {
   reportHandlerErrors,
-  type ServerBidiStreamRequest,
-  type ServerBidiStreamResponse,
-  type ServerCallFn,
-  type ServerClientStreamRequest,
-  type ServerClientStreamResponse,
   type ServerInterceptor,
   type ServerRequest,
-  type ServerResponse,
   type ServerStreamRequest,
-  type ServerStreamResponse,
   type ServerUnaryRequest,
-  type ServerUnaryResponse,
 } from "./server/interceptor.js";
 
 // Health checks.
@@ -87,7 +68,8 @@ export { healthDefinition, registerHealth, ServingStatus, type HealthCases, type
 export { createMemoryTransport, type MemoryTransportOptions } from "./memory/memory-transport.js";
 
 // Shared.
-export type { ServiceDefinition } from "./service/service-definition.js";
+export type { ServiceDefinition } from "./protobuf/service-definition.js";
+export type { AnyServiceDefinition } from "./encoding/service.js";
 export { Code, codeToString, RpcError, type RpcErrorContext, type RpcErrorDetail } from "./errors.js";
 export { createContextKey, createContextValues, type ContextKey, type ContextValues } from "./context-values.js";
 export type { MetadataInit } from "./metadata.js";

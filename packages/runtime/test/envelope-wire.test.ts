@@ -2,9 +2,9 @@ import { create, equals, toBinary, type DescMessage, type Message } from "@bufbu
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { ServiceDefinition } from "../src/index.js";
-import { createEnvelopeWire } from "../src/envelope/create-envelope-wire.js";
-import type { ProtoEnvelopeWire as EnvelopeWire } from "../src/envelope/envelope-wire.js";
-import { scratchBytes } from "../src/envelope/fast-envelope-wire.js";
+import { createEnvelopeWire } from "../src/protobuf/create-envelope-wire.js";
+import type { ProtoEnvelopeWire as EnvelopeWire } from "../src/protobuf/proto-envelope-wire.js";
+import { scratchBytes } from "../src/protobuf/fast-envelope-wire.js";
 import { initArb } from "./support/random-schema.js";
 import { echoDef, interopDef, kvDef } from "./support/services.js";
 
@@ -104,7 +104,7 @@ describe("specialised envelope codec", () => {
             expect(inbound.carried?.path.path).toBe(c?.path.path);
             if (c !== undefined && t !== undefined) {
               const read = inbound.read(t);
-              expect(read !== undefined && equals(t.schema, read, c.body)).toBe(true);
+              expect(read !== undefined && equals(t.schema, read as Message, c.body)).toBe(true);
             }
           }
         }),

@@ -13,8 +13,8 @@ const src = resolve(dirname(fileURLToPath(import.meta.url)), "../src");
 
 /**
  * Layer of a top-level folder or file; a module may import only lower
- * layers (and its own folder). Within the base and within "binding,
- * service", the order of the fractions holds; envelope ∥ conn, client ∥
+ * layers (and its own folder). Within the base, the order of the fractions
+ * holds; protobuf ∥ messagepack (the encodings), conn ∥ call, client ∥
  * server and pool ∥ memory are siblings.
  */
 const LAYERS: Record<string, number> = {
@@ -26,11 +26,11 @@ const LAYERS: Record<string, number> = {
   "metadata.ts": 0.75,
   wire: 1,
   binding: 2,
-  service: 2.5,
-  protobuf: 2.75,
-  envelope: 3,
-  conn: 3,
-  messagepack: 3.5,
+  encoding: 2.5,
+  protobuf: 3,
+  messagepack: 3,
+  conn: 3.5,
+  call: 3.5,
   client: 4,
   server: 4,
   pool: 5,

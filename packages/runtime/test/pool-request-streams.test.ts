@@ -86,7 +86,7 @@ describe("pool: client and bidi streaming", () => {
     const targets = [await streamingServer("a", 1), await streamingServer("b", 2)];
     const kinds: string[] = [];
     const seeKind: Interceptor = (next) => (req) => {
-      kinds.push(req.kind);
+      kinds.push(req.method.methodKind);
       return next(req);
     };
     const p = pool(targets, { interceptors: [seeKind] });

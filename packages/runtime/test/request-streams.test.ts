@@ -337,8 +337,9 @@ describe("client and bidi streaming", () => {
     it(`interceptors see both kinds, and may observe and change each request and response (${over})`, async () => {
       const log: string[] = [];
       const client: Interceptor = (next) => async (req) => {
-        log.push(`client > ${req.kind} ${req.methodName}`);
-        if (req.kind !== "client_streaming" && req.kind !== "bidi_streaming") return next(req);
+        const kind = req.method.methodKind;
+        log.push(`client > ${kind} ${req.methodName}`);
+        if (!req.stream || (kind !== "client_streaming" && kind !== "bidi_streaming")) return next(req);
         const tagged = (async function* () {
           for await (const m of req.message) {
             const fields = m as unknown as { seq: number; note?: string };
@@ -347,12 +348,13 @@ describe("client and bidi streaming", () => {
           }
         })();
         const res = await next({ ...req, message: tagged });
-        log.push(`client < ${res.kind}`);
+        log.push(`client < ${kind}`);
         return res;
       };
       const serverSide: ServerInterceptor = (next) => async (req) => {
-        log.push(`server > ${req.kind}`);
-        if (req.kind === "client_streaming" || req.kind === "bidi_streaming") {
+        const kind = req.method.methodKind;
+        log.push(`server > ${kind}`);
+        if (req.stream && (kind === "client_streaming" || kind === "bidi_streaming")) {
           const source = req.message;
           const seen: string[] = [];
           const counted = (async function* () {
@@ -364,12 +366,12 @@ describe("client and bidi streaming", () => {
             log.push(`server read ${seen.join(",")}`);
           })();
           const res = await next({ ...req, message: counted, signal: req.signal });
-          if (res.kind === "bidi_streaming") {
+          if (res.stream && kind === "bidi_streaming") {
             const out = res.message;
             return {
-              kind: "bidi_streaming",
+              ...res,
               message: (async function* () {
-                for await (const m of out) yield { ...m, text: `${String((m as unknown as { text: string }).text)}!` };
+                for await (const m of out) yield { ...(m as object), text: `${String((m as unknown as { text: string }).text)}!` };
               })(),
             };
           }
@@ -405,7 +407,7 @@ describe("client and bidi streaming", () => {
 
   it("a server interceptor that refuses a request stream ends it before its handler runs; the client stops sending", async () => {
     const refuse: ServerInterceptor = (next) => (req) => {
-      if (req.kind === "client_streaming") throw new RpcError(Code.PermissionDenied, "no uploads");
+      if (req.method.methodKind === "client_streaming") throw new RpcError(Code.PermissionDenied, "no uploads");
       return next(req);
     };
     const s = await startStreamingServer({ interceptors: [refuse] });
@@ -422,7 +424,7 @@ describe("client and bidi streaming", () => {
     const viaClient = createClient(streamingDef, transport, {
       interceptors: [
         (next) => (req) => {
-          seen.push(req.kind);
+          seen.push(req.method.methodKind);
           return next(req);
         },
       ],

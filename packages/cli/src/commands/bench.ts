@@ -1,4 +1,5 @@
 import type { ConnectionTransport, Transport } from "@protosocket/runtime";
+import { streamCaller, unaryCaller } from "@protosocket/runtime/protocol";
 import { summarize, renderSummary } from "../bench/bench-report.js";
 import { BenchRun, type BenchCall } from "../bench/bench-run.js";
 import { ProgressLine } from "../bench/progress-line.js";
@@ -51,15 +52,18 @@ export async function runBench(targetArg: string, methodRef: string, flags: Benc
     const { def, method, request } = prepared;
     // No options object at all when there is nothing in it: the runtime then skips checking one per call.
     const callOptions = Object.keys(prepared.callOptions).length > 0 ? prepared.callOptions : undefined;
+    // One caller per connection, made once: a call then builds nothing but its request.
+    const unary = new Map(transports.map((t) => [t as Transport, unaryCaller(t, def, method)]));
+    const stream = new Map(transports.map((t) => [t as Transport, streamCaller(t, def, method)]));
     const call: BenchCall =
       method.methodKind === "unary"
         ? async (t: Transport) => {
-            await t.unary(def, method, request, callOptions);
+            await (unary.get(t) as ReturnType<typeof unaryCaller>)(request, callOptions);
             return 1;
           }
         : async (t: Transport) => {
             let n = 0;
-            for await (const _ of t.stream(def, method, request, callOptions)) n++;
+            for await (const _ of (stream.get(t) as ReturnType<typeof streamCaller>)(request, callOptions)) n++;
             return n;
           };
     const run = new BenchRun(transports, call, {

@@ -1,4 +1,6 @@
+import type { Message } from "@bufbuild/protobuf";
 import { RpcError } from "@protosocket/runtime";
+import { streamCaller, unaryCaller } from "@protosocket/runtime/protocol";
 import { openConnection } from "../connection.js";
 import { ExitCode, rpcExitCode } from "../exit-codes.js";
 import type { CliIo } from "../io.js";
@@ -36,11 +38,11 @@ export async function runCall(targetArg: string, methodRef: string, flags: CallC
   const options = { ...call.callOptions, signal: controller.signal, onTrailer };
   try {
     if (call.method.methodKind === "unary") {
-      const response = await transport.unary(call.def, call.method, call.request, options);
-      io.stdout.write(`${JSON.stringify(messageJson(call.method.output, response, jsonOptions), null, 2)}\n`);
+      const response = await unaryCaller(transport, call.def, call.method)(call.request, options);
+      io.stdout.write(`${JSON.stringify(messageJson(call.method.output, response as Message, jsonOptions), null, 2)}\n`);
     } else {
-      for await (const message of transport.stream(call.def, call.method, call.request, options)) {
-        io.stdout.write(`${JSON.stringify(messageJson(call.method.output, message, jsonOptions))}\n`);
+      for await (const message of streamCaller(transport, call.def, call.method)(call.request, options)) {
+        io.stdout.write(`${JSON.stringify(messageJson(call.method.output, message as Message, jsonOptions))}\n`);
       }
     }
     return ExitCode.Ok;

@@ -1,5 +1,6 @@
 import { create, type Message } from "@bufbuild/protobuf";
 import { RpcError } from "@protosocket/runtime";
+import { unaryCaller } from "@protosocket/runtime/protocol";
 import { openConnection } from "../connection.js";
 import { ExitCode, rpcExitCode } from "../exit-codes.js";
 import { findHealthProbe } from "../health/health-probe.js";
@@ -57,7 +58,11 @@ export async function runHealth(targetArg: string, serviceName: string | undefin
   const controller = new AbortController();
   const off = io.onInterrupt(() => controller.abort(new Error("interrupted (Ctrl-C)")));
   try {
-    const response = (await transport.unary(def, probe.method, request, {
+    const response = (await unaryCaller(
+      transport,
+      def,
+      probe.method,
+    )(request, {
       signal: controller.signal,
       timeoutMs: flags.timeout ?? HEALTH_TIMEOUT_MS,
     })) as unknown as Record<string, unknown>;

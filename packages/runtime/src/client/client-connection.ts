@@ -1,23 +1,21 @@
-import type { DescMessage, Message, MessageInitShape } from "@bufbuild/protobuf";
 import type { FrameHandler, FrameLink } from "../conn/frame-link.js";
-import { ControlCode } from "../envelope/control-code.js";
-import type { EnvelopeContext } from "../envelope/envelope-wire.js";
-import { toMetadata } from "../metadata.js";
-import { codecsOf, envelopeBindingClash, type EnvelopeCodecs, type MethodCodec } from "../envelope/service-codecs.js";
-import type { AnyServiceDefinition } from "../service/rpc-service.js";
+import { interceptCalls, type Interceptor } from "../call/interceptor.js";
+import type { AnyRequest, StreamRequest, StreamResponse, UnaryRequest, UnaryResponse } from "../call/request.js";
+import type { CallTarget } from "../call/transport.js";
+import { codecsOf, envelopeBindingClash } from "../encoding/codecs.js";
+import { ControlCode } from "../encoding/control-code.js";
+import type { EnvelopeContext } from "../encoding/envelope-wire.js";
+import type { AnyServiceDefinition, RpcMethod } from "../encoding/service.js";
+import type { EnvelopeCodecs, MethodCodec } from "../encoding/encoding.js";
 import { carriesDraining } from "../draining.js";
-import { Code, RpcError } from "../errors.js";
-import type { RpcMethod } from "../service/rpc-service.js";
-import { isAsyncIterable } from "../util/map-iterable.js";
+import { Code, RpcError, type RpcErrorContext } from "../errors.js";
+import { readOneMessage } from "../util/one-message.js";
 import { BidiStreamCall } from "./bidi-stream-call.js";
-import { checkCallOptions, type CallOptions } from "./call-options.js";
+import type { CallHost, ClientCall } from "./client-call.js";
 import { ClientStreamCall } from "./client-stream-call.js";
-import { InterceptedTransport } from "./intercepted-transport.js";
-import type { Interceptor } from "./interceptor.js";
+import type { ConnectionTransport } from "./connect-options.js";
 import { markNotRun } from "./not-run.js";
-import type { CallHost, PendingCall } from "./pending-call.js";
 import { ServerStreamCall } from "./server-stream-call.js";
-import type { Transport } from "./transport.js";
 import { UnaryCall } from "./unary-call.js";
 
 /** Options of {@link ClientConnection}. */
@@ -43,18 +41,18 @@ const MAX_ID = Number.MAX_SAFE_INTEGER;
 const PAUSED_PROBE_MS = 400;
 
 /**
- * The client side of one connection, and a {@link Transport} over it:
- * assigns message ids, sends requests, routes each response frame to its
- * call, and fails every call in flight when the link closes. Works over any
+ * The client side of one connection, and a transport over it: assigns
+ * message ids, sends requests, routes each response frame to its call, and
+ * fails every call in flight when the link closes. Works over any
  * {@link FrameLink} (a socket, or memory).
  */
-export class ClientConnection extends InterceptedTransport implements Transport, FrameHandler, CallHost {
+export class ClientConnection implements ConnectionTransport, FrameHandler, CallHost {
   readonly closed: Promise<RpcError>;
   private readonly link: FrameLink;
   private readonly streamBufferMessages: number;
-  private readonly calls = new Map<number, PendingCall>();
+  private readonly calls = new Map<number, ClientCall>();
   /** Request-streaming calls waiting for their first message: no id, nothing sent yet. */
-  private readonly starting = new Set<PendingCall>();
+  private readonly starting = new Set<ClientCall>();
   private resolveClosed!: (error: RpcError) => void;
   private lastId = 0;
   private closeError: RpcError | undefined;
@@ -69,18 +67,21 @@ export class ClientConnection extends InterceptedTransport implements Transport,
   /** The id of the first call a draining server refused: it runs no call from there on. */
   private drainingFrom = Number.POSITIVE_INFINITY;
   private readonly onServerDraining: (() => void) | undefined;
+  /** The calls through the connection's interceptors; undefined when it has none. */
+  private readonly chain: CallTarget | undefined;
 
   /**
    * @param link the link to the server; started here.
    * @param options the stream buffer size and interceptors.
    */
   constructor(link: FrameLink, options: ClientConnectionOptions) {
-    super();
     this.link = link;
     this.streamBufferMessages = options.streamBufferMessages;
     this.onServerDraining = options.onServerDraining;
     this.closed = new Promise<RpcError>((resolve) => (this.resolveClosed = resolve));
-    this.installInterceptors(options.interceptors ?? [], link.peer);
+    const own: CallTarget = { unary: (req) => this.unaryCall(req), stream: (req) => this.streamCall(req) };
+    const chain = interceptCalls(own, options.interceptors ?? []);
+    this.chain = chain === own ? undefined : chain;
     link.start(this);
   }
 
@@ -123,113 +124,96 @@ export class ClientConnection extends InterceptedTransport implements Transport,
     this.link.close(error ?? new RpcError(Code.Cancelled, "transport closed by the client", [], { peer: this.link.peer }));
   }
 
-  /**
-   * What every call checks before it starts: its options, its service's
-   * codecs on this connection, its method and kind, and for a request
-   * stream that its requests can be read. Throws `invalid_argument`.
-   * (unaryCall does the same inline.)
-   */
-  private prepare(
-    def: AnyServiceDefinition,
-    method: RpcMethod,
-    kind: RpcMethod["methodKind"],
-    options: CallOptions | undefined,
-    input?: unknown,
-  ): { codecs: EnvelopeCodecs; mc: MethodCodec } {
-    checkCallOptions(options);
-    const codecs = this.codecsFor(def);
-    const mc = this.methodOf(codecs, def, method, kind);
-    if (kind === "client_streaming" || kind === "bidi_streaming") this.checkRequests(mc, input);
-    return { codecs, mc };
+  unary(request: UnaryRequest): Promise<UnaryResponse> {
+    const chain = this.chain;
+    return chain === undefined ? this.unaryCall(request) : chain.unary(request);
   }
 
-  protected unaryCall(def: AnyServiceDefinition, method: RpcMethod, input: unknown, options: CallOptions | undefined): Promise<Message> {
+  stream(request: StreamRequest): Promise<StreamResponse> {
+    const chain = this.chain;
+    return chain === undefined ? this.streamCall(request) : chain.stream(request);
+  }
+
+  /** A unary call on this connection, past the interceptors. */
+  private unaryCall(req: UnaryRequest): Promise<UnaryResponse> {
     let codecs: EnvelopeCodecs;
     let mc: MethodCodec;
     try {
-      // prepare() inlined: the unary path is the hot one, and skips its result object.
-      checkCallOptions(options);
-      codecs = this.codecsFor(def);
-      mc = this.methodOf(codecs, def, method, "unary");
+      codecs = this.codecsFor(req.service);
+      mc = this.methodOf(codecs, req, "unary");
     } catch (e) {
       return Promise.reject(e);
     }
-    return new Promise<Message>((resolve, reject) => {
-      const call = new UnaryCall(this, codecs, mc, resolve, reject);
-      const early = this.open(call, input, options);
+    return new Promise<UnaryResponse>((resolve, reject) => {
+      const call = new UnaryCall(this, codecs, mc, req, resolve, reject);
+      const early = this.open(call, req.message);
       if (early !== undefined) reject(early);
-      else if (options !== undefined && (options.signal !== undefined || options.timeoutMs !== undefined)) call.arm(options);
     });
   }
 
-  protected streamCall(
-    def: AnyServiceDefinition,
-    method: RpcMethod,
-    input: unknown,
-    options: CallOptions | undefined,
-  ): AsyncIterable<Message> {
-    return {
-      [Symbol.asyncIterator]: () => {
-        let codecs: EnvelopeCodecs;
-        let mc: MethodCodec;
-        try {
-          ({ codecs, mc } = this.prepare(def, method, "server_streaming", options));
-        } catch (e) {
-          return { next: () => Promise.reject(e) };
-        }
-        return new ServerStreamCall(this, codecs, mc, input, options, this.streamBufferMessages);
-      },
-    };
-  }
-
-  protected clientStreamCall(
-    def: AnyServiceDefinition,
-    method: RpcMethod,
-    input: AsyncIterable<unknown>,
-    options: CallOptions | undefined,
-  ): Promise<Message> {
+  /** A streaming call on this connection, past the interceptors: the method's kind says which. */
+  private streamCall(req: StreamRequest): Promise<StreamResponse> {
     let codecs: EnvelopeCodecs;
     let mc: MethodCodec;
+    const kind = req.method.methodKind;
     try {
-      ({ codecs, mc } = this.prepare(def, method, "client_streaming", options, input));
+      if (kind === "unary") throw this.kindError(req, "unary");
+      codecs = this.codecsFor(req.service);
+      mc = this.methodOf(codecs, req, kind);
     } catch (e) {
       return Promise.reject(e);
     }
-    return new Promise<Message>((resolve, reject) => {
-      new ClientStreamCall(this, codecs, mc, input, resolve, reject).start(options);
-    });
-  }
-
-  protected bidiStreamCall(
-    def: AnyServiceDefinition,
-    method: RpcMethod,
-    input: AsyncIterable<unknown>,
-    options: CallOptions | undefined,
-  ): AsyncIterable<Message> {
-    return {
-      [Symbol.asyncIterator]: () => {
-        let codecs: EnvelopeCodecs;
-        let mc: MethodCodec;
+    const size = this.streamBufferMessages;
+    switch (kind) {
+      case "server_streaming": {
+        const start = (input: unknown): StreamResponse => {
+          const call = new ServerStreamCall(this, codecs, mc, req, size);
+          const early = this.open(call, input);
+          if (early !== undefined) throw early;
+          return call.response;
+        };
         try {
-          ({ codecs, mc } = this.prepare(def, method, "bidi_streaming", options, input));
+          const input = readOneMessage(req.message, (what) => this.oneRequestError(mc, what));
+          return input instanceof Promise ? input.then(start) : Promise.resolve(start(input));
         } catch (e) {
-          return { next: () => Promise.reject(e) };
+          return Promise.reject(e);
         }
-        return new BidiStreamCall(this, codecs, mc, input, options, this.streamBufferMessages);
-      },
-    };
+      }
+      case "client_streaming":
+        return new Promise<StreamResponse>((resolve, reject) => {
+          const call = new ClientStreamCall(this, codecs, mc, req, resolve, reject);
+          const early = this.reserve(call);
+          if (early !== undefined) reject(early);
+          else call.start();
+        });
+      default: {
+        const call = new BidiStreamCall(this, codecs, mc, req, size);
+        const early = this.reserve(call);
+        if (early !== undefined) return Promise.reject(early);
+        call.start();
+        return Promise.resolve(call.response);
+      }
+    }
   }
 
-  /** Throws `invalid_argument` unless a request stream can be read with `for await`. */
-  private checkRequests(method: MethodCodec, input: unknown): void {
-    if (!isAsyncIterable(input)) {
-      throw new RpcError(
-        Code.InvalidArgument,
-        "the requests of a client- or bidi-streaming call must be an AsyncIterable",
-        [],
-        this.errorContext(method),
-      );
-    }
+  /** The error of a server-streaming call whose request stream did not hold exactly one message. */
+  private oneRequestError(method: MethodCodec, what: "none" | "more"): RpcError {
+    return new RpcError(
+      Code.InvalidArgument,
+      `the request stream of a server-streaming call held ${what === "none" ? "no message" : "more than one message"}`,
+      [],
+      this.errorContext(method),
+    );
+  }
+
+  /** The error of a method called with the other verb. */
+  private kindError(req: AnyRequest, kind: RpcMethod["methodKind"]): RpcError {
+    return new RpcError(
+      Code.InvalidArgument,
+      `${req.methodName} is ${req.method.methodKind}; call it with ${kind === "unary" ? "stream()" : "unary()"}`,
+      [],
+      { method: req.methodName, peer: this.link.peer },
+    );
   }
 
   /**
@@ -253,18 +237,19 @@ export class ClientConnection extends InterceptedTransport implements Transport,
     return codecs;
   }
 
-  private methodOf(codecs: EnvelopeCodecs, def: AnyServiceDefinition, method: RpcMethod, kind: RpcMethod["methodKind"]): MethodCodec {
+  /** The request's method on this connection, checked to be of `kind`. Throws `invalid_argument`. */
+  private methodOf(codecs: EnvelopeCodecs, req: AnyRequest, kind: RpcMethod["methodKind"]): MethodCodec {
+    const method = req.method;
     const mc = codecs.method(method);
-    if (mc === undefined || method.methodKind !== kind) {
+    if (mc === undefined) {
       throw new RpcError(
         Code.InvalidArgument,
-        mc === undefined
-          ? `method ${method.parent.typeName}/${method.name} is not a method of ${def.service.typeName}`
-          : `${mc.fullName} is ${method.methodKind}; call it as such`,
+        `method ${method.parent.typeName}/${method.name} is not a method of ${req.service.service.typeName}`,
         [],
         { peer: this.link.peer },
       );
     }
+    if (method.methodKind !== kind) throw this.kindError(req, kind);
     return mc;
   }
 
@@ -275,37 +260,45 @@ export class ClientConnection extends InterceptedTransport implements Transport,
    * no time left, the connection closed, the request too large or not
    * encodable); nothing is sent then.
    */
-  open(call: PendingCall, input: unknown, options: CallOptions | undefined, code: ControlCode = ControlCode.Normal): RpcError | undefined {
-    const method = call.method;
-    const early = this.startError(method, options);
+  open(call: ClientCall, input: unknown, code: ControlCode = ControlCode.Normal): RpcError | undefined {
+    const request = call.request;
+    const early = this.startError(call);
     if (early !== undefined) return early;
-    this.starting.delete(call);
     let context: EnvelopeContext | undefined;
-    try {
-      if (options !== undefined) context = this.contextOf(options);
-    } catch (e) {
-      return RpcError.from(e, Code.InvalidArgument).withContext(this.errorContext(method));
+    const deadline = request.deadline;
+    const metadata = request.metadata;
+    if (deadline !== undefined || metadata.size > 0) {
+      // What is left of the deadline when the first frame leaves: a request stream whose first message came late sends less.
+      let deadlineMs: number | undefined;
+      if (deadline !== undefined) {
+        deadlineMs = deadline - Date.now();
+        if (deadlineMs <= 0) return this.lateError(call);
+      }
+      context = { metadata: metadata.size > 0 ? metadata : undefined, deadlineMs };
     }
-    if (options?.onTrailer !== undefined) call.onTrailer = options.onTrailer;
+    this.starting.delete(call);
     const id = this.nextId();
     const error = this.write(call, id, code, input, context);
     if (error !== undefined) return error;
     call.id = id;
     call.seq = this.link.framesSent;
     this.calls.set(id, call);
+    // A request stream listens from reserve() on.
+    if (!this.isRequestStream(call)) call.listen();
     return undefined;
   }
 
   /** Registers a request-streaming call before its first frame (see CallHost.reserve). */
-  reserve(call: PendingCall, options: CallOptions | undefined): RpcError | undefined {
-    const early = this.startError(call.method, options);
+  reserve(call: ClientCall): RpcError | undefined {
+    const early = this.startError(call);
     if (early !== undefined) return early;
     this.starting.add(call);
+    call.listen();
     return undefined;
   }
 
   /** Sends a further frame of an open request-streaming call (see CallHost.send). */
-  send(call: PendingCall, code: ControlCode, input?: unknown): RpcError | undefined {
+  send(call: ClientCall, code: ControlCode, input?: unknown): RpcError | undefined {
     if (this.closeError !== undefined) {
       return new RpcError(Code.Unavailable, `connection is closed: ${this.closeError.rawMessage}`, [], this.errorContext(call.method));
     }
@@ -313,45 +306,39 @@ export class ClientConnection extends InterceptedTransport implements Transport,
   }
 
   /** Forgets a call the client gave up on and tells the server (if the call reached it). */
-  cancel(call: PendingCall): void {
+  cancel(call: ClientCall): void {
     if (this.starting.delete(call)) return;
     if (this.calls.get(call.id) !== call) return;
     this.calls.delete(call.id);
     if (!this.link.ended) this.write(call, call.id, ControlCode.Cancel, undefined);
   }
 
-  /** The metadata and deadline a call's first frame carries (where the envelope binds fields for them). */
-  private contextOf(options: CallOptions): EnvelopeContext | undefined {
-    const { metadata, timeoutMs } = options;
-    const deadlineMs = timeoutMs !== undefined && timeoutMs !== Number.POSITIVE_INFINITY ? timeoutMs : undefined;
-    if (metadata === undefined && deadlineMs === undefined) return undefined;
-    return { metadata: metadata === undefined ? undefined : toMetadata("metadata", metadata), deadlineMs };
+  private isRequestStream(call: ClientCall): boolean {
+    const kind = call.method.desc.methodKind;
+    return kind === "client_streaming" || kind === "bidi_streaming";
   }
 
-  /** Why a call cannot start, or undefined. */
-  private startError(method: MethodCodec, options: CallOptions | undefined): RpcError | undefined {
-    if (options !== undefined) {
-      if (options.signal?.aborted === true) {
-        return new RpcError(Code.Cancelled, "call cancelled by the client before it started", [], {
-          ...this.errorContext(method),
-          cause: options.signal.reason,
-        });
-      }
-      if (options.timeoutMs !== undefined && options.timeoutMs <= 0) {
-        return new RpcError(
-          Code.DeadlineExceeded,
-          `timeoutMs ${options.timeoutMs} leaves no time for the call`,
-          [],
-          this.errorContext(method),
-        );
-      }
-    }
+  /** Why a call cannot start, or undefined: its signal aborted, its deadline passed, the connection closed. */
+  private startError(call: ClientCall): RpcError | undefined {
+    const request = call.request;
+    if (request.signal.aborted) return this.abortError(call.method, request.signal.reason);
+    if (request.deadline !== undefined && request.deadline <= Date.now()) return this.lateError(call);
     if (this.closeError !== undefined) {
       return markNotRun(
-        new RpcError(Code.Unavailable, `connection is closed: ${this.closeError.rawMessage}`, [], this.errorContext(method)),
+        new RpcError(Code.Unavailable, `connection is closed: ${this.closeError.rawMessage}`, [], this.errorContext(call.method)),
       );
     }
     return undefined;
+  }
+
+  /** The error of a call whose deadline passed before its first frame left. */
+  private lateError(call: ClientCall): RpcError {
+    return new RpcError(
+      Code.DeadlineExceeded,
+      "the call's deadline passed before its request was sent",
+      [],
+      this.errorContext(call.method),
+    );
   }
 
   /**
@@ -360,14 +347,13 @@ export class ClientConnection extends InterceptedTransport implements Transport,
    * case with an empty message (so every frame names its method), those of
    * other calls no case. Returns the error when it cannot be written.
    */
-  private write(call: PendingCall, id: number, code: ControlCode, input: unknown, context?: EnvelopeContext): RpcError | undefined {
+  private write(call: ClientCall, id: number, code: ControlCode, input: unknown, context?: EnvelopeContext): RpcError | undefined {
     const method = call.method;
-    const kind = method.desc.methodKind;
     // A Normal frame carries the request as given (a message or its init object: the codec writes it
     // as create() would make it, without making it); End and Cancel of a request stream an empty one.
-    let message: MessageInitShape<DescMessage> | undefined;
-    if (code === ControlCode.Normal) message = input as MessageInitShape<DescMessage>;
-    else if (kind === "client_streaming" || kind === "bidi_streaming") message = EMPTY_INIT;
+    let message: unknown;
+    if (code === ControlCode.Normal) message = input;
+    else if (this.isRequestStream(call)) message = EMPTY_INIT;
     try {
       if (message === undefined) call.codecs.request.write(this.link, id, code, undefined, undefined, context);
       else call.codecs.request.write(this.link, id, code, method.request, message, context);
@@ -416,14 +402,19 @@ export class ClientConnection extends InterceptedTransport implements Transport,
     return { method: method.fullName, peer: this.link.peer };
   }
 
-  /** The error of a call whose deadline passed. */
-  deadlineError(method: MethodCodec, timeoutMs: number): RpcError {
-    return new RpcError(Code.DeadlineExceeded, `no response within ${timeoutMs} ms (timeoutMs)`, [], this.errorContext(method));
-  }
-
-  /** The error of a call its caller cancelled. */
-  cancelledError(method: MethodCodec, reason: unknown): RpcError {
-    return new RpcError(Code.Cancelled, "call cancelled by the client", [], { ...this.errorContext(method), cause: reason });
+  /**
+   * The error of a call whose signal aborted with `reason`: an RpcError
+   * reason as it is (the deadline's is `deadline_exceeded`), a TimeoutError
+   * (`AbortSignal.timeout()`) as `deadline_exceeded`, anything else
+   * `cancelled`.
+   */
+  abortError(method: MethodCodec, reason: unknown): RpcError {
+    const context = this.errorContext(method);
+    if (reason instanceof RpcError) return reason.withContext(context);
+    if (reason instanceof Error && reason.name === "TimeoutError") {
+      return new RpcError(Code.DeadlineExceeded, `call timed out: ${reason.message}`, [], { ...context, cause: reason });
+    }
+    return new RpcError(Code.Cancelled, "call cancelled by the client", [], { ...context, cause: reason });
   }
 
   onFrame(body: Uint8Array): void {
@@ -443,25 +434,21 @@ export class ClientConnection extends InterceptedTransport implements Transport,
     const code = inbound.code;
     // Trailers come with the call's final frame: the single response (unary, client streaming), End, the error, or Cancel.
     const trailers = inbound.metadata;
-    if (trailers !== undefined && call.onTrailer !== undefined) {
-      const kind = call.method.desc.methodKind;
-      const single = kind === "unary" || kind === "client_streaming";
-      if (code !== ControlCode.Normal || single || inbound.carried !== call.method.response) call.onTrailer(trailers);
-    }
     if (code === ControlCode.Normal) {
       const value = inbound.read(call.method.response);
       if (value !== undefined) {
         const kind = call.method.desc.methodKind;
-        if (kind === "unary" || kind === "client_streaming") this.calls.delete(id);
-        call.deliver(value);
+        const single = kind === "unary" || kind === "client_streaming";
+        if (single) this.calls.delete(id);
+        call.deliver(value, single ? trailers : undefined);
         return;
       }
       this.calls.delete(id);
       const error = codecs.error;
       const errorValue = error !== undefined && inbound.carried === error.target ? inbound.read(error.target) : undefined;
       if (error !== undefined && errorValue !== undefined) {
-        const err = error.codec.read(errorValue);
-        const failure = new RpcError(err.code, err.message, err.details, this.errorContext(call.method));
+        const err = error.codec.read(errorValue as object);
+        const failure = new RpcError(err.code, err.message, err.details, this.context(call.method, trailers));
         if (err.code === Code.Unavailable && err.details.length > 0 && carriesDraining(err.details)) this.serverRefused(id, failure);
         call.fail(failure);
       } else {
@@ -470,7 +457,7 @@ export class ClientConnection extends InterceptedTransport implements Transport,
             Code.Internal,
             `protocol violation by server: response without the "${call.method.binding.response.path}" case`,
             [],
-            this.errorContext(call.method),
+            this.context(call.method, trailers),
           ),
         );
       }
@@ -478,10 +465,17 @@ export class ClientConnection extends InterceptedTransport implements Transport,
     }
     this.calls.delete(id);
     if (code === ControlCode.End) {
-      call.end();
+      call.end(trailers);
     } else {
-      call.fail(new RpcError(Code.Cancelled, "call cancelled by the server", [], this.errorContext(call.method)));
+      call.fail(new RpcError(Code.Cancelled, "call cancelled by the server", [], this.context(call.method, trailers)));
     }
+  }
+
+  /** The method and peer, and the trailers of the frame that ended the call, for its error. */
+  private context(method: MethodCodec, trailers: ReadonlyMap<string, string> | undefined): RpcErrorContext {
+    const context: RpcErrorContext = this.errorContext(method);
+    if (trailers !== undefined) context.metadata = trailers;
+    return context;
   }
 
   onProtocolError(): void {
@@ -526,7 +520,7 @@ export class ClientConnection extends InterceptedTransport implements Transport,
     if (inbound.code !== ControlCode.Normal || error === undefined || inbound.carried !== error.target) return;
     const value = inbound.read(error.target);
     if (value === undefined) return;
-    const err = error.codec.read(value);
+    const err = error.codec.read(value as object);
     if (err.code === Code.Unavailable && carriesDraining(err.details)) this.serverRefused(0, undefined);
   }
 

@@ -8,7 +8,7 @@ import type {
   MessageShape,
 } from "@bufbuild/protobuf";
 import type { MessagePackMethodSpec, MessagePackService } from "../messagepack/service.js";
-import type { CallOptions } from "./call-options.js";
+import type { CallOptions } from "../call/call-options.js";
 
 /** A unary method on a client: a request in, a promise of the response out. */
 export type UnaryFn<I extends DescMethodUnary["input"], O extends DescMethodUnary["output"]> = (

@@ -1,6 +1,6 @@
 import type { ClientTlsOptions } from "../conn/socket-options.js";
-import type { Interceptor } from "./interceptor.js";
-import type { Transport } from "./transport.js";
+import type { Interceptor } from "../call/interceptor.js";
+import type { Transport } from "../call/transport.js";
 
 /** Options of {@link connect}. */
 export interface ConnectOptions {

@@ -1,12 +1,10 @@
-import type { DescMethodBiDiStreaming, DescMethodClientStreaming, DescMethodServerStreaming, DescMethodUnary } from "@bufbuild/protobuf";
-import { isEncoded, type AnyServiceDefinition } from "../service/rpc-service.js";
-import { Code, RpcError } from "../errors.js";
+import { clientStreamCaller, streamCaller, unaryCaller } from "../call/invoke.js";
+import { checkInterceptors, interceptCalls, type Interceptor } from "../call/interceptor.js";
+import type { Transport } from "../call/transport.js";
+import type { AnyServiceDefinition } from "../encoding/service.js";
 import type { MessagePackService } from "../messagepack/service.js";
-import type { ServiceDefinition } from "../service/service-definition.js";
-import type { CallOptions } from "./call-options.js";
+import type { ServiceDefinition } from "../protobuf/service-definition.js";
 import type { Client, MessagePackClient } from "./client-types.js";
-import { checkInterceptors, withInterceptors, type Interceptor } from "./interceptor.js";
-import type { Transport } from "./transport.js";
 
 /** Options of {@link createClient}. */
 export interface ClientOptions {
@@ -23,13 +21,15 @@ export interface ClientOptions {
  * bidi-streaming methods take one and return an AsyncIterable of responses
  * (the call starts when iteration starts).
  *
- * Creating a client builds nothing (the envelope codecs belong to the
- * service definition), so a client per request costs no more than a few
- * closures.
+ * Each call's request is built once, when the method is called (its options
+ * checked then), and goes through the client's interceptors, then the
+ * transport's. Creating a client builds nothing (the envelope codecs belong
+ * to the service definition), so a client per request costs no more than a
+ * few closures.
  *
- * `def` is a generated protobuf definition, or a MessagePack service (whose
- * clients have its unary and server-streaming methods, and to which
- * interceptors do not apply yet).
+ * `def` is a generated protobuf definition, or a MessagePack service.
+ *
+ * @throws RpcError `invalid_argument` naming an option that is not valid.
  */
 export function createClient<D extends ServiceDefinition | MessagePackService>(
   def: D,
@@ -37,41 +37,20 @@ export function createClient<D extends ServiceDefinition | MessagePackService>(
   options: ClientOptions = {},
 ): ClientOf<D> {
   const interceptors = checkInterceptors("interceptors", options.interceptors);
-  if (isEncoded(def as AnyServiceDefinition) && interceptors.length > 0) {
-    throw new RpcError(
-      Code.InvalidArgument,
-      `interceptors do not apply to MessagePack services yet: create the client of ${def.service.typeName} without them`,
-    );
-  }
-  // The transport's methods are declared with protobuf's types; for other encodings it carries their definitions and plain values alike.
-  const t = withInterceptors(transport, interceptors);
+  const calls = interceptCalls(transport, interceptors);
+  const entry = calls === transport ? transport : { unary: calls.unary, stream: calls.stream, target: transport.target };
+  const service = def as AnyServiceDefinition;
   const client: Record<string, unknown> = {};
-  for (const method of def.service.methods) {
+  for (const method of service.service.methods) {
     switch (method.methodKind) {
-      case "unary": {
-        const m = method as DescMethodUnary;
-        client[method.localName] = (request: unknown, callOptions?: CallOptions) =>
-          t.unary(def as ServiceDefinition, m, request as never, callOptions);
+      case "unary":
+        client[method.localName] = unaryCaller(entry, service, method);
         break;
-      }
-      case "server_streaming": {
-        const m = method as DescMethodServerStreaming;
-        client[method.localName] = (request: unknown, callOptions?: CallOptions) =>
-          t.stream(def as ServiceDefinition, m, request as never, callOptions);
+      case "client_streaming":
+        client[method.localName] = clientStreamCaller(entry, service, method);
         break;
-      }
-      case "client_streaming": {
-        const m = method as DescMethodClientStreaming;
-        client[method.localName] = (requests: unknown, callOptions?: CallOptions) =>
-          t.clientStream(def as ServiceDefinition, m, requests as never, callOptions);
-        break;
-      }
-      case "bidi_streaming": {
-        const m = method as DescMethodBiDiStreaming;
-        client[method.localName] = (requests: unknown, callOptions?: CallOptions) =>
-          t.bidiStream(def as ServiceDefinition, m, requests as never, callOptions);
-        break;
-      }
+      default:
+        client[method.localName] = streamCaller(entry, service, method);
     }
   }
   return client as ClientOf<D>;

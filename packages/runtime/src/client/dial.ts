@@ -9,7 +9,7 @@ import { checkNumber, invalidOption } from "../util/validate.js";
 import { DEFAULT_MAX_FRAME_BYTES } from "../wire/limits.js";
 import { ClientConnection } from "./client-connection.js";
 import type { ConnectionSettingsOptions } from "./connect-options.js";
-import { checkInterceptors, type Interceptor } from "./interceptor.js";
+import { checkInterceptors, type Interceptor } from "../call/interceptor.js";
 
 /** The smallest frame limit that still carries an envelope with an id, a code and a small case. */
 const MIN_FRAME_BYTES = 16;

@@ -1,6 +1,6 @@
-import { ControlCode } from "../envelope/control-code.js";
+import { ControlCode } from "../encoding/control-code.js";
 import { RpcError } from "../errors.js";
-import type { CallHost, PendingCall } from "./pending-call.js";
+import type { CallHost, ClientCall } from "./client-call.js";
 
 /** Requests sent between two turns of the event loop, at most. */
 const YIELD_EVERY = 1024;
@@ -10,7 +10,7 @@ function yieldToEventLoop(): Promise<void> {
 }
 
 /** A call with a request stream, as its {@link RequestSender} reports to it. */
-export interface RequestStreamCall extends PendingCall {
+export interface RequestStreamCall extends ClientCall {
   /**
    * The request stream failed: the caller's iterable threw, or a message
    * could not be sent (not a valid message, over the frame limit, the
@@ -103,7 +103,7 @@ export class RequestSender {
         if (done) this.inputDone = true;
         const code = done ? ControlCode.End : ControlCode.Normal;
         const value = done ? undefined : r.value;
-        const error = this.wire === "none" ? conn.open(this.call, value, undefined, code) : conn.send(this.call, code, value);
+        const error = this.wire === "none" ? conn.open(this.call, value, code) : conn.send(this.call, code, value);
         if (error !== undefined) {
           this.inputDone = done;
           if (!this.stopped) this.call.requestsFailed(error);

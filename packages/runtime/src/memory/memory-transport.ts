@@ -1,6 +1,6 @@
 import { ClientConnection } from "../client/client-connection.js";
 import type { ConnectionTransport } from "../client/connect.js";
-import { checkInterceptors, type Interceptor } from "../client/interceptor.js";
+import { checkInterceptors, type Interceptor } from "../call/interceptor.js";
 import { createMemoryLinkPair } from "../conn/memory-link.js";
 import type { Server } from "../server/server.js";
 import { serverInternals } from "../server/server-internals.js";

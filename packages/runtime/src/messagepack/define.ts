@@ -3,14 +3,7 @@
  * with its encoding.
  */
 import { messagePackEncoding } from "./encoding.js";
-import {
-  capitalise,
-  type MessagePackMethod,
-  type MessagePackMethodSpec,
-  type MessagePackMethods,
-  type MessagePackService,
-  type MessagePackServiceSpec,
-} from "./service.js";
+import { buildMessagePackService, type MessagePackMethodSpec, type MessagePackService, type MessagePackServiceSpec } from "./service.js";
 
 /**
  * Defines a MessagePack service, wire-compatible with a Rust service built
@@ -34,21 +27,7 @@ import {
 export function defineMessagePackService<const M extends Readonly<Record<string, MessagePackMethodSpec>>>(
   spec: MessagePackServiceSpec<M>,
 ): MessagePackService<M> {
-  const shortName = spec.typeName.slice(spec.typeName.lastIndexOf(".") + 1);
-  const parent = { typeName: spec.typeName, name: shortName };
-  const methods: Record<string, MessagePackMethod> = {};
-  const list: MessagePackMethod[] = [];
-  for (const [localName, m] of Object.entries(spec.methods)) {
-    const method: MessagePackMethod = { name: capitalise(localName), localName, methodKind: m.kind, parent, spec: m };
-    methods[localName] = method;
-    list.push(method);
-  }
-  const def: MessagePackService<M> = {
-    service: { typeName: spec.typeName, name: shortName, methods: list },
-    encoding: messagePackEncoding,
-    spec,
-    methods: methods as MessagePackMethods<M>,
-  };
+  const def = buildMessagePackService(spec, messagePackEncoding);
   messagePackEncoding.check(def as unknown as MessagePackService);
   return def;
 }

@@ -5,15 +5,18 @@
  * services).
  */
 import type { MethodBinding } from "../binding/binding.js";
-import type { EnvelopeCodecs, ErrorChannel, MethodCodec, ServiceEncoding } from "../envelope/service-codecs.js";
-import type { AnyServiceDefinition } from "../service/rpc-service.js";
+import type { AnyServiceDefinition, RpcMethod } from "../encoding/service.js";
+import type { EnvelopeCodecs, ErrorChannel, MethodCodec, ServiceEncoding } from "../encoding/encoding.js";
 import { Code } from "../errors.js";
-import type { RpcMethod } from "../service/rpc-service.js";
 import { messagePackFraming } from "../wire/messagepack-framing.js";
 import { MessagePackEnvelopeWire, type MessagePackTarget } from "./envelope-wire.js";
+import { messagePackHealth } from "./health.js";
 import { capitalise, type CaseSpec, type MessagePackMethod, type MessagePackService } from "./service.js";
 
-/** The MessagePack {@link ServiceEncoding}; `check` validates a definition when it is made. */
+/** The value as it is: MessagePack messages are plain values, checked by their schemas when written. */
+const asIs = (value: unknown): unknown => value;
+
+/** The MessagePack {@link Encoding}; `check` validates a definition when it is made. */
 export const messagePackEncoding: ServiceEncoding & { check(def: MessagePackService): void } = {
   name: "MessagePack",
   createCodecs: (defs) => createCodecs(defs as readonly MessagePackService[]),
@@ -23,6 +26,7 @@ export const messagePackEncoding: ServiceEncoding & { check(def: MessagePackServ
     if (x.request === y.request && x.response === y.response && x.error === y.error) return undefined;
     return `${b.service.typeName} and ${a.service.typeName} do not share their envelopes (the same request, response and error objects); one connection (and one listener) carries one envelope pair`;
   },
+  health: (def, cases) => messagePackHealth(def as MessagePackService, cases, createCodecs),
   check(def) {
     createCodecs([def]);
   },
@@ -71,6 +75,8 @@ function createCodecs(defs: readonly MessagePackService[]): EnvelopeCodecs {
         fullName: owner,
         request: requestTarget,
         response: responseTarget,
+        toRequest: asIs,
+        toResponse: asIs,
       };
       methods.push(codec);
       byRequest.set(requestTarget, codec);

@@ -7,9 +7,9 @@
  */
 import { Decoder, Encoder } from "@msgpack/msgpack";
 import type { CasePath } from "../binding/binding.js";
-import { toControlCode, type ControlCode } from "../envelope/control-code.js";
-import type { EnvelopeContext, EnvelopeWire, FrameSink, InboundEnvelope, WireTarget } from "../envelope/envelope-wire.js";
-import type { MessageId } from "../envelope/message-id.js";
+import { toControlCode, type ControlCode } from "../encoding/control-code.js";
+import type { EnvelopeContext, EnvelopeWire, FrameSink, InboundEnvelope, WireTarget } from "../encoding/envelope-wire.js";
+import type { MessageId } from "../encoding/message-id.js";
 import { u64, wireInt, type Schema } from "./schema.js";
 import type { CaseSpec, EnvelopeSpec, FieldRole, FieldSpec } from "./service.js";
 

@@ -6,7 +6,7 @@
  * the body that carries its messages.
  */
 import type { MethodKind } from "../binding/binding.js";
-import type { EncodedServiceDefinition, RpcMethod } from "../service/rpc-service.js";
+import type { AnyServiceDefinition, Encoding, RpcMethod } from "../encoding/service.js";
 import type { Schema, StructSchema } from "./schema.js";
 
 /** Method kinds a MessagePack service has: those of the Rust protosocket-rpc crate. */
@@ -146,7 +146,7 @@ export type MessagePackMethods<M extends Readonly<Record<string, MessagePackMeth
  */
 export interface MessagePackService<
   M extends Readonly<Record<string, MessagePackMethodSpec>> = Readonly<Record<string, MessagePackMethodSpec>>,
-> extends EncodedServiceDefinition {
+> extends AnyServiceDefinition {
   /** The definition it was made from. */
   readonly spec: MessagePackServiceSpec<M>;
   /** The methods, by property name. */
@@ -156,4 +156,26 @@ export interface MessagePackService<
 /** "echoStream" → "EchoStream": the default variant of a method, and its name in "Service/Method". */
 export function capitalise(name: string): string {
   return name.length === 0 ? name : name[0]?.toUpperCase() + name.slice(1);
+}
+
+/** The definition object of `spec` with `encoding` (unchecked: defineMessagePackService checks it). */
+export function buildMessagePackService<const M extends Readonly<Record<string, MessagePackMethodSpec>>>(
+  spec: MessagePackServiceSpec<M>,
+  encoding: Encoding,
+): MessagePackService<M> {
+  const shortName = spec.typeName.slice(spec.typeName.lastIndexOf(".") + 1);
+  const parent = { typeName: spec.typeName, name: shortName };
+  const methods: Record<string, MessagePackMethod> = {};
+  const list: MessagePackMethod[] = [];
+  for (const [localName, m] of Object.entries(spec.methods)) {
+    const method: MessagePackMethod = { name: capitalise(localName), localName, methodKind: m.kind, parent, spec: m };
+    methods[localName] = method;
+    list.push(method);
+  }
+  return {
+    service: { typeName: spec.typeName, name: shortName, methods: list },
+    encoding,
+    spec,
+    methods: methods as MessagePackMethods<M>,
+  };
 }

@@ -1,6 +1,6 @@
 import type { ConnectionSettingsOptions } from "../client/connect-options.js";
 import type { Code } from "../errors.js";
-import type { Interceptor } from "../client/interceptor.js";
+import type { Interceptor } from "../call/interceptor.js";
 import type { BackoffOptions } from "./backoff.js";
 import type { PickerName } from "./pickers.js";
 import type { PoolEvent } from "./pool-events.js";

@@ -1,5 +1,5 @@
 import { checkDialSettings, type DialSettings } from "../client/dial.js";
-import type { Interceptor } from "../client/interceptor.js";
+import type { Interceptor } from "../call/interceptor.js";
 import type { Code } from "../errors.js";
 import { checkCodes, checkFunction, checkNumber, checkObject, invalidOption } from "../util/validate.js";
 import { checkBackoff } from "./backoff.js";

@@ -1,4 +1,4 @@
-import type { Transport } from "../client/transport.js";
+import type { Transport } from "../call/transport.js";
 import type { PoolEvent, PoolStats } from "./pool-events.js";
 
 /**

@@ -1,11 +1,10 @@
-import type { DescMethod, DescMethodClientStreaming, DescMethodUnary, Message } from "@bufbuild/protobuf";
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
-import { checkCallOptions, type CallOptions } from "../client/call-options.js";
-import { InterceptedTransport } from "../client/intercepted-transport.js";
+import { interceptCalls } from "../call/interceptor.js";
+import type { AnyRequest, StreamRequest, StreamResponse, UnaryRequest, UnaryResponse } from "../call/request.js";
+import type { CallTarget } from "../call/transport.js";
 import { neverRan } from "../client/never-ran.js";
 import { markNotRun } from "../client/not-run.js";
 import { Code, RpcError } from "../errors.js";
-import type { ServiceDefinition } from "../service/service-definition.js";
 import { startTimeout, type LongTimeout } from "../util/long-timeout.js";
 import { checkNumber, checkObject, checkSignal } from "../util/validate.js";
 import { checkEndpoints, endpointKey, endpointWeight, type Endpoint } from "./endpoint.js";
@@ -14,11 +13,11 @@ import { PoolAddress, type AddressHooks } from "./pool-address.js";
 import { poolCallInfo, type PoolCallInfo, type PoolEvent, type PoolStats } from "./pool-events.js";
 import type { PoolSettings } from "./pool-settings.js";
 import type { PoolTransport } from "./pool-transport.js";
-import { PoolBidiStream, pickForRequestStream, settleRequestStream } from "./pool-request-stream.js";
-import { PoolStream, type StreamHost } from "./pool-stream.js";
+import { PoolStream, requestStream } from "./pool-stream.js";
 import { hashString, rendezvousScore } from "./rendezvous.js";
 import type { Resolver } from "./resolver.js";
-import { newAttempts, RetryBudget, type Attempts } from "./retry-budget.js";
+import { RetryBudget, type Attempts } from "./retry-budget.js";
+import { RetryingCall, type AttemptHost } from "./retrying-call.js";
 import type { PoolConnection, RetireReason } from "./slot.js";
 
 /** A call waiting for a connection. */
@@ -29,13 +28,13 @@ interface Waiter {
   fail(error: RpcError): void;
 }
 
-function isIdempotent(method: DescMethod): boolean {
+function isIdempotent(method: AnyRequest["method"]): boolean {
   const level = method.idempotency;
   return level === MethodOptions_IdempotencyLevel.IDEMPOTENT || level === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS;
 }
 
 /** The pool of {@link createPool}. */
-export class Pool extends InterceptedTransport implements PoolTransport, AddressHooks, StreamHost {
+export class Pool implements PoolTransport, AddressHooks, AttemptHost {
   readonly target: string;
   readonly closed: Promise<RpcError>;
   readonly random: () => number;
@@ -61,6 +60,8 @@ export class Pool extends InterceptedTransport implements PoolTransport, Address
   private lastResolveAt = Number.NEGATIVE_INFINITY;
   private resolveError: RpcError | undefined;
   private readonly counters = { picks: 0, retries: 0, retriesDenied: 0, waits: 0, waitTimeouts: 0, resolutions: 0, resolveFailures: 0 };
+  /** The calls through the pool's interceptors; undefined when it has none. */
+  private readonly chain: CallTarget | undefined;
 
   /**
    * @param resolver where the servers are.
@@ -72,13 +73,14 @@ export class Pool extends InterceptedTransport implements PoolTransport, Address
     readonly settings: PoolSettings,
     random: () => number = Math.random,
   ) {
-    super();
     this.target = resolver.name;
     this.random = random;
     this.budget = new RetryBudget(settings.retry);
     this.closed = new Promise<RpcError>((resolve) => (this.resolveClosed = resolve));
     if (settings.onEvent !== undefined) this.listeners.add(settings.onEvent);
-    this.installInterceptors(settings.interceptors, this.target);
+    const own: CallTarget = { unary: (req) => this.unaryCall(req), stream: (req) => this.streamCall(req) };
+    const chain = interceptCalls(own, settings.interceptors);
+    this.chain = chain === own ? undefined : chain;
   }
 
   // ---- Transport -------------------------------------------------------------------
@@ -149,123 +151,79 @@ export class Pool extends InterceptedTransport implements PoolTransport, Address
     return new RpcError(Code.Unavailable, "pool is closed", [], { peer: this.target });
   }
 
-  protected unaryCall(def: ServiceDefinition, method: DescMethod, input: unknown, options: CallOptions | undefined): Promise<Message> {
-    if (this.closeError !== undefined) return Promise.reject(markNotRun(this.closedError()));
+  unary(request: UnaryRequest): Promise<UnaryResponse> {
+    const chain = this.chain;
+    return chain === undefined ? this.unaryCall(request) : chain.unary(request);
+  }
+
+  stream(request: StreamRequest): Promise<StreamResponse> {
+    const chain = this.chain;
+    return chain === undefined ? this.streamCall(request) : chain.stream(request);
+  }
+
+  /** A unary call: a connection ready now when there is one (the fast path), else the retrying call's. */
+  private unaryCall(req: UnaryRequest): Promise<UnaryResponse> {
+    let info: PoolCallInfo | undefined;
     try {
-      checkCallOptions(options);
+      info = this.beginCall(req);
     } catch (e) {
       return Promise.reject(e);
     }
-    if (!this.active) this.activate();
-    this.budget.deposit();
-    const info = this.callInfo(options);
-    const timeoutMs = options?.timeoutMs;
-    const deadline = timeoutMs !== undefined && timeoutMs !== Number.POSITIVE_INFINITY ? Date.now() + timeoutMs : undefined;
-    const pc = this.pickNow(options?.key, undefined);
-    if (pc === undefined) return this.unaryRetrying(def, method, input, options, deadline, info, newAttempts(), undefined);
+    const pc = this.pickNow(req.key, undefined);
+    if (pc === undefined) return this.unaryRetrying(new RetryingCall(this, req, info));
     this.picked(pc, info);
-    return pc.conn.unary(def, method as DescMethodUnary, input, options).then(
-      (value) => {
+    return pc.conn.unary(req).then(
+      (res) => {
         this.succeeded(pc);
-        return value as Message;
+        return res;
       },
       (e: unknown) => {
-        const attempts = newAttempts();
-        const excluded = this.afterFailure(pc, method, e, attempts, deadline, info);
-        return this.unaryRetrying(def, method, input, options, deadline, info, attempts, excluded);
+        const call = new RetryingCall(this, req, info);
+        call.failed(pc, e);
+        return this.unaryRetrying(call);
       },
     );
   }
 
   /** The slow path: waits for a connection and retries until a call succeeds or may not be retried. */
-  private async unaryRetrying(
-    def: ServiceDefinition,
-    method: DescMethod,
-    input: unknown,
-    options: CallOptions | undefined,
-    deadline: number | undefined,
-    info: PoolCallInfo | undefined,
-    attempts: Attempts,
-    excluded: Set<PoolConnection> | undefined,
-  ): Promise<Message> {
+  private async unaryRetrying(call: RetryingCall): Promise<UnaryResponse> {
     for (;;) {
-      const pc =
-        this.pickNow(options?.key, excluded) ?? (await this.waitFor(options?.key, excluded, deadline, options?.signal, attempts, "call"));
-      this.picked(pc, info);
-      let attemptOptions = options;
-      if (deadline !== undefined) attemptOptions = { ...options, timeoutMs: Math.max(0, deadline - Date.now()) };
+      const pc = await call.connection();
       try {
-        const value = (await pc.conn.unary(def, method as DescMethodUnary, input, attemptOptions)) as Message;
-        this.succeeded(pc);
-        return value;
+        const res = await pc.conn.unary(call.request as UnaryRequest);
+        call.succeeded(pc);
+        return res;
       } catch (e) {
-        excluded = this.afterFailure(pc, method, e, attempts, deadline, info, excluded);
+        call.failed(pc, e);
       }
     }
   }
 
-  protected streamCall(
-    def: ServiceDefinition,
-    method: DescMethod,
-    input: unknown,
-    options: CallOptions | undefined,
-  ): AsyncIterable<Message> {
-    return { [Symbol.asyncIterator]: () => new PoolStream(this, def, method, input, options) };
-  }
-
-  /**
-   * A client-streaming call: waits for a connection like a unary call, then
-   * runs there. Never retried: its requests are read once, as they are sent.
-   */
-  protected async clientStreamCall(
-    def: ServiceDefinition,
-    method: DescMethod,
-    input: AsyncIterable<unknown>,
-    options: CallOptions | undefined,
-  ): Promise<Message> {
-    const { pc, options: callOptions, info } = await pickForRequestStream(this, options);
+  /** A streaming call: a server stream retried until its first message, a request stream run where it lands. */
+  private streamCall(req: StreamRequest): Promise<StreamResponse> {
+    let info: PoolCallInfo | undefined;
     try {
-      const value = (await pc.conn.clientStream(
-        def,
-        method as DescMethodClientStreaming,
-        input as AsyncIterable<never>,
-        callOptions,
-      )) as Message;
-      settleRequestStream(this, pc, info, undefined);
-      return value;
+      info = this.beginCall(req);
     } catch (e) {
-      settleRequestStream(this, pc, info, e);
-      throw e;
+      return Promise.reject(e);
     }
+    if (req.method.methodKind !== "server_streaming") return requestStream(new RetryingCall(this, req, info));
+    const stop = new AbortController();
+    const stream = new PoolStream(new RetryingCall(this, req, info, stop.signal), stop);
+    return Promise.resolve({ stream: true, message: stream, trailer: stream.trailer });
   }
 
-  protected bidiStreamCall(
-    def: ServiceDefinition,
-    method: DescMethod,
-    input: AsyncIterable<unknown>,
-    options: CallOptions | undefined,
-  ): AsyncIterable<Message> {
-    return { [Symbol.asyncIterator]: () => new PoolBidiStream(this, def, method, input, options) };
-  }
-
-  /** Starts a call through the pool: checks, starts the pool, counts it for the retry budget. Used by streams. */
-  beginCall(options: CallOptions | undefined): { deadline: number | undefined; info: PoolCallInfo | undefined } {
+  /** Starts a call through the pool: checks it is open, starts it, counts the call for the retry budget, records its attempts. */
+  private beginCall(req: AnyRequest): PoolCallInfo | undefined {
     if (this.closeError !== undefined) throw markNotRun(this.closedError());
-    checkCallOptions(options);
     if (!this.active) this.activate();
     this.budget.deposit();
-    const timeoutMs = options?.timeoutMs;
-    return {
-      deadline: timeoutMs !== undefined && timeoutMs !== Number.POSITIVE_INFINITY ? Date.now() + timeoutMs : undefined,
-      info: this.callInfo(options),
-    };
+    return this.callInfo(req);
   }
 
-  private callInfo(options: CallOptions | undefined): PoolCallInfo | undefined {
-    const values = options?.contextValues;
-    if (values === undefined) return undefined;
+  private callInfo(req: AnyRequest): PoolCallInfo | undefined {
     const info: PoolCallInfo = { attempts: [] };
-    values.set(poolCallInfo, info);
+    req.contextValues.set(poolCallInfo, info);
     return info;
   }
 
@@ -289,13 +247,13 @@ export class Pool extends InterceptedTransport implements PoolTransport, Address
    */
   afterFailure(
     pc: PoolConnection,
-    method: DescMethod,
+    request: AnyRequest,
     e: unknown,
     attempts: Attempts,
-    deadline: number | undefined,
     info: PoolCallInfo | undefined,
-    excluded?: Set<PoolConnection>,
+    excluded: Set<PoolConnection> | undefined,
   ): Set<PoolConnection> {
+    const method = request.method;
     if (pc.retiring !== undefined) pc.closeIfIdle();
     const last = info?.attempts[info.attempts.length - 1];
     if (last !== undefined && e instanceof RpcError) last.error = e;
@@ -305,7 +263,7 @@ export class Pool extends InterceptedTransport implements PoolTransport, Address
     attempts.made++;
     if (notRun) attempts.neverRan++;
     attempts.last = e;
-    if (!this.mayRetry(method, e, notRun, attempts, deadline)) throw e;
+    if (!this.mayRetry(method, e, notRun, attempts, request.deadline)) throw e;
     this.counters.retries++;
     this.emit({
       type: "retry",
@@ -320,7 +278,7 @@ export class Pool extends InterceptedTransport implements PoolTransport, Address
     return set;
   }
 
-  private mayRetry(method: DescMethod, e: RpcError, notRun: boolean, attempts: Attempts, deadline: number | undefined): boolean {
+  private mayRetry(method: AnyRequest["method"], e: RpcError, notRun: boolean, attempts: Attempts, deadline: number | undefined): boolean {
     if (this.closeError !== undefined) return false;
     if (deadline !== undefined && Date.now() >= deadline) return false;
     const retry = this.settings.retry;
@@ -417,15 +375,23 @@ export class Pool extends InterceptedTransport implements PoolTransport, Address
           reject(unrun ? markNotRun(error) : error);
         },
       };
-      const onAbort = () =>
+      const onAbort = () => {
+        const reason = signal?.aborted === true ? signal.reason : undefined;
+        // The call's deadline passed while it waited: no connection came in time.
+        if (reason instanceof RpcError && reason.code === Code.DeadlineExceeded) {
+          if (what === "call") this.counters.waitTimeouts++;
+          waiter.fail(this.noConnectionError(now, attempts?.last));
+          return;
+        }
         waiter.fail(
           new RpcError(
             Code.Cancelled,
             what === "call" ? "call cancelled by the client while waiting for a connection" : "connect cancelled",
             [],
-            { peer: this.target, cause: signal?.reason },
+            { peer: this.target, cause: reason },
           ),
         );
+      };
       const timer = startTimeout(() => {
         if (what === "call") this.counters.waitTimeouts++;
         waiter.fail(this.noConnectionError(now, attempts?.last));

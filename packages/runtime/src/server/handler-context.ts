@@ -1,6 +1,6 @@
 import { createContextValues, type ContextValues } from "../context-values.js";
 import { EMPTY_METADATA } from "../metadata.js";
-import type { RpcMethod } from "../service/rpc-service.js";
+import type { RpcMethod } from "../encoding/service.js";
 import type { HandlerContext } from "./handler-types.js";
 
 /**

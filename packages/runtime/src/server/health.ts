@@ -1,31 +1,22 @@
-import type { DescMessage, DescService } from "@bufbuild/protobuf";
-import type { MethodBinding, ServiceBinding } from "../binding/binding.js";
-import { BindingError, resolveCasePath } from "../binding/resolve.js";
-import { isEncoded } from "../service/rpc-service.js";
+import type { DescService } from "@bufbuild/protobuf";
+import { encodingOf } from "../encoding/encoding.js";
+import type { AnyServiceDefinition, HealthCases as Cases } from "../encoding/service.js";
 import { Code, RpcError } from "../errors.js";
-import {
-  Health,
-  HealthCheckRequestSchema,
-  HealthCheckResponse_ServingStatus as ServingStatus,
-  HealthCheckResponseSchema,
-} from "../gen/protosocket/v1/health_pb.js";
-import type { ServiceDefinition } from "../service/service-definition.js";
+import { type Health, HealthCheckResponse_ServingStatus as ServingStatus } from "../gen/protosocket/v1/health_pb.js";
+import type { MessagePackService, MessagePackMethodSpec } from "../messagepack/service.js";
+import type { ServiceDefinition } from "../protobuf/service-definition.js";
 import type { HandlerContext } from "./handler-types.js";
 import type { Server } from "./server.js";
 import { serverInternals } from "./server-internals.js";
 
 export { ServingStatus };
 
-/** Where the health methods live in the envelopes. */
-export interface HealthCases {
-  /** Case path of Check in both envelopes. Default "health_check". */
-  checkCase?: string;
-  /** Case path of Watch in both envelopes. Default "health_watch". */
-  watchCase?: string;
+/** Where the health methods live in a service's envelopes. */
+export interface HealthCases extends Cases {
   /**
-   * The protosocket.v1.Health descriptor to bind: by default the runtime's
-   * own; a tool working from other descriptors (a buf image) passes its copy,
-   * so calls name its methods.
+   * The protosocket.v1.Health descriptor to bind (protobuf): by default the
+   * runtime's own; a tool working from other descriptors (a buf image) passes
+   * its copy, so calls name its methods.
    */
   service?: DescService;
 }
@@ -38,68 +29,28 @@ export interface HealthReporter {
   status(service: string): ServingStatus | undefined;
 }
 
-const definitions = new WeakMap<ServiceDefinition, Map<string, ServiceDefinition<typeof Health>>>();
+/** The methods of the health service of a MessagePack service. */
+export type MessagePackHealthMethods = {
+  readonly check: MessagePackMethodSpec<"unary", { service: string }, { status: number }>;
+  readonly watch: MessagePackMethodSpec<"server_streaming", { service: string }, { status: number }>;
+};
 
 /**
- * The health service bound to the envelopes of `def` (a service whose
- * envelopes have `health_check` and `health_watch` cases of
- * protosocket.v1.HealthCheckRequest / HealthCheckResponse, or the cases
- * named in `cases`): what `createClient` takes to check a server's health,
- * and what {@link registerHealth} serves.
+ * The health service (`protosocket.v1.Health`: Check, and Watch streaming,
+ * grpc.health.v1's semantics) bound to the envelopes of `def`: what
+ * `createClient` takes to check a server's health, and what
+ * {@link registerHealth} serves. For protobuf, the envelopes need cases of
+ * protosocket.v1.HealthCheckRequest / HealthCheckResponse named
+ * `health_check` and `health_watch` (or the case paths in `cases`); for
+ * MessagePack, body variants `HealthCheck` and `HealthWatch` (or those
+ * named) carrying `{ service: String }` and `{ status: i32 }`.
  *
- * @throws BindingError naming the envelope and the cases to add.
+ * @throws naming the envelope and the cases to add when it has none.
  */
-export function healthDefinition(def: ServiceDefinition, cases: HealthCases = {}): ServiceDefinition<typeof Health> {
-  const check = cases.checkCase ?? "health_check";
-  const watch = cases.watchCase ?? "health_watch";
-  const service = (cases.service ?? Health) as typeof Health;
-  if (service.typeName !== Health.typeName) throw new TypeError(`healthDefinition: ${service.typeName} is not ${Health.typeName}`);
-  const key = `${check}|${watch}`;
-  let byCases = service === Health ? definitions.get(def) : undefined;
-  const cached = byCases?.get(key);
-  if (cached !== undefined) return cached;
-  const file = def.service.file.proto.name;
-  const methods: MethodBinding[] = [];
-  const byName = (name: string) => {
-    const m = service.methods.find((x) => x.name === name);
-    if (m === undefined) throw new TypeError(`healthDefinition: ${service.typeName} has no method ${name}`);
-    return m;
-  };
-  for (const [desc, path] of [
-    [byName("Check"), check],
-    [byName("Watch"), watch],
-  ] as const) {
-    const err = (problem: string) =>
-      new BindingError(
-        file,
-        Health.typeName,
-        desc.name,
-        `${problem}. Health checks travel in the envelopes of ${def.service.typeName}: add "protosocket.v1.HealthCheckRequest ${path} = N;" to the oneof of ${def.requestEnvelope.typeName} and "protosocket.v1.HealthCheckResponse ${path} = N;" to that of ${def.responseEnvelope.typeName}`,
-      );
-    methods.push({
-      name: desc.name,
-      localName: desc.localName,
-      kind: desc.methodKind as MethodBinding["kind"],
-      inputType: HealthCheckRequestSchema.typeName,
-      outputType: HealthCheckResponseSchema.typeName,
-      request: resolveCasePath(def.requestEnvelope, path, HealthCheckRequestSchema as DescMessage, "request", err),
-      response: resolveCasePath(def.responseEnvelope, path, HealthCheckResponseSchema as DescMessage, "response", err),
-    });
-  }
-  const binding: ServiceBinding = { typeName: Health.typeName, request: def.binding.request, response: def.binding.response, methods };
-  const health: ServiceDefinition<typeof Health> = {
-    service,
-    requestEnvelope: def.requestEnvelope,
-    responseEnvelope: def.responseEnvelope,
-    binding,
-  };
-  if (service !== Health) return health;
-  if (byCases === undefined) {
-    byCases = new Map();
-    definitions.set(def, byCases);
-  }
-  byCases.set(key, health);
-  return health;
+export function healthDefinition(def: ServiceDefinition, cases?: HealthCases): ServiceDefinition<typeof Health>;
+export function healthDefinition(def: MessagePackService, cases?: HealthCases): MessagePackService<MessagePackHealthMethods>;
+export function healthDefinition(def: AnyServiceDefinition, cases: HealthCases = {}): AnyServiceDefinition {
+  return encodingOf(def).health(def, cases);
 }
 
 /**
@@ -121,12 +72,6 @@ export function registerHealth(server: Server, cases: HealthCases = {}): HealthR
       Code.FailedPrecondition,
       "register the server's services before registerHealth(): health checks travel in their envelopes",
     );
-  if (isEncoded(first)) {
-    throw new RpcError(
-      Code.FailedPrecondition,
-      `registerHealth() binds protosocket.v1.Health to protobuf envelopes; ${first.service.typeName} is a ${first.encoding.name} service`,
-    );
-  }
   const statuses = new Map<string, ServingStatus>([["", ServingStatus.SERVING]]);
   for (const d of defs) statuses.set(d.service.typeName, ServingStatus.SERVING);
   const watchers = new Set<(service: string) => void>();
@@ -141,7 +86,9 @@ export function registerHealth(server: Server, cases: HealthCases = {}): HealthR
   internals.onClosing(() => {
     for (const service of [...statuses.keys()]) reporter.setStatus(service, ServingStatus.NOT_SERVING);
   });
-  server.register(healthDefinition(first, cases), {
+  // Typed as protobuf's for the handlers' sake: they take `{ service }` and return `{ status }` in any encoding.
+  const health = encodingOf(first).health(first, cases) as ServiceDefinition<typeof Health>;
+  server.register(health, {
     check(req) {
       const status = statuses.get(req.service);
       if (status === undefined) throw new RpcError(Code.NotFound, `unknown service "${req.service}"`);

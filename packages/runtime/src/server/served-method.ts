@@ -1,5 +1,7 @@
-import type { MethodCodec } from "../envelope/service-codecs.js";
-import type { AnyHandler, ServerCallFn } from "./interceptor.js";
+import type { CallFn } from "../call/interceptor.js";
+import type { MethodCodec } from "../encoding/encoding.js";
+import type { AnyHandler } from "./handler-chain.js";
+import type { ServerRequest } from "./interceptor.js";
 
 /** A method a server serves: where its messages are, its handler, and the interceptor chain around it. */
 export interface ServedMethod {
@@ -8,7 +10,5 @@ export interface ServedMethod {
   /** The handler, or undefined for a method left unimplemented. */
   readonly handler: AnyHandler | undefined;
   /** The interceptors around the handler; undefined when the server has none (the handler is called directly). */
-  readonly chain: ServerCallFn | undefined;
-  /** Report the handler's failures to onHandlerError directly (services that run without the interceptor that does it). */
-  readonly reportFailures?: boolean;
+  readonly chain: CallFn<ServerRequest> | undefined;
 }

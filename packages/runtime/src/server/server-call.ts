@@ -1,4 +1,4 @@
-import type { MessageId } from "../envelope/message-id.js";
+import type { MessageId } from "../encoding/message-id.js";
 import type { LongTimeout } from "../util/long-timeout.js";
 import type { CallContext } from "./handler-context.js";
 import type { RequestStream } from "./request-stream.js";
@@ -12,6 +12,8 @@ export class ServerCall {
   iterator: AsyncIterator<unknown> | undefined;
   /** Ends the call when the deadline the client sent passes. */
   deadlineTimer: LongTimeout | undefined;
+  /** The milliseconds left to the deadline the client sent, when it sent one. */
+  deadlineMs: number | undefined;
   /** The requests, for a client- or bidi-streaming call. */
   input: RequestStream | undefined;
   /** True while the client's side of a request stream is open: End or Cancel has not arrived. */

@@ -1,17 +1,16 @@
-import type { DescMessage, Message, MessageInitShape } from "@bufbuild/protobuf";
+import type { AnyResponse } from "../call/request.js";
 import type { FrameHandler, FrameLink } from "../conn/frame-link.js";
 import { DRAINING_DETAIL } from "../draining.js";
-import { ControlCode } from "../envelope/control-code.js";
-import type { InboundEnvelope, WireTarget } from "../envelope/envelope-wire.js";
-import type { MessageId } from "../envelope/message-id.js";
-import type { EnvelopeCodecs } from "../envelope/service-codecs.js";
+import { ControlCode } from "../encoding/control-code.js";
+import type { InboundEnvelope, WireTarget } from "../encoding/envelope-wire.js";
+import type { MessageId } from "../encoding/message-id.js";
+import type { EnvelopeCodecs } from "../encoding/encoding.js";
 import { Code, RpcError } from "../errors.js";
-import type { ServiceDefinition } from "../service/service-definition.js";
 import { FrameError } from "../wire/frame-error.js";
 import { startTimeout } from "../util/long-timeout.js";
 import { CallContext } from "./handler-context.js";
-import type { HandlerContext } from "./handler-types.js";
-import { createServerRequest, type AnyHandler, type ServerRequest, type ServerResponse } from "./interceptor.js";
+import { readOneMessage } from "../util/one-message.js";
+import { createServerRequest, type AnyHandler } from "./handler-chain.js";
 import { RequestStream, requestStreamIdleError, type RequestStreamHost } from "./request-stream.js";
 import type { ServedMethod } from "./served-method.js";
 import { ServerCall } from "./server-call.js";
@@ -42,6 +41,14 @@ export interface ServingState {
 const PEER_PROBE_MS = 250;
 /** The id the probe's Cancel carries (the largest uint64; a smaller one when that is in flight). */
 const PROBE_ID = 2n ** 64n - 1n;
+
+/**
+ * A client's Cancel that arrives this share of the call's time budget (at
+ * most DEADLINE_SLACK_MAX_MS) before the deadline it sent, or later, is
+ * its deadline passing.
+ */
+const DEADLINE_SLACK_SHARE = 0.05;
+const DEADLINE_SLACK_MAX_MS = 50;
 
 /** Stream items produced between two turns of the event loop. */
 const STREAM_YIELD_EVERY = 1024;
@@ -163,10 +170,7 @@ export class ServerConnection implements FrameHandler, RequestStreamHost {
       if (call !== undefined) {
         // The client gave up: stop the handler and echo the Cancel. A Cancel closes the client's side of a request stream too.
         call.inputOpen = false;
-        this.stopCall(
-          call,
-          new RpcError(Code.Cancelled, "call cancelled by the client", [], { method: call.method.codec.fullName, peer: this.peer }),
-        );
+        this.stopCall(call, this.cancelReason(call));
         this.removeCall(call);
         this.sendControl(id, ControlCode.Cancel);
       } else if (this.closing.size > 0) {
@@ -229,7 +233,7 @@ export class ServerConnection implements FrameHandler, RequestStreamHost {
       return;
     }
     // Invalid bytes throw here: a protocol violation that closes the connection.
-    const request = code === ControlCode.Normal ? (inbound.read(method.codec.request) as Message) : undefined;
+    const request = code === ControlCode.Normal ? inbound.read(method.codec.request) : undefined;
     const handler = method.handler;
     if (handler === undefined) {
       this.refuse(
@@ -240,18 +244,22 @@ export class ServerConnection implements FrameHandler, RequestStreamHost {
       return;
     }
     const deadlineMs = inbound.deadlineMs;
+    // Interceptors get the request's metadata as a Map of their own (the decoder made a new one, or none).
+    const chain = method.chain;
+    const metadata = chain === undefined ? inbound.metadata : ((inbound.metadata as Map<string, string> | undefined) ?? new Map());
     const ctx = new CallContext(
       this.peer,
       method.codec.fullName,
       method.codec.desc,
       id,
-      inbound.metadata,
+      metadata,
       deadlineMs === undefined ? undefined : Date.now() + deadlineMs,
     );
     const call = new ServerCall(id, method, ctx);
+    call.deadlineMs = deadlineMs;
     this.calls.set(id, call);
     if (deadlineMs !== undefined) call.deadlineTimer = startTimeout(() => this.expire(call, deadlineMs), deadlineMs, true);
-    let arg: Message | AsyncIterable<Message> = request as Message;
+    let arg: unknown = request;
     if (streaming) {
       const input = new RequestStream(this, this.state.requestStreamBufferMessages, this.state.requestStreamIdleTimeoutMs, () =>
         this.expireIdle(call),
@@ -263,11 +271,11 @@ export class ServerConnection implements FrameHandler, RequestStreamHost {
       } else {
         input.end();
       }
-      arg = input;
+      arg = input.messages;
     }
     const kind = method.codec.desc.methodKind;
-    if (method.chain !== undefined) {
-      this.runIntercepted(call, arg);
+    if (chain !== undefined) {
+      this.runIntercepted(call, arg, metadata as Map<string, string>);
     } else if (kind === "unary" || kind === "client_streaming") {
       this.runUnary(call, handler, arg);
     } else {
@@ -280,6 +288,31 @@ export class ServerConnection implements FrameHandler, RequestStreamHost {
       }
       void this.pump(call, items);
     }
+  }
+
+  /**
+   * Why the client cancelled `call`: at (or just before) the deadline it
+   * sent, its timer did (the Cancel may overtake the server's own timer by
+   * the time the request took to arrive), so the handler sees
+   * `deadline_exceeded`; otherwise `cancelled`.
+   */
+  private cancelReason(call: ServerCall): RpcError {
+    const context = { method: call.method.codec.fullName, peer: this.peer };
+    const deadline = call.ctx.deadline;
+    if (deadline !== undefined) {
+      const budget = call.deadlineMs ?? 0;
+      const slack = Math.min(DEADLINE_SLACK_MAX_MS, Math.max(1, budget * DEADLINE_SLACK_SHARE));
+      if (Date.now() >= deadline - slack) return this.deadlineError(call, budget);
+    }
+    return new RpcError(Code.Cancelled, "call cancelled by the client", [], context);
+  }
+
+  /** The error of a call whose deadline of `budgetMs` passed. */
+  private deadlineError(call: ServerCall, budgetMs: number): RpcError {
+    return new RpcError(Code.DeadlineExceeded, `the call's deadline of ${budgetMs} ms passed`, [], {
+      method: call.method.codec.fullName,
+      peer: this.peer,
+    });
   }
 
   /**
@@ -316,7 +349,7 @@ export class ServerConnection implements FrameHandler, RequestStreamHost {
       return;
     }
     // Invalid bytes throw here: a protocol violation that closes the connection.
-    input.push(inbound.read(target) as Message);
+    input.push(inbound.read(target));
   }
 
   /** A request stream's handler waited longer than requestStreamIdleTimeoutMs for a message: the call ends with deadline_exceeded. */
@@ -425,7 +458,7 @@ export class ServerConnection implements FrameHandler, RequestStreamHost {
     this.onClosed(this, error);
   }
 
-  private runUnary(call: ServerCall, handler: AnyHandler, request: Message | AsyncIterable<Message>): void {
+  private runUnary(call: ServerCall, handler: AnyHandler, request: unknown): void {
     let result: unknown;
     try {
       result = (handler as (r: unknown, c: CallContext) => unknown)(request, call.ctx);
@@ -443,19 +476,10 @@ export class ServerConnection implements FrameHandler, RequestStreamHost {
     }
   }
 
-  private runIntercepted(call: ServerCall, request: Message | AsyncIterable<Message>): void {
+  private runIntercepted(call: ServerCall, request: unknown, metadata: Map<string, string>): void {
     const codec = call.method.codec;
-    // Interceptors are installed for protobuf services only (server.ts refuses them for other encodings).
-    const req = createServerRequest(
-      codec.desc.methodKind as ServerRequest["kind"],
-      codec.service as ServiceDefinition,
-      codec.desc as ServerRequest["method"],
-      codec.fullName,
-      this.peer,
-      request,
-      call.ctx as unknown as HandlerContext,
-    );
-    let result: Promise<ServerResponse>;
+    const req = createServerRequest(codec, this.peer, request, metadata, call.ctx);
+    let result: Promise<AnyResponse>;
     try {
       result = (call.method.chain as NonNullable<ServedMethod["chain"]>)(req);
     } catch (e) {
@@ -463,12 +487,59 @@ export class ServerConnection implements FrameHandler, RequestStreamHost {
       return;
     }
     result.then(
-      (res) => {
-        if (res.kind === "unary" || res.kind === "client_streaming") this.respond(call, res.message);
-        else void this.pump(call, res.message);
-      },
+      (res) => this.answer(call, res),
       (e: unknown) => this.fail(call, e),
     );
+  }
+
+  /** Sends what the interceptors answered: the response, its one message (client streaming), or its stream. */
+  private answer(call: ServerCall, res: AnyResponse): void {
+    if (call.done) return;
+    if (res === null || typeof res !== "object") {
+      this.fail(call, new RpcError(Code.Internal, `an interceptor answered with ${String(res)}`));
+      return;
+    }
+    // Trailers an interceptor put on a response of its own go with the call's final frame too.
+    const own = call.ctx.trailersIfAny;
+    if (res.trailer !== own && res.trailer.size > 0) for (const [k, v] of res.trailer) call.ctx.trailers.set(k, v);
+    const kind = call.method.codec.desc.methodKind;
+    if (!res.stream) {
+      if (kind === "unary") this.respond(call, res.message);
+      else
+        this.fail(
+          call,
+          new RpcError(Code.Internal, `an interceptor answered the ${kind} call ${call.method.codec.fullName} with a unary response`),
+        );
+      return;
+    }
+    if (kind === "unary") {
+      this.fail(call, new RpcError(Code.Internal, `an interceptor answered the unary call ${call.method.codec.fullName} with a stream`));
+    } else if (kind === "client_streaming") {
+      let one: unknown;
+      try {
+        one = readOneMessage(
+          res.message,
+          (what) =>
+            new RpcError(
+              Code.Internal,
+              `the response stream of a client-streaming call held ${what === "none" ? "no message" : "more than one message"}`,
+            ),
+        );
+      } catch (e) {
+        this.fail(call, e);
+        return;
+      }
+      if (one instanceof Promise) {
+        one.then(
+          (value) => this.respond(call, value),
+          (e: unknown) => this.fail(call, e),
+        );
+      } else {
+        this.respond(call, one);
+      }
+    } else {
+      void this.pump(call, res.message);
+    }
   }
 
   private respond(call: ServerCall, value: unknown): void {
@@ -543,17 +614,12 @@ export class ServerConnection implements FrameHandler, RequestStreamHost {
     const kind = codec.desc.methodKind;
     const trailers = kind === "unary" || kind === "client_streaming" ? call.ctx.trailersIfAny : undefined;
     // The envelope codec writes the handler's value as create() would make it, without making it.
-    this.send(call.id, ControlCode.Normal, codec.response, value as MessageInitShape<DescMessage>, trailers);
+    this.send(call.id, ControlCode.Normal, codec.response, value, trailers);
   }
 
   private fail(call: ServerCall, reason: unknown): void {
     if (call.done) return;
     this.removeCall(call);
-    if (call.method.reportFailures === true) {
-      // As reportHandlerErrors does for the services that run through interceptors.
-      const error = RpcError.from(reason);
-      if (error.code !== Code.Cancelled) this.state.reportResponseError(error, call.method.codec.fullName, this.peer);
-    }
     this.sendFailure(call, this.failureOf(reason));
   }
 
@@ -576,8 +642,9 @@ export class ServerConnection implements FrameHandler, RequestStreamHost {
     );
   }
 
-  /** Ends a failed call on the wire: its error, or a bare Cancel for `cancelled`. */
+  /** Ends a failed call on the wire: its error, or a bare Cancel for `cancelled`; with the context's trailers and the error's metadata. */
   private sendFailure(call: ServerCall, error: RpcError): void {
+    if (error.metadata.size > 0) for (const [k, v] of error.metadata) call.ctx.trailers.set(k, v);
     const trailers = call.ctx.trailersIfAny;
     if (error.code === Code.Cancelled) {
       // A handler that gives up with `cancelled` rejects the call with a bare Cancel, as a Rust server does.
@@ -588,13 +655,7 @@ export class ServerConnection implements FrameHandler, RequestStreamHost {
   }
 
   /** Writes a response envelope, unless the link has ended. Throws the link's RpcError for a frame over the limit. */
-  private send(
-    id: MessageId,
-    code: ControlCode,
-    target?: WireTarget,
-    body?: MessageInitShape<DescMessage>,
-    trailers?: ReadonlyMap<string, string>,
-  ): void {
+  private send(id: MessageId, code: ControlCode, target?: WireTarget, body?: unknown, trailers?: ReadonlyMap<string, string>): void {
     const link = this.link;
     if (link.ended) return;
     this.state.codecs.response.write(link, id, code, target, body, trailers === undefined ? undefined : { metadata: trailers });
@@ -639,10 +700,7 @@ export class ServerConnection implements FrameHandler, RequestStreamHost {
   /** The deadline the client sent has passed: stop the handler and answer `deadline_exceeded`. */
   private expire(call: ServerCall, deadlineMs: number): void {
     if (call.done) return;
-    const error = new RpcError(Code.DeadlineExceeded, `the call's deadline of ${deadlineMs} ms passed`, [], {
-      method: call.method.codec.fullName,
-      peer: this.peer,
-    });
+    const error = this.deadlineError(call, deadlineMs);
     this.removeCall(call);
     this.stopCall(call, error);
     this.sendFailure(call, error);

@@ -6,7 +6,7 @@
  * not reach the link layer.
  */
 import type { FrameLink } from "../conn/frame-link.js";
-import type { AnyServiceDefinition } from "../service/rpc-service.js";
+import type { AnyServiceDefinition } from "../encoding/service.js";
 import type { Framing } from "../wire/framing.js";
 
 /** The internals of one server. */

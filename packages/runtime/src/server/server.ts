@@ -1,21 +1,21 @@
 import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
 import { createServer as createTlsServer, type TLSSocket } from "node:tls";
-import { findRequestClash } from "../binding/resolve.js";
 import type { FrameLink } from "../conn/frame-link.js";
 import { SocketLink } from "../conn/socket-link.js";
 import { formatAddress, type ServerTlsOptions } from "../conn/socket-options.js";
-import type { WireTarget } from "../envelope/envelope-wire.js";
-import { codecsOf, createEnvelopeCodecs, envelopeBindingClash } from "../envelope/service-codecs.js";
-import { isEncoded, type AnyServiceDefinition } from "../service/rpc-service.js";
+import type { WireTarget } from "../encoding/envelope-wire.js";
+import { codecsOf, createEnvelopeCodecs, envelopeBindingClash } from "../encoding/codecs.js";
+import type { AnyServiceDefinition } from "../encoding/service.js";
 import { Code, RpcError } from "../errors.js";
-import type { ServiceDefinition } from "../service/service-definition.js";
+import type { ServiceDefinition } from "../protobuf/service-definition.js";
 import { startTimeout } from "../util/long-timeout.js";
 import { checkBoolean, checkFunction, checkNumber, checkObject, invalidOption } from "../util/validate.js";
 import { varintFraming } from "../wire/framing.js";
 import { DEFAULT_MAX_FRAME_BYTES } from "../wire/limits.js";
 import type { MessagePackService } from "../messagepack/service.js";
 import type { MessagePackHandlers, ServiceImpl } from "./handler-types.js";
-import { chainServerInterceptors, reportHandlerErrors, type AnyHandler, type ServerInterceptor } from "./interceptor.js";
+import { chainServerInterceptors, type AnyHandler } from "./handler-chain.js";
+import { reportHandlerErrors, type ServerInterceptor } from "./interceptor.js";
 import type { ServedMethod } from "./served-method.js";
 import { ServerConnection, type ServingState } from "./server-connection.js";
 import { registerServerInternals } from "./server-internals.js";
@@ -258,32 +258,20 @@ export function createServer(options: ServerOptions = {}): Server {
       const clash = envelopeBindingClash(first.def, def);
       if (clash !== undefined) throw new Error(clash);
     }
-    if (isEncoded(def) && userInterceptors.length > 0) {
-      throw new Error(
-        `${def.service.typeName}: interceptors do not apply to ${def.encoding.name} services yet; serve it from a server without interceptors (onHandlerError works)`,
-      );
-    }
     // Handlers are looked up by the methods' local names, whatever the encoding.
-    for (const mb of isEncoded(def) ? def.service.methods : def.binding.methods) {
-      const handler = impl[mb.localName];
+    for (const m of def.service.methods) {
+      const handler = impl[m.localName];
       if (handler === undefined && !partial) {
         throw new Error(
-          `${def.service.typeName}: no handler for ${mb.name} (property "${mb.localName}"); implement it or use registerPartial`,
+          `${def.service.typeName}: no handler for ${m.name} (property "${m.localName}"); implement it or use registerPartial`,
         );
       }
       if (handler !== undefined && typeof handler !== "function") {
-        throw new Error(`${def.service.typeName}: handler for ${mb.name} is not a function`);
+        throw new Error(`${def.service.typeName}: handler for ${m.name} is not a function`);
       }
     }
-    // Other encodings check their own cases when their codecs are built.
-    const clash = isEncoded(def)
-      ? undefined
-      : findRequestClash([...registered.flatMap((r) => (r.def as ServiceDefinition).binding.methods), ...def.binding.methods]);
-    if (clash !== undefined) {
-      throw new Error(
-        `${def.service.typeName}: request case "${clash[1].request.path}" of ${clash[1].name} clashes with "${clash[0].request.path}" of ${clash[0].name}`,
-      );
-    }
+    // The encoding checks that the services' methods can be told apart (their request cases differ).
+    if (first !== undefined) createEnvelopeCodecs([...registered.map((r) => r.def), def]);
     registered.push({ def, impl, partial });
   }
 
@@ -297,11 +285,8 @@ export function createServer(options: ServerOptions = {}): Server {
       const r = registered.find((x) => x.def === codec.service) as (typeof registered)[number];
       const h = r.impl[codec.binding.localName] as AnyHandler | undefined;
       const handler = h === undefined ? undefined : (h.bind(r.impl) as AnyHandler);
-      // Services of other encodings run without interceptors (register() refuses user interceptors for them); their failures go to onHandlerError directly.
-      const encoded = isEncoded(codec.service);
-      const chain =
-        handler !== undefined && interceptors.length > 0 && !encoded ? chainServerInterceptors(interceptors, handler) : undefined;
-      routes.set(codec.request, { codec, handler, chain, reportFailures: encoded && onHandlerError !== undefined });
+      const chain = handler !== undefined && interceptors.length > 0 ? chainServerInterceptors(interceptors, handler, codec) : undefined;
+      routes.set(codec.request, { codec, handler, chain });
     }
     state = {
       codecs,

@@ -2,7 +2,7 @@ import { createServer, connect as netConnect, type Server as NetServer, type Soc
 import { once } from "node:events";
 import { create } from "@bufbuild/protobuf";
 import { createFrameDecoder, encodeFrame, type EnvelopeMessage } from "../../src/protocol.js";
-import { createEnvelopeCodec } from "../../src/envelope/envelope-codec.js";
+import { createEnvelopeCodec } from "../../src/protobuf/envelope-codec.js";
 import type { ServiceDefinition } from "../../src/index.js";
 
 /** A raw TCP peer that speaks frames by hand, for tests of what the runtime does with bad or odd input. */

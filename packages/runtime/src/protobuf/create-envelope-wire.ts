@@ -1,6 +1,6 @@
 import type { DescMessage } from "@bufbuild/protobuf";
 import type { CasePath, EnvelopeFields } from "../binding/binding.js";
-import type { ProtoEnvelopeWire } from "./envelope-wire.js";
+import type { ProtoEnvelopeWire } from "./proto-envelope-wire.js";
 import { createFastEnvelopeWire, fastPathPossible } from "./fast-envelope-wire.js";
 import { createGenericEnvelopeWire } from "./generic-envelope-wire.js";
 

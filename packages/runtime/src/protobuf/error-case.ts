@@ -1,17 +1,8 @@
 import { create, ScalarType, type DescMessage, type Message } from "@bufbuild/protobuf";
 import type { Any } from "@bufbuild/protobuf/wkt";
 import type { ErrorCase } from "../binding/binding.js";
+import type { ErrorFields } from "../encoding/encoding.js";
 import { Code, type RpcError } from "../errors.js";
-
-/** An error as the error case carries it. */
-export interface ErrorFields {
-  /** The status code (unknown numbers read as `unknown`). */
-  readonly code: Code;
-  /** The message text. */
-  readonly message: string;
-  /** Typed details, when the error type has a details field. */
-  readonly details: Any[];
-}
 
 /** Converts between RpcError and the message type of a response envelope's error case. */
 export interface ErrorCaseCodec {

@@ -2,12 +2,10 @@
  * The envelope seam: what the connection layers need of an envelope type,
  * in any encoding. An {@link EnvelopeWire} reads and writes the message id,
  * the control code and the case (which method's message) an envelope
- * carries, and encodes or decodes a whole frame body. The protobuf
- * implementations are generic-envelope-wire.ts and fast-envelope-wire.ts
- * (create-envelope-wire.ts picks one); the MessagePack one is in
+ * carries, and encodes or decodes a whole frame body. Each encoding has its
+ * own: src/protobuf (generic-envelope-wire.ts and fast-envelope-wire.ts) and
  * src/messagepack.
  */
-import type { DescMessage, Message, MessageInitShape } from "@bufbuild/protobuf";
 import type { CasePath } from "../binding/binding.js";
 import type { ControlCode } from "./control-code.js";
 import type { MessageId } from "./message-id.js";
@@ -16,12 +14,6 @@ import type { MessageId } from "./message-id.js";
 export interface WireTarget {
   /** Where the case is, as the binding names it ("body.echo"; for MessagePack, the variant or the fields that select it). */
   readonly path: CasePath;
-}
-
-/** A case path of a protobuf envelope. */
-export interface ProtoWireTarget extends WireTarget {
-  /** The schema of the message at its end. */
-  readonly schema: DescMessage;
 }
 
 /**
@@ -63,10 +55,10 @@ export interface InboundEnvelope {
   readonly carried: WireTarget | undefined;
   /**
    * The message at `target`, decoded (a protobuf message, or another
-   * encoding's plain object, typed as Message inside the runtime); undefined
+   * encoding's plain object); undefined
    * when the envelope carries another case. Throws on invalid bytes.
    */
-  read(target: WireTarget): Message | undefined;
+  read(target: WireTarget): unknown;
 }
 
 /**
@@ -80,39 +72,16 @@ export interface EnvelopeWire {
    * type or its init object (for protobuf, what `create()` takes; the case
    * carries `create(schema, body)`). Throws when `body` cannot be encoded.
    */
-  encode(
-    id: MessageId,
-    code: ControlCode,
-    target?: WireTarget,
-    body?: MessageInitShape<DescMessage>,
-    context?: EnvelopeContext,
-  ): Uint8Array;
+  encode(id: MessageId, code: ControlCode, target?: WireTarget, body?: unknown, context?: EnvelopeContext): Uint8Array;
   /**
    * Like {@link encode}, but hands the frame to `sink`, where it can avoid
    * copying: a bytes value of 16 KiB or more that the case message ends with
    * (a payload) goes to the sink as the frame's body, uncopied, so it must
    * not change until the call is done.
    */
-  write(
-    sink: FrameSink,
-    id: MessageId,
-    code: ControlCode,
-    target?: WireTarget,
-    body?: MessageInitShape<DescMessage>,
-    context?: EnvelopeContext,
-  ): void;
+  write(sink: FrameSink, id: MessageId, code: ControlCode, target?: WireTarget, body?: unknown, context?: EnvelopeContext): void;
   /** Parses an envelope; throws on bytes that are not a valid envelope. */
   decode(bytes: Uint8Array): InboundEnvelope;
   /** The message id in the first bytes of an envelope (possibly cut short), when they hold it. */
   peekId(head: Uint8Array): MessageId | undefined;
-}
-
-/** A protobuf {@link EnvelopeWire}, whose cases are registered by path. */
-export interface ProtoEnvelopeWire extends EnvelopeWire {
-  /** The envelope schema. */
-  readonly schema: DescMessage;
-  /** True when the specialised codec is in use (see fast-envelope-wire.ts). */
-  readonly fast: boolean;
-  /** Registers (or returns the registered) target for a case path. */
-  target(path: CasePath): ProtoWireTarget;
 }

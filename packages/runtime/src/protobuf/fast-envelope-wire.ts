@@ -19,10 +19,11 @@ import { FeatureSet_FieldPresence } from "@bufbuild/protobuf/wkt";
 import type { CasePath, EnvelopeFields } from "../binding/binding.js";
 import { messageCodec, ProtoWriter, type MessageCodec } from "../protobuf/index.js";
 import { varintSize, writeVarint } from "../wire/varint-prefix.js";
-import { toControlCode, type ControlCode } from "./control-code.js";
-import type { EnvelopeContext, FrameSink, InboundEnvelope, ProtoEnvelopeWire, ProtoWireTarget, WireTarget } from "./envelope-wire.js";
+import { toControlCode, type ControlCode } from "../encoding/control-code.js";
+import type { EnvelopeContext, FrameSink, InboundEnvelope, WireTarget } from "../encoding/envelope-wire.js";
+import type { ProtoEnvelopeWire, ProtoWireTarget } from "./proto-envelope-wire.js";
 import { createGenericEnvelopeWire } from "./generic-envelope-wire.js";
-import { peekVarintField, type MessageId } from "./message-id.js";
+import { peekVarintField, type MessageId } from "../encoding/message-id.js";
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 const WIRE_VARINT = 0;

@@ -1,10 +1,11 @@
 import { create, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
 import type { CasePath, EnvelopeFields } from "../binding/binding.js";
 import { createCaseAccessor, type CaseAccessor } from "./case-accessor.js";
-import type { ControlCode } from "./control-code.js";
+import type { ControlCode } from "../encoding/control-code.js";
 import { createEnvelopeCodec, type EnvelopeMessage } from "./envelope-codec.js";
-import type { EnvelopeContext, ProtoEnvelopeWire, ProtoWireTarget, WireTarget } from "./envelope-wire.js";
-import { peekVarintField, toMessageId, type MessageId } from "./message-id.js";
+import type { EnvelopeContext, WireTarget } from "../encoding/envelope-wire.js";
+import type { ProtoEnvelopeWire, ProtoWireTarget } from "./proto-envelope-wire.js";
+import { peekVarintField, toMessageId, type MessageId } from "../encoding/message-id.js";
 
 interface GenericTarget extends ProtoWireTarget {
   readonly accessor: CaseAccessor;
@@ -56,7 +57,7 @@ export function createGenericEnvelopeWire(schema: DescMessage, fields: EnvelopeF
     target,
     encode,
     write(sink, id, code, t, body, context) {
-      sink.send(encode(id, code, t, body, context));
+      sink.send(encode(id, code, t, body as MessageInitShape<DescMessage> | undefined, context));
     },
     decode(bytes) {
       const env: EnvelopeMessage = codec.decode(bytes);

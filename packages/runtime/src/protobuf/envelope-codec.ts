@@ -1,6 +1,6 @@
 import { create, fromBinary, toBinary, type DescMessage, type Message } from "@bufbuild/protobuf";
 import type { EnvelopeFields } from "../binding/binding.js";
-import { toControlCode, type ControlCode } from "./control-code.js";
+import { toControlCode, type ControlCode } from "../encoding/control-code.js";
 
 /** A plain view of an envelope message: protobuf-es messages are plain objects. */
 export type EnvelopeMessage = Message & Record<string, unknown>;
