@@ -16,7 +16,9 @@
 #      we hold our code to), runs them and checks what they print; and, if
 #      protoc is installed, runs the quick start's protoc command and checks
 #      it generates the same files as buf; the installed CLI lists greet.proto;
-#   4. removes the temporary directories and prints a one-line summary.
+#   4. in that project, type-checks every other TypeScript block of the
+#      documentation against the installed packages (scripts/check-docs.mjs);
+#   5. removes the temporary directories and prints a one-line summary.
 #
 # KEEP IN SYNC WITH README.md "Quick start": every quick_start block below is
 # the README's text verbatim (the script fails if README.md no longer contains
@@ -304,4 +306,10 @@ step "the installed CLI lists the quick start's service"
 run npx --no-install protosocket list --proto proto/greet/v1/greet.proto
 grep -qx "greet.v1.GreetService" "$LOG" || { cat "$LOG" >&2; fail "npx protosocket list --proto proto/greet/v1/greet.proto does not list greet.v1.GreetService"; }
 
-echo "new-user-test: OK on node $(node --version) in $((SECONDS - start)) s — npm run pack, the README's install blocks with no warning, buf generate, tsc, server + client printed Hello, Ada and ticks 1 2 3, the CLI listed greet.proto; $protoc_result"
+# ---------------------------------------------------------------------------
+# 4. Every other TypeScript block of the documentation, in this project.
+
+step "the documentation's TypeScript blocks (scripts/check-docs.mjs)"
+node "$ROOT/scripts/check-docs.mjs" --project "$APP" ${KEEP_TMP:+--keep}
+
+echo "new-user-test: OK on node $(node --version) in $((SECONDS - start)) s — npm run pack, the README's install blocks with no warning, buf generate, tsc, server + client printed Hello, Ada and ticks 1 2 3, the CLI listed greet.proto, the docs' TypeScript blocks compile; $protoc_result"
