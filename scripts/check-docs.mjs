@@ -112,6 +112,12 @@ const dirs = new Set();
 for (const b of blocks) {
   for (const m of b.text.matchAll(/from "\.\/gen\/([\w-]+)\//g)) dirs.add(m[1]);
 }
+/** The .proto files under a directory, recursively. */
+const protosIn = (d) =>
+  readdirSync(d, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? protosIn(join(d, e.name)) : e.name.endsWith(".proto") ? [join(d, e.name)] : [],
+  );
+// Each directory, and the directories its protos import (but protosocket/, the runtime's, and google/protobuf).
 for (const dir of dirs) {
   const from = [join(project, "proto", dir), join(root, "proto", dir)].find((d) => existsSync(d));
   if (from === undefined || dir === "protosocket") {
@@ -119,6 +125,11 @@ for (const dir of dirs) {
     fail(`${users.join(", ")} import ./gen/${dir}/…, but neither proto/${dir} of the repository nor the quick start's protos hold it`);
   }
   cpSync(from, join(work, "proto", dir), { recursive: true });
+  for (const file of protosIn(from)) {
+    for (const m of readFileSync(file, "utf8").matchAll(/^import\s+(?:public\s+|weak\s+)?"([\w-]+)\//gm)) {
+      if (m[1] !== "protosocket" && m[1] !== "google") dirs.add(m[1]); // visited later by this loop
+    }
+  }
 }
 if (dirs.size > 0) {
   // The protosocket protos from the installed (packed) runtime, as a second module.
