@@ -3,19 +3,22 @@
 # outside this repository, with no warning and no edit, on the Node.js that
 # runs it (CI runs it on Node 20 and on Node 24).
 #
-#   1. `npm run pack` (the README's pack command), and checks what the two
-#      tarballs contain;
+#   1. `npm run pack` (the README's pack command), and checks what the
+#      runtime's and the plugin's tarballs contain (scripts/package-test.sh
+#      checks each of the four alone);
 #   2. in a temporary directory outside the workspace, where `protosocket-ts`
-#      links to this clone, runs the README's install block: a new project
-#      `greet` next to the clone, the tarballs and the registry's packages;
-#      fails if npm prints any warning;
+#      links to this clone, runs the README's install blocks: a new project
+#      `greet` next to the clone, the tarballs and the registry's packages,
+#      then the CLI and OpenTelemetry packages; fails if npm prints any warning;
 #   3. follows the quick start literally: greet.proto, buf.yaml, buf.gen.yaml,
 #      `npx buf generate`, tsconfig.json, the server and client snippets;
 #      compiles them with `npx tsc` (and once more with the strictest options
 #      we hold our code to), runs them and checks what they print; and, if
 #      protoc is installed, runs the quick start's protoc command and checks
-#      it generates the same files as buf;
-#   4. removes the temporary directories and prints a one-line summary.
+#      it generates the same files as buf; the installed CLI lists greet.proto;
+#   4. in that project, type-checks every other TypeScript block of the
+#      documentation against the installed packages (scripts/check-docs.mjs);
+#   5. removes the temporary directories and prints a one-line summary.
 #
 # KEEP IN SYNC WITH README.md "Quick start": every quick_start block below is
 # the README's text verbatim (the script fails if README.md no longer contains
@@ -29,37 +32,11 @@
 # the npm registry). Exits non-zero with a message naming the failed step.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT="$PWD"
+NAME=new-user-test
+# shellcheck source=scripts/lib/outside.sh
+source scripts/lib/outside.sh
 README="$ROOT/README.md"
 start=$SECONDS
-
-fail() {
-  echo "new-user-test: FAIL: $*" >&2
-  exit 1
-}
-step() { echo "   new-user-test: $*"; }
-
-TMP="$(mktemp -d "${TMPDIR:-/tmp}/protosocket-new-user.XXXXXX")"
-trap '[ -n "${NEW_USER_KEEP_TMP:-}" ] && echo "new-user-test: kept $TMP" >&2 || rm -rf "$TMP"' EXIT
-TMP="$(cd "$TMP" && pwd -P)"
-case "$TMP/" in "$(pwd -P)"/*) fail "the temporary directory $TMP is inside the workspace; set TMPDIR elsewhere" ;; esac
-LOG="$TMP/step.log"
-
-# run CMD...: runs quietly; on failure prints its output and fails naming it.
-run() {
-  if ! "$@" >"$LOG" 2>&1; then
-    cat "$LOG" >&2
-    fail "'$*' failed (in $PWD)"
-  fi
-}
-
-# no_warnings WHAT: fails if the last run's output has a warning in it.
-no_warnings() {
-  if grep -iE '(^|[^a-z])warn' "$LOG" >"$TMP/warnings"; then
-    cat "$LOG" >&2
-    fail "$1 printed a warning: $(head -1 "$TMP/warnings")"
-  fi
-}
 
 # quick_start NAME <<'EOF' ... EOF: stores a block of the README's quick start
 # as $TMP/readme/NAME and fails if README.md does not contain it verbatim.
@@ -78,7 +55,7 @@ quick_start() {
 # The quick start, as README.md writes it.
 
 quick_start pack.sh <<'EOF'
-npm ci && npm run pack   # writes packs/protosocket-runtime.tgz and packs/protosocket-protoc-gen-protosocket.tgz
+npm ci && npm run pack   # writes packs/protosocket-{runtime,protoc-gen-protosocket,cli,opentelemetry}.tgz
 EOF
 
 quick_start install.sh <<'EOF'
@@ -87,6 +64,11 @@ npm pkg set type=module
 npm pkg set allowScripts.@bufbuild/buf=true --json
 npm install ../protosocket-ts/packs/protosocket-runtime.tgz @bufbuild/protobuf
 npm install -D ../protosocket-ts/packs/protosocket-protoc-gen-protosocket.tgz @bufbuild/protoc-gen-es@2.13.0 @bufbuild/buf typescript @types/node
+EOF
+
+quick_start install-more.sh <<'EOF'
+npm install -D ../protosocket-ts/packs/protosocket-cli.tgz
+npm install ../protosocket-ts/packs/protosocket-opentelemetry.tgz @opentelemetry/api
 EOF
 
 quick_start greet.proto <<'EOF'
@@ -245,6 +227,11 @@ cd "$APP"
 [ -f node_modules/@protosocket/runtime/proto/protosocket/v1/options.proto ] ||
   fail "node_modules/@protosocket/runtime/proto/protosocket/v1/options.proto is missing after npm install"
 [ -x node_modules/.bin/protoc-gen-protosocket ] || fail "npm install did not link the protoc-gen-protosocket bin"
+step "the README's install block of the CLI and OpenTelemetry packages"
+run bash -euo pipefail "$TMP/readme/install-more.sh"
+no_warnings "the README's install block of the CLI and OpenTelemetry packages"
+run npm ls --all
+[ -x node_modules/.bin/protosocket ] || fail "npm install did not link the protosocket bin"
 
 # ---------------------------------------------------------------------------
 # 3. The quick start.
@@ -315,4 +302,14 @@ else
   fi
 fi
 
-echo "new-user-test: OK on node $(node --version) in $((SECONDS - start)) s — npm run pack, the README's install block with no warning, buf generate, tsc, server + client printed Hello, Ada and ticks 1 2 3; $protoc_result"
+step "the installed CLI lists the quick start's service"
+run npx --no-install protosocket list --proto proto/greet/v1/greet.proto
+grep -qx "greet.v1.GreetService" "$LOG" || { cat "$LOG" >&2; fail "npx protosocket list --proto proto/greet/v1/greet.proto does not list greet.v1.GreetService"; }
+
+# ---------------------------------------------------------------------------
+# 4. Every other TypeScript block of the documentation, in this project.
+
+step "the documentation's TypeScript blocks (scripts/check-docs.mjs)"
+node "$ROOT/scripts/check-docs.mjs" --project "$APP" ${KEEP_TMP:+--keep}
+
+echo "new-user-test: OK on node $(node --version) in $((SECONDS - start)) s — npm run pack, the README's install blocks with no warning, buf generate, tsc, server + client printed Hello, Ada and ticks 1 2 3, the CLI listed greet.proto, the docs' TypeScript blocks compile; $protoc_result"

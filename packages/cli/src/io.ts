@@ -31,7 +31,11 @@ export interface CliIo {
   onInterrupt(handler: () => void): () => void;
 }
 
-/** The real process's streams and signals. */
+/**
+ * The real process's streams, working directory and Ctrl-C: what the
+ * `protosocket` bin gives {@link runCli}. Ctrl-C while a command runs cancels
+ * its call; a second Ctrl-C, or one when nothing is listening, exits with 130.
+ */
 export function processIo(): CliIo {
   const handlers = new Set<() => void>();
   let interrupts = 0;
