@@ -6,7 +6,9 @@
  */
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { anyPack } from "@bufbuild/protobuf/wkt";
-import { Code, createServer, RpcError, type HandlerContext, type Server, type ServerTlsOptions } from "@protosocket/runtime";
+import { Code, createServer, RpcError, type HandlerContext, type Server } from "@protosocket/runtime";
+
+type ServerTlsOptions = NonNullable<Parameters<Server["listen"]>[0]>["tls"];
 import { setTimeout as delay } from "node:timers/promises";
 import { EchoResponseSchema, type StreamItemSchema } from "@protosocket/gen/interop/v1/interop_pb.js";
 import { InteropServiceDefinition, type InteropServiceHandlers } from "@protosocket/gen/interop/v1/interop_service_protosocket.js";

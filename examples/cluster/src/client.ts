@@ -3,7 +3,9 @@
 //   tally-client --target 127.0.0.1:7001,127.0.0.1:7002 --calls 3000
 //   tally-client --target dns:///tally.default.svc.cluster.local:7000 --picker round-robin
 import { Command, Option } from "commander";
-import { createClient, createPool, type PickerName } from "@protosocket/runtime";
+import { createClient, createPool, type PoolOptions } from "@protosocket/runtime";
+
+type PickerName = NonNullable<PoolOptions["picker"]>;
 import { TallyServiceDefinition } from "@protosocket/gen/cluster/v1/tally_protosocket.js";
 import { parseNumber } from "./server.js";
 

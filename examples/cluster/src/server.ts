@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError } from "commander";
-import { createServer, type Server, type ServerAddress } from "@protosocket/runtime";
+import { createServer, type Server } from "@protosocket/runtime";
+
+/** Where a server listens. */
+type ServerAddress = Awaited<ReturnType<Server["listen"]>>;
 import { TallyServiceDefinition } from "@protosocket/gen/cluster/v1/tally_protosocket.js";
 import { createTallyHandlers } from "./tally-handlers.js";
 

@@ -36,3 +36,6 @@ export {
   type FrameDecoderOptions,
   type FrameErrorKind,
 } from "./wire/index.js";
+export { applyInterceptors, interceptCalls, type CallFn } from "./call/interceptor.js";
+export type { AnyRequest, AnyResponse } from "./call/request.js";
+export type { CallTarget } from "./call/transport.js";

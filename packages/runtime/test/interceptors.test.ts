@@ -1,3 +1,4 @@
+import type { AnyRequest } from "../src/call/request.js";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   Code,
@@ -8,7 +9,6 @@ import {
   createMemoryTransport,
   createServer,
   RpcError,
-  type AnyRequest,
   type ConnectionTransport,
   type Interceptor,
   type Server,

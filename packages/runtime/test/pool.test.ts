@@ -4,6 +4,7 @@
  * ageing, ejection, streams, interceptors and close. Servers in other
  * processes: pool-processes.test.ts.
  */
+import type { PoolCallInfo } from "../src/pool/pool-events.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer as createNetServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -18,7 +19,6 @@ import {
   poolCallInfo,
   RpcError,
   type Interceptor,
-  type PoolCallInfo,
   type PoolEvent,
   type PoolTransport,
   type Resolver,
