@@ -1,41 +1,17 @@
-import type { AnyResponse } from "../call/request.js";
 import type { FrameHandler, FrameLink } from "../conn/frame-link.js";
 import { DRAINING_DETAIL } from "../draining.js";
 import { ControlCode } from "../encoding/control-code.js";
-import type { InboundEnvelope, WireTarget } from "../encoding/envelope-wire.js";
+import type { InboundEnvelope } from "../encoding/envelope-wire.js";
 import type { MessageId } from "../encoding/message-id.js";
-import type { EnvelopeCodecs } from "../encoding/encoding.js";
 import { Code, RpcError } from "../errors.js";
 import { FrameError } from "../wire/frame-error.js";
-import { startTimeout } from "../util/long-timeout.js";
-import { CallContext } from "./handler-context.js";
-import { readOneMessage } from "../util/one-message.js";
-import { createServerRequest, type AnyHandler } from "./handler-chain.js";
-import { RequestStream, requestStreamIdleError, type RequestStreamHost } from "./request-stream.js";
-import type { ServedMethod } from "./served-method.js";
-import { ServerCall } from "./server-call.js";
+import { admit, type AdmissionState } from "./admission.js";
+import { CallRunner, type RunnerHost } from "./call-runner.js";
+import type { RequestStream } from "./request-stream.js";
+import type { ServerCall } from "./server-call.js";
+import type { ServingState } from "./serving-state.js";
 
-/** What every connection of a server shares. */
-export interface ServingState {
-  /** The envelope codecs of every registered service. */
-  readonly codecs: EnvelopeCodecs;
-  /** Request case → method. */
-  readonly routes: ReadonlyMap<WireTarget, ServedMethod>;
-  /** Calls that may run at once on one connection. */
-  readonly maxConcurrentCalls: number;
-  /** Largest frame, prefix included (for messages about refused frames). */
-  readonly maxFrameBytes: number;
-  /** Send the message of a plain Error a handler throws (default: a generic message). */
-  readonly exposeErrorMessages: boolean;
-  /** Unread messages of one request stream above which the connection stops reading. */
-  readonly requestStreamBufferMessages: number;
-  /** How long a request stream's handler may wait for a message (0: no limit). */
-  readonly requestStreamIdleTimeoutMs: number;
-  /** Reports a response the server could not send (too large, not a valid message). */
-  reportResponseError(error: RpcError, method: string, peer: string): void;
-  /** Reports a problem with a connection: a protocol violation, an I/O error, a dropped frame. */
-  reportConnectionError(error: RpcError, peer: string): void;
-}
+export type { ServingState } from "./serving-state.js";
 
 /** How often a server whose client sent FIN checks, while calls run, that the client is still there. */
 const PEER_PROBE_MS = 250;
@@ -50,30 +26,13 @@ const PROBE_ID = 2n ** 64n - 1n;
 const DEADLINE_SLACK_SHARE = 0.05;
 const DEADLINE_SLACK_MAX_MS = 50;
 
-/** Stream items produced between two turns of the event loop. */
-const STREAM_YIELD_EVERY = 1024;
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return value !== null && typeof value === "object" && typeof (value as { then?: unknown }).then === "function";
-}
-
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
-
-/** True for methods whose requests are a stream (client and bidi streaming). */
-function takesRequestStream(method: ServedMethod): boolean {
-  const kind = method.codec.desc.methodKind;
-  return kind === "client_streaming" || kind === "bidi_streaming";
-}
-
 /**
  * Serves calls on one link (an accepted socket, or memory): decodes
- * requests, runs handlers (through the interceptors, when the server has
- * any), sends responses with backpressure, and answers cancels, limits and
- * protocol violations.
+ * request frames, admits calls (admission.ts) and hands them to its
+ * {@link CallRunner}, routes the frames of request streams and cancels, and
+ * answers limits, shutdown and protocol violations.
  */
-export class ServerConnection implements FrameHandler, RequestStreamHost {
+export class ServerConnection implements FrameHandler, RunnerHost, AdmissionState {
   private readonly calls = new Map<MessageId, ServerCall>();
   /**
    * Ids of request streams that ended on the server's side (answered,
@@ -86,11 +45,11 @@ export class ServerConnection implements FrameHandler, RequestStreamHost {
   private resumedAt: number | undefined = Date.now();
   private draining = false;
   private drainWaiters: (() => void)[] = [];
-  private readPaused = false;
   private sawFrame = false;
   private peerEnded = false;
   private peerProbe: ReturnType<typeof setInterval> | undefined;
   private lastCallEnded = Date.now();
+  private readonly runner: CallRunner;
 
   /**
    * @param link the link to the client; started here.
@@ -102,6 +61,7 @@ export class ServerConnection implements FrameHandler, RequestStreamHost {
     private readonly state: ServingState,
     private readonly onClosed: (conn: ServerConnection, error: RpcError) => void,
   ) {
+    this.runner = new CallRunner(this, state);
     link.start(this);
   }
 
@@ -142,12 +102,12 @@ export class ServerConnection implements FrameHandler, RequestStreamHost {
     for (const call of [...this.calls.values()]) {
       this.stopCall(call, error);
       this.removeCall(call);
-      this.sendError(call.id, error.withContext({ method: call.method.codec.fullName }));
+      this.runner.sendError(call.id, error.withContext({ method: call.method.codec.fullName }));
     }
     // The last frame, for message id 0 (no client call has it): every request run here has been
     // answered above; one the client has no answer for was not run, and may be sent elsewhere.
     if (this.state.codecs.error !== undefined) {
-      this.sendError(
+      this.runner.sendError(
         0,
         new RpcError(Code.Unavailable, "server is shutting down; requests not answered on this connection were not run", [DRAINING_DETAIL]),
       );
@@ -166,16 +126,7 @@ export class ServerConnection implements FrameHandler, RequestStreamHost {
     const id = inbound.id;
     const code = inbound.code;
     if (code === ControlCode.Cancel) {
-      const call = this.calls.get(id);
-      if (call !== undefined) {
-        // The client gave up: stop the handler and echo the Cancel. A Cancel closes the client's side of a request stream too.
-        call.inputOpen = false;
-        this.stopCall(call, this.cancelReason(call));
-        this.removeCall(call);
-        this.sendControl(id, ControlCode.Cancel);
-      } else if (this.closing.size > 0) {
-        this.closing.delete(id);
-      }
+      this.onCancel(id);
       return;
     }
     const live = this.calls.get(id);
@@ -189,105 +140,54 @@ export class ServerConnection implements FrameHandler, RequestStreamHost {
       return;
     }
     const method = inbound.carried === undefined ? undefined : this.state.routes.get(inbound.carried);
-    const streaming = method !== undefined && takesRequestStream(method);
-    if (code === ControlCode.End && (!streaming || live !== undefined)) {
-      // Only an End naming a request-streaming method opens a call (one with no messages); any other is ignored, as the Rust server does.
-      return;
-    }
-    if (live !== undefined) {
-      // Any answer would carry the live call's id and reach its caller as that call's outcome: drop the duplicate.
-      this.state.reportConnectionError(
-        new RpcError(
-          Code.AlreadyExists,
-          `message id ${id} is already in flight on this connection; the duplicate request was dropped`,
-          [],
-          { peer: this.peer },
-        ),
-        this.peer,
-      );
-      return;
-    }
-    if (this.draining || this.peerEnded) {
-      // Marked: this request did not run, and no later one on this connection will, so the client may send them elsewhere.
-      this.refuse(
-        id,
-        streaming && code === ControlCode.Normal,
-        new RpcError(Code.Unavailable, "server is shutting down", [DRAINING_DETAIL]),
-      );
-      return;
-    }
-    const maxCalls = this.state.maxConcurrentCalls;
-    if (this.calls.size >= maxCalls) {
-      this.refuse(
-        id,
-        streaming && code === ControlCode.Normal,
-        new RpcError(
-          Code.ResourceExhausted,
-          `too many concurrent calls on this connection (limit ${maxCalls}, maxConcurrentCallsPerConnection)`,
-        ),
-      );
-      return;
-    }
-    if (method === undefined) {
-      this.sendError(id, new RpcError(Code.Unimplemented, "the request carries no case of a method this server serves"));
-      return;
-    }
-    // Invalid bytes throw here: a protocol violation that closes the connection.
-    const request = code === ControlCode.Normal ? inbound.read(method.codec.request) : undefined;
-    const handler = method.handler;
-    if (handler === undefined) {
-      this.refuse(
-        id,
-        streaming && code === ControlCode.Normal,
-        new RpcError(Code.Unimplemented, `${method.codec.fullName} is not implemented`),
-      );
-      return;
-    }
-    const deadlineMs = inbound.deadlineMs;
-    // Interceptors get the request's metadata as a Map of their own (the decoder made a new one, or none).
-    const chain = method.chain;
-    const metadata = chain === undefined ? inbound.metadata : ((inbound.metadata as Map<string, string> | undefined) ?? new Map());
-    const ctx = new CallContext(
-      this.peer,
-      method.codec.fullName,
-      method.codec.desc,
-      id,
-      metadata,
-      deadlineMs === undefined ? undefined : Date.now() + deadlineMs,
-    );
-    const call = new ServerCall(id, method, ctx);
-    call.deadlineMs = deadlineMs;
-    this.calls.set(id, call);
-    if (deadlineMs !== undefined) call.deadlineTimer = startTimeout(() => this.expire(call, deadlineMs), deadlineMs, true);
-    let arg: unknown = request;
-    if (streaming) {
-      const input = new RequestStream(this, this.state.requestStreamBufferMessages, this.state.requestStreamIdleTimeoutMs, () =>
-        this.expireIdle(call),
-      );
-      call.input = input;
-      if (request !== undefined) {
-        call.inputOpen = true;
-        input.push(request);
-      } else {
-        input.end();
-      }
-      arg = input.messages;
-    }
-    const kind = method.codec.desc.methodKind;
-    if (chain !== undefined) {
-      this.runIntercepted(call, arg, metadata as Map<string, string>);
-    } else if (kind === "unary" || kind === "client_streaming") {
-      this.runUnary(call, handler, arg);
-    } else {
-      let items: AsyncIterable<unknown>;
-      try {
-        items = (handler as (r: unknown, c: CallContext) => AsyncIterable<unknown>)(arg, call.ctx);
-      } catch (e) {
-        this.fail(call, e);
+    const admission = admit(code, method, live !== undefined, this);
+    switch (admission.action) {
+      case "start":
+        this.runner.start(id, admission.method, admission.handler, inbound, admission.streaming);
         return;
-      }
-      void this.pump(call, items);
+      case "refuse":
+        if (admission.streamOpen) this.rememberClosing(id);
+        this.runner.sendError(id, admission.error);
+        return;
+      case "duplicate":
+        this.state.reportConnectionError(
+          new RpcError(
+            Code.AlreadyExists,
+            `message id ${id} is already in flight on this connection; the duplicate request was dropped`,
+            [],
+            {
+              peer: this.peer,
+            },
+          ),
+          this.peer,
+        );
+        return;
+      case "ignore":
+        return;
     }
+  }
+
+  /** AdmissionState: calls that may run at once. */
+  get maxConcurrentCalls(): number {
+    return this.state.maxConcurrentCalls;
+  }
+
+  /** AdmissionState: no new call runs once the server drains or the client has closed its side. */
+  get closingDown(): boolean {
+    return this.draining || this.peerEnded;
+  }
+
+  /** The client gave up on call `id`: stop the handler and echo the Cancel. A Cancel closes the client's side of a request stream too. */
+  private onCancel(id: MessageId): void {
+    const call = this.calls.get(id);
+    if (call === undefined) {
+      if (this.closing.size > 0) this.closing.delete(id);
+      return;
+    }
+    call.inputOpen = false;
+    this.stopCall(call, this.cancelReason(call));
+    this.removeCall(call);
+    this.runner.sendControl(id, ControlCode.Cancel);
   }
 
   /**
@@ -302,27 +202,9 @@ export class ServerConnection implements FrameHandler, RequestStreamHost {
     if (deadline !== undefined) {
       const budget = call.deadlineMs ?? 0;
       const slack = Math.min(DEADLINE_SLACK_MAX_MS, Math.max(1, budget * DEADLINE_SLACK_SHARE));
-      if (Date.now() >= deadline - slack) return this.deadlineError(call, budget);
+      if (Date.now() >= deadline - slack) return this.runner.deadlineError(call, budget);
     }
     return new RpcError(Code.Cancelled, "call cancelled by the client", [], context);
-  }
-
-  /** The error of a call whose deadline of `budgetMs` passed. */
-  private deadlineError(call: ServerCall, budgetMs: number): RpcError {
-    return new RpcError(Code.DeadlineExceeded, `the call's deadline of ${budgetMs} ms passed`, [], {
-      method: call.method.codec.fullName,
-      peer: this.peer,
-    });
-  }
-
-  /**
-   * Answers a request the server does not run. When it opened a request
-   * stream (`streamOpen`), the stream's later frames are dropped, not
-   * refused one by one (and never open a call mid-stream).
-   */
-  private refuse(id: MessageId, streamOpen: boolean, error: RpcError): void {
-    if (streamOpen) this.rememberClosing(id);
-    this.sendError(id, error);
   }
 
   /** A further frame of a request stream whose client side is open: a message, or End. */
@@ -345,23 +227,11 @@ export class ServerConnection implements FrameHandler, RequestStreamHost {
       this.state.reportConnectionError(error, this.peer);
       this.stopCall(call, error);
       this.removeCall(call);
-      this.sendFailure(call, error);
+      this.runner.sendFailure(call, error);
       return;
     }
     // Invalid bytes throw here: a protocol violation that closes the connection.
     input.push(inbound.read(target));
-  }
-
-  /** A request stream's handler waited longer than requestStreamIdleTimeoutMs for a message: the call ends with deadline_exceeded. */
-  private expireIdle(call: ServerCall): void {
-    if (call.done) return;
-    const error = requestStreamIdleError(this.state.requestStreamIdleTimeoutMs).withContext({
-      method: call.method.codec.fullName,
-      peer: this.peer,
-    });
-    this.stopCall(call, error);
-    this.removeCall(call);
-    this.sendError(call.id, error);
   }
 
   /** Remembers the id of a request stream the server is done with while the client's side is open. */
@@ -398,7 +268,7 @@ export class ServerConnection implements FrameHandler, RequestStreamHost {
     if (!(cause instanceof FrameError) || cause.kind !== "frame-too-large") return;
     const id = this.state.codecs.request.peekId(bodyHead);
     if (id === undefined || id === 0 || this.calls.has(id)) return;
-    this.sendError(
+    this.runner.sendError(
       id,
       new RpcError(
         Code.ResourceExhausted,
@@ -458,237 +328,6 @@ export class ServerConnection implements FrameHandler, RequestStreamHost {
     this.onClosed(this, error);
   }
 
-  private runUnary(call: ServerCall, handler: AnyHandler, request: unknown): void {
-    let result: unknown;
-    try {
-      result = (handler as (r: unknown, c: CallContext) => unknown)(request, call.ctx);
-    } catch (e) {
-      this.fail(call, e);
-      return;
-    }
-    if (isThenable(result)) {
-      result.then(
-        (value) => this.respond(call, value),
-        (e: unknown) => this.fail(call, e),
-      );
-    } else {
-      this.respond(call, result);
-    }
-  }
-
-  private runIntercepted(call: ServerCall, request: unknown, metadata: Map<string, string>): void {
-    const codec = call.method.codec;
-    const req = createServerRequest(codec, this.peer, request, metadata, call.ctx);
-    let result: Promise<AnyResponse>;
-    try {
-      result = (call.method.chain as NonNullable<ServedMethod["chain"]>)(req);
-    } catch (e) {
-      this.fail(call, e);
-      return;
-    }
-    result.then(
-      (res) => this.answer(call, res),
-      (e: unknown) => this.fail(call, e),
-    );
-  }
-
-  /** Sends what the interceptors answered: the response, its one message (client streaming), or its stream. */
-  private answer(call: ServerCall, res: AnyResponse): void {
-    if (call.done) return;
-    if (res === null || typeof res !== "object") {
-      this.fail(call, new RpcError(Code.Internal, `an interceptor answered with ${String(res)}`));
-      return;
-    }
-    // Trailers an interceptor put on a response of its own go with the call's final frame too.
-    const own = call.ctx.trailersIfAny;
-    if (res.trailer !== own && res.trailer.size > 0) for (const [k, v] of res.trailer) call.ctx.trailers.set(k, v);
-    const kind = call.method.codec.desc.methodKind;
-    if (!res.stream) {
-      if (kind === "unary") this.respond(call, res.message);
-      else
-        this.fail(
-          call,
-          new RpcError(Code.Internal, `an interceptor answered the ${kind} call ${call.method.codec.fullName} with a unary response`),
-        );
-      return;
-    }
-    if (kind === "unary") {
-      this.fail(call, new RpcError(Code.Internal, `an interceptor answered the unary call ${call.method.codec.fullName} with a stream`));
-    } else if (kind === "client_streaming") {
-      let one: unknown;
-      try {
-        one = readOneMessage(
-          res.message,
-          (what) =>
-            new RpcError(
-              Code.Internal,
-              `the response stream of a client-streaming call held ${what === "none" ? "no message" : "more than one message"}`,
-            ),
-        );
-      } catch (e) {
-        this.fail(call, e);
-        return;
-      }
-      if (one instanceof Promise) {
-        one.then(
-          (value) => this.respond(call, value),
-          (e: unknown) => this.fail(call, e),
-        );
-      } else {
-        this.respond(call, one);
-      }
-    } else {
-      void this.pump(call, res.message);
-    }
-  }
-
-  private respond(call: ServerCall, value: unknown): void {
-    if (call.done) return;
-    this.removeCall(call);
-    try {
-      this.sendResponse(call, value);
-    } catch (e) {
-      this.responseNotSent(call, e, "response");
-    }
-  }
-
-  /**
-   * A response could not be sent: over the frame limit (nothing was
-   * written), or the handler's value is not a valid response message. The
-   * call fails with the reason, which is also reported.
-   */
-  private responseNotSent(call: ServerCall, e: unknown, what: string): void {
-    const method = call.method.codec.fullName;
-    const err =
-      e instanceof RpcError && e.code === Code.ResourceExhausted
-        ? new RpcError(Code.ResourceExhausted, `${what} not sent: ${e.rawMessage}`, [], { method, peer: this.peer })
-        : RpcError.from(e);
-    this.state.reportResponseError(err, method, this.peer);
-    this.removeCall(call);
-    this.sendFailure(call, err);
-  }
-
-  /** Sends a stream's items as the client takes them, then End. */
-  private async pump(call: ServerCall, items: AsyncIterable<unknown>): Promise<void> {
-    const link = this.link;
-    let it: AsyncIterator<unknown> | undefined;
-    try {
-      it = items[Symbol.asyncIterator]();
-      call.iterator = it;
-      for (let produced = 1; ; produced++) {
-        if (call.done) break;
-        if (!link.writable) {
-          await link.whenWritable();
-        } else if (produced % STREAM_YIELD_EVERY === 0) {
-          // A generator that never awaits real I/O would hold the event loop
-          // (and every other connection) until the queue filled; let I/O run.
-          await yieldToEventLoop();
-        }
-        if (call.done) break;
-        const r = await it.next();
-        if (call.done) return;
-        if (r.done === true) {
-          this.removeCall(call);
-          this.sendControl(call.id, ControlCode.End, call.ctx.trailersIfAny);
-          return;
-        }
-        try {
-          this.sendResponse(call, r.value);
-        } catch (e) {
-          this.responseNotSent(call, e, "stream response");
-          break;
-        }
-      }
-    } catch (e) {
-      // The handler's stream failed.
-      this.fail(call, e);
-    }
-    // Stopped early (cancelled, shut down, failed): let the handler's generator clean up.
-    if (it?.return !== undefined) it.return().catch(() => {});
-  }
-
-  /** Sends one response message; throws the link's RpcError over the frame limit, or the protobuf error of an invalid value. */
-  private sendResponse(call: ServerCall, value: unknown): void {
-    const codec = call.method.codec;
-    // A unary or client-streaming response is the call's final frame: it carries the trailers.
-    const kind = codec.desc.methodKind;
-    const trailers = kind === "unary" || kind === "client_streaming" ? call.ctx.trailersIfAny : undefined;
-    // The envelope codec writes the handler's value as create() would make it, without making it.
-    this.send(call.id, ControlCode.Normal, codec.response, value, trailers);
-  }
-
-  private fail(call: ServerCall, reason: unknown): void {
-    if (call.done) return;
-    this.removeCall(call);
-    this.sendFailure(call, this.failureOf(reason));
-  }
-
-  /**
-   * What the client is told about a failed call. An RpcError is sent as it
-   * is; an AbortError or TimeoutError becomes `cancelled` or
-   * `deadline_exceeded`. Anything else becomes `unknown` with a generic
-   * message, unless the server exposes error messages: its text may hold
-   * internals (paths, queries, peers) the client should not see. The real
-   * error is what the server's onHandlerError reports.
-   */
-  private failureOf(reason: unknown): RpcError {
-    const error = RpcError.from(reason);
-    if (reason instanceof RpcError || error.code !== Code.Unknown || this.state.exposeErrorMessages) return error;
-    return new RpcError(
-      Code.Unknown,
-      "the handler failed; the server does not send its error's message (throw an RpcError to send one)",
-      [],
-      { cause: reason },
-    );
-  }
-
-  /** Ends a failed call on the wire: its error, or a bare Cancel for `cancelled`; with the context's trailers and the error's metadata. */
-  private sendFailure(call: ServerCall, error: RpcError): void {
-    if (error.metadata.size > 0) for (const [k, v] of error.metadata) call.ctx.trailers.set(k, v);
-    const trailers = call.ctx.trailersIfAny;
-    if (error.code === Code.Cancelled) {
-      // A handler that gives up with `cancelled` rejects the call with a bare Cancel, as a Rust server does.
-      this.sendControl(call.id, ControlCode.Cancel, trailers);
-      return;
-    }
-    this.sendError(call.id, error, trailers);
-  }
-
-  /** Writes a response envelope, unless the link has ended. Throws the link's RpcError for a frame over the limit. */
-  private send(id: MessageId, code: ControlCode, target?: WireTarget, body?: unknown, trailers?: ReadonlyMap<string, string>): void {
-    const link = this.link;
-    if (link.ended) return;
-    this.state.codecs.response.write(link, id, code, target, body, trailers === undefined ? undefined : { metadata: trailers });
-    if (!this.readPaused && !link.writable && !link.ended) {
-      // Inbound backpressure: read no more requests while the client does not read responses.
-      this.readPaused = true;
-      this.pauseReading();
-      void link.whenWritable().then(() => {
-        this.readPaused = false;
-        this.resumeReading();
-      });
-    }
-  }
-
-  private sendControl(id: MessageId, code: ControlCode, trailers?: ReadonlyMap<string, string>): void {
-    this.send(id, code, undefined, undefined, trailers);
-  }
-
-  /** Sends `error` for `id`: the error case when the envelope has one, otherwise a Cancel. */
-  private sendError(id: MessageId, error: RpcError, trailers?: ReadonlyMap<string, string>): void {
-    const e = this.state.codecs.error;
-    if (e === undefined) {
-      this.sendControl(id, ControlCode.Cancel, trailers);
-      return;
-    }
-    try {
-      this.send(id, ControlCode.Normal, e.target, e.codec.write(error), trailers);
-    } catch {
-      // An error message too large for the frame limit: a bare Cancel still ends the call.
-      this.sendControl(id, ControlCode.Cancel, trailers);
-    }
-  }
-
   private notifyDrained(): void {
     if (this.calls.size === 0 && this.drainWaiters.length > 0) {
       const w = this.drainWaiters;
@@ -697,16 +336,12 @@ export class ServerConnection implements FrameHandler, RequestStreamHost {
     }
   }
 
-  /** The deadline the client sent has passed: stop the handler and answer `deadline_exceeded`. */
-  private expire(call: ServerCall, deadlineMs: number): void {
-    if (call.done) return;
-    const error = this.deadlineError(call, deadlineMs);
-    this.removeCall(call);
-    this.stopCall(call, error);
-    this.sendFailure(call, error);
+  /** Registers a call that starts (see RunnerHost). */
+  track(call: ServerCall): void {
+    this.calls.set(call.id, call);
   }
 
-  private removeCall(call: ServerCall): void {
+  removeCall(call: ServerCall): void {
     call.done = true;
     call.deadlineTimer?.cancel();
     if (this.calls.get(call.id) === call) this.calls.delete(call.id);
@@ -736,7 +371,7 @@ export class ServerConnection implements FrameHandler, RequestStreamHost {
    * returns its response stream. Called before {@link removeCall}, which
    * would otherwise end the request stream normally.
    */
-  private stopCall(call: ServerCall, reason: RpcError): void {
+  stopCall(call: ServerCall, reason: RpcError): void {
     call.done = true;
     call.input?.fail(reason);
     call.ctx.abort(reason);
