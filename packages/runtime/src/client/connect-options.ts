@@ -1,3 +1,4 @@
+import { checkNumber } from "../util/validate.js";
 import type { ClientTlsOptions } from "../conn/socket-options.js";
 import type { Interceptor } from "../call/interceptor.js";
 import type { Transport } from "../call/transport.js";
@@ -43,3 +44,16 @@ export type ConnectionSettingsOptions = Pick<
   ConnectOptions,
   "tls" | "connectTimeoutMs" | "maxFrameBytes" | "streamBufferMessages" | "keepAliveMs" | "interceptors"
 >;
+
+/** Default responses buffered for one stream before a connection stops reading. */
+const DEFAULT_STREAM_BUFFER_MESSAGES = 16_384;
+
+/**
+ * A `streamBufferMessages` option, checked where it enters: 1 to 2^30,
+ * 16,384 when not given.
+ *
+ * @throws RpcError `invalid_argument` naming the option.
+ */
+export function checkStreamBufferMessages(value: unknown): number {
+  return checkNumber("streamBufferMessages", value, DEFAULT_STREAM_BUFFER_MESSAGES, { min: 1, max: 2 ** 30 });
+}

@@ -6,13 +6,10 @@ import { formatAddress, type ClientTlsOptions } from "../conn/socket-options.js"
 import { Code, RpcError } from "../errors.js";
 import { startTimeout } from "../util/long-timeout.js";
 import { checkNumber, invalidOption } from "../util/validate.js";
-import { DEFAULT_MAX_FRAME_BYTES } from "../wire/limits.js";
+import { checkMaxFrameBytes } from "../wire/limits.js";
 import { ClientConnection } from "./client-connection.js";
-import type { ConnectionSettingsOptions } from "./connect-options.js";
+import { checkStreamBufferMessages, type ConnectionSettingsOptions } from "./connect-options.js";
 import { checkInterceptors, type Interceptor } from "../call/interceptor.js";
-
-/** The smallest frame limit that still carries an envelope with an id, a code and a small case. */
-const MIN_FRAME_BYTES = 16;
 
 /** Where one connection goes: a TCP host and port, or a unix socket path. */
 export type DialAddress = { readonly host: string; readonly port: number } | { readonly path: string };
@@ -41,8 +38,8 @@ export function checkDialSettings(options: ConnectionSettingsOptions): DialSetti
   return {
     tls,
     connectTimeoutMs: checkNumber("connectTimeoutMs", options.connectTimeoutMs, 10_000, { min: 1, infinity: true }),
-    maxFrameBytes: checkNumber("maxFrameBytes", options.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES, { min: MIN_FRAME_BYTES, max: 2 ** 32 }),
-    streamBufferMessages: checkNumber("streamBufferMessages", options.streamBufferMessages, 16_384, { min: 1, max: 2 ** 30 }),
+    maxFrameBytes: checkMaxFrameBytes(options.maxFrameBytes),
+    streamBufferMessages: checkStreamBufferMessages(options.streamBufferMessages),
     keepAliveMs: checkNumber("keepAliveMs", options.keepAliveMs, -1, { min: 1, max: 2 ** 31 - 1 }),
     interceptors: checkInterceptors("interceptors", options.interceptors),
   };

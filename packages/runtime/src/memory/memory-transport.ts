@@ -1,11 +1,11 @@
 import { ClientConnection } from "../client/client-connection.js";
-import type { ConnectionTransport } from "../client/connect.js";
+import { checkStreamBufferMessages, type ConnectionTransport } from "../client/connect-options.js";
 import { checkInterceptors, type Interceptor } from "../call/interceptor.js";
 import { createMemoryLinkPair } from "../conn/memory-link.js";
 import type { Server } from "../server/server.js";
 import { serverInternals } from "../server/server-internals.js";
-import { checkNumber, checkObject } from "../util/validate.js";
-import { DEFAULT_MAX_FRAME_BYTES } from "../wire/limits.js";
+import { checkObject } from "../util/validate.js";
+import { checkMaxFrameBytes } from "../wire/limits.js";
 
 /** Options of {@link createMemoryTransport}. */
 export interface MemoryTransportOptions {
@@ -31,8 +31,8 @@ let nextClient = 1;
  */
 export function createMemoryTransport(server: Server, options: MemoryTransportOptions = {}): ConnectionTransport {
   checkObject("memory transport options", options);
-  const maxFrameBytes = checkNumber("maxFrameBytes", options.maxFrameBytes, DEFAULT_MAX_FRAME_BYTES, { min: 16, max: 2 ** 32 });
-  const streamBufferMessages = checkNumber("streamBufferMessages", options.streamBufferMessages, 16_384, { min: 1, max: 2 ** 30 });
+  const maxFrameBytes = checkMaxFrameBytes(options.maxFrameBytes);
+  const streamBufferMessages = checkStreamBufferMessages(options.streamBufferMessages);
   const interceptors = checkInterceptors("interceptors", options.interceptors);
   const serving = serverInternals(server);
   const framing = serving.framing();
