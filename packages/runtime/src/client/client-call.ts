@@ -1,7 +1,7 @@
 import type { AnyRequest } from "../call/request.js";
 import type { ControlCode } from "../encoding/control-code.js";
 import type { EnvelopeCodecs, MethodCodec } from "../encoding/encoding.js";
-import type { RpcError } from "../errors.js";
+import type { RpcError, RpcErrorContext } from "../errors.js";
 import { NEVER_ABORTS } from "../util/deadline-signal.js";
 
 /** What a call needs of the connection it runs on (ClientConnection implements it). */
@@ -34,7 +34,7 @@ export interface CallHost {
   /** Undoes one {@link pauseForStream}. */
   resumeForStream(): void;
   /** The method and peer, for errors. */
-  errorContext(method: MethodCodec): { method: string; peer: string };
+  errorContext(method: MethodCodec): RpcErrorContext;
   /** The error of a call whose signal aborted with `reason`: the deadline's, or `cancelled`. */
   abortError(method: MethodCodec, reason: unknown): RpcError;
 }

@@ -1,18 +1,19 @@
 import type { FrameHandler, FrameLink } from "../conn/frame-link.js";
 import { interceptCalls, type Interceptor } from "../call/interceptor.js";
-import type { AnyRequest, StreamRequest, StreamResponse, UnaryRequest, UnaryResponse } from "../call/request.js";
+import type { StreamRequest, StreamResponse, UnaryRequest, UnaryResponse } from "../call/request.js";
 import type { CallTarget } from "../call/transport.js";
-import { codecsOf, envelopeBindingClash } from "../encoding/codecs.js";
 import { ControlCode } from "../encoding/control-code.js";
 import type { EnvelopeContext } from "../encoding/envelope-wire.js";
-import type { AnyServiceDefinition, RpcMethod } from "../encoding/service.js";
 import type { EnvelopeCodecs, MethodCodec } from "../encoding/encoding.js";
-import { carriesDraining } from "../draining.js";
 import { Code, RpcError, type RpcErrorContext } from "../errors.js";
 import { readOneMessage } from "../util/one-message.js";
 import { BidiStreamCall } from "./bidi-stream-call.js";
 import type { CallHost, ClientCall } from "./client-call.js";
 import { ClientStreamCall } from "./client-stream-call.js";
+import { abortError, callContext, kindError, oneRequestError } from "./call-errors.js";
+import { ConnectionCodecs } from "./connection-codecs.js";
+import { ServerDraining } from "./server-draining.js";
+import { StreamPause } from "./stream-pause.js";
 import type { ConnectionTransport } from "./connect-options.js";
 import { markNotRun } from "./not-run.js";
 import { ServerStreamCall } from "./server-stream-call.js";
@@ -37,8 +38,6 @@ const EMPTY_INIT = {};
 
 /** The largest id before ids wrap around to 1. */
 const MAX_ID = Number.MAX_SAFE_INTEGER;
-/** How often a connection paused for a slow stream consumer checks that its server is alive. */
-const PAUSED_PROBE_MS = 400;
 
 /**
  * The client side of one connection, and a transport over it: assigns
@@ -56,17 +55,12 @@ export class ClientConnection implements ConnectionTransport, FrameHandler, Call
   private resolveClosed!: (error: RpcError) => void;
   private lastId = 0;
   private closeError: RpcError | undefined;
-  /** The first service used here: its codecs read the id and code of every response. */
-  private primary: EnvelopeCodecs | undefined;
-  private primaryDef: AnyServiceDefinition | undefined;
-  /** Services whose binding was checked against the primary's. */
-  private readonly checked = new WeakSet<AnyServiceDefinition>();
+  /** The envelope pair: the first service called here chooses it; its codecs read every response's id and code. */
+  private readonly codecs: ConnectionCodecs;
   /** Streams whose readers fell behind; while any does, the connection does not read. */
-  private pausedStreams = 0;
-  private probe: ReturnType<typeof setInterval> | undefined;
-  /** The id of the first call a draining server refused: it runs no call from there on. */
-  private drainingFrom = Number.POSITIVE_INFINITY;
-  private readonly onServerDraining: (() => void) | undefined;
+  private readonly streamPause: StreamPause;
+  /** What the server said of its draining: the calls it did not run. */
+  private readonly serverDrain: ServerDraining;
   /** The calls through the connection's interceptors; undefined when it has none. */
   private readonly chain: CallTarget | undefined;
 
@@ -76,8 +70,10 @@ export class ClientConnection implements ConnectionTransport, FrameHandler, Call
    */
   constructor(link: FrameLink, options: ClientConnectionOptions) {
     this.link = link;
+    this.codecs = new ConnectionCodecs(link);
+    this.streamPause = new StreamPause(link);
     this.streamBufferMessages = options.streamBufferMessages;
-    this.onServerDraining = options.onServerDraining;
+    this.serverDrain = new ServerDraining(options.onServerDraining);
     this.closed = new Promise<RpcError>((resolve) => (this.resolveClosed = resolve));
     const own: CallTarget = { unary: (req) => this.unaryCall(req), stream: (req) => this.streamCall(req) };
     const chain = interceptCalls(own, options.interceptors ?? []);
@@ -117,7 +113,7 @@ export class ClientConnection implements ConnectionTransport, FrameHandler, Call
 
   /** True once the server has said it is draining: it runs no new call here. */
   get serverDraining(): boolean {
-    return this.drainingFrom !== Number.POSITIVE_INFINITY;
+    return this.serverDrain.draining;
   }
 
   close(error?: RpcError): void {
@@ -139,8 +135,7 @@ export class ClientConnection implements ConnectionTransport, FrameHandler, Call
     let codecs: EnvelopeCodecs;
     let mc: MethodCodec;
     try {
-      codecs = this.codecsFor(req.service);
-      mc = this.methodOf(codecs, req, "unary");
+      ({ codecs, method: mc } = this.codecs.of(req, "unary"));
     } catch (e) {
       return Promise.reject(e);
     }
@@ -157,9 +152,8 @@ export class ClientConnection implements ConnectionTransport, FrameHandler, Call
     let mc: MethodCodec;
     const kind = req.method.methodKind;
     try {
-      if (kind === "unary") throw this.kindError(req, "unary");
-      codecs = this.codecsFor(req.service);
-      mc = this.methodOf(codecs, req, kind);
+      if (kind === "unary") throw kindError(req, "unary", this.link.peer);
+      ({ codecs, method: mc } = this.codecs.of(req, kind));
     } catch (e) {
       return Promise.reject(e);
     }
@@ -173,7 +167,7 @@ export class ClientConnection implements ConnectionTransport, FrameHandler, Call
           return call.response;
         };
         try {
-          const input = readOneMessage(req.message, (what) => this.oneRequestError(mc, what));
+          const input = readOneMessage(req.message, (what) => oneRequestError(mc, this.link.peer, what));
           return input instanceof Promise ? input.then(start) : Promise.resolve(start(input));
         } catch (e) {
           return Promise.reject(e);
@@ -194,63 +188,6 @@ export class ClientConnection implements ConnectionTransport, FrameHandler, Call
         return Promise.resolve(call.response);
       }
     }
-  }
-
-  /** The error of a server-streaming call whose request stream did not hold exactly one message. */
-  private oneRequestError(method: MethodCodec, what: "none" | "more"): RpcError {
-    return new RpcError(
-      Code.InvalidArgument,
-      `the request stream of a server-streaming call held ${what === "none" ? "no message" : "more than one message"}`,
-      [],
-      this.errorContext(method),
-    );
-  }
-
-  /** The error of a method called with the other verb. */
-  private kindError(req: AnyRequest, kind: RpcMethod["methodKind"]): RpcError {
-    return new RpcError(
-      Code.InvalidArgument,
-      `${req.methodName} is ${req.method.methodKind}; call it with ${kind === "unary" ? "stream()" : "unary()"}`,
-      [],
-      { method: req.methodName, peer: this.link.peer },
-    );
-  }
-
-  /**
-   * The codecs of `def`, checking once that it binds the envelopes as the
-   * connection's first service does. The first service also chooses how the
-   * link frames (its encoding's framing).
-   */
-  private codecsFor(def: AnyServiceDefinition): EnvelopeCodecs {
-    const codecs = codecsOf(def);
-    if (this.primary === undefined) {
-      this.link.setFraming(codecs.framing);
-      this.primary = codecs;
-      this.primaryDef = def;
-      this.checked.add(def);
-    } else if (!this.checked.has(def)) {
-      const clash = envelopeBindingClash(this.primaryDef as AnyServiceDefinition, def);
-      if (clash !== undefined)
-        throw new RpcError(Code.InvalidArgument, `${clash}; connect a separate transport`, [], { peer: this.link.peer });
-      this.checked.add(def);
-    }
-    return codecs;
-  }
-
-  /** The request's method on this connection, checked to be of `kind`. Throws `invalid_argument`. */
-  private methodOf(codecs: EnvelopeCodecs, req: AnyRequest, kind: RpcMethod["methodKind"]): MethodCodec {
-    const method = req.method;
-    const mc = codecs.method(method);
-    if (mc === undefined) {
-      throw new RpcError(
-        Code.InvalidArgument,
-        `method ${method.parent.typeName}/${method.name} is not a method of ${req.service.service.typeName}`,
-        [],
-        { peer: this.link.peer },
-      );
-    }
-    if (method.methodKind !== kind) throw this.kindError(req, kind);
-    return mc;
   }
 
   /**
@@ -372,53 +309,28 @@ export class ClientConnection implements ConnectionTransport, FrameHandler, Call
     return undefined;
   }
 
-  /**
-   * Stops reading for a stream whose reader fell behind. A socket that is
-   * not read never reports the server's FIN or RST, so while paused the
-   * client writes a Cancel for id 0 (an id it never assigns; servers ignore
-   * Cancels for unknown ids) every PAUSED_PROBE_MS: against a dead server
-   * the write fails, the connection closes and every call fails promptly.
-   */
+  /** Stops reading for a stream whose reader fell behind (see StreamPause). */
   pauseForStream(): void {
-    if (this.pausedStreams++ > 0) return;
-    this.link.pauseReading();
-    const primary = this.primary as EnvelopeCodecs;
-    this.probe = setInterval(() => {
-      if (!this.link.ended) primary.request.write(this.link, 0, ControlCode.Cancel);
-    }, PAUSED_PROBE_MS);
-    (this.probe as { unref?: () => void }).unref?.();
+    this.streamPause.pause((this.codecs.primary as EnvelopeCodecs).request);
   }
 
   /** Undoes one {@link pauseForStream}. */
   resumeForStream(): void {
-    if (this.pausedStreams === 0 || --this.pausedStreams > 0) return;
-    clearInterval(this.probe);
-    this.probe = undefined;
-    this.link.resumeReading();
+    this.streamPause.resume();
   }
 
   /** The method and peer, for errors. */
-  errorContext(method: MethodCodec): { method: string; peer: string } {
-    return { method: method.fullName, peer: this.link.peer };
+  errorContext(method: MethodCodec): RpcErrorContext {
+    return callContext(method, this.link.peer);
   }
 
-  /**
-   * The error of a call whose signal aborted with `reason`: an RpcError
-   * reason as it is (the deadline's is `deadline_exceeded`), a TimeoutError
-   * (`AbortSignal.timeout()`) as `deadline_exceeded`, anything else
-   * `cancelled`.
-   */
+  /** The error of a call whose signal aborted with `reason` (see call-errors.ts). */
   abortError(method: MethodCodec, reason: unknown): RpcError {
-    const context = this.errorContext(method);
-    if (reason instanceof RpcError) return reason.withContext(context);
-    if (reason instanceof Error && reason.name === "TimeoutError") {
-      return new RpcError(Code.DeadlineExceeded, `call timed out: ${reason.message}`, [], { ...context, cause: reason });
-    }
-    return new RpcError(Code.Cancelled, "call cancelled by the client", [], { ...context, cause: reason });
+    return abortError(method, this.link.peer, reason);
   }
 
   onFrame(body: Uint8Array): void {
-    const primary = this.primary;
+    const primary = this.codecs.primary;
     if (primary === undefined) throw new Error("frame received before any call was made");
     let inbound = primary.response.decode(body);
     const id = inbound.id;
@@ -426,7 +338,7 @@ export class ClientConnection implements ConnectionTransport, FrameHandler, Call
     const call = this.calls.get(id);
     if (call === undefined) {
       // Late (after a client cancel) or unknown: ignored. Id 0 (never a call's) may carry a server's last word.
-      if (id === 0) this.closingNotice(primary, inbound);
+      if (id === 0) this.serverDrain.notice(primary, inbound);
       return;
     }
     const codecs = call.codecs;
@@ -448,8 +360,8 @@ export class ClientConnection implements ConnectionTransport, FrameHandler, Call
       const errorValue = error !== undefined && inbound.carried === error.target ? inbound.read(error.target) : undefined;
       if (error !== undefined && errorValue !== undefined) {
         const err = error.codec.read(errorValue as object);
-        const failure = new RpcError(err.code, err.message, err.details, this.context(call.method, trailers));
-        if (err.code === Code.Unavailable && err.details.length > 0 && carriesDraining(err.details)) this.serverRefused(id, failure);
+        const failure = new RpcError(err.code, err.message, err.details, callContext(call.method, this.link.peer, trailers));
+        this.serverDrain.refusal(id, failure);
         call.fail(failure);
       } else {
         call.fail(
@@ -457,7 +369,7 @@ export class ClientConnection implements ConnectionTransport, FrameHandler, Call
             Code.Internal,
             `protocol violation by server: response without the "${call.method.binding.response.path}" case`,
             [],
-            this.context(call.method, trailers),
+            callContext(call.method, this.link.peer, trailers),
           ),
         );
       }
@@ -467,15 +379,8 @@ export class ClientConnection implements ConnectionTransport, FrameHandler, Call
     if (code === ControlCode.End) {
       call.end(trailers);
     } else {
-      call.fail(new RpcError(Code.Cancelled, "call cancelled by the server", [], this.context(call.method, trailers)));
+      call.fail(new RpcError(Code.Cancelled, "call cancelled by the server", [], callContext(call.method, this.link.peer, trailers)));
     }
-  }
-
-  /** The method and peer, and the trailers of the frame that ended the call, for its error. */
-  private context(method: MethodCodec, trailers: ReadonlyMap<string, string> | undefined): RpcErrorContext {
-    const context: RpcErrorContext = this.errorContext(method);
-    if (trailers !== undefined) context.metadata = trailers;
-    return context;
   }
 
   onProtocolError(): void {
@@ -489,8 +394,7 @@ export class ClientConnection implements ConnectionTransport, FrameHandler, Call
   onClose(error: RpcError): void {
     if (this.closeError !== undefined) return;
     this.closeError = error;
-    clearInterval(this.probe);
-    this.probe = undefined;
+    this.streamPause.stop();
     const starting = [...this.starting];
     const all = [...this.calls.values()];
     this.starting.clear();
@@ -501,46 +405,12 @@ export class ClientConnection implements ConnectionTransport, FrameHandler, Call
       call.fail(markNotRun(new RpcError(error.code, error.rawMessage, [], { ...this.errorContext(call.method), cause: error })));
     }
     const written = this.link.framesWritten;
-    const drainingFrom = this.drainingFrom;
     for (const call of all) {
       const failure = new RpcError(error.code, error.rawMessage, [], { ...this.errorContext(call.method), cause: error });
-      if (call.seq > written || call.id > drainingFrom) markNotRun(failure);
+      if (call.seq > written || this.serverDrain.ranNot(call.id)) markNotRun(failure);
       call.fail(failure);
     }
     this.resolveClosed(error);
-  }
-
-  /**
-   * A frame for id 0: when it is the Draining notice a server sends as it
-   * ends the connection, every call not answered by now was not run (the
-   * server answered every request it ran before this frame).
-   */
-  private closingNotice(codecs: EnvelopeCodecs, inbound: ReturnType<EnvelopeCodecs["response"]["decode"]>): void {
-    const error = codecs.error;
-    if (inbound.code !== ControlCode.Normal || error === undefined || inbound.carried !== error.target) return;
-    const value = inbound.read(error.target);
-    if (value === undefined) return;
-    const err = error.codec.read(value as object);
-    if (err.code === Code.Unavailable && carriesDraining(err.details)) this.serverRefused(0, undefined);
-  }
-
-  /**
-   * A draining server refused call `id`: it ran neither that request nor any
-   * sent after it (requests are read in order, and a draining server runs
-   * none). Ids rise in send order, so every call with a larger id never ran.
-   */
-  private serverRefused(id: number, failure: RpcError | undefined): void {
-    if (failure !== undefined) markNotRun(failure);
-    if (id >= this.drainingFrom) return;
-    const first = this.drainingFrom === Number.POSITIVE_INFINITY;
-    this.drainingFrom = id;
-    if (first && this.onServerDraining !== undefined) {
-      try {
-        this.onServerDraining();
-      } catch {
-        // A failing hook must not disturb the calls.
-      }
-    }
   }
 
   private nextId(): number {
