@@ -35,6 +35,18 @@ export function anyField(field: DescField): AnyField {
   return field as unknown as AnyField;
 }
 
+/** The scalar type a field's values are written as: int32 for enums (and lists and maps of them). */
+export function scalarOf(field: DescField): ScalarType {
+  if (
+    field.fieldKind === "enum" ||
+    (field.fieldKind === "list" && anyField(field).listKind === "enum") ||
+    (field.fieldKind === "map" && anyField(field).mapKind === "enum")
+  ) {
+    return ScalarType.INT32;
+  }
+  return field.scalar as ScalarType;
+}
+
 /** The tag of a field number and wire type, as an unsigned 32-bit number. */
 export function tagOf(fieldNo: number, wireType: number): number {
   return ((fieldNo << 3) | wireType) >>> 0;

@@ -16,6 +16,7 @@ import { create, mergeFromBinary, ScalarType, type DescField, type DescMessage }
 import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import {
   anyField,
+  scalarOf,
   compilable,
   Constants,
   isUnwrappedField,
@@ -59,18 +60,6 @@ function enumVarint(value: number): Uint8Array {
 }
 
 const helpers = { fallback, setOwn, readDelegated, enumVarint, create };
-
-/** The int32 view of enums. */
-function scalarOf(field: DescField): ScalarType {
-  if (
-    field.fieldKind === "enum" ||
-    (field.fieldKind === "list" && anyField(field).listKind === "enum") ||
-    (field.fieldKind === "map" && anyField(field).mapKind === "enum")
-  ) {
-    return ScalarType.INT32;
-  }
-  return field.scalar as ScalarType;
-}
 
 function is64(type: ScalarType): boolean {
   return (

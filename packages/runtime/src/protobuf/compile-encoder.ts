@@ -11,11 +11,11 @@
  * message of another type — makes it decline (throw), and the caller encodes
  * with `toBinary`, which then writes what it writes or throws its own error.
  */
-import { BinaryWriter } from "@bufbuild/protobuf/wire";
 import { create, ScalarType, toBinary, type DescField, type DescMessage, type DescOneof } from "@bufbuild/protobuf";
 import { FeatureSet_FieldPresence } from "@bufbuild/protobuf/wkt";
 import {
   anyField,
+  scalarOf,
   compilable,
   Constants,
   isUnwrappedField,
@@ -109,18 +109,6 @@ function writeDelegated(desc: DescMessage, message: unknown, w: ProtoWriter): vo
 const hasOwn = Object.prototype.hasOwnProperty;
 
 const helpers = { decline, toInt64, toUint64, writeUnknown, writeDelegated, hasOwn, create };
-
-/** The int32 view of enums: their values are written as int32. */
-function scalarOf(field: DescField): ScalarType {
-  if (
-    field.fieldKind === "enum" ||
-    (field.fieldKind === "list" && anyField(field).listKind === "enum") ||
-    (field.fieldKind === "map" && anyField(field).mapKind === "enum")
-  ) {
-    return ScalarType.INT32;
-  }
-  return field.scalar as ScalarType;
-}
 
 class EncoderGenerator {
   readonly src = new Source();
@@ -508,9 +496,4 @@ export function compileEncoder(root: DescMessage): Encoders {
 export function encoderSource(root: DescMessage): { source: string; constants: unknown[]; helpers: unknown } {
   const gen = new EncoderGenerator(reachableMessages(root));
   return { source: gen.generate(), constants: gen.constants.values, helpers };
-}
-
-/** The bytes of an int32 varint as BinaryWriter writes them (closed enums keep unknown values so). */
-export function int32VarintBytes(value: number): Uint8Array {
-  return new BinaryWriter().int32(value).finish();
 }

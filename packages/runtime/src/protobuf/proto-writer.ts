@@ -11,7 +11,6 @@
  * contiguous encoding.
  */
 
-const EMPTY = new Uint8Array(0);
 const f64 = new Float64Array(1);
 const f64Bytes = new Uint8Array(f64.buffer);
 const f32 = new Float32Array(1);
@@ -19,10 +18,6 @@ const f32Bytes = new Uint8Array(f32.buffer);
 const scratchView = new DataView(new ArrayBuffer(8));
 /** True on little-endian hosts (all we know of); the float writers copy the bytes of a typed array. */
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-const MAX_SAFE = 0x1f_ffff_ffff_ffff;
-const U64_MAX = 0xffff_ffff_ffff_ffffn;
-const I64_MIN = -0x8000_0000_0000_0000n;
-const I64_MAX = 0x7fff_ffff_ffff_ffffn;
 const SAFE_N = 0x1f_ffff_ffff_ffffn;
 const encoder = new TextEncoder();
 /** Strings up to this many UTF-16 units are tried as ASCII first, byte by byte. */
@@ -393,8 +388,3 @@ export class ProtoWriter {
     return this.buf.slice(start, this.pos);
   }
 }
-
-/** Range checks shared by the generated encoders. */
-export const int64Range = { U64_MAX, I64_MIN, I64_MAX, MAX_SAFE } as const;
-
-export { EMPTY as EMPTY_BYTES };
