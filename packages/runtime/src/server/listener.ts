@@ -7,36 +7,13 @@ import { createServer as createNetServer, type Server as NetServer, type Socket 
 import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import type { FrameLink } from "../conn/frame-link.js";
 import { SocketLink } from "../conn/socket-link.js";
-import { formatAddress, type ServerTlsOptions } from "../conn/socket-options.js";
+import { formatAddress } from "../conn/socket-options.js";
 import { Code, RpcError } from "../errors.js";
 import { checkObject, invalidOption } from "../util/validate.js";
+import type { ListenOptions, ServerAddress } from "./listen-options.js";
 import { ServerConnection } from "./server-connection.js";
 import type { ServerSettings } from "./server-options.js";
 import type { ServingState } from "./serving-state.js";
-
-/** Options of `Server.listen`. */
-export interface ListenOptions {
-  /** Interface to bind. Default "127.0.0.1". */
-  host?: string;
-  /** Port to bind; 0 picks a free one. Default 0. */
-  port?: number;
-  /** Listen on a unix domain socket at this path instead (host and port are then ignored). */
-  path?: string;
-  /** Serve TLS with these node:tls options (key and cert at least). */
-  tls?: ServerTlsOptions;
-  /** Listen backlog. Default 511. */
-  backlog?: number;
-}
-
-/** Where a server listens. */
-export interface ServerAddress {
-  /** The bound host ("unix" on a unix socket). */
-  readonly host: string;
-  /** The bound port (0 on a unix socket). */
-  readonly port: number;
-  /** The socket's path, on a unix socket. */
-  readonly path?: string;
-}
 
 /** How long a shut-down connection may take to write out its last frames before it is destroyed. */
 export const SHUTDOWN_FLUSH_MS = 1000;

@@ -6,13 +6,14 @@ import type { ServiceDefinition } from "../protobuf/service-definition.js";
 import { startTimeout } from "../util/long-timeout.js";
 import { checkNumber, checkObject } from "../util/validate.js";
 import type { MessagePackHandlers, ServiceImpl } from "./handler-types.js";
-import { Connections, SHUTDOWN_FLUSH_MS, startListener, type ListenOptions, type ServerAddress } from "./listener.js";
+import type { ListenOptions, ServerAddress } from "./listen-options.js";
+import { Connections, SHUTDOWN_FLUSH_MS, startListener } from "./listener.js";
 import { checkServerOptions, type ServerOptions } from "./server-options.js";
 import { registerServerInternals } from "./server-internals.js";
 import type { ServingState } from "./serving-state.js";
 import { ServiceRegistry } from "./service-registry.js";
 
-export type { ListenOptions, ServerAddress } from "./listener.js";
+export type { ListenOptions, ServerAddress } from "./listen-options.js";
 export type { ServerOptions } from "./server-options.js";
 
 /** The handlers of a service definition: `ServiceImpl` for protobuf, `MessagePackHandlers` for MessagePack. */
