@@ -4,6 +4,8 @@
  * `encoding`, so it is loaded only by applications that define such
  * services).
  */
+import { create } from "@bufbuild/protobuf";
+import { AnySchema, type Any } from "@bufbuild/protobuf/wkt";
 import type { MethodBinding } from "../binding/binding.js";
 import type { AnyServiceDefinition, RpcMethod } from "../encoding/service.js";
 import type { EnvelopeCodecs, ErrorChannel, MethodCodec, ServiceEncoding } from "../encoding/encoding.js";
@@ -12,6 +14,19 @@ import { messagePackFraming } from "../wire/messagepack-framing.js";
 import { MessagePackEnvelopeWire, type MessagePackTarget } from "./envelope-wire.js";
 import { messagePackHealth } from "./health.js";
 import { capitalise, type CaseSpec, type MessagePackMethod, type MessagePackService } from "./service.js";
+
+/** The details an error struct's details field carries (`Vec<Detail>`, `Detail { type_url, value }`), as google.protobuf.Any. */
+function readDetails(value: unknown): Any[] {
+  if (!Array.isArray(value)) return [];
+  const out: Any[] = [];
+  for (const d of value as unknown[]) {
+    const detail = d as { type_url?: unknown; value?: unknown } | null;
+    if (detail !== null && typeof detail === "object" && typeof detail.type_url === "string" && detail.value instanceof Uint8Array) {
+      out.push(create(AnySchema, { typeUrl: detail.type_url, value: detail.value }));
+    }
+  }
+  return out;
+}
 
 /** The value as it is: MessagePack messages are plain values, checked by their schemas when written. */
 const asIs = (value: unknown): unknown => value;
@@ -87,7 +102,8 @@ function createCodecs(defs: readonly MessagePackService[]): EnvelopeCodecs {
   if (errorSpec !== undefined) {
     const codeField = errorSpec.codeField ?? "code";
     const messageField = errorSpec.messageField ?? "message";
-    for (const f of [codeField, messageField]) {
+    const detailsField = errorSpec.detailsField;
+    for (const f of detailsField === undefined ? [codeField, messageField] : [codeField, messageField, detailsField]) {
       if (!errorSpec.schema.fieldNames.includes(f))
         throw new TypeError(`${first.service.typeName}: the error struct ${errorSpec.schema.name} has no field "${f}"`);
     }
@@ -100,9 +116,14 @@ function createCodecs(defs: readonly MessagePackService[]): EnvelopeCodecs {
         read(value) {
           const v = value as Record<string, unknown>;
           const raw = Number(v[codeField]);
-          return { code: raw >= 1 && raw <= 16 ? (raw as Code) : Code.Unknown, message: String(v[messageField]), details: [] };
+          const details = detailsField === undefined ? [] : readDetails(v[detailsField]);
+          return { code: raw >= 1 && raw <= 16 ? (raw as Code) : Code.Unknown, message: String(v[messageField]), details };
         },
-        write: (e) => ({ [codeField]: e.code, [messageField]: e.rawMessage }),
+        write: (e) => {
+          const out: Record<string, unknown> = { [codeField]: e.code, [messageField]: e.rawMessage };
+          if (detailsField !== undefined) out[detailsField] = e.details.map((d) => ({ type_url: d.typeUrl, value: d.value }));
+          return out;
+        },
       },
     };
   }
@@ -112,6 +133,7 @@ function createCodecs(defs: readonly MessagePackService[]): EnvelopeCodecs {
     request,
     response,
     error,
+    sendsDeadline: Object.values(first.spec.request.fields).includes("deadline"),
     methods,
     method: (desc) => byDesc.get(desc),
     route: (target) => byRequest.get(target as MessagePackTarget),

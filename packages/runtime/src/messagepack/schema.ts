@@ -339,3 +339,12 @@ export function enumeration<V extends Variants>(name: string, variants: V): Sche
     },
   );
 }
+
+/** One detail of an error, as google.protobuf.Any carries it: `struct Detail { type_url: String, value: Vec<u8> }`. */
+export interface ErrorDetail {
+  readonly type_url: string;
+  readonly value: Uint8Array;
+}
+
+/** The schema of an error struct's details field (`Vec<Detail>`): see `ErrorCaseSpec.detailsField`. */
+export const errorDetails: Schema<ErrorDetail[]> = vec(struct<ErrorDetail>("Detail", { type_url: string, value: bytes }));

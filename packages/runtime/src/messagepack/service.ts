@@ -110,6 +110,13 @@ export interface ErrorCaseSpec {
   readonly codeField?: string;
   /** Its message field. Default "message". */
   readonly messageField?: string;
+  /**
+   * Its details field, if it has one: a `Vec<Detail>` where
+   * `struct Detail { type_url: String, value: Vec<u8> }` (serde_bytes), as
+   * google.protobuf.Any carries them ({@link errorDetails} is its schema).
+   * RpcError details travel in it both ways.
+   */
+  readonly detailsField?: string;
 }
 
 /** A MessagePack service: its name, envelopes, error case and methods. */
