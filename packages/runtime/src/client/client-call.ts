@@ -1,7 +1,7 @@
 import type { AnyRequest } from "../call/request.js";
 import type { ControlCode } from "../encoding/control-code.js";
 import type { EnvelopeCodecs, MethodCodec } from "../encoding/encoding.js";
-import type { RpcError, RpcErrorContext } from "../errors.js";
+import { Code, type RpcError, type RpcErrorContext } from "../errors.js";
 import { NEVER_ABORTS } from "../util/deadline-signal.js";
 
 /** What a call needs of the connection it runs on (ClientConnection implements it). */
@@ -23,8 +23,12 @@ export interface CallHost {
    * (Normal), End, or Cancel. Returns the error when it cannot be sent.
    */
   send(call: ClientCall, code: ControlCode, input?: unknown): RpcError | undefined;
-  /** Forgets a call the caller gave up on and tells the server (when the call reached it). */
-  cancel(call: ClientCall): void;
+  /**
+   * Forgets a call the caller gave up on and tells the server (when the
+   * call reached it): at once, or when its deadline passed and the server
+   * was sent it, only after a grace (see ClientConnection.cancel).
+   */
+  cancel(call: ClientCall, deadline?: boolean): void;
   /** True while the connection keeps up: request streams are pulled only then. */
   readonly writable: boolean;
   /** Resolves when {@link writable} is true again (or the connection closed). */
@@ -50,6 +54,8 @@ export abstract class ClientCall {
   id = 0;
   /** The link's number of the first frame (the link's `framesSent` right after it was queued). */
   seq = 0;
+  /** True when the first frame carried the deadline to a server that reads it. */
+  deadlineSent = false;
   private listening = false;
 
   /**
@@ -97,7 +103,7 @@ export abstract class ClientCall {
 
   /** The client gives up: tells the server (if the call reached it), then fails the call. */
   protected giveUp(error: RpcError): void {
-    this.conn.cancel(this);
+    this.conn.cancel(this, error.code === Code.DeadlineExceeded);
     this.abandon(error);
   }
 }

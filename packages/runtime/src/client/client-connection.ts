@@ -36,6 +36,9 @@ export interface ClientConnectionOptions {
 /** The init object of an empty message. */
 const EMPTY_INIT = {};
 
+/** How long after its deadline a call sent with it tells the server with a Cancel (see cancel()). */
+const DEADLINE_CANCEL_GRACE_MS = 200;
+
 /** The largest id before ids wrap around to 1. */
 const MAX_ID = Number.MAX_SAFE_INTEGER;
 
@@ -219,6 +222,7 @@ export class ClientConnection implements ConnectionTransport, FrameHandler, Call
     if (error !== undefined) return error;
     call.id = id;
     call.seq = this.link.framesSent;
+    call.deadlineSent = context?.deadlineMs !== undefined && call.codecs.sendsDeadline;
     this.calls.set(id, call);
     // A request stream listens from reserve() on.
     if (!this.isRequestStream(call)) call.listen();
@@ -242,12 +246,29 @@ export class ClientConnection implements ConnectionTransport, FrameHandler, Call
     return this.write(call, call.id, code, input);
   }
 
-  /** Forgets a call the client gave up on and tells the server (if the call reached it). */
-  cancel(call: ClientCall): void {
+  /**
+   * Forgets a call the client gave up on and tells the server (if the call
+   * reached it) with a Cancel. A call that gave up at its `deadline`, sent
+   * to a server that knows it, gets its Cancel only after a grace: the
+   * server ends the call at that deadline itself, and its handler sees
+   * `deadline_exceeded` rather than a Cancel that may overtake the server's
+   * timer by the time the request took to arrive. The Cancel still ends the
+   * call on a server that did not.
+   */
+  cancel(call: ClientCall, deadline = false): void {
     if (this.starting.delete(call)) return;
     if (this.calls.get(call.id) !== call) return;
     this.calls.delete(call.id);
-    if (!this.link.ended) this.write(call, call.id, ControlCode.Cancel, undefined);
+    if (this.link.ended) return;
+    if (deadline && call.deadlineSent) {
+      // Ids rise and wrap only after 2^53 calls: no later call takes this one's before the Cancel goes.
+      const id = call.id;
+      setTimeout(() => {
+        if (!this.link.ended) this.write(call, id, ControlCode.Cancel, undefined);
+      }, DEADLINE_CANCEL_GRACE_MS).unref?.();
+      return;
+    }
+    this.write(call, call.id, ControlCode.Cancel, undefined);
   }
 
   private isRequestStream(call: ClientCall): boolean {

@@ -87,6 +87,8 @@ export interface EnvelopeCodecs {
   readonly response: EnvelopeWire;
   /** The error case, when the response envelope has one. */
   readonly error: ErrorChannel | undefined;
+  /** True when the request envelope carries the call's deadline (the server then ends the call at it too). */
+  readonly sendsDeadline: boolean;
   /** Every method, in registration order. */
   readonly methods: readonly MethodCodec[];
   /** The method with this descriptor, if these codecs carry it. */

@@ -75,6 +75,7 @@ function createProtobufCodecs(defs: readonly ServiceDefinition[]): EnvelopeCodec
     request,
     response,
     error,
+    sendsDeadline: first.binding.request.deadline !== undefined,
     methods,
     method: (desc) => byDesc.get(desc),
     route: (target) => byRequest.get(target),
