@@ -7,10 +7,14 @@
 //   … run.js --connect host:port      only the client, against a server started with --serve (any runtime)
 //   … run.js --pool [--connect host:port]   the same, the client's transports pools of 2 connections
 //
+// In one process (no --connect), the call-context matrix (context-scenarios.ts)
+// runs too: every call kind × encoding, its servers started here.
+//
 // dist/ is built by `npm run build` (tsconfig.json here). Prints one line per
 // scenario and a closing "N passed, N failed" line; exits 1 when one failed.
 import { createServer } from "@protosocket/runtime";
-import { type ConformanceFactory, poolFactory, remoteFactory, tcpFactory } from "./factory.js";
+import { contextScenarios } from "./context-scenarios.js";
+import { type ConformanceFactory, type ConformanceTarget, poolFactory, remoteFactory, tcpFactory } from "./factory.js";
 import { scenarios } from "./scenarios.js";
 import { registerConformance, SERVER_OPTIONS } from "./service.js";
 
@@ -47,14 +51,43 @@ async function serve(port: number): Promise<void> {
   process.exit(0);
 }
 
-async function runScenarios(factory: ConformanceFactory): Promise<void> {
+/** A scenario to run: its name, and how it starts its server and runs against it. */
+interface Runnable {
+  readonly name: string;
+  start(factory: ConformanceFactory): Promise<ConformanceTarget>;
+  run(target: ConformanceTarget): Promise<void>;
+}
+
+/**
+ * Runs the scenarios on `factory`; with `matrix`, the call-context matrix too
+ * (its servers are started here, one per scenario, so not against a remote
+ * server).
+ */
+async function runScenarios(factory: ConformanceFactory, matrix: boolean): Promise<void> {
+  const runnables: Runnable[] = scenarios.map((s) => ({
+    name: s.name,
+    start: (f) => f.start(registerConformance, SERVER_OPTIONS),
+    run: (t) => s.run(t),
+  }));
+  if (matrix) {
+    for (const s of contextScenarios) {
+      runnables.push({
+        name: s.name,
+        start: (f) => {
+          const server = s.kit.server();
+          return f.start(server.register, { ...SERVER_OPTIONS, ...server.options });
+        },
+        run: (t) => s.run(t),
+      });
+    }
+  }
   let passed = 0;
   let failed = 0;
-  process.stdout.write(`conformance: ${scenarios.length} scenarios, ${factory.name}, client on ${runtimeName()}\n`);
-  for (const scenario of scenarios) {
+  process.stdout.write(`conformance: ${runnables.length} scenarios, ${factory.name}, client on ${runtimeName()}\n`);
+  for (const scenario of runnables) {
     const started = Date.now();
     try {
-      const target = await factory.start(registerConformance, SERVER_OPTIONS);
+      const target = await scenario.start(factory);
       try {
         await scenario.run(target);
       } finally {
@@ -81,9 +114,9 @@ if (args[0] === "--serve") {
 } else if (args[0] === "--connect") {
   const match = /^(.+):(\d+)$/.exec(args[1] ?? "");
   if (match === null) usage(`--connect needs host:port, not "${args[1] ?? ""}"`);
-  await runScenarios(remoteFactory(match[1] as string, Number(match[2]), pooled ? 2 : undefined));
+  await runScenarios(remoteFactory(match[1] as string, Number(match[2]), pooled ? 2 : undefined), false);
 } else if (args.length === 0) {
-  await runScenarios(pooled ? poolFactory : tcpFactory);
+  await runScenarios(pooled ? poolFactory : tcpFactory, true);
 } else {
   usage(`unknown arguments: ${args.join(" ")}`);
 }
