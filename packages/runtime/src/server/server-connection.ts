@@ -12,7 +12,7 @@ import { startTimeout } from "../util/long-timeout.js";
 import { CallContext } from "./handler-context.js";
 import type { HandlerContext } from "./handler-types.js";
 import { createServerRequest, type AnyHandler, type ServerRequest, type ServerResponse } from "./interceptor.js";
-import { RequestStream, requestStreamIdleError, type RequestStreamHost } from "./request-stream.js";
+import { endWithoutStreamError, RequestStream, requestStreamIdleError, type RequestStreamHost } from "./request-stream.js";
 import type { ServedMethod } from "./served-method.js";
 import { ServerCall } from "./server-call.js";
 
@@ -187,7 +187,10 @@ export class ServerConnection implements FrameHandler, RequestStreamHost {
     const method = inbound.carried === undefined ? undefined : this.state.routes.get(inbound.carried);
     const streaming = method !== undefined && takesRequestStream(method);
     if (code === ControlCode.End && (!streaming || live !== undefined)) {
-      // Only an End naming a request-streaming method opens a call (one with no messages); any other is ignored, as the Rust server does.
+      // Only an End naming a request-streaming method opens a call (one with no messages). One naming another method is
+      // refused; one naming none, or a call still running, is ignored, as the Rust server does.
+      if (method !== undefined && live === undefined)
+        this.sendError(id, endWithoutStreamError(method.codec.fullName, method.codec.desc.methodKind));
       return;
     }
     if (live !== undefined) {
