@@ -2,7 +2,7 @@ import type { DescMessage, Message, MessageInitShape } from "@bufbuild/protobuf"
 import type { FrameHandler, FrameLink } from "../conn/frame-link.js";
 import { ControlCode } from "../envelope/control-code.js";
 import type { EnvelopeContext } from "../envelope/envelope-wire.js";
-import { toMetadata } from "../metadata.js";
+import { DEFAULT_METADATA_LIMITS, toMetadata, trailerMetadataError, type MetadataLimits } from "../metadata.js";
 import { codecsOf, envelopeBindingClash, type EnvelopeCodecs, type MethodCodec } from "../envelope/service-codecs.js";
 import type { AnyServiceDefinition } from "../service/rpc-service.js";
 import { carriesDraining } from "../draining.js";
@@ -32,6 +32,8 @@ export interface ClientConnectionOptions {
    * connection, so new calls belong elsewhere.
    */
   onServerDraining?: () => void;
+  /** How much metadata (trailers) a response frame may carry. Default DEFAULT_METADATA_LIMITS. */
+  metadataLimits?: MetadataLimits;
 }
 
 /** The init object of an empty message. */
@@ -52,6 +54,7 @@ export class ClientConnection extends InterceptedTransport implements Transport,
   readonly closed: Promise<RpcError>;
   private readonly link: FrameLink;
   private readonly streamBufferMessages: number;
+  private readonly metadataLimits: MetadataLimits;
   private readonly calls = new Map<number, PendingCall>();
   /** Request-streaming calls waiting for their first message: no id, nothing sent yet. */
   private readonly starting = new Set<PendingCall>();
@@ -78,6 +81,7 @@ export class ClientConnection extends InterceptedTransport implements Transport,
     super();
     this.link = link;
     this.streamBufferMessages = options.streamBufferMessages;
+    this.metadataLimits = options.metadataLimits ?? DEFAULT_METADATA_LIMITS;
     this.onServerDraining = options.onServerDraining;
     this.closed = new Promise<RpcError>((resolve) => (this.resolveClosed = resolve));
     this.installInterceptors(options.interceptors ?? [], link.peer);
@@ -429,7 +433,7 @@ export class ClientConnection extends InterceptedTransport implements Transport,
   onFrame(body: Uint8Array): void {
     const primary = this.primary;
     if (primary === undefined) throw new Error("frame received before any call was made");
-    let inbound = primary.response.decode(body);
+    let inbound = primary.response.decode(body, this.metadataLimits);
     const id = inbound.id;
     if (typeof id === "bigint") return; // never assigned by this client
     const call = this.calls.get(id);
@@ -439,7 +443,12 @@ export class ClientConnection extends InterceptedTransport implements Transport,
       return;
     }
     const codecs = call.codecs;
-    if (codecs !== primary) inbound = codecs.response.decode(body);
+    if (codecs !== primary) inbound = codecs.response.decode(body, this.metadataLimits);
+    if (inbound.metadataOverLimit !== undefined) {
+      this.calls.delete(id);
+      call.fail(trailerMetadataError(inbound.metadataOverLimit).withContext(this.errorContext(call.method)));
+      return;
+    }
     const code = inbound.code;
     // Trailers come with the call's final frame: the single response (unary, client streaming), End, the error, or Cancel.
     const trailers = inbound.metadata;

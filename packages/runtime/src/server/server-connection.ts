@@ -6,6 +6,7 @@ import type { InboundEnvelope, WireTarget } from "../envelope/envelope-wire.js";
 import type { MessageId } from "../envelope/message-id.js";
 import type { EnvelopeCodecs } from "../envelope/service-codecs.js";
 import { Code, RpcError } from "../errors.js";
+import { requestMetadataError, type MetadataLimits } from "../metadata.js";
 import type { ServiceDefinition } from "../service/service-definition.js";
 import { FrameError } from "../wire/frame-error.js";
 import { startTimeout } from "../util/long-timeout.js";
@@ -32,6 +33,8 @@ export interface ServingState {
   readonly requestStreamBufferMessages: number;
   /** How long a request stream's handler may wait for a message (0: no limit). */
   readonly requestStreamIdleTimeoutMs: number;
+  /** How much metadata a request frame may carry. */
+  readonly metadataLimits: MetadataLimits;
   /** Reports a response the server could not send (too large, not a valid message). */
   reportResponseError(error: RpcError, method: string, peer: string): void;
   /** Reports a problem with a connection: a protocol violation, an I/O error, a dropped frame. */
@@ -155,7 +158,7 @@ export class ServerConnection implements FrameHandler, RequestStreamHost {
 
   onFrame(body: Uint8Array): void {
     this.sawFrame = true;
-    const inbound = this.state.codecs.request.decode(body);
+    const inbound = this.state.codecs.request.decode(body, this.state.metadataLimits);
     const id = inbound.id;
     const code = inbound.code;
     if (code === ControlCode.Cancel) {
@@ -225,6 +228,10 @@ export class ServerConnection implements FrameHandler, RequestStreamHost {
           `too many concurrent calls on this connection (limit ${maxCalls}, maxConcurrentCallsPerConnection)`,
         ),
       );
+      return;
+    }
+    if (inbound.metadataOverLimit !== undefined) {
+      this.refuse(id, streaming && code === ControlCode.Normal, requestMetadataError(inbound.metadataOverLimit));
       return;
     }
     if (method === undefined) {

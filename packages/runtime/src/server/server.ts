@@ -14,6 +14,7 @@ import { checkBoolean, checkFunction, checkNumber, checkObject, invalidOption } 
 import { varintFraming } from "../wire/framing.js";
 import { DEFAULT_MAX_FRAME_BYTES } from "../wire/limits.js";
 import type { MessagePackService } from "../messagepack/service.js";
+import { checkMetadataLimits } from "../metadata.js";
 import type { MessagePackHandlers, ServiceImpl } from "./handler-types.js";
 import { chainServerInterceptors, reportHandlerErrors, type AnyHandler, type ServerInterceptor } from "./interceptor.js";
 import type { ServedMethod } from "./served-method.js";
@@ -72,6 +73,18 @@ export interface ServerOptions {
    * default) sets no limit; the client's `timeoutMs` still ends the call.
    */
   requestStreamIdleTimeoutMs?: number;
+  /**
+   * Metadata entries one request frame may carry; a request past it is
+   * answered with `resource_exhausted` and not run (its metadata is not
+   * built). Default 128.
+   */
+  maxMetadataEntries?: number;
+  /**
+   * Bytes of metadata one request frame may carry (keys, values and their
+   * few bytes of framing on the wire); past it, as `maxMetadataEntries`.
+   * Default 16 KiB.
+   */
+  maxMetadataBytes?: number;
   /** Interceptors around every handler, outermost first. */
   interceptors?: ServerInterceptor[];
   /**
@@ -187,6 +200,7 @@ export function createServer(options: ServerOptions = {}): Server {
     { min: 1, max: 2 ** 30 },
   );
   const requestStreamIdleTimeoutMs = checkNumber("requestStreamIdleTimeoutMs", options.requestStreamIdleTimeoutMs, 0, { infinity: true });
+  const metadataLimits = checkMetadataLimits(options);
   checkFunction("onHandlerError", options.onHandlerError);
   const exposeErrorMessages = checkBoolean("exposeErrorMessages", options.exposeErrorMessages) ?? false;
   checkFunction("onConnectionError", options.onConnectionError);
@@ -311,6 +325,7 @@ export function createServer(options: ServerOptions = {}): Server {
       exposeErrorMessages,
       requestStreamBufferMessages,
       requestStreamIdleTimeoutMs,
+      metadataLimits,
       reportResponseError(error, method, peer) {
         try {
           onHandlerError?.(error, method, peer);
