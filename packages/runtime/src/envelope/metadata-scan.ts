@@ -69,8 +69,10 @@ export function withoutField(bytes: Uint8Array, field: number): Uint8Array {
       if (no === field && wireType === WIRE_LEN) {
         const len = r.length();
         r.pos += len;
-        out.set(bytes.subarray(run, start), size);
-        size += start - run;
+        if (start > run) {
+          out.set(bytes.subarray(run, start), size);
+          size += start - run;
+        }
         run = r.pos;
       } else {
         r.skip(wireType, no, GROUP_DEPTH);

@@ -25,6 +25,8 @@ export interface ServingState {
   readonly routes: ReadonlyMap<WireTarget, ServedMethod>;
   /** Calls that may run at once on one connection. */
   readonly maxConcurrentCalls: number;
+  /** Calls running on all the server's connections, and how many may (maxConcurrentCalls). */
+  readonly serverCalls: { running: number; readonly max: number };
   /** Largest frame, prefix included (for messages about refused frames). */
   readonly maxFrameBytes: number;
   /** Send the message of a plain Error a handler throws (default: a generic message). */
@@ -230,6 +232,15 @@ export class ServerConnection implements FrameHandler, RequestStreamHost {
       );
       return;
     }
+    const serverCalls = this.state.serverCalls;
+    if (serverCalls.running >= serverCalls.max) {
+      this.refuse(
+        id,
+        streaming && code === ControlCode.Normal,
+        new RpcError(Code.ResourceExhausted, `too many concurrent calls on this server (limit ${serverCalls.max}, maxConcurrentCalls)`),
+      );
+      return;
+    }
     if (inbound.metadataOverLimit !== undefined) {
       this.refuse(id, streaming && code === ControlCode.Normal, requestMetadataError(inbound.metadataOverLimit));
       return;
@@ -260,6 +271,7 @@ export class ServerConnection implements FrameHandler, RequestStreamHost {
     );
     const call = new ServerCall(id, method, ctx);
     this.calls.set(id, call);
+    serverCalls.running++;
     if (deadlineMs !== undefined) call.deadlineTimer = startTimeout(() => this.expire(call, deadlineMs), deadlineMs, true);
     let arg: Message | AsyncIterable<Message> = request as Message;
     if (streaming) {
@@ -430,6 +442,7 @@ export class ServerConnection implements FrameHandler, RequestStreamHost {
     this.peerProbe = undefined;
     const all = [...this.calls.values()];
     this.calls.clear();
+    this.state.serverCalls.running -= all.length;
     for (const call of all) this.stopCall(call, error);
     this.notifyDrained();
     this.onClosed(this, error);
@@ -661,7 +674,10 @@ export class ServerConnection implements FrameHandler, RequestStreamHost {
   private removeCall(call: ServerCall): void {
     call.done = true;
     call.deadlineTimer?.cancel();
-    if (this.calls.get(call.id) === call) this.calls.delete(call.id);
+    if (this.calls.get(call.id) === call) {
+      this.calls.delete(call.id);
+      this.state.serverCalls.running--;
+    }
     const input = call.input;
     if (input !== undefined) {
       input.release();

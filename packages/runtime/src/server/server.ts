@@ -31,6 +31,13 @@ export interface ServerOptions {
    */
   maxConcurrentCallsPerConnection?: number;
   /**
+   * Calls that may run at once on the whole server, over every connection;
+   * a request past it is answered with `resource_exhausted` and not run.
+   * With the per-connection limit and `maxConnections` it bounds what a full
+   * server holds (docs/decisions.md, "Bounded cost"). Default 100,000.
+   */
+  maxConcurrentCalls?: number;
+  /**
    * Connections served at once; a connection past it is closed as soon as it
    * is accepted, and the others are not disturbed. Default 10,000.
    */
@@ -172,6 +179,8 @@ export interface Server {
 const SHUTDOWN_FLUSH_MS = 1000;
 /** The smallest frame limit that still carries an envelope with an id, a code and a small case. */
 const MIN_FRAME_BYTES = 16;
+/** Default calls running at once on a whole server (see docs/decisions.md, "Bounded cost"). */
+const DEFAULT_MAX_CONCURRENT_CALLS = 100_000;
 /** Default unread messages per request stream before the connection pauses (see docs/decisions.md). */
 const DEFAULT_REQUEST_STREAM_BUFFER = 256;
 
@@ -187,6 +196,7 @@ export function createServer(options: ServerOptions = {}): Server {
     max: 2 ** 32,
   });
   const maxConcurrentCalls = checkNumber("maxConcurrentCallsPerConnection", options.maxConcurrentCallsPerConnection, 16_384, { min: 1 });
+  const maxServerCalls = checkNumber("maxConcurrentCalls", options.maxConcurrentCalls, DEFAULT_MAX_CONCURRENT_CALLS, { min: 1 });
   const maxConnections = checkNumber("maxConnections", options.maxConnections, 10_000, { min: 1 });
   const firstFrameTimeoutMs = checkNumber("firstFrameTimeoutMs", options.firstFrameTimeoutMs, 30_000, { infinity: true });
   const frameTimeoutMs = checkNumber("frameTimeoutMs", options.frameTimeoutMs, 30_000, { infinity: true });
@@ -321,6 +331,7 @@ export function createServer(options: ServerOptions = {}): Server {
       codecs,
       routes,
       maxConcurrentCalls,
+      serverCalls: { running: 0, max: maxServerCalls },
       maxFrameBytes,
       exposeErrorMessages,
       requestStreamBufferMessages,
