@@ -49,6 +49,19 @@ export interface StatsResponse {
 }
 export const StatsResponse = mp.struct<StatsResponse>("StatsResponse", { cancelled_handlers: mp.u64, completed: mp.u64, rejected: mp.u64 });
 export const Status = mp.struct<{ code: number; message: string }>("Status", { code: mp.u32, message: mp.string });
+/** `Fidelity { float: f64, by_id: HashMap<u32, String>, sorted: BTreeMap<i64, String>, names: BTreeMap<String, String> }`. */
+export interface Fidelity {
+  float: number;
+  by_id: Map<number, string>;
+  sorted: Map<number | bigint, string>;
+  names: Record<string, string>;
+}
+export const Fidelity = mp.struct<Fidelity>("Fidelity", {
+  float: mp.f64,
+  by_id: mp.map(mp.u32, mp.string),
+  sorted: mp.map(mp.i64, mp.string),
+  names: mp.map(mp.string),
+});
 
 /** `Request { request_id: u64, code: u32, body: Option<RequestBody> }`; `Response` alike, with `Error(Status)` among its variants. */
 export const MpInteropService = mp.defineMessagePackService({
@@ -63,6 +76,7 @@ export const MpInteropService = mp.defineMessagePackService({
     fail: mp.unary(FailRequest, Empty),
     reject: mp.unary(Empty, Empty),
     stats: mp.unary(Empty, StatsResponse),
+    fidelity: mp.unary(Fidelity, Fidelity),
   },
 });
 
@@ -160,6 +174,10 @@ export async function startMpServer(protocol: "interop" | "example"): Promise<{ 
         const snapshot = { cancelled_handlers: counters.cancelledHandlers, completed: counters.completed, rejected: counters.rejected };
         track(ctx.signal)();
         return snapshot;
+      },
+      fidelity(req, ctx) {
+        track(ctx.signal)();
+        return req;
       },
     });
   } else {

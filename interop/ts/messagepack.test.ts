@@ -10,7 +10,7 @@ import { codecsOf, type MethodCodec } from "@protosocket/runtime/protocol";
 import { connect as netConnect } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ExampleService, MpInteropService, startMpServer } from "./messagepack-services.js";
+import { ExampleService, type Fidelity, MpInteropService, startMpServer } from "./messagepack-services.js";
 import { runRustClient, rustPeersStatus, startRustServer, type RustClientRun, type RustServer } from "./rust-peers.js";
 
 const status = rustPeersStatus(["mp-interop-server", "mp-interop-client"]);
@@ -115,6 +115,65 @@ describe.skipIf(!status.run)(`TS client → Rust protosocket-messagepack server$
     );
   });
 
+  it("round-trips what is easy to get wrong through rmp_serde: -0.0, integer map keys, '__proto__' keys; the connection serves on", async () => {
+    const names: Record<string, string> = {};
+    for (const [k, v] of [
+      ["__proto__", "p"],
+      ["constructor", "c"],
+      ["toString", "t"],
+    ]) {
+      Object.defineProperty(names, k as string, { value: v, enumerable: true });
+    }
+    const sent: Fidelity = {
+      float: -0,
+      by_id: new Map([
+        [1, "a"],
+        [4_000_000_000, "b"],
+      ]),
+      sorted: new Map<number | bigint, string>([
+        [-5, "minus"],
+        [2 ** 40, "big"],
+      ]),
+      names,
+    };
+    const echo = await client.fidelity(sent);
+    expect(Object.is(echo.float, -0)).toBe(true);
+    expect(echo.by_id).toEqual(sent.by_id);
+    expect(echo.sorted).toEqual(sent.sorted);
+    expect(Object.entries(echo.names)).toEqual(Object.entries(names));
+    expect((await client.echo({ message: "after", payload: new Uint8Array(0) })).message).toBe("after");
+  });
+
+  it("writes a Fidelity message byte for byte as rmp_serde writes it back", async () => {
+    const codecs = codecsOf(MpInteropService);
+    const method = codecs.methods.find((m) => m.fullName === "interop.mp.InteropService/Fidelity") as MethodCodec;
+    const value: Fidelity = {
+      float: -0,
+      by_id: new Map([[4_000_000_000, "b"]]),
+      sorted: new Map<number | bigint, string>([
+        [-5, "minus"],
+        [2 ** 40, "big"],
+      ]),
+      names: { a: "1", b: "2" },
+    };
+    const socket = netConnect({ port: rust.port });
+    await new Promise((r) => socket.once("connect", r));
+    let received = Buffer.alloc(0);
+    socket.on("data", (d: Buffer) => (received = Buffer.concat([received, d])));
+    const body = codecs.request.encode(3, 0, method.request, value as never);
+    const prefix = Buffer.from([0xce, 0, 0, 0, 0]);
+    prefix.writeUInt32BE(body.length, 1);
+    socket.write(Buffer.concat([prefix, body]));
+    const expected = codecs.response.encode(3, 0, method.response, value as never);
+    const deadline = Date.now() + 5000;
+    while (received.length < expected.length + 5 && Date.now() < deadline) await sleep(5);
+    socket.destroy();
+    const hex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, "0")).join(" ");
+    expect(hex(received.subarray(5))).toBe(hex(expected));
+    // The f64 is float 64 with its sign: cb 80 00 00 00 00 00 00 00.
+    expect(hex(expected)).toContain("cb 80 00 00 00 00 00 00 00");
+  });
+
   it("times a call out: deadline_exceeded, and the Rust handler is dropped", async () => {
     await expect(client.sleep({ ms: 10_000 }, { timeoutMs: 100 })).rejects.toMatchObject({ code: Code.DeadlineExceeded });
   });
@@ -159,6 +218,7 @@ const MP_SCENARIOS = [
   "error",
   "reject",
   "stats",
+  "fidelity",
 ] as const;
 
 for (const protocol of ["interop", "example"] as const) {

@@ -4,7 +4,7 @@
 //!
 //! * [`interop`]: the interop protocol in MessagePack. Envelopes `{ request_id, code,
 //!   body: Option<Body> }` whose body enum has a variant per method (`Echo`, `Stream`,
-//!   `Sleep`, `Fail`, `Reject`, `Stats`; responses also `Error(Status)`), answered as the
+//!   `Sleep`, `Fail`, `Reject`, `Stats`, `Fidelity`; responses also `Error(Status)`), answered as the
 //!   protobuf interop server answers (interop/rust/README.md).
 //! * [`example`]: the messages of protosocket's `example-messagepack`, unchanged: a
 //!   request `{ request_id, code, body: Option<EchoRequest>, response_behavior }` where
@@ -81,6 +81,8 @@ macro_rules! envelope_message {
 
 /// The interop protocol in MessagePack.
 pub mod interop {
+    use std::collections::{BTreeMap, HashMap};
+
     use serde::{Deserialize, Serialize};
 
     #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -98,6 +100,7 @@ pub mod interop {
         Fail(FailRequest),
         Reject(Empty),
         Stats(Empty),
+        Fidelity(Fidelity),
     }
 
     #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -116,6 +119,7 @@ pub mod interop {
         Reject(Empty),
         Stats(StatsResponse),
         Error(Status),
+        Fidelity(Fidelity),
     }
 
     #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -175,6 +179,17 @@ pub mod interop {
     pub struct Status {
         pub code: u32,
         pub message: String,
+    }
+
+    /// Values whose MessagePack form is easy to get wrong, echoed as they come: an f64
+    /// (-0.0 is `cb 80 00 …`), maps with integer keys (rmp_serde writes them as integers,
+    /// and reads nothing else into a `u32` key), and string keys such as `__proto__`.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct Fidelity {
+        pub float: f64,
+        pub by_id: HashMap<u32, String>,
+        pub sorted: BTreeMap<i64, String>,
+        pub names: BTreeMap<String, String>,
     }
 }
 
@@ -405,6 +420,7 @@ impl ConnectionService for InteropConnection {
                     rejected: REJECTED.load(Ordering::SeqCst),
                 })
             })),
+            Some(Q::Fidelity(fidelity)) => RpcKind::Unary(ready(move || A::Fidelity(fidelity))),
             Some(Q::Reject(_)) | None => {
                 REJECTED.fetch_add(1, Ordering::SeqCst);
                 RpcKind::Cancelled

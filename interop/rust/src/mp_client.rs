@@ -11,8 +11,8 @@ use protosocket_rpc::client::{Configuration, RpcClient, TcpStreamConnector};
 
 use crate::mp::example;
 use crate::mp::interop::{
-    EchoRequest, Empty, FailRequest, Request, RequestBody, Response, ResponseBody, SleepRequest,
-    StatsResponse, StreamRequest,
+    EchoRequest, Empty, FailRequest, Fidelity, Request, RequestBody, Response, ResponseBody,
+    SleepRequest, StatsResponse, StreamRequest,
 };
 use crate::mp::{ClientCodec, ExampleClientCodec};
 
@@ -29,6 +29,7 @@ pub const SCENARIOS: &[&str] = &[
     "error",
     "reject",
     "stats",
+    "fidelity",
 ];
 
 /// Scenarios of the example-messagepack protocol (`--protocol example`).
@@ -294,6 +295,28 @@ async fn scenario(name: &str, addr: SocketAddr) -> Outcome {
                 return Err(format!("stats went from {a:?} to {b:?}"));
             }
             Ok(())
+        }
+        "fidelity" => {
+            // What the peer must echo exactly: -0.0 with its sign, integer keys as integers
+            // (a u32 past 2^31, a negative i64), and keys named like Object.prototype's.
+            let sent = Fidelity {
+                float: -0.0,
+                by_id: [(1, "a".to_string()), (4_000_000_000, "b".to_string())].into(),
+                sorted: [(-5, "minus".to_string()), (1 << 40, "big".to_string())].into(),
+                names: [
+                    ("__proto__".to_string(), "p".to_string()),
+                    ("constructor".to_string(), "c".to_string()),
+                    ("toString".to_string(), "t".to_string()),
+                ]
+                .into(),
+            };
+            match peer.unary(RequestBody::Fidelity(sent.clone())).await? {
+                Some(ResponseBody::Fidelity(echo))
+                    if echo == sent && echo.float.is_sign_negative() => {}
+                other => return Err(format!("sent {sent:?}, got {other:?}")),
+            }
+            // The connection still serves.
+            peer.echo("after fidelity", vec![7]).await
         }
         _ => Err(format!("unknown scenario {name}")),
     }

@@ -24,6 +24,29 @@ function tlsHint(code: string | undefined, message: string): string {
   return "";
 }
 
+/** What to try when no connection could be made at all, from the error's code. */
+function networkHint(code: string | undefined, host: string, port: number, tls: boolean): string {
+  const other = tls ? "leave out --tls if it serves plain TCP" : "add --tls if it serves TLS";
+  switch (code) {
+    case "ECONNREFUSED":
+      return `; nothing accepts connections there: is the server running, listening on this host and port (in a container: its published port)?`;
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return `; the host name "${host}" does not resolve: check its spelling, or give an IP address`;
+    case "EHOSTUNREACH":
+    case "ENETUNREACH":
+    case "EADDRNOTAVAIL":
+      return `; ${host} cannot be reached from here: check the address, and the network in between (VPN, firewall, container network)`;
+    case "ETIMEDOUT":
+      return `; ${host} did not answer: check the host and port, and whether a firewall drops the connection`;
+    case "ECONNRESET":
+    case "EPIPE":
+      return `; the server closed the connection at once: check that this port serves protosocket, and ${other}`;
+    default:
+      return `; check that the server is running on ${host}:${port}, and ${other}`;
+  }
+}
+
 /**
  * Connects, turning every failure into a connection error (exit 4) that says
  * what failed and, for TLS, what to try.
@@ -48,9 +71,17 @@ export async function openConnection(options: ConnectOptions): Promise<Connectio
     }
     const errno = errnoOf(e);
     const cause = e.cause instanceof Error ? e.cause.message : e.rawMessage;
+    const host = options.host ?? "127.0.0.1";
     if (options.tls !== undefined && (errno === undefined || !NETWORK_CODES.has(errno))) {
-      throw new CliError("connection", `TLS handshake with ${where} failed: ${cause}${tlsHint(errno, cause)}`, { cause: e });
+      const hint = tlsHint(errno, cause) || networkHint(errno, host, options.port, true);
+      throw new CliError("connection", `TLS handshake with ${where} failed: ${cause}${hint}`, { cause: e });
     }
-    throw new CliError("connection", `cannot connect to ${where}: ${cause}`, { cause: e });
+    throw new CliError(
+      "connection",
+      `cannot connect to ${where}: ${cause}${networkHint(errno, host, options.port, options.tls !== undefined)}`,
+      {
+        cause: e,
+      },
+    );
   }
 }

@@ -199,6 +199,7 @@ describe("call", () => {
     expect(run.code).toBe(4);
     expect(run.stderr).toContain(`cannot connect to 127.0.0.1:${port}`);
     expect(run.stderr).toContain("ECONNREFUSED");
+    expect(run.stderr).toContain(`is the server running, listening on this host and port`);
   });
 
   it("-H metadata travels in the echo envelope's metadata field; the trailers the server sends back go to stderr", async () => {

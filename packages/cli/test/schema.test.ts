@@ -30,6 +30,9 @@ service AcmeService {
 }
 message Req { uint64 message_id = 1; uint32 control_code = 2; oneof body { shared.v1.Ping ping = 3; } }
 message Res { uint64 message_id = 1; uint32 control_code = 2; oneof body { shared.v1.Ping ping = 3; } }
+message Category { string name = 1; enum Level { LEVEL_UNSPECIFIED = 0; LEVEL_TOP = 1; } }
+enum Level { LEVEL_NONE = 0; }
+enum Color { COLOR_UNSPECIFIED = 0; COLOR_RED = 1; }
 `,
   );
   writeFileSync(join(dir, "proto/acme/v1/broken.proto"), 'syntax = "proto3";\npackage acme.v1;\nmessage Broken { strin text = 1; }\n');
@@ -96,6 +99,36 @@ describe("--proto", () => {
     expect(e.kind).toBe("usage");
     expect(e.message).toContain("--proto");
     expect(e.message).toContain("--image");
+  });
+});
+
+describe("describe by name", () => {
+  const acme = ["--proto", "acme/v1/acme.proto", "-I", "proto", "-I", "vendor", "--json"];
+
+  it("a message or enum by a short name that only it has, like services and methods", async () => {
+    for (const [name, typeName] of [
+      ["Category", "acme.v1.Category"],
+      ["v1.Category", "acme.v1.Category"],
+      ["Color", "acme.v1.Color"],
+      ["Category.Level", "acme.v1.Category.Level"],
+      ["Ping", "shared.v1.Ping"],
+      ["acme.v1.Level", "acme.v1.Level"],
+    ]) {
+      const run = await runInProcess(["describe", name as string, ...acme], { cwd: dir });
+      expect([run.code, run.stderr]).toEqual([0, ""]);
+      expect(JSON.parse(run.stdout)).toMatchObject({ name: typeName });
+    }
+    const service = await runInProcess(["describe", "AcmeService", ...acme], { cwd: dir });
+    expect(service.code).toBe(0);
+  });
+
+  it("a short name that several types have is a usage error listing them", async () => {
+    const run = await runInProcess(["describe", "Level", ...acme], { cwd: dir });
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain('"Level" is ambiguous: acme.v1.Category.Level, acme.v1.Level; write the full name');
+    const unknown = await runInProcess(["describe", "Categry", ...acme], { cwd: dir });
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('did you mean "Category"?');
   });
 });
 

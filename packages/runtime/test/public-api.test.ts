@@ -60,7 +60,6 @@ describe("public API", () => {
     mkdirSync(join(app, "node_modules", "@protosocket"), { recursive: true });
     symlinkSync(pkg, join(app, "node_modules", "@protosocket", "runtime"));
     symlinkSync(resolve(pkg, "../../node_modules/@bufbuild"), join(app, "node_modules", "@bufbuild"));
-    symlinkSync(resolve(pkg, "../../node_modules/@msgpack"), join(app, "node_modules", "@msgpack"));
     writeFileSync(join(app, "package.json"), JSON.stringify({ type: "module" }));
     const source = join(app, "consumer.ts");
     writeFileSync(

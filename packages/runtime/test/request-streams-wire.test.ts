@@ -74,18 +74,19 @@ describe("request streams on the wire", () => {
     return peer;
   }
 
-  it("opens a call with no messages on an End that names the method, and ignores an End that names none", async () => {
+  it("opens a call with no messages on an End that names the method, refuses one naming a unary method, and ignores one naming none", async () => {
     const p = await start();
     p.write(end(1, "upload"));
     p.write(end(2, "chat"));
     p.write(end(3, null));
     p.write(end(4, "ping"));
-    await p.waitFor(2);
+    await p.waitFor(3);
     await sleep(50);
     const got = answers(p);
-    expect(got).toHaveLength(2);
+    expect(got).toHaveLength(3);
     expect(got.find((a) => a.id === 1)).toMatchObject({ code: ControlCode.Normal, case: "upload", value: { chunks: 0, note: "done" } });
     expect(got.find((a) => a.id === 2)).toMatchObject({ code: ControlCode.End });
+    expect(got.find((a) => a.id === 4)).toMatchObject({ code: ControlCode.Normal, case: "error", value: { code: Code.InvalidArgument } });
     expect(probe.started).toBe(2);
   });
 

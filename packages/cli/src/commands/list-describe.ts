@@ -106,7 +106,7 @@ function lookup(schema: Schema, name: string): Found {
   }
   const candidates = [
     ...schema.services.flatMap((s) => [s.desc.typeName, s.desc.name, ...s.desc.methods.map((m) => `${s.desc.typeName}/${m.name}`)]),
-    ...schema.typeNames(),
+    ...schema.typeNames().flatMap((t) => [t, t.slice(t.lastIndexOf(".") + 1)]),
   ];
   const hint = didYouMean(name, candidates);
   throw usageError(`"${name}" is not a service, method, message or enum of the schema${hint === "" ? "; see protosocket list" : hint}`);

@@ -112,26 +112,43 @@ export class Schema {
     return service.definition;
   }
 
-  /** A message or enum type by full name, if the schema has it. */
+  /**
+   * A message or enum type by full name ("shop.v1.Category"), or by a
+   * shorter name when only one type has it: its own name ("Category") or the
+   * end of its full name after a dot ("v1.Category", "Order.Status").
+   *
+   * @throws CliError (usage) for a short name that several types have, listing them.
+   */
   type(name: string): DescMessage | DescEnum | undefined {
-    return this.registry.getMessage(name) ?? this.registry.getEnum(name);
+    const exact = this.registry.getMessage(name) ?? this.registry.getEnum(name);
+    if (exact !== undefined || name === "") return exact;
+    const short = this.types().filter((t) => t.name === name || t.typeName.endsWith(`.${name}`));
+    if (short.length > 1) {
+      throw usageError(`"${name}" is ambiguous: ${short.map((t) => t.typeName).join(", ")}; write the full name`);
+    }
+    return short[0];
   }
 
   /** Every message and enum full name (for suggestions). */
   typeNames(): string[] {
-    const names: string[] = [];
+    return this.types().map((t) => t.typeName);
+  }
+
+  /** Every message and enum type of the schema, nested ones included. */
+  private types(): (DescMessage | DescEnum)[] {
+    const types: (DescMessage | DescEnum)[] = [];
     for (const file of this.registry.files) {
       const walk = (messages: readonly DescMessage[]) => {
         for (const m of messages) {
-          names.push(m.typeName);
-          for (const e of m.nestedEnums) names.push(e.typeName);
+          types.push(m);
+          types.push(...m.nestedEnums);
           walk(m.nestedMessages);
         }
       };
       walk(file.messages);
-      for (const e of file.enums) names.push(e.typeName);
+      types.push(...file.enums);
     }
-    return names;
+    return types;
   }
 
   private serviceNames(): string {

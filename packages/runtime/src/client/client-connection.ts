@@ -6,6 +6,7 @@ import { ControlCode } from "../encoding/control-code.js";
 import type { EnvelopeContext } from "../encoding/envelope-wire.js";
 import type { EnvelopeCodecs, MethodCodec } from "../encoding/encoding.js";
 import { Code, RpcError, type RpcErrorContext } from "../errors.js";
+import { DEFAULT_METADATA_LIMITS, trailerMetadataError, type MetadataLimits } from "../metadata.js";
 import { readOneMessage } from "../util/one-message.js";
 import { BidiStreamCall } from "./bidi-stream-call.js";
 import type { CallHost, ClientCall } from "./client-call.js";
@@ -31,6 +32,8 @@ export interface ClientConnectionOptions {
    * connection, so new calls belong elsewhere.
    */
   onServerDraining?: () => void;
+  /** How much metadata (trailers) a response frame may carry. Default DEFAULT_METADATA_LIMITS. */
+  metadataLimits?: MetadataLimits;
 }
 
 /** The init object of an empty message. */
@@ -52,6 +55,7 @@ export class ClientConnection implements ConnectionTransport, FrameHandler, Call
   readonly closed: Promise<RpcError>;
   private readonly link: FrameLink;
   private readonly streamBufferMessages: number;
+  private readonly metadataLimits: MetadataLimits;
   private readonly calls = new Map<number, ClientCall>();
   /** Request-streaming calls waiting for their first message: no id, nothing sent yet. */
   private readonly starting = new Set<ClientCall>();
@@ -76,6 +80,7 @@ export class ClientConnection implements ConnectionTransport, FrameHandler, Call
     this.codecs = new ConnectionCodecs(link);
     this.streamPause = new StreamPause(link);
     this.streamBufferMessages = options.streamBufferMessages;
+    this.metadataLimits = options.metadataLimits ?? DEFAULT_METADATA_LIMITS;
     this.serverDrain = new ServerDraining(options.onServerDraining);
     this.closed = new Promise<RpcError>((resolve) => (this.resolveClosed = resolve));
     const own: CallTarget = { unary: (req) => this.unaryCall(req), stream: (req) => this.streamCall(req) };
@@ -353,7 +358,7 @@ export class ClientConnection implements ConnectionTransport, FrameHandler, Call
   onFrame(body: Uint8Array): void {
     const primary = this.codecs.primary;
     if (primary === undefined) throw new Error("frame received before any call was made");
-    let inbound = primary.response.decode(body);
+    let inbound = primary.response.decode(body, this.metadataLimits);
     const id = inbound.id;
     if (typeof id === "bigint") return; // never assigned by this client
     const call = this.calls.get(id);
@@ -363,7 +368,12 @@ export class ClientConnection implements ConnectionTransport, FrameHandler, Call
       return;
     }
     const codecs = call.codecs;
-    if (codecs !== primary) inbound = codecs.response.decode(body);
+    if (codecs !== primary) inbound = codecs.response.decode(body, this.metadataLimits);
+    if (inbound.metadataOverLimit !== undefined) {
+      this.calls.delete(id);
+      call.fail(trailerMetadataError(inbound.metadataOverLimit).withContext(this.errorContext(call.method)));
+      return;
+    }
     const code = inbound.code;
     // Trailers come with the call's final frame: the single response (unary, client streaming), End, the error, or Cancel.
     const trailers = inbound.metadata;

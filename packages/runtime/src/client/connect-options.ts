@@ -23,6 +23,14 @@ export interface ConnectOptions {
   streamBufferMessages?: number;
   /** Enables TCP keepalive with this initial delay (ms). Default: keepalive off. */
   keepAliveMs?: number;
+  /**
+   * Trailer entries one response frame may carry; a call whose response
+   * goes past it fails with `resource_exhausted` (the trailers are not
+   * built). Default 128.
+   */
+  maxMetadataEntries?: number;
+  /** Bytes of trailers one response frame may carry (keys, values and their framing); as `maxMetadataEntries`. Default 16 KiB. */
+  maxMetadataBytes?: number;
   /** Interceptors around every call on this connection, outermost first. */
   interceptors?: Interceptor[];
   /** Cancels connecting. */
@@ -42,7 +50,14 @@ export interface ConnectionTransport extends Transport {
 /** What a connection's options share with a pool's: everything but where it goes. */
 export type ConnectionSettingsOptions = Pick<
   ConnectOptions,
-  "tls" | "connectTimeoutMs" | "maxFrameBytes" | "streamBufferMessages" | "keepAliveMs" | "interceptors"
+  | "tls"
+  | "connectTimeoutMs"
+  | "maxFrameBytes"
+  | "streamBufferMessages"
+  | "keepAliveMs"
+  | "interceptors"
+  | "maxMetadataEntries"
+  | "maxMetadataBytes"
 >;
 
 /** Default responses buffered for one stream before a connection stops reading. */

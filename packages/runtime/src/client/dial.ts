@@ -5,6 +5,7 @@ import { SocketLink } from "../conn/socket-link.js";
 import { formatAddress, type ClientTlsOptions } from "../conn/socket-options.js";
 import { Code, RpcError } from "../errors.js";
 import { startTimeout } from "../util/long-timeout.js";
+import { checkMetadataLimits, type MetadataLimits } from "../metadata.js";
 import { checkNumber, invalidOption } from "../util/validate.js";
 import { checkMaxFrameBytes } from "../wire/limits.js";
 import { ClientConnection } from "./client-connection.js";
@@ -23,6 +24,7 @@ export interface DialSettings {
   /** -1 for off. */
   readonly keepAliveMs: number;
   readonly interceptors: readonly Interceptor[];
+  readonly metadataLimits: MetadataLimits;
 }
 
 /**
@@ -42,6 +44,7 @@ export function checkDialSettings(options: ConnectionSettingsOptions): DialSetti
     streamBufferMessages: checkStreamBufferMessages(options.streamBufferMessages),
     keepAliveMs: checkNumber("keepAliveMs", options.keepAliveMs, -1, { min: 1, max: 2 ** 31 - 1 }),
     interceptors: checkInterceptors("interceptors", options.interceptors),
+    metadataLimits: checkMetadataLimits(options),
   };
 }
 
@@ -73,6 +76,7 @@ export async function dial(address: DialAddress, settings: DialSettings, extras:
   return new ClientConnection(link, {
     streamBufferMessages: settings.streamBufferMessages,
     interceptors: settings.interceptors,
+    metadataLimits: settings.metadataLimits,
     ...(extras.onServerDraining !== undefined ? { onServerDraining: extras.onServerDraining } : {}),
   });
 }

@@ -7,6 +7,7 @@
  * src/messagepack.
  */
 import type { CasePath } from "../binding/binding.js";
+import type { MetadataLimits, MetadataOverLimit } from "../metadata.js";
 import type { ControlCode } from "./control-code.js";
 import type { MessageId } from "./message-id.js";
 
@@ -51,6 +52,11 @@ export interface InboundEnvelope {
   readonly metadata: ReadonlyMap<string, string> | undefined;
   /** The milliseconds left to the deadline it carries; undefined when none (or not bound). */
   readonly deadlineMs: number | undefined;
+  /**
+   * The metadata limit this envelope's metadata goes past, when it does: its
+   * metadata was then not built (it is undefined); the rest reads as usual.
+   */
+  readonly metadataOverLimit?: MetadataOverLimit | undefined;
   /** The target (among those registered) whose case this envelope carries, if any. */
   readonly carried: WireTarget | undefined;
   /**
@@ -80,8 +86,12 @@ export interface EnvelopeWire {
    * not change until the call is done.
    */
   write(sink: FrameSink, id: MessageId, code: ControlCode, target?: WireTarget, body?: unknown, context?: EnvelopeContext): void;
-  /** Parses an envelope; throws on bytes that are not a valid envelope. */
-  decode(bytes: Uint8Array): InboundEnvelope;
+  /**
+   * Parses an envelope; throws on bytes that are not a valid envelope.
+   * Metadata is counted against `limits` (default: DEFAULT_METADATA_LIMITS)
+   * as it is read, and not built past them (see {@link InboundEnvelope.metadataOverLimit}).
+   */
+  decode(bytes: Uint8Array, limits?: MetadataLimits): InboundEnvelope;
   /** The message id in the first bytes of an envelope (possibly cut short), when they hold it. */
   peekId(head: Uint8Array): MessageId | undefined;
 }

@@ -4,6 +4,7 @@ import { checkInterceptors, type Interceptor } from "../call/interceptor.js";
 import { createMemoryLinkPair } from "../conn/memory-link.js";
 import type { Server } from "../server/server.js";
 import { serverInternals } from "../server/server-internals.js";
+import { checkMetadataLimits } from "../metadata.js";
 import { checkObject } from "../util/validate.js";
 import { checkMaxFrameBytes } from "../wire/limits.js";
 
@@ -15,6 +16,10 @@ export interface MemoryTransportOptions {
   streamBufferMessages?: number;
   /** Interceptors around every call, outermost first. */
   interceptors?: Interceptor[];
+  /** Trailer entries one response frame may carry. Default 128. */
+  maxMetadataEntries?: number;
+  /** Bytes of trailers one response frame may carry. Default 16 KiB. */
+  maxMetadataBytes?: number;
 }
 
 let nextClient = 1;
@@ -34,6 +39,7 @@ export function createMemoryTransport(server: Server, options: MemoryTransportOp
   const maxFrameBytes = checkMaxFrameBytes(options.maxFrameBytes);
   const streamBufferMessages = checkStreamBufferMessages(options.streamBufferMessages);
   const interceptors = checkInterceptors("interceptors", options.interceptors);
+  const metadataLimits = checkMetadataLimits(options);
   const serving = serverInternals(server);
   const framing = serving.framing();
   const [clientLink, serverLink] = createMemoryLinkPair(
@@ -41,5 +47,5 @@ export function createMemoryTransport(server: Server, options: MemoryTransportOp
     { name: "memory", maxFrameBytes: serving.maxFrameBytes, framing },
   );
   serving.serveLink(serverLink);
-  return new ClientConnection(clientLink, { streamBufferMessages, interceptors });
+  return new ClientConnection(clientLink, { streamBufferMessages, interceptors, metadataLimits });
 }

@@ -5,12 +5,14 @@
  * keyed by field names (rmp_serde reads both). docs/decisions.md records the
  * rules of the Rust crate this follows.
  */
-import { Decoder, Encoder } from "@msgpack/msgpack";
 import type { CasePath } from "../binding/binding.js";
 import { toControlCode, type ControlCode } from "../encoding/control-code.js";
 import type { EnvelopeContext, EnvelopeWire, FrameSink, InboundEnvelope, WireTarget } from "../encoding/envelope-wire.js";
 import type { MessageId } from "../encoding/message-id.js";
-import { u64, wireInt, type Schema } from "./schema.js";
+import { DEFAULT_METADATA_LIMITS, metadataCounter, type MetadataLimits, type MetadataOverLimit } from "../metadata.js";
+import { MpReader } from "./mp-reader.js";
+import { Float64, MpWriter } from "./mp-writer.js";
+import { readWith, u64, wireInt, type Schema } from "./schema.js";
 import type { CaseSpec, EnvelopeSpec, FieldRole, FieldSpec } from "./service.js";
 
 /** A case registered with a {@link MessagePackEnvelopeWire}: where one method's messages travel. */
@@ -19,6 +21,8 @@ export interface MessagePackTarget extends WireTarget {
   readonly variant: string | undefined;
   /** The envelope fields the case sets: field index → the value on the wire. */
   readonly set: readonly (readonly [number, unknown])[];
+  /** The same fields → their values as a frame's fields read back (what received frames are compared with). */
+  readonly match: readonly (readonly [number, unknown])[];
   /** The schema of the message it carries. */
   readonly schema: Schema<unknown>;
 }
@@ -33,25 +37,10 @@ interface Field {
 const ROLES = new Set<string>(["id", "code", "body", "metadata", "deadline"]);
 const EMPTY = new Uint8Array(0);
 
-// One encoder for every envelope: encoding is synchronous.
-const encoder = new Encoder({ useBigInt64: true, initialBufferSize: 4096 });
-/**
- * Decoders by size class: the one for bodies of up to 2^k bytes accepts
- * arrays and maps of at most 2^k entries (each entry takes a byte at least).
- * The library allocates an array of the declared length before reading its
- * elements: without the limit, a 10-byte body declaring 16 million elements
- * would allocate 134 MB.
- */
-const decoders: Decoder[] = [];
-function decoderFor(bytes: number): Decoder {
-  const k = 32 - Math.clz32(bytes);
-  let d = decoders[k];
-  if (d === undefined) {
-    d = new Decoder({ useBigInt64: true, maxArrayLength: 2 ** k, maxMapLength: 2 ** k });
-    decoders[k] = d;
-  }
-  return d;
-}
+// One writer and two readers for every envelope: encoding and decoding are synchronous.
+const writer = new MpWriter();
+const reader = new MpReader();
+const bodyReader = new MpReader();
 
 /** The MessagePack envelope codec of one envelope struct. */
 export class MessagePackEnvelopeWire implements EnvelopeWire {
@@ -68,6 +57,8 @@ export class MessagePackEnvelopeWire implements EnvelopeWire {
   /** The envelope as a frame without case carries it: defaults, nil body, no metadata, no deadline. */
   private readonly template: unknown[];
   private readonly targets: MessagePackTarget[] = [];
+  /** The fields of the user's own that some case sets: read from received frames (the others are skipped). */
+  private readonly matched = new Set<number>();
 
   /**
    * @param spec the envelope struct.
@@ -141,6 +132,16 @@ export class MessagePackEnvelopeWire implements EnvelopeWire {
       set.push([index, field.schema.toWire(value, `${owner}: ${this.name}.${name}`)]);
     }
     set.sort((a, b) => a[0] - b[0]);
+    // Each value as a received frame's field reads back: written, then read with its schema.
+    const match = set.map(([i, wire]): [number, unknown] => {
+      const field = this.fields[i] as Field;
+      this.matched.add(i);
+      return [
+        i,
+        readWith(field.schema as Schema<unknown>, bodyReader.reset(writer.encode(wire), 0, undefined, `${this.name}.${field.name}`)),
+      ];
+    });
+    bodyReader.release();
     const same = this.targets.find((t) => t.variant === variant && sameSet(t.set, set));
     if (same !== undefined) {
       if (same.schema === schema) return same;
@@ -148,7 +149,7 @@ export class MessagePackEnvelopeWire implements EnvelopeWire {
         `${owner}: the case ${same.path.path} of envelope ${this.name} already carries ${same.schema.description}; each case carries one message type`,
       );
     }
-    const target: MessagePackTarget = { path: this.casePath(variant, set, schema), variant, set, schema };
+    const target: MessagePackTarget = { path: this.casePath(variant, set, schema), variant, set, match, schema };
     this.targets.push(target);
     return target;
   }
@@ -181,7 +182,8 @@ export class MessagePackEnvelopeWire implements EnvelopeWire {
     }
     if (context !== undefined) {
       if (this.metadataIndex >= 0 && context.metadata !== undefined && context.metadata.size > 0) {
-        out[this.metadataIndex] = Object.fromEntries(context.metadata);
+        // A Map: written as a map of its entries, whatever the keys ("__proto__" is one like any other).
+        out[this.metadataIndex] = context.metadata;
       }
       if (this.deadlineIndex >= 0 && context.deadlineMs !== undefined)
         out[this.deadlineIndex] = wireInt(Math.max(1, Math.ceil(context.deadlineMs)));
@@ -190,92 +192,169 @@ export class MessagePackEnvelopeWire implements EnvelopeWire {
   }
 
   encode(id: MessageId, code: ControlCode, target?: WireTarget, body?: unknown, context?: EnvelopeContext): Uint8Array {
-    return encoder.encode(this.value(id, code, target, body, context));
+    return writer.encode(this.value(id, code, target, body, context));
   }
 
   write(sink: FrameSink, id: MessageId, code: ControlCode, target?: WireTarget, body?: unknown, context?: EnvelopeContext): void {
-    // The encoder's own buffer, lent as the frame's head: the sink copies it before returning.
-    sink.send(EMPTY, encoder.encodeSharedRef(this.value(id, code, target, body, context)));
+    // The writer's own buffer, lent as the frame's head: the sink copies it before returning.
+    sink.send(EMPTY, writer.encodeShared(this.value(id, code, target, body, context)));
   }
 
-  decode(bytes: Uint8Array): InboundEnvelope {
-    let value: unknown;
+  /**
+   * Reads an envelope field by field: the id, the code, the deadline and the
+   * fields a case sets are read; the body is skipped (its bounds are kept,
+   * and {@link InboundEnvelope.read} reads it with its method's schema);
+   * metadata is counted against `limits` as it is read, and skipped unbuilt
+   * past them; anything else is skipped. Nothing nests deeper than
+   * MessagePack's nesting limit. Throws a TypeError naming the field.
+   */
+  decode(bytes: Uint8Array, limits: MetadataLimits = DEFAULT_METADATA_LIMITS): InboundEnvelope {
+    const r = reader.reset(bytes, 0, bytes.length, this.name);
     try {
-      value = decoderFor(bytes.length).decode(bytes);
-    } catch (e) {
-      throw new TypeError(`not a MessagePack ${this.name}: ${e instanceof Error ? e.message : String(e)}`);
+      return this.read(r, bytes, limits);
+    } finally {
+      r.release();
     }
-    const fields = this.readFields(value);
-    const id = u64.fromWire(fields[this.idIndex], `${this.name}.${this.fields[this.idIndex]?.name}`);
-    const rawCode = fields[this.codeIndex];
-    // Any unsigned integer reads; unknown codes are Cancel (docs/decisions.md, "Wire and ids").
-    const codeNumber = u64.fromWire(rawCode, `${this.name}.${this.fields[this.codeIndex]?.name}`);
-    const code = toControlCode(typeof codeNumber === "bigint" ? -1 : codeNumber);
-    const body = fields[this.bodyIndex];
-    let inner: unknown = body;
-    let variant: string | undefined;
-    if (this.bodyEnum && body !== null && body !== undefined) {
-      if (typeof body !== "object" || Array.isArray(body) || body instanceof Uint8Array) {
-        throw new TypeError(`${this.name}.${this.fields[this.bodyIndex]?.name}: expected nil or an enum variant (a map of one entry)`);
+  }
+
+  private read(r: MpReader, bytes: Uint8Array, limits: MetadataLimits): InboundEnvelope {
+    const n = this.fields.length;
+    const values = new Array<unknown>(n);
+    const seen = new Array<boolean>(n).fill(false);
+    const frame: FrameParts = { bodyStart: -1, bodyEnd: -1, variant: undefined, metadata: undefined, over: undefined };
+    const size = r.arrayHeader();
+    if (size >= 0) {
+      if (size !== n) throw r.error(`${this.name} has ${n} fields, got an array of ${size}`);
+      r.enter();
+      for (let i = 0; i < n; i++) this.readField(r, i, values, frame, limits);
+      r.leave();
+      seen.fill(true);
+    } else {
+      const entries = r.mapHeader();
+      if (entries < 0) throw r.mismatch(`an array of ${n} fields or a map`);
+      r.enter();
+      for (let k = 0; k < entries; k++) {
+        const key = r.stringKey();
+        const i = key === undefined ? undefined : this.byName.get(key);
+        if (i === undefined) {
+          r.skip();
+          continue;
+        }
+        this.readField(r, i, values, frame, limits);
+        seen[i] = true;
       }
-      const keys = Object.keys(body);
-      if (keys.length !== 1)
-        throw new TypeError(`${this.name}.${this.fields[this.bodyIndex]?.name}: an enum variant is a map of one entry, got ${keys.length}`);
-      variant = keys[0] as string;
-      inner = (body as Record<string, unknown>)[variant];
+      r.leave();
+      for (const i of [this.idIndex, this.codeIndex]) {
+        if (seen[i] !== true) throw r.error(`${this.name} is missing the field "${this.fields[i]?.name}"`);
+      }
     }
+    if (r.pos !== r.end) throw r.error(`${r.end - r.pos} bytes follow the envelope`);
+    const id = values[this.idIndex] as MessageId;
+    const codeNumber = values[this.codeIndex] as number | bigint;
+    // Any unsigned integer reads; unknown codes are Cancel (docs/decisions.md, "Wire and ids").
+    const code = toControlCode(typeof codeNumber === "bigint" ? -1 : codeNumber);
     let carried: MessagePackTarget | undefined;
-    if (body !== null && body !== undefined) {
+    if (frame.bodyStart >= 0) {
       for (const t of this.targets) {
-        if (t.variant === variant && t.set.every(([i, w]) => sameWire(fields[i], w))) {
+        if (t.variant === frame.variant && t.match.every(([i, w]) => seen[i] === true && sameWire(values[i], w))) {
           carried = t;
           break;
         }
       }
     }
-    let metadata: ReadonlyMap<string, string> | undefined;
-    if (this.metadataIndex >= 0) metadata = this.readMetadata(fields[this.metadataIndex]);
     let deadlineMs: number | undefined;
     if (this.deadlineIndex >= 0) {
-      const d = u64.fromWire(fields[this.deadlineIndex] ?? 0, `${this.name}.${this.fields[this.deadlineIndex]?.name}`);
-      deadlineMs = d === 0 ? undefined : typeof d === "bigint" ? Number.MAX_SAFE_INTEGER : d;
+      const d = values[this.deadlineIndex];
+      deadlineMs = d === undefined || d === 0 ? undefined : typeof d === "bigint" ? Number.MAX_SAFE_INTEGER : (d as number);
     }
+    const { bodyStart, bodyEnd } = frame;
     return {
       id,
       code,
-      metadata,
+      metadata: frame.metadata,
+      metadataOverLimit: frame.over,
       deadlineMs,
       carried,
-      read: (t) => (t === carried && carried !== undefined ? (carried.schema.fromWire(inner, carried.path.path) as never) : undefined),
+      read: (t) => {
+        if (t !== carried || carried === undefined) return undefined;
+        const br = bodyReader.reset(bytes, bodyStart, bodyEnd, `${this.name}.${carried.path.path}`);
+        try {
+          return readWith(carried.schema, br) as never;
+        } finally {
+          br.release();
+        }
+      },
     };
   }
 
-  /** The envelope's fields by index, from its array or map form. */
-  private readFields(value: unknown): unknown[] {
-    const n = this.fields.length;
-    if (Array.isArray(value)) {
-      if (value.length !== n) throw new TypeError(`${this.name} has ${n} fields, got an array of ${value.length}`);
-      return value;
+  /** Reads (or skips) field `i` at the reader. */
+  private readField(r: MpReader, i: number, values: unknown[], frame: FrameParts, limits: MetadataLimits): void {
+    const field = this.fields[i] as Field;
+    r.push(field.name);
+    switch (field.role) {
+      case "id":
+      case "code":
+        values[i] = readWith(u64, r);
+        break;
+      case "deadline":
+        values[i] = r.nil() ? 0 : readWith(u64, r);
+        break;
+      case "metadata":
+        this.readMetadata(r, frame, limits);
+        break;
+      case "body":
+        if (r.nil()) break;
+        if (this.bodyEnum) {
+          const entries = r.mapHeader();
+          if (entries < 0) throw r.mismatch("nil or an enum variant (a map of one entry)");
+          if (entries !== 1) throw r.error(`an enum variant is a map of one entry, got ${entries}`);
+          r.enter();
+          if (!r.isStr()) throw r.mismatch("the name of a variant");
+          frame.variant = r.str();
+          r.push(frame.variant);
+          frame.bodyStart = r.pos;
+          r.skip();
+          frame.bodyEnd = r.pos;
+          r.pop();
+          r.leave();
+        } else {
+          frame.bodyStart = r.pos;
+          r.skip();
+          frame.bodyEnd = r.pos;
+        }
+        break;
+      default:
+        if (this.matched.has(i)) values[i] = readWith(field.schema as Schema<unknown>, r);
+        else r.skip();
     }
-    if (value !== null && typeof value === "object" && !(value instanceof Uint8Array)) {
-      const record = value as Record<string, unknown>;
-      return this.fields.map((f) => {
-        if (Object.hasOwn(record, f.name)) return record[f.name];
-        if (f.role === "id" || f.role === "code") throw new TypeError(`${this.name} is missing the field "${f.name}"`);
-        return null;
-      });
-    }
-    throw new TypeError(`${this.name}: expected an array of ${n} fields or a map`);
+    r.pop();
   }
 
-  private readMetadata(value: unknown): ReadonlyMap<string, string> | undefined {
-    if (value === null || value === undefined) return undefined;
-    if (typeof value !== "object" || Array.isArray(value) || value instanceof Uint8Array)
-      throw new TypeError(`${this.name}: metadata must be nil or a map of strings`);
-    const entries = Object.entries(value);
-    if (entries.length === 0) return undefined;
-    for (const [k, v] of entries) if (typeof v !== "string") throw new TypeError(`${this.name}: metadata "${k}" is not a string`);
-    return new Map(entries as [string, string][]);
+  /** Reads the metadata field: nil, or a map of strings counted against the limits (past them, skipped unbuilt). */
+  private readMetadata(r: MpReader, frame: FrameParts, limits: MetadataLimits): void {
+    if (r.nil()) return;
+    const n = r.mapHeader();
+    if (n < 0) throw r.mismatch("nil or a map of strings (metadata)");
+    r.enter();
+    const count = metadataCounter(limits);
+    const out = new Map<string, string>();
+    let i = 0;
+    for (; i < n && frame.over === undefined; i++) {
+      const start = r.pos;
+      if (!r.isStr()) throw r.mismatch("a string key (metadata)");
+      const key = r.str();
+      if (!r.isStr()) throw r.error(`metadata "${key}" is not a string`);
+      const value = r.str();
+      frame.over = count(r.pos - start);
+      out.set(key, value);
+    }
+    // Past a limit: the rest is skipped, and nothing of it is kept.
+    for (; i < n; i++) {
+      r.skip();
+      r.skip();
+    }
+    r.leave();
+    frame.metadata = frame.over !== undefined || out.size === 0 ? undefined : out;
   }
 
   peekId(head: Uint8Array): MessageId | undefined {
@@ -311,14 +390,34 @@ function sameSet(a: readonly (readonly [number, unknown])[], b: readonly (readon
   return a.length === b.length && a.every(([i, v], k) => b[k]?.[0] === i && sameWire(v, b[k]?.[1]));
 }
 
-/** Equality of two plain wire values (a decoded field and a case's value): numbers and bigints of the same value are equal. */
+/** What one envelope read found besides its fields' values. */
+interface FrameParts {
+  bodyStart: number;
+  bodyEnd: number;
+  variant: string | undefined;
+  metadata: ReadonlyMap<string, string> | undefined;
+  over: MetadataOverLimit | undefined;
+}
+
+/**
+ * Equality of two values (wire values of two cases, or a received field and
+ * a case's value): numbers and bigints of the same value are equal, as are
+ * arrays, Maps and objects of equal parts.
+ */
 function sameWire(a: unknown, b: unknown): boolean {
+  if (a instanceof Float64) a = a.value;
+  if (b instanceof Float64) b = b.value;
   if (a === b) return true;
   if (typeof a === "bigint" || typeof b === "bigint") {
     const ok = (x: unknown) => typeof x === "bigint" || (typeof x === "number" && Number.isInteger(x));
     return ok(a) && ok(b) && BigInt(a as number | bigint) === BigInt(b as number | bigint);
   }
   if (a === null || b === null || typeof a !== "object" || typeof b !== "object") return false;
+  if (a instanceof Map || b instanceof Map) {
+    if (!(a instanceof Map && b instanceof Map) || a.size !== b.size) return false;
+    const bs = [...b];
+    return [...a].every(([k, v], i) => sameWire(k, bs[i]?.[0]) && sameWire(v, bs[i]?.[1]));
+  }
   if (Array.isArray(a) !== Array.isArray(b)) return false;
   const ka = Object.keys(a);
   const kb = Object.keys(b);

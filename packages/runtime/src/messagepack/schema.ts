@@ -11,12 +11,19 @@
  *   map of one entry, name → value;
  * - integers take their smallest form; u64 and i64 are JavaScript numbers
  *   while exact and bigints beyond 2^53;
+ * - an f64 is always a float 64 (−0.0 keeps its sign);
+ * - a map's keys are what its key schema writes (a `HashMap<u32, _>` has
+ *   integer keys, never strings);
  * - `Vec<u8>` with serde_bytes is bin (without it rmp_serde writes an array
  *   of numbers: both read as bytes).
  *
- * Each schema converts between the TypeScript value and the plain value the
- * MessagePack library writes and reads, checking it on the way.
+ * Each schema converts a TypeScript value to the plain value the writer
+ * writes (`toWire`, checking it on the way), and reads its own shape from
+ * the bytes (`read`): nothing the schema does not describe is built
+ * (mp-reader.ts).
  */
+import type { MpReader } from "./mp-reader.js";
+import { Float64 } from "./mp-writer.js";
 
 /** A schema of values of type `T`. */
 export interface Schema<T> {
@@ -24,10 +31,20 @@ export interface Schema<T> {
   readonly description: string;
   /** The value a field of this schema takes when a frame sets none (the envelope's other fields). */
   readonly zero: T | undefined;
-  /** The plain value the MessagePack encoder writes for `value`; throws a TypeError naming `path` when it does not fit. */
+  /** The plain value the MessagePack writer writes for `value`; throws a TypeError naming `path` when it does not fit. */
   toWire(value: T, path: string): unknown;
-  /** The value of type `T` for a decoded plain value; throws a TypeError naming `path` when it does not fit. */
+  /**
+   * The value of type `T` for a decoded plain value (maps as `Map`s or plain
+   * objects); throws a TypeError naming `path` when it does not fit.
+   */
   fromWire(value: unknown, path: string): T;
+  /**
+   * Reads a value of type `T` from MessagePack bytes; throws a TypeError
+   * naming where it is when the next value does not fit. The built-in
+   * schemas have it; a schema without it is read as a plain value, then
+   * {@link fromWire}.
+   */
+  read?(r: MpReader): T;
   /** The type, for inference only. */
   readonly __type?: T;
 }
@@ -64,18 +81,49 @@ function schema<T>(
   zero: T | undefined,
   toWire: (v: T, path: string) => unknown,
   fromWire: (v: unknown, path: string) => T,
+  read: (r: MpReader) => T,
 ): Schema<T> {
-  return { description, zero, toWire, fromWire };
+  return { description, zero, toWire, fromWire, read };
+}
+
+/** Reads a value of `s` at the reader: with the schema's own reader, or as a plain value through its fromWire. */
+export function readWith<T>(s: Schema<T>, r: MpReader): T {
+  return s.read !== undefined ? s.read(r) : s.fromWire(r.value(), r.where());
+}
+
+/** The entries of a decoded map (a Map's, or a plain object's own), or undefined for anything else. */
+function entriesOf(v: unknown): Iterable<[unknown, unknown]> | undefined {
+  if (v instanceof Map) return v as Map<unknown, unknown>;
+  if (v !== null && typeof v === "object" && !Array.isArray(v) && !(v instanceof Uint8Array) && !(v instanceof Float64)) {
+    return Object.entries(v);
+  }
+  return undefined;
+}
+
+/** Sets an own data property, "__proto__" included (which assignment would take as the prototype). */
+function setOwn(obj: Record<string, unknown>, key: string, value: unknown): void {
+  if (key === "__proto__") Object.defineProperty(obj, key, { value, writable: true, enumerable: true, configurable: true });
+  else obj[key] = value;
 }
 
 /** An integer within [min, max] (both exact in a double). */
 function smallInt(name: string, min: number, max: number): Schema<number> {
+  const expected = `${name} (an integer from ${min} to ${max})`;
   const check = (v: unknown, path: string): number => {
     if (typeof v === "number" && Number.isInteger(v) && v >= min && v <= max) return v;
     if (typeof v === "bigint" && v >= BigInt(min) && v <= BigInt(max)) return Number(v);
-    throw mismatch(path, `${name} (an integer from ${min} to ${max})`, v);
+    throw mismatch(path, expected, v);
   };
-  return schema(name, 0, check, check);
+  const read = (r: MpReader): number => {
+    if (r.isInt()) {
+      const at = r.pos;
+      const v = r.int();
+      if (typeof v === "number" ? v >= min && v <= max : v >= BigInt(min) && v <= BigInt(max)) return Number(v);
+      r.pos = at;
+    }
+    throw r.mismatch(expected);
+  };
+  return schema(name, 0, check, check, read);
 }
 
 /** A 64-bit integer: a number while exact, a bigint beyond. */
@@ -88,13 +136,26 @@ function bigInt(name: string, min: bigint, max: bigint): Schema<number | bigint>
     }
     throw mismatch(path, `${name} (an integer from ${min} to ${max}: a safe integer or a bigint)`, v);
   };
-  return schema(name, 0, (v, path) => wireInt(check(v, path)), check);
+  const read = (r: MpReader): number | bigint => {
+    if (r.isInt()) {
+      const at = r.pos;
+      const v = r.int();
+      // The 32-bit forms are numbers (within any 64-bit range but for a negative u64); the 64-bit forms bigints.
+      if (typeof v === "number") {
+        if (v >= 0 || min < 0n) return v;
+      } else if (v >= min && v <= max) {
+        return v >= -BigInt(MAX_SAFE) && v <= BigInt(MAX_SAFE) ? Number(v) : v;
+      }
+      r.pos = at;
+    }
+    throw r.mismatch(`${name} (an integer from ${min} to ${max})`);
+  };
+  return schema(name, 0, (v, path) => wireInt(check(v, path)), check, read);
 }
 
 /**
- * An integer as the encoder must get it to write it as rmp writes it, in its
- * smallest integer form: a number within 32 bits, a bigint beyond (the
- * encoder, with bigints on, writes numbers past 32 bits as floats).
+ * An integer as the writer must get it to write it as rmp writes it, in its
+ * smallest integer form: a number within 32 bits, a bigint beyond.
  */
 export function wireInt(v: number | bigint): number | bigint {
   if (typeof v === "number") return v >= -0x8000_0000 && v <= 0xffff_ffff ? v : BigInt(v);
@@ -111,6 +172,11 @@ export const bool: Schema<boolean> = schema(
   },
   (v, path) => {
     if (typeof v !== "boolean") throw mismatch(path, "bool", v);
+    return v;
+  },
+  (r) => {
+    const v = r.bool();
+    if (v === undefined) throw r.mismatch("bool");
     return v;
   },
 );
@@ -131,20 +197,27 @@ export const i32 = smallInt("i32", -0x8000_0000, 0x7fff_ffff);
 /** `i64`: a number within ±(2^53 − 1), a bigint beyond. */
 export const i64 = bigInt("i64", I64_MIN, I64_MAX);
 /**
- * `f64`. Whole numbers are written as MessagePack integers (the library's
- * choice; rmp_serde reads integers into f64 fields), others as float 64.
+ * `f64`: written as float 64 whatever its value, as rmp_serde writes it
+ * (−0.0 keeps its sign; 2.0 stays a float); read from a float or an integer
+ * (rmp_serde reads both into an f64).
  */
 export const f64: Schema<number> = schema(
   "f64",
   0,
   (v, path) => {
     if (typeof v !== "number") throw mismatch(path, "f64 (a number)", v);
-    return v;
+    return new Float64(v);
   },
   (v, path) => {
     if (typeof v === "number") return v;
     if (typeof v === "bigint") return Number(v);
+    if (v instanceof Float64) return v.value;
     throw mismatch(path, "f64 (a number)", v);
+  },
+  (r) => {
+    if (r.isFloat()) return r.float();
+    if (r.isInt()) return Number(r.int());
+    throw r.mismatch("f64 (a number)");
   },
 );
 /** `String`. */
@@ -158,6 +231,10 @@ export const string: Schema<string> = schema(
   (v, path) => {
     if (typeof v !== "string") throw mismatch(path, "string", v);
     return v;
+  },
+  (r) => {
+    if (!r.isStr()) throw r.mismatch("string");
+    return r.str();
   },
 );
 const EMPTY_BYTES: Uint8Array = new Uint8Array(0);
@@ -175,6 +252,25 @@ export const bytes: Schema<Uint8Array> = schema<Uint8Array>(
       return Uint8Array.from(v as number[]);
     throw mismatch(path, "bytes (bin, or an array of u8)", v);
   },
+  (r) => {
+    if (r.isBin()) return r.bin();
+    const at = r.pos;
+    const n = r.arrayHeader();
+    if (n >= 0) {
+      // rmp_serde's plain Vec<u8>: an array of integers, each 0 to 255 (mostly one byte each).
+      const out = new Uint8Array(n);
+      for (let i = 0; i < n; i++) {
+        const b = r.isInt() ? r.int() : -1;
+        if (typeof b !== "number" || b < 0 || b > 0xff) {
+          r.pos = at;
+          throw r.mismatch("bytes (bin, or an array of u8)");
+        }
+        out[i] = b;
+      }
+      return out;
+    }
+    throw r.mismatch("bytes (bin, or an array of u8)");
+  },
 );
 
 /** `Option<T>`: nil or the value; `undefined` (or `null`) in TypeScript. */
@@ -184,42 +280,130 @@ export function option<T>(inner: Schema<T>): Schema<T | undefined> {
     undefined,
     (v, path) => (v === undefined || v === null ? null : inner.toWire(v, path)),
     (v, path) => (v === null || v === undefined ? undefined : inner.fromWire(v, path)),
+    (r) => (r.nil() ? undefined : readWith(inner, r)),
   );
 }
 
 /** `Vec<T>`: an array. */
 export function vec<T>(item: Schema<T>): Schema<T[]> {
+  const expected = `Vec<${item.description}> (an array)`;
   return schema<T[]>(
     `Vec<${item.description}>`,
     [],
     (v, path) => {
-      if (!Array.isArray(v)) throw mismatch(path, `Vec<${item.description}> (an array)`, v);
+      if (!Array.isArray(v)) throw mismatch(path, expected, v);
       return v.map((x, i) => item.toWire(x, `${path}[${i}]`));
     },
     (v, path) => {
-      if (!Array.isArray(v)) throw mismatch(path, `Vec<${item.description}> (an array)`, v);
+      if (!Array.isArray(v)) throw mismatch(path, expected, v);
       return v.map((x, i) => item.fromWire(x, `${path}[${i}]`));
+    },
+    (r) => {
+      const n = r.arrayHeader();
+      if (n < 0) throw r.mismatch(expected);
+      r.enter();
+      const out = new Array<T>(n);
+      for (let i = 0; i < n; i++) {
+        r.push(i);
+        out[i] = readWith(item, r);
+        r.pop();
+      }
+      r.leave();
+      return out;
     },
   );
 }
 
-/** `HashMap<String, T>` (or a BTreeMap): a map with string keys, a plain object in TypeScript. */
-export function map<T>(value: Schema<T>): Schema<Record<string, T>> {
-  const convert = (v: unknown, path: string, f: (x: T, p: string) => unknown): Record<string, unknown> => {
-    if (v === null || typeof v !== "object" || Array.isArray(v) || v instanceof Uint8Array)
-      throw mismatch(path, `a map of string to ${value.description}`, v);
+/**
+ * A map (a Rust `HashMap` or `BTreeMap`). With one schema, of its values:
+ * string keys, a plain object in TypeScript (`HashMap<String, T>`). With
+ * two, of its keys and its values: a `Map` whose keys are written and read
+ * as the key schema says, as rmp_serde writes them (`map(u32, string)` is a
+ * `HashMap<u32, String>`: integer keys on the wire, number keys in the Map).
+ * A key that does not fit its schema is refused, never converted; a key
+ * named "__proto__" is an ordinary key.
+ */
+export function map<T>(value: Schema<T>): Schema<Record<string, T>>;
+export function map<K, V>(key: Schema<K>, value: Schema<V>): Schema<Map<K, V>>;
+export function map<K, V>(first: Schema<K> | Schema<V>, second?: Schema<V>): Schema<Record<string, V>> | Schema<Map<K, V>> {
+  if (second === undefined) return stringMap(first as Schema<V>);
+  return keyedMap(first as Schema<K>, second);
+}
+
+function stringMap<T>(value: Schema<T>): Schema<Record<string, T>> {
+  const description = `HashMap<String, ${value.description}>`;
+  const expected = `a map of string to ${value.description}`;
+  const convert = (v: unknown, path: string, f: (x: unknown, p: string) => unknown): Record<string, unknown> => {
+    const entries = v instanceof Map ? v : entriesOf(v);
+    if (entries === undefined) throw mismatch(path, expected, v);
     const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) {
-      if (k === "__proto__") throw new TypeError(`${path}: the key "__proto__" is not allowed`);
-      out[k] = f(x as T, `${path}.${k}`);
+    for (const [k, x] of entries) {
+      if (typeof k !== "string") throw mismatch(`${path} key`, "string", k);
+      setOwn(out, k, f(x, `${path}.${k}`));
     }
     return out;
   };
   return schema<Record<string, T>>(
-    `HashMap<String, ${value.description}>`,
+    description,
     {},
-    (v, path) => convert(v, path, (x, p) => value.toWire(x, p)),
+    (v, path) => convert(v, path, (x, p) => value.toWire(x as T, p)),
     (v, path) => convert(v, path, (x, p) => value.fromWire(x, p)) as Record<string, T>,
+    (r) => {
+      const n = r.mapHeader();
+      if (n < 0) throw r.mismatch(expected);
+      r.enter();
+      const out: Record<string, unknown> = {};
+      for (let i = 0; i < n; i++) {
+        if (!r.isStr()) throw r.mismatch(`a string key (${description})`);
+        const k = r.str();
+        r.push(k);
+        setOwn(out, k, readWith(value, r));
+        r.pop();
+      }
+      r.leave();
+      return out as Record<string, T>;
+    },
+  );
+}
+
+function keyedMap<K, V>(key: Schema<K>, value: Schema<V>): Schema<Map<K, V>> {
+  const description = `HashMap<${key.description}, ${value.description}>`;
+  const expected = `a map of ${key.description} to ${value.description}`;
+  return schema<Map<K, V>>(
+    description,
+    new Map(),
+    (v, path) => {
+      if (!(v instanceof Map)) throw mismatch(path, `${description} (a Map)`, v);
+      const out = new Map<unknown, unknown>();
+      for (const [k, x] of v) out.set(key.toWire(k as K, `${path} key`), value.toWire(x as V, `${path}[${String(k)}]`));
+      return out;
+    },
+    (v, path) => {
+      const entries = entriesOf(v);
+      if (entries === undefined) throw mismatch(path, expected, v);
+      const out = new Map<K, V>();
+      for (const [k, x] of entries) {
+        const typed = key.fromWire(k, `${path} key`);
+        out.set(typed, value.fromWire(x, `${path}[${String(k)}]`));
+      }
+      return out;
+    },
+    (r) => {
+      const n = r.mapHeader();
+      if (n < 0) throw r.mismatch(expected);
+      r.enter();
+      const out = new Map<K, V>();
+      for (let i = 0; i < n; i++) {
+        r.push("key");
+        const k = readWith(key, r);
+        r.pop();
+        r.push(typeof k === "string" || typeof k === "number" ? k : i);
+        out.set(k, readWith(value, r));
+        r.pop();
+      }
+      r.leave();
+      return out;
+    },
   );
 }
 
@@ -231,7 +415,8 @@ export type StructFields<T> = { [K in keyof T]-?: Schema<T[K]> };
  * the array of its fields in the order given here, which must be the Rust
  * declaration order. Read from that array (exactly as many elements, as
  * rmp_serde requires) or from a map keyed by field names (missing `Option`
- * fields read as undefined, unknown keys are ignored, as serde does).
+ * fields read as undefined, unknown keys are skipped unread, as serde
+ * ignores them).
  *
  * ```ts
  * interface EchoRequest { message: string; nanotime: number | bigint }
@@ -241,8 +426,19 @@ export type StructFields<T> = { [K in keyof T]-?: Schema<T[K]> };
 export function struct<T extends object>(name: string, fields: StructFields<T>): StructSchema<T> {
   const entries = Object.entries(fields) as [string, Schema<unknown>][];
   const names = entries.map(([n]) => n);
+  const index = new Map(names.map((n, i) => [n, i]));
   const count = entries.length;
   const description = `struct ${name}`;
+  const expected = `${description} (an array of ${count} fields or a map)`;
+  /** Fields missing from the map form: undefined for an Option, else an error. */
+  const missing = (out: Record<string, unknown>, seen: boolean[], where: () => string): void => {
+    for (let i = 0; i < count; i++) {
+      if (seen[i] === true) continue;
+      const [field, s] = entries[i] as [string, Schema<unknown>];
+      if (!s.description.startsWith("Option<")) throw new TypeError(`${where()}: ${description} is missing the field "${field}"`);
+      out[field] = undefined;
+    }
+  };
   return {
     name,
     description,
@@ -268,21 +464,54 @@ export function struct<T extends object>(name: string, fields: StructFields<T>):
         }
         return out as T;
       }
-      if (v !== null && typeof v === "object" && !(v instanceof Uint8Array)) {
-        const record = v as Record<string, unknown>;
-        for (const [field, s] of entries) {
-          if (!Object.hasOwn(record, field)) {
-            if (s.description.startsWith("Option<")) {
-              out[field] = undefined;
-              continue;
-            }
-            throw new TypeError(`${path}: ${description} is missing the field "${field}"`);
-          }
-          out[field] = s.fromWire(record[field], `${path}.${field}`);
+      const pairs = entriesOf(v);
+      if (pairs === undefined) throw mismatch(path, expected, v);
+      const seen: boolean[] = [];
+      for (const [k, x] of pairs) {
+        const i = typeof k === "string" ? index.get(k) : undefined;
+        if (i === undefined) continue;
+        const [field, s] = entries[i] as [string, Schema<unknown>];
+        out[field] = s.fromWire(x, `${path}.${field}`);
+        seen[i] = true;
+      }
+      missing(out, seen, () => path);
+      return out as T;
+    },
+    read(r) {
+      const out: Record<string, unknown> = {};
+      const n = r.arrayHeader();
+      if (n >= 0) {
+        if (n !== count) throw r.error(`${description} has ${count} fields, got an array of ${n}`);
+        r.enter();
+        for (let i = 0; i < count; i++) {
+          const [field, s] = entries[i] as [string, Schema<unknown>];
+          r.push(field);
+          out[field] = readWith(s, r);
+          r.pop();
         }
+        r.leave();
         return out as T;
       }
-      throw mismatch(path, `${description} (an array of ${count} fields or a map)`, v);
+      const m = r.mapHeader();
+      if (m < 0) throw r.mismatch(expected);
+      r.enter();
+      const seen: boolean[] = [];
+      for (let k = 0; k < m; k++) {
+        const key = r.stringKey();
+        const i = key === undefined ? undefined : index.get(key);
+        if (i === undefined) {
+          r.skip();
+          continue;
+        }
+        const [field, s] = entries[i] as [string, Schema<unknown>];
+        r.push(field);
+        out[field] = readWith(s, r);
+        r.pop();
+        seen[i] = true;
+      }
+      r.leave();
+      missing(out, seen, () => r.where());
+      return out as T;
     },
   };
 }
@@ -307,35 +536,68 @@ export type EnumValue<V extends Variants> = {
 export function enumeration<V extends Variants>(name: string, variants: V): Schema<EnumValue<V>> {
   const names = Object.keys(variants);
   const description = `enum ${name}`;
+  const expected = `${description} (one of ${names.join(", ")})`;
   const firstUnit = names.find((n) => variants[n] === null);
+  /** The variant named `key`: null for a unit variant, its schema for a newtype one, undefined when there is none. */
+  const variant = (key: unknown): Schema<unknown> | null | undefined =>
+    typeof key === "string" && Object.hasOwn(variants, key) ? variants[key] : undefined;
+  const one = (key: string, value: unknown): Record<string, unknown> => {
+    const out: Record<string, unknown> = {};
+    setOwn(out, key, value);
+    return out;
+  };
   return schema<EnumValue<V>>(
     description,
     firstUnit as EnumValue<V> | undefined,
     (v, path) => {
       if (typeof v === "string") {
-        if (variants[v] === null) return v;
+        if (variant(v) === null) return v;
       } else if (v !== null && typeof v === "object") {
         const keys = Object.keys(v);
-        const key = keys[0];
-        const inner = key === undefined ? undefined : variants[key];
+        const key = keys[0] as string;
+        const inner = variant(key);
         if (keys.length === 1 && inner !== undefined && inner !== null)
-          return { [key as string]: inner.toWire((v as Record<string, unknown>)[key as string], `${path}.${key}`) };
+          return one(key, inner.toWire((v as Record<string, unknown>)[key], `${path}.${key}`));
       }
-      throw mismatch(path, `${description} (one of ${names.join(", ")})`, v);
+      throw mismatch(path, expected, v);
     },
     (v, path) => {
-      if (typeof v === "string" && variants[v] === null) return v as EnumValue<V>;
+      if (typeof v === "string" && variant(v) === null) return v as EnumValue<V>;
       if (typeof v === "number" && Number.isInteger(v) && v >= 0 && v < names.length && variants[names[v] as string] === null)
         return names[v] as EnumValue<V>;
-      if (v !== null && typeof v === "object" && !Array.isArray(v) && !(v instanceof Uint8Array)) {
-        const keys = Object.keys(v);
-        const key = keys[0];
-        const inner = key === undefined ? undefined : variants[key];
-        if (keys.length === 1 && inner !== undefined && inner !== null) {
-          return { [key as string]: inner.fromWire((v as Record<string, unknown>)[key as string], `${path}.${key}`) } as EnumValue<V>;
+      const pairs = entriesOf(v);
+      if (pairs !== undefined) {
+        const all = [...pairs];
+        const [key, value] = all[0] ?? [];
+        const inner = variant(key);
+        if (all.length === 1 && inner !== undefined && inner !== null) {
+          return one(key as string, inner.fromWire(value, `${path}.${key as string}`)) as EnumValue<V>;
         }
       }
-      throw mismatch(path, `${description} (one of ${names.join(", ")})`, v);
+      throw mismatch(path, expected, v);
+    },
+    (r) => {
+      const at = r.pos;
+      if (r.isStr()) {
+        const v = r.str();
+        if (variant(v) === null) return v as EnumValue<V>;
+      } else if (r.isInt()) {
+        const v = r.int();
+        if (typeof v === "number" && v >= 0 && v < names.length && variants[names[v] as string] === null) return names[v] as EnumValue<V>;
+      } else if (r.mapHeader() === 1) {
+        const key = r.isStr() ? r.str() : undefined;
+        const inner = variant(key);
+        if (key !== undefined && inner !== undefined && inner !== null) {
+          r.enter();
+          r.push(key);
+          const value = readWith(inner, r);
+          r.pop();
+          r.leave();
+          return one(key, value) as EnumValue<V>;
+        }
+      }
+      r.pos = at;
+      throw r.mismatch(expected);
     },
   );
 }

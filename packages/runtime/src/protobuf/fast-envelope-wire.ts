@@ -17,6 +17,7 @@
 import type { DescMessage, Message, MessageInitShape } from "@bufbuild/protobuf";
 import { FeatureSet_FieldPresence } from "@bufbuild/protobuf/wkt";
 import type { CasePath, EnvelopeFields } from "../binding/binding.js";
+import type { MetadataLimits } from "../metadata.js";
 import { messageCodec, ProtoWriter, type MessageCodec } from "../protobuf/index.js";
 import { varintSize, writeVarint } from "../wire/varint-prefix.js";
 import { toControlCode, type ControlCode } from "../encoding/control-code.js";
@@ -256,7 +257,7 @@ export function createFastEnvelopeWire(schema: DescMessage, fields: EnvelopeFiel
     writeVarint(leafLength, buf, pos + ft.tag.length);
   }
 
-  function decode(bytes: Uint8Array): InboundEnvelope {
+  function decode(bytes: Uint8Array, limits?: MetadataLimits): InboundEnvelope {
     let pos = 0;
     const end = bytes.length;
     let id: MessageId = 0;
@@ -327,20 +328,22 @@ export function createFastEnvelopeWire(schema: DescMessage, fields: EnvelopeFiel
         pos = skipField(bytes, pos, end, wireType);
       }
     } catch (e) {
-      if (e === FALLBACK) return viaGeneric(bytes);
+      // Metadata, among others, goes this way: the generic codec counts it against the limits.
+      if (e === FALLBACK) return viaGeneric(bytes, limits);
       throw e;
     }
     return new FastInbound(id, toControlCode(code), carried, bytes, caseStart, caseEnd);
   }
 
   /** Decodes with the generic codec, answering in terms of this codec's targets. */
-  function viaGeneric(bytes: Uint8Array): InboundEnvelope {
-    const g = generic.decode(bytes);
+  function viaGeneric(bytes: Uint8Array, limits: MetadataLimits | undefined): InboundEnvelope {
+    const g = generic.decode(bytes, limits);
     return {
       id: g.id,
       code: g.code,
       metadata: g.metadata,
       deadlineMs: g.deadlineMs,
+      metadataOverLimit: g.metadataOverLimit,
       carried: g.carried === undefined ? undefined : byPath.get(g.carried.path.path),
       read: (t) => g.read(generic.target(t.path)),
     };

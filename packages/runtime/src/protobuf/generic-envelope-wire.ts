@@ -1,11 +1,13 @@
 import { create, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
 import type { CasePath, EnvelopeFields } from "../binding/binding.js";
 import { createCaseAccessor, type CaseAccessor } from "./case-accessor.js";
+import { DEFAULT_METADATA_LIMITS } from "../metadata.js";
 import type { ControlCode } from "../encoding/control-code.js";
 import { createEnvelopeCodec, type EnvelopeMessage } from "./envelope-codec.js";
 import type { EnvelopeContext, WireTarget } from "../encoding/envelope-wire.js";
 import type { ProtoEnvelopeWire, ProtoWireTarget } from "./proto-envelope-wire.js";
 import { peekVarintField, toMessageId, type MessageId } from "../encoding/message-id.js";
+import { scanMetadata, withoutField } from "./metadata-scan.js";
 
 interface GenericTarget extends ProtoWireTarget {
   readonly accessor: CaseAccessor;
@@ -51,6 +53,7 @@ export function createGenericEnvelopeWire(schema: DescMessage, fields: EnvelopeF
     return codec.encode(env);
   };
   const idField = fields.id.number;
+  const metadataField = fields.metadata?.number;
   return {
     schema,
     fast: false,
@@ -59,8 +62,10 @@ export function createGenericEnvelopeWire(schema: DescMessage, fields: EnvelopeF
     write(sink, id, code, t, body, context) {
       sink.send(encode(id, code, t, body as MessageInitShape<DescMessage> | undefined, context));
     },
-    decode(bytes) {
-      const env: EnvelopeMessage = codec.decode(bytes);
+    decode(bytes, limits = DEFAULT_METADATA_LIMITS) {
+      // Metadata past a limit is not decoded at all: the rest of the envelope is, without it.
+      const over = metadataField === undefined ? undefined : scanMetadata(bytes, metadataField, limits);
+      const env: EnvelopeMessage = codec.decode(over === undefined ? bytes : withoutField(bytes, metadataField as number));
       let carried: GenericTarget | undefined;
       for (const t of targets.values()) {
         if (t.accessor.get(env) !== undefined) {
@@ -72,7 +77,8 @@ export function createGenericEnvelopeWire(schema: DescMessage, fields: EnvelopeF
         id: toMessageId(codec.readId(env)),
         code: codec.readCode(env),
         carried,
-        metadata: metadataKey === undefined ? undefined : readMetadata(env[metadataKey]),
+        metadata: metadataKey === undefined || over !== undefined ? undefined : readMetadata(env[metadataKey]),
+        metadataOverLimit: over,
         deadlineMs: deadlineKey === undefined ? undefined : readDeadline(env[deadlineKey]),
         read: (t) => (t as GenericTarget).accessor.get(env),
       };

@@ -5,3 +5,4 @@
  */
 export { messageCodec, type MessageCodec } from "./message-codec.js";
 export { ProtoWriter } from "./proto-writer.js";
+export { FALLBACK, ProtoReader } from "./proto-reader.js";

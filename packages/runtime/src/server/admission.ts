@@ -7,7 +7,9 @@
 import { DRAINING_DETAIL } from "../draining.js";
 import { ControlCode } from "../encoding/control-code.js";
 import { Code, RpcError } from "../errors.js";
+import { requestMetadataError, type MetadataOverLimit } from "../metadata.js";
 import type { AnyHandler } from "./handler-chain.js";
+import { endWithoutStreamError } from "./request-stream.js";
 import type { ServedMethod } from "./served-method.js";
 
 /** What to do with a request frame. */
@@ -21,12 +23,14 @@ export type Admission =
   /** Run it: its method and handler, and whether its requests are a stream. */
   | { readonly action: "start"; readonly method: ServedMethod; readonly handler: AnyHandler; readonly streaming: boolean };
 
-/** What admission reads of the connection. */
+/** What admission reads of the connection (and its server). */
 export interface AdmissionState {
   /** Calls running on the connection. */
   readonly activeCalls: number;
   /** Calls that may run at once on it. */
   readonly maxConcurrentCalls: number;
+  /** Calls running on the whole server, and how many may. */
+  readonly serverCalls: { readonly running: number; readonly max: number };
   /** True once the server drains, or the client has closed its side: no new call runs. */
   readonly closingDown: boolean;
 }
@@ -40,11 +44,23 @@ function takesRequestStream(method: ServedMethod): boolean {
 /**
  * Decides what to do with a request frame with control code `code`, naming
  * `method` (undefined when it names none this server serves), whose id is
- * in flight when `live`.
+ * in flight when `live`, and whose metadata went past the server's limits
+ * when `metadataOverLimit` says so.
  */
-export function admit(code: ControlCode, method: ServedMethod | undefined, live: boolean, state: AdmissionState): Admission {
+export function admit(
+  code: ControlCode,
+  method: ServedMethod | undefined,
+  live: boolean,
+  metadataOverLimit: MetadataOverLimit | undefined,
+  state: AdmissionState,
+): Admission {
   const streaming = method !== undefined && takesRequestStream(method);
-  if (code === ControlCode.End && (!streaming || live)) return { action: "ignore" };
+  if (code === ControlCode.End && (!streaming || live)) {
+    // An End naming a unary or server-streaming method is the client's mistake, told to it; one naming none, or a call
+    // still running, is ignored, as the Rust server does.
+    if (method === undefined || live) return { action: "ignore" };
+    return { action: "refuse", streamOpen: false, error: endWithoutStreamError(method.codec.fullName, method.codec.desc.methodKind) };
+  }
   if (live) return { action: "duplicate" };
   const streamOpen = streaming && code === ControlCode.Normal;
   if (state.closingDown) {
@@ -62,6 +78,15 @@ export function admit(code: ControlCode, method: ServedMethod | undefined, live:
       ),
     };
   }
+  const server = state.serverCalls;
+  if (server.running >= server.max) {
+    return {
+      action: "refuse",
+      streamOpen,
+      error: new RpcError(Code.ResourceExhausted, `too many concurrent calls on this server (limit ${server.max}, maxConcurrentCalls)`),
+    };
+  }
+  if (metadataOverLimit !== undefined) return { action: "refuse", streamOpen, error: requestMetadataError(metadataOverLimit) };
   if (method === undefined) {
     return {
       action: "refuse",

@@ -119,3 +119,15 @@ export class RequestStream implements QueueHooks {
 export function requestStreamIdleError(ms: number): RpcError {
   return new RpcError(Code.DeadlineExceeded, `the request stream sent no message for ${ms} ms (requestStreamIdleTimeoutMs)`);
 }
+
+/**
+ * The answer to a request that arrives with End for a method whose requests
+ * are one message (unary, server streaming): End only closes the client's
+ * side of a client- or bidi-streaming call.
+ */
+export function endWithoutStreamError(method: string, kind: string): RpcError {
+  return new RpcError(
+    Code.InvalidArgument,
+    `a request for ${method} (${kind.replace("_", " ")}) arrived with control code End (2); a unary or server-streaming request is sent with Normal (0), End only closes the client's side of a client- or bidi-streaming call`,
+  );
+}

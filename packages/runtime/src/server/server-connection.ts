@@ -122,7 +122,7 @@ export class ServerConnection implements FrameHandler, RunnerHost, AdmissionStat
 
   onFrame(body: Uint8Array): void {
     this.sawFrame = true;
-    const inbound = this.state.codecs.request.decode(body);
+    const inbound = this.state.codecs.request.decode(body, this.state.metadataLimits);
     const id = inbound.id;
     const code = inbound.code;
     if (code === ControlCode.Cancel) {
@@ -140,7 +140,7 @@ export class ServerConnection implements FrameHandler, RunnerHost, AdmissionStat
       return;
     }
     const method = inbound.carried === undefined ? undefined : this.state.routes.get(inbound.carried);
-    const admission = admit(code, method, live !== undefined, this);
+    const admission = admit(code, method, live !== undefined, inbound.metadataOverLimit, this);
     switch (admission.action) {
       case "start":
         this.runner.start(id, admission.method, admission.handler, inbound, admission.streaming);
@@ -170,6 +170,11 @@ export class ServerConnection implements FrameHandler, RunnerHost, AdmissionStat
   /** AdmissionState: calls that may run at once. */
   get maxConcurrentCalls(): number {
     return this.state.maxConcurrentCalls;
+  }
+
+  /** AdmissionState: calls running on the whole server, and how many may. */
+  get serverCalls(): { readonly running: number; readonly max: number } {
+    return this.state.serverCalls;
   }
 
   /** AdmissionState: no new call runs once the server drains or the client has closed its side. */
@@ -323,6 +328,7 @@ export class ServerConnection implements FrameHandler, RunnerHost, AdmissionStat
     this.peerProbe = undefined;
     const all = [...this.calls.values()];
     this.calls.clear();
+    this.state.serverCalls.running -= all.length;
     for (const call of all) this.stopCall(call, error);
     this.notifyDrained();
     this.onClosed(this, error);
@@ -339,12 +345,16 @@ export class ServerConnection implements FrameHandler, RunnerHost, AdmissionStat
   /** Registers a call that starts (see RunnerHost). */
   track(call: ServerCall): void {
     this.calls.set(call.id, call);
+    this.state.serverCalls.running++;
   }
 
   removeCall(call: ServerCall): void {
     call.done = true;
     call.deadlineTimer?.cancel();
-    if (this.calls.get(call.id) === call) this.calls.delete(call.id);
+    if (this.calls.get(call.id) === call) {
+      this.calls.delete(call.id);
+      this.state.serverCalls.running--;
+    }
     const input = call.input;
     if (input !== undefined) {
       input.release();

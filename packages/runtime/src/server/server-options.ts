@@ -1,4 +1,5 @@
 import type { RpcError } from "../errors.js";
+import { checkMetadataLimits, type MetadataLimits } from "../metadata.js";
 import { checkBoolean, checkFunction, checkNumber, checkObject, invalidOption } from "../util/validate.js";
 import { checkMaxFrameBytes } from "../wire/limits.js";
 import { reportHandlerErrors, type ServerInterceptor } from "./interceptor.js";
@@ -12,6 +13,13 @@ export interface ServerOptions {
    * answered with `resource_exhausted` and not run. Default 16,384.
    */
   maxConcurrentCallsPerConnection?: number;
+  /**
+   * Calls that may run at once on the whole server, over every connection;
+   * a request past it is answered with `resource_exhausted` and not run.
+   * With the per-connection limit and `maxConnections` it bounds what a full
+   * server holds (docs/decisions.md, "Bounded cost"). Default 100,000.
+   */
+  maxConcurrentCalls?: number;
   /**
    * Connections served at once; a connection past it is closed as soon as it
    * is accepted, and the others are not disturbed. Default 10,000.
@@ -55,6 +63,18 @@ export interface ServerOptions {
    * default) sets no limit; the client's `timeoutMs` still ends the call.
    */
   requestStreamIdleTimeoutMs?: number;
+  /**
+   * Metadata entries one request frame may carry; a request past it is
+   * answered with `resource_exhausted` and not run (its metadata is not
+   * built). Default 128.
+   */
+  maxMetadataEntries?: number;
+  /**
+   * Bytes of metadata one request frame may carry (keys, values and their
+   * few bytes of framing on the wire); past it, as `maxMetadataEntries`.
+   * Default 16 KiB.
+   */
+  maxMetadataBytes?: number;
   /** Interceptors around every handler, outermost first. */
   interceptors?: ServerInterceptor[];
   /**
@@ -74,6 +94,8 @@ export interface ServerOptions {
   exposeErrorMessages?: boolean;
 }
 
+/** Default calls running at once on a whole server (see docs/decisions.md, "Bounded cost"). */
+const DEFAULT_MAX_CONCURRENT_CALLS = 100_000;
 /** Default unread messages per request stream before the connection pauses (see docs/decisions.md). */
 const DEFAULT_REQUEST_STREAM_BUFFER = 256;
 
@@ -81,6 +103,8 @@ const DEFAULT_REQUEST_STREAM_BUFFER = 256;
 export interface ServerSettings {
   readonly maxFrameBytes: number;
   readonly maxConcurrentCalls: number;
+  /** Calls running at once on the whole server. */
+  readonly maxServerCalls: number;
   readonly maxConnections: number;
   readonly firstFrameTimeoutMs: number;
   readonly frameTimeoutMs: number;
@@ -91,6 +115,7 @@ export interface ServerSettings {
   readonly requestStreamBufferMessages: number;
   readonly requestStreamIdleTimeoutMs: number;
   readonly exposeErrorMessages: boolean;
+  readonly metadataLimits: MetadataLimits;
   /** Every interceptor, outermost first: onHandlerError's reporter, then the user's. */
   readonly interceptors: readonly ServerInterceptor[];
   /** Reports a response the server could not send (never throws). */
@@ -116,6 +141,7 @@ export function checkServerOptions(options: ServerOptions): ServerSettings {
   return {
     maxFrameBytes: checkMaxFrameBytes(options.maxFrameBytes),
     maxConcurrentCalls: checkNumber("maxConcurrentCallsPerConnection", options.maxConcurrentCallsPerConnection, 16_384, { min: 1 }),
+    maxServerCalls: checkNumber("maxConcurrentCalls", options.maxConcurrentCalls, DEFAULT_MAX_CONCURRENT_CALLS, { min: 1 }),
     maxConnections: checkNumber("maxConnections", options.maxConnections, 10_000, { min: 1 }),
     firstFrameTimeoutMs: checkNumber("firstFrameTimeoutMs", options.firstFrameTimeoutMs, 30_000, { infinity: true }),
     frameTimeoutMs: checkNumber("frameTimeoutMs", options.frameTimeoutMs, 30_000, { infinity: true }),
@@ -133,6 +159,7 @@ export function checkServerOptions(options: ServerOptions): ServerSettings {
     ),
     requestStreamIdleTimeoutMs: checkNumber("requestStreamIdleTimeoutMs", options.requestStreamIdleTimeoutMs, 0, { infinity: true }),
     exposeErrorMessages: checkBoolean("exposeErrorMessages", options.exposeErrorMessages) ?? false,
+    metadataLimits: checkMetadataLimits(options),
     interceptors: onHandlerError !== undefined ? [reportHandlerErrors(onHandlerError), ...userInterceptors] : [...userInterceptors],
     reportResponseError(error, method, peer) {
       try {

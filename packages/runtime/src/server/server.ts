@@ -77,7 +77,7 @@ export function createServer(options: ServerOptions = {}): Server {
   function serving(): ServingState {
     if (state !== undefined) return state;
     const { codecs, routes } = registry.serve(settings.interceptors);
-    state = { ...settings, codecs, routes };
+    state = { ...settings, codecs, routes, serverCalls: { running: 0, max: settings.maxServerCalls } };
     return state;
   }
 
