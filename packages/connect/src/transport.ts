@@ -31,7 +31,7 @@ import {
   type UnaryRequest,
   type UnaryResponse,
 } from "@protosocket/runtime";
-import { createCallRequest, type PreparedRequest } from "@protosocket/runtime/protocol";
+import { type CallParts, createCallRequest, type PreparedRequest } from "@protosocket/runtime/protocol";
 import { definitionsOf, type DefineFor, type Definitions } from "./definitions.js";
 import { toConnectError } from "./errors.js";
 import { headersToMetadata, metadataToHeaders, type HeadersInit } from "./headers.js";
@@ -208,14 +208,13 @@ class TransportAdapter implements ProtosocketTransport {
         e,
       );
     }
+    const parts: CallParts = { contextValues: valuesOf(values) };
+    if (signal !== undefined) parts.signal = signal;
+    if (timeout !== undefined) parts.timeoutMs = timeout;
+    if (headers !== undefined) parts.metadata = headers;
+    if (key !== undefined) parts.key = key;
     try {
-      return createCallRequest(this.protosocket, found.def, found.method, message, {
-        ...(signal !== undefined ? { signal } : {}),
-        ...(timeout !== undefined ? { timeoutMs: timeout } : {}),
-        ...(headers !== undefined ? { metadata: headers } : {}),
-        ...(key !== undefined ? { key } : {}),
-        contextValues: valuesOf(values),
-      });
+      return createCallRequest(this.protosocket, found.def, found.method, message, parts);
     } catch (e) {
       throw toConnectError(e, undefined);
     }
@@ -238,7 +237,7 @@ class TransportAdapter implements ProtosocketTransport {
     const req = request as UnaryRequest;
     try {
       if (this.interceptors.length === 0) {
-        return unaryResponse(method, await this.protosocket.unary(req)) as ConnectUnaryResponse<I, O>;
+        return new UnaryResult(method, await this.protosocket.unary(req)) as unknown as ConnectUnaryResponse<I, O>;
       }
       const next: AnyFn = (r) =>
         this.protosocket
@@ -329,7 +328,42 @@ class TransportAdapter implements ProtosocketTransport {
   }
 }
 
-/** A protosocket unary response as connect-es's: no response headers; the trailers as Headers, made when read. */
+/**
+ * A protosocket unary response as connect-es's client reads it (no
+ * interceptor copies it): no response headers; the trailers as Headers,
+ * made when read.
+ */
+class UnaryResult {
+  readonly stream = false;
+  readonly service: DescMethodUnary["parent"];
+  readonly message: unknown;
+  private headers: Headers | undefined;
+  private trailers: Headers | undefined;
+
+  constructor(
+    readonly method: DescMethodUnary,
+    private readonly res: UnaryResponse,
+  ) {
+    this.service = method.parent;
+    this.message = res.message;
+  }
+
+  get header(): Headers {
+    this.headers ??= new Headers();
+    return this.headers;
+  }
+
+  get trailer(): Headers {
+    this.trailers ??= metadataToHeaders(this.res.trailer);
+    return this.trailers;
+  }
+}
+
+/**
+ * A protosocket unary response as connect-es's, for interceptors: its
+ * header and trailer are own properties (a spread `{ ...res }` keeps them),
+ * made when read.
+ */
 function unaryResponse(method: DescMethodUnary, res: UnaryResponse): ConnectUnaryResponse {
   let header: Headers | undefined;
   let trailer: Headers | undefined;

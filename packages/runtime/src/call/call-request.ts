@@ -75,7 +75,9 @@ export function createCallRequest(
     timeoutMs,
     () => new RpcError(Code.DeadlineExceeded, `no response within ${timeoutMs} ms (timeoutMs)`, [], { method: methodName, peer }),
   );
-  const common = {
+  // One object, whichever the kind: `stream` and the type of `message` agree (checked above).
+  const request = {
+    stream,
     service: def,
     method,
     methodName,
@@ -85,9 +87,7 @@ export function createCallRequest(
     metadata,
     contextValues: parts.contextValues ?? createContextValues(),
     key: parts.key,
-  };
-  const request: AnyRequest = stream
-    ? { stream: true, ...common, message: message as AsyncIterable<unknown> }
-    : { stream: false, ...common, message };
+    message,
+  } as AnyRequest;
   return { request, cleanup: deadline.cleanup };
 }
