@@ -136,8 +136,8 @@ export function createProtosocketTransport(options: ProtosocketTransportOptions)
   const interceptors = checkInterceptors<Interceptor>("interceptors", options.interceptors);
   const definitions = definitionsOf(options.defineFor);
   const defaultTimeoutMs = options.defaultTimeoutMs;
-  if (defaultTimeoutMs !== undefined && (typeof defaultTimeoutMs !== "number" || Number.isNaN(defaultTimeoutMs) || defaultTimeoutMs < 0)) {
-    throw invalidOption("defaultTimeoutMs", defaultTimeoutMs, "a number of milliseconds, at least 0");
+  if (defaultTimeoutMs !== undefined && (typeof defaultTimeoutMs !== "number" || Number.isNaN(defaultTimeoutMs) || defaultTimeoutMs <= 0)) {
+    throw invalidOption("defaultTimeoutMs", defaultTimeoutMs, "a number of milliseconds above 0, or Infinity");
   }
   if ((options.target === undefined) === (options.transport === undefined)) {
     throw invalidOption("target", options.target, "one of target (a pool is made for it) and transport (one given)");

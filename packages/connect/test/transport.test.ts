@@ -253,6 +253,7 @@ describe("createProtosocketTransport", () => {
     expect(bad({ target: "127.0.0.1:1", transport: given })).toMatch(/^InvalidArgument: invalid option target/);
     expect(bad({ target: "127.0.0.1:1", interceptors: "x" })).toMatch(/^InvalidArgument: invalid option interceptors/);
     expect(bad({ target: "127.0.0.1:1", defaultTimeoutMs: -1 })).toMatch(/^InvalidArgument: invalid option defaultTimeoutMs/);
+    expect(bad({ target: "127.0.0.1:1", defaultTimeoutMs: 0 })).toMatch(/^InvalidArgument: invalid option defaultTimeoutMs/);
     expect(bad({ target: "127.0.0.1:1", defineFor: 3 })).toMatch(/^InvalidArgument: invalid option defineFor/);
     expect(bad({ transport: {} })).toMatch(/^InvalidArgument: invalid option transport/);
     expect(bad({ transport: given, pool: {} })).toMatch(/^InvalidArgument: invalid option pool/);
