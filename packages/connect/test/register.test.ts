@@ -36,6 +36,12 @@ afterEach(async () => {
   for (const s of servers.splice(0)) await s.close({ graceMs: 0 });
 });
 
+/** Resolves once `check()` holds (polled; fails after a generous bound). */
+async function until(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 3000 && !check(); i++) await new Promise((resolve) => setTimeout(resolve, 10));
+  if (!check()) throw new Error(`gave up waiting for ${what}`);
+}
+
 function track(server: Server): Server {
   servers.push(server);
   return server;
@@ -173,6 +179,39 @@ describe("registerConnect", () => {
     }
     expect((await eliza.confide(three(), { onTrailer: (t) => (trailer = t) })).heard).toBe(3);
     expect(Object.fromEntries(trailer ?? [])).toEqual({ "x-res-header": "out", "x-res-trailer": "stream" });
+  });
+
+  it("stops a stream when its signal aborts or its deadline passes, on both sides", async () => {
+    const server = track(createServer());
+    const stopped: string[] = [];
+    registerConnect(server, ElizaService, {
+      async *introduce(req, ctx) {
+        for (let n = 1; !ctx.signal.aborted; n++) {
+          yield { sentence: `${req.name} ${n}` };
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+        stopped.push(req.name);
+      },
+    });
+    const { port } = await server.listen({ host: "127.0.0.1", port: 0 });
+    const transport = createProtosocketTransport({ target: `127.0.0.1:${port}` });
+    closers.push(() => transport.close());
+    const eliza = createConnectClient(ElizaService, transport);
+
+    const controller = new AbortController();
+    const cancelled = await (async () => {
+      for await (const m of eliza.introduce({ name: "cancel" }, { signal: controller.signal })) {
+        if (m.sentence === "cancel 3") controller.abort();
+      }
+    })().catch((e: unknown) => ConnectError.from(e).code);
+    expect(cancelled).toBe(ConnectCode.Canceled);
+
+    const timedOut = await (async () => {
+      for await (const _ of eliza.introduce({ name: "deadline" }, { timeoutMs: 100 }));
+    })().catch((e: unknown) => ConnectError.from(e).code);
+    expect(timedOut).toBe(ConnectCode.DeadlineExceeded);
+
+    await until(() => stopped.includes("cancel") && stopped.includes("deadline"), "both handlers to stop");
   });
 
   it("refuses what it cannot serve, naming it", () => {
