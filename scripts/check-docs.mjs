@@ -2,7 +2,7 @@
 // block (```ts) of README.md, docs/*.md and packages/*/README.md against the
 // packages installed in DIR, a user's project: scripts/new-user-test.sh runs
 // it last, in the project it made from the packed packages and the README's
-// install section (so all four packages, typescript and @types/node are there).
+// install section (so all five packages, typescript and @types/node are there).
 //
 // Each block is one module, compiled as a user would (strict, node16 modules,
 // and noUncheckedIndexedAccess and exactOptionalPropertyTypes too), in one tsc

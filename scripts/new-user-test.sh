@@ -5,11 +5,11 @@
 #
 #   1. `npm run pack` (the README's pack command), and checks what the
 #      runtime's and the plugin's tarballs contain (scripts/package-test.sh
-#      checks each of the four alone);
+#      checks each of the five alone);
 #   2. in a temporary directory outside the workspace, where `protosocket-ts`
 #      links to this clone, runs the README's install blocks: a new project
 #      `greet` next to the clone, the tarballs and the registry's packages,
-#      then the CLI and OpenTelemetry packages; fails if npm prints any warning;
+#      then the CLI, OpenTelemetry and connect-es packages; fails if npm prints any warning;
 #   3. follows the quick start literally: greet.proto, buf.yaml, buf.gen.yaml,
 #      `npx buf generate`, tsconfig.json, the server and client snippets;
 #      compiles them with `npx tsc` (and once more with the strictest options
@@ -55,7 +55,7 @@ quick_start() {
 # The quick start, as README.md writes it.
 
 quick_start pack.sh <<'EOF'
-npm ci && npm run pack   # writes packs/protosocket-{runtime,protoc-gen-protosocket,cli,opentelemetry}.tgz
+npm ci && npm run pack   # writes packs/protosocket-{runtime,protoc-gen-protosocket,cli,opentelemetry,connect}.tgz
 EOF
 
 quick_start install.sh <<'EOF'
@@ -69,6 +69,7 @@ EOF
 quick_start install-more.sh <<'EOF'
 npm install -D ../protosocket-ts/packs/protosocket-cli.tgz
 npm install ../protosocket-ts/packs/protosocket-opentelemetry.tgz @opentelemetry/api
+npm install ../protosocket-ts/packs/protosocket-connect.tgz @connectrpc/connect
 EOF
 
 quick_start greet.proto <<'EOF'
@@ -227,9 +228,9 @@ cd "$APP"
 [ -f node_modules/@protosocket/runtime/proto/protosocket/v1/options.proto ] ||
   fail "node_modules/@protosocket/runtime/proto/protosocket/v1/options.proto is missing after npm install"
 [ -x node_modules/.bin/protoc-gen-protosocket ] || fail "npm install did not link the protoc-gen-protosocket bin"
-step "the README's install block of the CLI and OpenTelemetry packages"
+step "the README's install block of the CLI, OpenTelemetry and connect-es packages"
 run bash -euo pipefail "$TMP/readme/install-more.sh"
-no_warnings "the README's install block of the CLI and OpenTelemetry packages"
+no_warnings "the README's install block of the CLI, OpenTelemetry and connect-es packages"
 run npm ls --all
 [ -x node_modules/.bin/protosocket ] || fail "npm install did not link the protosocket bin"
 

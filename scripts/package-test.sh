@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The package test: proves that each of the four published packages installs
+# The package test: proves that each of the five published packages installs
 # and works on its own, as it will from the registry, and would publish
 # cleanly.
 #
@@ -18,7 +18,9 @@
 #      interceptors trace a unary call and a stream over TCP (the echo
 #      example's generated code, from gen/dist), the plugin's bin answers
 #      --version and an empty CodeGeneratorRequest, the CLI's bin lists and
-#      describes a service of a .proto file;
+#      describes a service of a .proto file, the connect-es adapter serves a
+#      connect-es implementation and calls it with a connect-es client over
+#      TCP (the Eliza example's generated code, from gen/dist);
 #   4. `npm publish --dry-run` of each tarball prints no warning but npm's
 #      "requires you to be logged in" (CI publishes nothing).
 #
@@ -30,7 +32,7 @@ NAME=package-test
 source scripts/lib/outside.sh
 start=$SECONDS
 
-PACKAGES=(packages/runtime packages/protoc-gen-protosocket packages/cli packages/opentelemetry)
+PACKAGES=(packages/runtime packages/protoc-gen-protosocket packages/cli packages/opentelemetry packages/connect)
 
 step "npm run pack"
 run npm run pack
@@ -210,6 +212,46 @@ run npx --no-install protosocket list --proto proto/echo/v1/echo.proto
 grep -qx "echo.v1.EchoService" "$LOG" || fail "protosocket list printed $(cat "$LOG")"
 run npx --no-install protosocket describe echo.v1.EchoService/Echo --proto proto/echo/v1/echo.proto
 
+install_alone @protosocket/connect
+# The Eliza example's generated code, as the repository builds it (gen/dist).
+mkdir gen
+cp "$ROOT"/gen/dist/eliza/v1/eliza_pb.js gen/
+cat >smoke.mjs <<'EOF'
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createServer } from "@protosocket/runtime";
+import { createProtosocketTransport, registerConnect } from "@protosocket/connect";
+import { ElizaService } from "./gen/eliza_pb.js";
+
+const server = createServer();
+registerConnect(server, ElizaService, {
+  say(req, ctx) {
+    if (req.sentence === "fail") throw new ConnectError("no", Code.NotFound);
+    ctx.responseTrailer.set("x-mood", "calm");
+    return { sentence: `${ctx.requestHeader.get("x-user")} said ${req.sentence}` };
+  },
+  async *introduce(req) {
+    for (let n = 1; n <= 3; n++) yield { sentence: `${n} ${req.name}` };
+  },
+});
+const { port } = await server.listen({ host: "127.0.0.1", port: 0 });
+const transport = createProtosocketTransport({ target: `127.0.0.1:${port}` });
+const eliza = createClient(ElizaService, transport);
+let mood;
+const { sentence } = await eliza.say({ sentence: "hi" }, { headers: { "x-user": "ada" }, timeoutMs: 10_000, onTrailer: (t) => (mood = t.get("x-mood")) });
+const intro = [];
+for await (const r of eliza.introduce({ name: "eliza" })) intro.push(r.sentence);
+const failed = await eliza.say({ sentence: "fail" }).catch((e) => e);
+transport.close();
+await server.close();
+if (sentence !== "ada said hi" || mood !== "calm" || intro.join() !== "1 eliza,2 eliza,3 eliza" || !(failed instanceof ConnectError) || failed.code !== Code.NotFound) {
+  console.error("unexpected:", { sentence, mood, intro, failed });
+  process.exit(1);
+}
+console.log("connect ok");
+EOF
+run node smoke.mjs
+grep -qx "connect ok" "$LOG" || fail "@protosocket/connect: the smoke program printed $(cat "$LOG")"
+
 # 4.
 cd "$TMP"
 for pkg in "${PACKAGES[@]}"; do
@@ -222,4 +264,4 @@ for pkg in "${PACKAGES[@]}"; do
   grep -q 'public access (dry-run)' "$LOG" || fail "npm publish --dry-run packs/$(basename "$tgz") would not publish with public access: $(grep -i access "$LOG")"
 done
 
-echo "package-test: OK on node $(node --version) in $((SECONDS - start)) s — the four tarballs, each installed alone with its declared peers and no warning, imported and run; npm publish --dry-run clean"
+echo "package-test: OK on node $(node --version) in $((SECONDS - start)) s — the five tarballs, each installed alone with its declared peers and no warning, imported and run; npm publish --dry-run clean"

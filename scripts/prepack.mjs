@@ -1,5 +1,5 @@
-// npm's prepack step of the four published packages (packages/runtime,
-// protoc-gen-protosocket, cli, opentelemetry), run in the package's directory: copies
+// npm's prepack step of the five published packages (packages/runtime,
+// protoc-gen-protosocket, cli, opentelemetry, connect), run in the package's directory: copies
 // the repository's LICENSE into it and, with --proto, proto/protosocket into
 // its proto/ (one source of truth for both; the copies are git-ignored).
 import { cpSync, rmSync } from "node:fs";

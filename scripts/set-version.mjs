@@ -1,11 +1,11 @@
-// node scripts/set-version.mjs <version>: sets the version of the four
+// node scripts/set-version.mjs <version>: sets the version of the five
 // published packages, and every dependency of one on another to
 // "^<version>", so that each tarball installs with the others from the
 // registry (scripts/package-test.sh fails when they disagree). Then run
 // `npm install` to update package-lock.json. docs/releasing.md has the rest.
 import { readFileSync, writeFileSync } from "node:fs";
 
-const PACKAGES = ["runtime", "protoc-gen-protosocket", "cli", "opentelemetry"];
+const PACKAGES = ["runtime", "protoc-gen-protosocket", "cli", "opentelemetry", "connect"];
 const version = process.argv[2] ?? "";
 if (!/^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/.test(version)) {
   console.error("usage: node scripts/set-version.mjs <major.minor.patch[-prerelease]>");

@@ -18,6 +18,8 @@ const VALUE_ROOM = 236;
 const COLORS: Record<string, string> = {
   protosocket: "#d9480f",
   "protosocket-4conn": "#f08c00",
+  "connect-transport": "#fd7e14",
+  "connect-served": "#ffa94d",
   "rust-client": "#e8590c",
   "rust-server": "#5c940d",
   rust: "#2b8a3e",

@@ -11,6 +11,8 @@ export const SYSTEM_LOADERS: Readonly<Record<string, () => Promise<System>>> = {
   "protosocket-3proc": async () => (await import("./protosocket-scaled.js")).protosocket3proc,
   "protosocket-cluster": async () => (await import("./protosocket-scaled.js")).protosocketCluster,
   "protosocket-msgpack": async () => (await import("./protosocket-msgpack.js")).protosocketMsgpack,
+  "connect-transport": async () => (await import("./connect-transport.js")).connectTransportSystem,
+  "connect-served": async () => (await import("./connect-transport.js")).connectServedSystem,
   "grpc-js": async () => (await import("./grpc-js.js")).grpcJs,
   "connect-grpc": async () => (await import("./connect-node.js")).connectGrpc,
   connect: async () => (await import("./connect-node.js")).connectProtocol,

@@ -22,6 +22,7 @@ export type { AnyServiceDefinition, Encoding, HealthCases, RpcMethod, RpcService
 export { encodingOf, type EnvelopeCodecs, type ErrorChannel, type MethodCodec, type ServiceEncoding } from "./encoding/encoding.js";
 export type { MessageId } from "./encoding/message-id.js";
 export { clientStreamCaller, streamCaller, unaryCaller, type CallEntry } from "./call/invoke.js";
+export { createCallRequest, type CallParts, type PreparedRequest } from "./call/call-request.js";
 export type { FrameHandler, FrameLink } from "./conn/frame-link.js";
 export { createMemoryLinkPair, type MemoryLinkOptions } from "./conn/memory-link.js";
 export {
