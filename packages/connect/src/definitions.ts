@@ -7,7 +7,7 @@
  * without the option). Each service is defined once per source.
  */
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
-import type { AnyServiceDefinition } from "@protosocket/runtime";
+import type { AnyServiceDefinition } from "@protosocket/runtime/protocol";
 import { defineService, isBoundService, type RpcMethod } from "@protosocket/runtime/protocol";
 import { invalidOption } from "./options.js";
 

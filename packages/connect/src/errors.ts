@@ -8,7 +8,10 @@
 import { create } from "@bufbuild/protobuf";
 import { AnySchema, type Any } from "@bufbuild/protobuf/wkt";
 import { Code as ConnectCode, ConnectError } from "@connectrpc/connect";
-import { type Code, RpcError, type RpcErrorDetail } from "@protosocket/runtime";
+import { type Code, RpcError } from "@protosocket/runtime";
+
+/** A detail an RpcError takes: what its constructor accepts. */
+type RpcErrorDetail = NonNullable<ConstructorParameters<typeof RpcError>[2]>[number];
 import { headersToMetadata, metadataToHeaders } from "./headers.js";
 
 /** The type name of an Any's type URL ("type.googleapis.com/google.rpc.ErrorInfo" → "google.rpc.ErrorInfo"). */

@@ -4,7 +4,10 @@
  */
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import type { ContextValues as ConnectContextValues, HandlerContext } from "@connectrpc/connect";
-import type { HandlerContext as CallContext, ServerAddress } from "@protosocket/runtime";
+import type { HandlerContext as CallContext, Server } from "@protosocket/runtime";
+
+/** Where a server listens. */
+type ServerAddress = NonNullable<Server["address"]>;
 import type { RpcMethod } from "@protosocket/runtime/protocol";
 import { metadataToHeaders } from "./headers.js";
 

@@ -26,7 +26,6 @@ import {
   type PoolOptions,
   type StreamRequest,
   type StreamResponse,
-  type Target,
   type Transport,
   type UnaryRequest,
   type UnaryResponse,
@@ -37,6 +36,9 @@ import { toConnectError } from "./errors.js";
 import { headersToMetadata, metadataToHeaders, type HeadersInit } from "./headers.js";
 import { applyInterceptors, normalize, normalizeIterable, watchEnd, type AnyFn } from "./interceptors.js";
 import { checkInterceptors, invalidOption } from "./options.js";
+
+/** Where a pool's servers are: what `createPool` takes. */
+type Target = Parameters<typeof createPool>[0];
 
 /** Options of {@link createProtosocketTransport}: where calls go (`target` or `transport`), and how. */
 export interface ProtosocketTransportOptions {

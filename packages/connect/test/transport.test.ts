@@ -15,7 +15,6 @@ import {
   registerHealth,
   RpcError,
   type Server,
-  type ServerTlsOptions,
   type Transport,
 } from "@protosocket/runtime";
 import { ErrorInfoSchema } from "@protosocket/runtime/gen/google/rpc/error_details_pb.js";
@@ -62,6 +61,9 @@ function handlers(name: string, seen: Record<string, string>[] = []): Partial<El
     },
   };
 }
+
+/** The TLS options a server listens with. */
+type ServerTlsOptions = NonNullable<NonNullable<Parameters<Server["listen"]>[0]>["tls"]>;
 
 async function serve(name = "one", tls?: ServerTlsOptions, seen?: Record<string, string>[]): Promise<number> {
   const server = createServer();

@@ -58,9 +58,19 @@ export function createCallRequest(
   message: unknown,
   parts: CallParts = {},
 ): PreparedRequest {
+  return buildRequest(entry.target, def, method, `${def.service.typeName}/${method.name}`, message, parts);
+}
+
+/** {@link createCallRequest} with the method's full name made once by the caller (a client's method). */
+export function buildRequest(
+  peer: string,
+  def: AnyServiceDefinition,
+  method: RpcMethod,
+  methodName: string,
+  message: unknown,
+  parts: CallParts | undefined,
+): PreparedRequest {
   checkCallOptions(parts);
-  const peer = entry.target;
-  const methodName = `${def.service.typeName}/${method.name}`;
   const stream = method.methodKind !== "unary";
   if (stream && !isAsyncIterable(message)) {
     throw new RpcError(Code.InvalidArgument, `the requests of a ${method.methodKind} call must be an AsyncIterable`, [], {
@@ -68,10 +78,10 @@ export function createCallRequest(
       peer,
     });
   }
-  const metadata = toMetadata("metadata", parts.metadata);
-  const timeoutMs = parts.timeoutMs;
+  const metadata = toMetadata("metadata", parts?.metadata);
+  const timeoutMs = parts?.timeoutMs;
   const deadline = createDeadlineSignal(
-    parts.signal,
+    parts?.signal,
     timeoutMs,
     () => new RpcError(Code.DeadlineExceeded, `no response within ${timeoutMs} ms (timeoutMs)`, [], { method: methodName, peer }),
   );
@@ -85,8 +95,8 @@ export function createCallRequest(
     signal: deadline.signal,
     deadline: deadline.deadline,
     metadata,
-    contextValues: parts.contextValues ?? createContextValues(),
-    key: parts.key,
+    contextValues: parts?.contextValues ?? createContextValues(),
+    key: parts?.key,
     message,
   } as AnyRequest;
   return { request, cleanup: deadline.cleanup };

@@ -1,17 +1,15 @@
 /**
  * Where a call enters: its request is built here, once, from the caller's
- * input and options (checked here and nowhere else), and handed to a
- * transport's `unary` or `stream`. `createClient` builds a client's methods
- * from these; tools that call a transport directly use them too.
+ * input and options (checked there and nowhere else: call-request.ts), and
+ * handed to a transport's `unary` or `stream`. `createClient` builds a
+ * client's methods from these; tools that call a transport directly use them
+ * too.
  */
-import { createContextValues } from "../context-values.js";
 import type { AnyServiceDefinition, RpcMethod } from "../encoding/service.js";
 import { Code, RpcError } from "../errors.js";
-import { toMetadata } from "../metadata.js";
-import { createDeadlineSignal, type DeadlineSignal } from "../util/deadline-signal.js";
-import { isAsyncIterable } from "../util/map-iterable.js";
 import { OneMessage, readOneMessage } from "../util/one-message.js";
-import { checkCallOptions, type CallOptions } from "./call-options.js";
+import type { CallOptions } from "./call-options.js";
+import { buildRequest, type PreparedRequest } from "./call-request.js";
 import type { StreamRequest, StreamResponse, UnaryRequest, UnaryResponse } from "./request.js";
 import type { Transport } from "./transport.js";
 
@@ -22,42 +20,11 @@ type OnTrailer = CallOptions["onTrailer"];
 
 const unwrap = (res: UnaryResponse): unknown => res.message;
 
+const NO_CLEANUP = (): void => {};
+
 /** Hands trailers to the caller's onTrailer, when there are any. */
 function report(onTrailer: OnTrailer, trailer: ReadonlyMap<string, string> | undefined): void {
   if (onTrailer !== undefined && trailer !== undefined && trailer.size > 0) onTrailer(trailer);
-}
-
-/** The caller's options as a call's parts: its signal and deadline, metadata, values. Throws `invalid_argument`. */
-function enter(
-  transport: CallEntry,
-  def: AnyServiceDefinition,
-  method: RpcMethod,
-  methodName: string,
-  options: CallOptions | undefined,
-): { common: Omit<UnaryRequest, "stream" | "message">; deadline: DeadlineSignal } {
-  checkCallOptions(options);
-  const peer = transport.target;
-  const metadata = toMetadata("metadata", options?.metadata);
-  const timeoutMs = options?.timeoutMs;
-  const deadline = createDeadlineSignal(
-    options?.signal,
-    timeoutMs,
-    () => new RpcError(Code.DeadlineExceeded, `no response within ${timeoutMs} ms (timeoutMs)`, [], { method: methodName, peer }),
-  );
-  return {
-    common: {
-      service: def,
-      method,
-      methodName,
-      peer,
-      signal: deadline.signal,
-      deadline: deadline.deadline,
-      metadata,
-      contextValues: options?.contextValues ?? createContextValues(),
-      key: options?.key,
-    },
-    deadline,
-  };
 }
 
 /** "package.Service/Method". */
@@ -76,23 +43,22 @@ export function unaryCaller(
 ): (input: unknown, options?: CallOptions) => Promise<unknown> {
   const methodName = nameOf(def, method);
   return (input, options) => {
-    let parts: ReturnType<typeof enter>;
+    let prepared: PreparedRequest;
+    let result: Promise<UnaryResponse>;
     try {
-      parts = enter(transport, def, method, methodName, options);
+      prepared = buildRequest(transport.target, def, method, methodName, input, options);
     } catch (e) {
       return Promise.reject(e);
     }
-    const request: UnaryRequest = { stream: false, ...parts.common, message: input };
-    const { cleanup } = parts.deadline;
-    const onTrailer = options?.onTrailer;
-    let result: Promise<UnaryResponse>;
+    const { request, cleanup } = prepared;
     try {
-      result = transport.unary(request);
+      result = transport.unary(request as UnaryRequest);
     } catch (e) {
       cleanup();
       return Promise.reject(e);
     }
-    if (onTrailer === undefined && parts.deadline.deadline === undefined) return result.then(unwrap);
+    const onTrailer = options?.onTrailer;
+    if (onTrailer === undefined && request.deadline === undefined) return result.then(unwrap);
     return result.then(
       (res) => {
         cleanup();
@@ -108,19 +74,17 @@ export function unaryCaller(
   };
 }
 
-/** The stream request of a call whose input is `input` (one message, or the caller's stream of them). */
-function streamRequest(method: RpcMethod, common: Omit<StreamRequest, "stream" | "message">, input: unknown): StreamRequest {
-  const kind = method.methodKind;
-  if (kind === "client_streaming" || kind === "bidi_streaming") {
-    if (!isAsyncIterable(input)) {
-      throw new RpcError(Code.InvalidArgument, "the requests of a client- or bidi-streaming call must be an AsyncIterable", [], {
-        method: common.methodName,
-        peer: common.peer,
-      });
-    }
-    return { stream: true, ...common, message: input };
-  }
-  return { stream: true, ...common, message: new OneMessage(input) };
+/** The request of a streaming call whose input is `input`: one message (server streaming), or the caller's stream of them. */
+function streamRequest(
+  transport: CallEntry,
+  def: AnyServiceDefinition,
+  method: RpcMethod,
+  methodName: string,
+  input: unknown,
+  options: CallOptions | undefined,
+): PreparedRequest {
+  const message = method.methodKind === "server_streaming" ? new OneMessage(input) : input;
+  return buildRequest(transport.target, def, method, methodName, message, options);
 }
 
 /**
@@ -134,16 +98,16 @@ export function clientStreamCaller(
 ): (input: unknown, options?: CallOptions) => Promise<unknown> {
   const methodName = nameOf(def, method);
   return async (input, options) => {
-    const { common, deadline } = enter(transport, def, method, methodName, options);
+    const { request, cleanup } = streamRequest(transport, def, method, methodName, input, options);
     const onTrailer = options?.onTrailer;
     try {
-      const res = await transport.stream(streamRequest(method, common, input));
+      const res = await transport.stream(request as StreamRequest);
       const message = await readOneMessage(
         res.message,
         (what) =>
           new RpcError(Code.Internal, `the call ended with ${what === "none" ? "no response" : "more than one response"}`, [], {
             method: methodName,
-            peer: common.peer,
+            peer: request.peer,
           }),
       );
       report(onTrailer, res.trailer);
@@ -152,7 +116,7 @@ export function clientStreamCaller(
       if (e instanceof RpcError) report(onTrailer, e.metadata);
       throw e;
     } finally {
-      deadline.cleanup();
+      cleanup();
     }
   };
 }
@@ -172,7 +136,7 @@ export function streamCaller(
   const methodName = nameOf(def, method);
   return (input, options) => ({
     [Symbol.asyncIterator]: () =>
-      new ResponseStream(() => enter(transport, def, method, methodName, options), transport, method, input, options?.onTrailer),
+      new ResponseStream(() => streamRequest(transport, def, method, methodName, input, options), transport, options?.onTrailer),
   });
 }
 
@@ -185,17 +149,15 @@ class ResponseStream implements AsyncIterator<unknown> {
   private inner: AsyncIterator<unknown> | undefined;
   private opening: Promise<AsyncIterator<unknown>> | undefined;
   private response: StreamResponse | undefined;
-  private deadline: DeadlineSignal | undefined;
+  private cleanup = NO_CLEANUP;
   private finished = false;
   private failureSeen = false;
   /** The calls once the call is open: straight through, or with the end and errors watched. */
   private watch = false;
 
   constructor(
-    private readonly start: () => ReturnType<typeof enter>,
+    private readonly prepare: () => PreparedRequest,
     private readonly transport: CallEntry,
-    private readonly method: RpcMethod,
-    private readonly input: unknown,
     private readonly onTrailer: OnTrailer,
   ) {}
 
@@ -226,11 +188,11 @@ class ResponseStream implements AsyncIterator<unknown> {
 
   private open(): Promise<AsyncIterator<unknown>> {
     this.opening ??= (async () => {
-      const { common, deadline } = this.start();
-      this.deadline = deadline;
-      this.watch = deadline.deadline !== undefined || this.onTrailer !== undefined;
+      const { request, cleanup } = this.prepare();
+      this.cleanup = cleanup;
+      this.watch = request.deadline !== undefined || this.onTrailer !== undefined;
       try {
-        const res = await this.transport.stream(streamRequest(this.method, common, this.input));
+        const res = await this.transport.stream(request as StreamRequest);
         this.response = res;
         const inner = res.message[Symbol.asyncIterator]();
         this.inner = inner;
@@ -268,7 +230,7 @@ class ResponseStream implements AsyncIterator<unknown> {
   private finish(error: unknown, trailer?: ReadonlyMap<string, string>): void {
     if (this.finished) return;
     this.finished = true;
-    this.deadline?.cleanup();
+    this.cleanup();
     report(this.onTrailer, error instanceof RpcError ? error.metadata : trailer);
   }
 }
