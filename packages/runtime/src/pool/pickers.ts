@@ -1,8 +1,11 @@
 /**
- * How a pool chooses a connection for a call among the ready ones. Key-hash
- * picks a server first (rendezvous.ts) and then uses least-outstanding
- * among that server's connections.
+ * How a pool chooses a connection for a call. A picker is an object given
+ * the ready set and the call; it reads them and returns a connection (or
+ * none: the call waits). Pickers hold no timers and open no sockets, so a
+ * test or a simulation drives them with plain objects.
  */
+import type { AddressState } from "./pool-events.js";
+import { hashString, rendezvousScore, type Hash64 } from "./rendezvous.js";
 
 /** The pickers a pool offers (docs/deploy.md compares them). */
 export type PickerName = "least-outstanding" | "round-robin" | "key-hash";
@@ -13,10 +16,124 @@ export const PICKERS: readonly PickerName[] = ["least-outstanding", "round-robin
 export interface Pickable {
   /** Calls in flight on it. */
   readonly pending: number;
-  /** Its server's relative share. */
+  /** Its server's relative share of calls. */
   readonly weight: number;
   /** Round-robin state (smooth weighted round-robin's current weight). */
   rrWeight: number;
+}
+
+/** The call asking for a connection, as pickers see it. */
+export interface PickCall<C> {
+  /** The `key` call option (key-hash routes on it). */
+  readonly key: string | undefined;
+  /** Connections this call already failed on. */
+  readonly excluded: ReadonlySet<C> | undefined;
+}
+
+/** A server as key-hash sees it once it has ranked the servers. */
+export interface KeyServer<C> {
+  readonly state: AddressState;
+  /** Appends its connections taking calls now. */
+  ready(into: C[]): void;
+}
+
+/** A resolved server as key-hash ranks it. */
+export interface RankedServer {
+  readonly hash: Hash64;
+  /** Its weight as resolved (SRV), the same in every client, so every client ranks alike. */
+  readonly weight: number;
+}
+
+/** What pickers choose from. */
+export interface ReadySet<C> {
+  /** Connections taking calls now, of the servers in rotation (none ejected). */
+  readonly connections: readonly C[];
+  /** Every resolved server, for key-hash. */
+  readonly servers: readonly RankedServer[];
+  /** Server `index` of {@link servers}, to send a key's calls to. */
+  use(index: number): KeyServer<C>;
+}
+
+/** Chooses a connection for a call: pure, apart from the round-robin state it keeps on connections. */
+export interface Picker<C extends Pickable> {
+  pick(set: ReadySet<C>, call: PickCall<C>): C | undefined;
+}
+
+function withoutExcluded<C>(list: readonly C[], excluded: ReadonlySet<C> | undefined): readonly C[] {
+  return excluded === undefined || excluded.size === 0 ? list : list.filter((c) => !excluded.has(c));
+}
+
+/** Least-outstanding by the power of two choices: see {@link pickLeastOutstanding}. */
+export class LeastOutstandingPicker<C extends Pickable> implements Picker<C> {
+  constructor(private readonly random: () => number) {}
+
+  pick(set: ReadySet<C>, call: PickCall<C>): C | undefined {
+    return pickLeastOutstanding(withoutExcluded(set.connections, call.excluded), this.random);
+  }
+}
+
+/** Smooth weighted round-robin over the ready connections: see {@link pickRoundRobin}. */
+export class RoundRobinPicker<C extends Pickable> implements Picker<C> {
+  pick(set: ReadySet<C>, call: PickCall<C>): C | undefined {
+    return pickRoundRobin(withoutExcluded(set.connections, call.excluded));
+  }
+}
+
+/**
+ * Key-hash: a call with a key goes to the server rendezvous hashing ranks
+ * first for it among every resolved server, then to that server's least busy
+ * connection. A server that is down or ejected passes its keys to their
+ * second choice; one still making its first connection makes them wait (so
+ * keys do not wander while a pool starts). Calls without a key go to
+ * `keyless`.
+ */
+export class KeyHashPicker<C extends Pickable> implements Picker<C> {
+  private scores = new Float64Array(0);
+
+  constructor(private readonly keyless: Picker<C>) {}
+
+  pick(set: ReadySet<C>, call: PickCall<C>): C | undefined {
+    if (call.key === undefined) return this.keyless.pick(set, call);
+    const servers = set.servers;
+    const n = servers.length;
+    if (this.scores.length < n) this.scores = new Float64Array(n);
+    const scores = this.scores;
+    const h = hashString(call.key);
+    for (let i = 0; i < n; i++) {
+      const s = servers[i] as RankedServer;
+      scores[i] = rendezvousScore(h, s.hash, s.weight);
+    }
+    // Best first; nearly always the first is up, so one pass, not a sort.
+    for (let tried = 0; tried < n; tried++) {
+      let best = -1;
+      let bestScore = Number.NEGATIVE_INFINITY;
+      for (let i = 0; i < n; i++) {
+        const score = scores[i] as number;
+        if (score > bestScore) {
+          best = i;
+          bestScore = score;
+        }
+      }
+      if (best < 0) return undefined;
+      scores[best] = Number.NEGATIVE_INFINITY;
+      const server = set.use(best);
+      const state = server.state;
+      if (state === "ejected" || state === "transient_failure") continue;
+      const list: C[] = [];
+      server.ready(list);
+      const usable = withoutExcluded(list, call.excluded);
+      if (usable.length > 0) return pickLeast(usable);
+      if (state === "connecting" || state === "idle") return undefined;
+    }
+    return undefined;
+  }
+}
+
+/** The picker named `name`; `random` is a source of numbers in [0, 1). */
+export function createPicker<C extends Pickable>(name: PickerName, random: () => number): Picker<C> {
+  if (name === "round-robin") return new RoundRobinPicker<C>();
+  const least = new LeastOutstandingPicker<C>(random);
+  return name === "key-hash" ? new KeyHashPicker<C>(least) : least;
 }
 
 /**

@@ -1,24 +1,23 @@
-import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { interceptCalls } from "../call/interceptor.js";
 import type { AnyRequest, StreamRequest, StreamResponse, UnaryRequest, UnaryResponse } from "../call/request.js";
 import type { CallTarget } from "../call/transport.js";
 import { neverRan } from "../client/never-ran.js";
 import { markNotRun } from "../client/not-run.js";
 import { Code, RpcError } from "../errors.js";
+import { realClock, type Clock } from "../util/clock.js";
 import { startTimeout, type LongTimeout } from "../util/long-timeout.js";
 import { checkNumber, checkObject, checkSignal } from "../util/validate.js";
-import { checkEndpoints, endpointKey, endpointWeight, type Endpoint } from "./endpoint.js";
-import { pickLeast, pickLeastOutstanding, pickRoundRobin } from "./pickers.js";
-import { PoolAddress, type AddressHooks } from "./pool-address.js";
+import { Balancer, type BalancerHost } from "./balancer.js";
+import { checkEndpoints, endpointKey } from "./endpoint.js";
 import { poolCallInfo, type PoolCallInfo, type PoolEvent, type PoolStats } from "./pool-events.js";
 import type { PoolSettings } from "./pool-settings.js";
 import type { PoolTransport } from "./pool-transport.js";
 import { PoolStream, requestStream } from "./pool-stream.js";
-import { hashString, rendezvousScore } from "./rendezvous.js";
 import type { Resolver } from "./resolver.js";
 import { RetryBudget, type Attempts } from "./retry-budget.js";
+import { countFailure, decideRetry, isIdempotent } from "./retry-policy.js";
 import { RetryingCall, type AttemptHost } from "./retrying-call.js";
-import type { PoolConnection, RetireReason } from "./slot.js";
+import { Slot, type PoolConnection } from "./slot.js";
 
 /** A call waiting for a connection. */
 interface Waiter {
@@ -28,22 +27,13 @@ interface Waiter {
   fail(error: RpcError): void;
 }
 
-function isIdempotent(method: AnyRequest["method"]): boolean {
-  const level = method.idempotency;
-  return level === MethodOptions_IdempotencyLevel.IDEMPOTENT || level === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS;
-}
-
 /** The pool of {@link createPool}. */
-export class Pool implements PoolTransport, AddressHooks, AttemptHost {
+export class Pool implements PoolTransport, BalancerHost, AttemptHost {
   readonly target: string;
   readonly closed: Promise<RpcError>;
   readonly random: () => number;
-  private readonly addresses = new Map<string, PoolAddress>();
-  /** Servers no longer resolved whose connections are still draining (closed with the pool). */
-  private readonly retiredAddresses = new Set<PoolAddress>();
-  /** Pickable connections, rebuilt when {@link dirty}. */
-  private readyList: PoolConnection[] = [];
-  private dirty = true;
+  /** The servers, their ready connections, ejection and the picker. */
+  private readonly balancer: Balancer<PoolConnection>;
   private readonly waiters = new Set<Waiter>();
   private readonly listeners = new Set<(event: PoolEvent) => void>();
   private readonly budget: RetryBudget;
@@ -67,15 +57,18 @@ export class Pool implements PoolTransport, AddressHooks, AttemptHost {
    * @param resolver where the servers are.
    * @param settings the checked options.
    * @param random a source of numbers in [0, 1) (tests pass their own).
+   * @param clock time and timers for the balancer (ejections, connection ages, backoff) and the retry budget.
    */
   constructor(
     private readonly resolver: Resolver,
     readonly settings: PoolSettings,
     random: () => number = Math.random,
+    clock: Clock = realClock,
   ) {
     this.target = resolver.name;
     this.random = random;
-    this.budget = new RetryBudget(settings.retry);
+    this.budget = new RetryBudget(settings.retry, clock.now);
+    this.balancer = new Balancer<PoolConnection>({ settings, host: this, createSlot: (a) => new Slot(a), clock, random });
     this.closed = new Promise<RpcError>((resolve) => (this.resolveClosed = resolve));
     if (settings.onEvent !== undefined) this.listeners.add(settings.onEvent);
     const own: CallTarget = { unary: (req) => this.unaryCall(req), stream: (req) => this.streamCall(req) };
@@ -91,13 +84,10 @@ export class Pool implements PoolTransport, AddressHooks, AttemptHost {
     this.closeError = error;
     this.resolveAbort.abort();
     if (this.resolveTimer !== undefined) clearTimeout(this.resolveTimer);
-    for (const a of this.addresses.values()) a.close(error);
-    for (const a of this.retiredAddresses) a.close(error);
-    this.retiredAddresses.clear();
+    this.balancer.close(error);
     // An error of its own for each waiting call: some may be marked as never run, others not.
     for (const w of [...this.waiters]) w.fail(new RpcError(error.code, error.rawMessage, [], { peer: this.target }));
     this.waiters.clear();
-    this.readyList = [];
     this.idleTimer?.cancel();
     this.idleTimer = undefined;
     this.resolveClosed(error);
@@ -108,7 +98,7 @@ export class Pool implements PoolTransport, AddressHooks, AttemptHost {
   get stats(): PoolStats {
     return {
       target: this.target,
-      addresses: [...this.addresses.values()].map((a) => a.stats()),
+      addresses: this.balancer.stats(),
       ...this.counters,
       retryTokens: this.budget.available,
     };
@@ -128,14 +118,18 @@ export class Pool implements PoolTransport, AddressHooks, AttemptHost {
       const signal = checkSignal("signal", options.signal);
       if (this.closeError !== undefined) return Promise.reject(this.closedError());
       this.activate();
-      if (this.ready().length > 0) return Promise.resolve();
+      if (this.balancer.connections.length > 0) return Promise.resolve();
       return this.waitFor(undefined, undefined, Date.now() + timeoutMs, signal, undefined, "connect").then(() => undefined);
     } catch (e) {
       return Promise.reject(e);
     }
   }
 
-  private emit(event: PoolEvent): void {
+  get isClosed(): boolean {
+    return this.closeError !== undefined;
+  }
+
+  emit(event: PoolEvent): void {
     for (const l of this.listeners) {
       try {
         l(event);
@@ -260,9 +254,7 @@ export class Pool implements PoolTransport, AddressHooks, AttemptHost {
     if (!(e instanceof RpcError)) throw e;
     const notRun = neverRan(e);
     if (!notRun) this.countCallError(pc, e);
-    attempts.made++;
-    if (notRun) attempts.neverRan++;
-    attempts.last = e;
+    countFailure(attempts, e, notRun);
     if (!this.mayRetry(method, e, notRun, attempts, request.deadline)) throw e;
     this.counters.retries++;
     this.emit({
@@ -280,58 +272,23 @@ export class Pool implements PoolTransport, AddressHooks, AttemptHost {
 
   private mayRetry(method: AnyRequest["method"], e: RpcError, notRun: boolean, attempts: Attempts, deadline: number | undefined): boolean {
     if (this.closeError !== undefined) return false;
-    if (deadline !== undefined && Date.now() >= deadline) return false;
-    const retry = this.settings.retry;
-    // A call that never ran is safe to send again whatever it does, and costs the servers nothing;
-    // it does not count against maxAttempts (several draining connections may refuse it in a row).
-    if (notRun) return e.code === Code.Unavailable && attempts.neverRan <= retry.maxNeverRanRetries;
-    if (attempts.made - attempts.neverRan >= retry.maxAttempts) return false;
-    if (!isIdempotent(method) || !retry.codes.has(e.code)) return false;
-    if (this.budget.withdraw()) return true;
-    this.counters.retriesDenied++;
-    return false;
+    const verdict = decideRetry(this.settings.retry, this.budget, {
+      idempotent: isIdempotent(method),
+      code: e.code,
+      neverRan: notRun,
+      attempts,
+      deadline,
+      now: Date.now(),
+    });
+    if (verdict === "budget") this.counters.retriesDenied++;
+    return verdict === "retry";
   }
 
   // ---- picking ---------------------------------------------------------------------
 
-  private ready(): PoolConnection[] {
-    if (this.dirty) {
-      const list: PoolConnection[] = [];
-      for (const a of this.addresses.values()) if (!a.ejected) a.ready(list);
-      this.readyList = list;
-      this.dirty = false;
-    }
-    return this.readyList;
-  }
-
   /** A connection for a call now, or undefined when the call must wait. */
   pickNow(key: string | undefined, excluded: ReadonlySet<PoolConnection> | undefined): PoolConnection | undefined {
-    if (this.settings.picker === "key-hash" && key !== undefined) return this.pickByKey(key, excluded);
-    let list = this.ready();
-    if (excluded !== undefined) list = list.filter((pc) => !excluded.has(pc));
-    return this.settings.picker === "round-robin" ? pickRoundRobin(list) : pickLeastOutstanding(list, this.random);
-  }
-
-  /**
-   * Rendezvous hashing over the servers: the best-scoring server that is
-   * up; if the best is still making its first connection, the call waits
-   * for it (so keys do not move while a pool starts).
-   */
-  private pickByKey(key: string, excluded: ReadonlySet<PoolConnection> | undefined): PoolConnection | undefined {
-    const h = hashString(key);
-    const ranked: { a: PoolAddress; score: number }[] = [];
-    for (const a of this.addresses.values()) ranked.push({ a, score: rendezvousScore(h, a.hash, a.weight) });
-    ranked.sort((x, y) => y.score - x.score);
-    for (const { a } of ranked) {
-      const state = a.state;
-      if (state === "ejected" || state === "transient_failure") continue;
-      const list: PoolConnection[] = [];
-      a.ready(list);
-      const usable = excluded === undefined ? list : list.filter((pc) => !excluded.has(pc));
-      if (usable.length > 0) return pickLeast(usable);
-      if (state === "connecting" || state === "idle") return undefined;
-    }
-    return undefined;
+    return this.balancer.pick(key, excluded);
   }
 
   /**
@@ -408,11 +365,8 @@ export class Pool implements PoolTransport, AddressHooks, AttemptHost {
 
   private noConnectionError(since: number, lastError: RpcError | undefined): RpcError {
     const waited = Date.now() - since;
-    let why = lastError?.rawMessage;
-    if (why === undefined) {
-      for (const a of this.addresses.values()) if (a.lastError !== undefined) why = `${a.key}: ${a.lastError.rawMessage}`;
-    }
-    if (why === undefined && this.addresses.size === 0)
+    let why = lastError?.rawMessage ?? this.balancer.lastError();
+    if (why === undefined && this.balancer.size === 0)
       why = this.resolveError !== undefined ? this.resolveError.rawMessage : "no address resolved yet";
     return new RpcError(
       Code.Unavailable,
@@ -425,9 +379,8 @@ export class Pool implements PoolTransport, AddressHooks, AttemptHost {
     );
   }
 
-  /** Something changed (a connection up or down, a server in or out): rebuild the ready list and serve waiting calls. */
-  private changed(): void {
-    this.dirty = true;
+  /** Something changed (a connection up or down, a server in or out): serve waiting calls. */
+  changed(): void {
     if (this.waiters.size === 0) return;
     for (const w of [...this.waiters]) {
       const pc = this.pickNow(w.key, w.excluded);
@@ -441,7 +394,7 @@ export class Pool implements PoolTransport, AddressHooks, AttemptHost {
   private activate(): void {
     if (this.active || this.closeError !== undefined) return;
     this.active = true;
-    for (const a of this.addresses.values()) a.wake();
+    this.balancer.wake();
     this.picksAtIdleCheck = this.counters.picks;
     this.armIdleCheck();
     void this.resolveNow();
@@ -462,9 +415,7 @@ export class Pool implements PoolTransport, AddressHooks, AttemptHost {
     this.idleTimer = undefined;
     if (!this.active || this.closeError !== undefined) return;
     const picks = this.counters.picks;
-    let busy = picks !== this.picksAtIdleCheck || this.waiters.size > 0 || this.resolving;
-    for (const a of this.addresses.values()) if (!busy && a.pendingCalls() > 0) busy = true;
-    for (const a of this.retiredAddresses) if (!busy && a.pendingCalls() > 0) busy = true;
+    const busy = picks !== this.picksAtIdleCheck || this.waiters.size > 0 || this.resolving || this.balancer.pendingCalls() > 0;
     this.picksAtIdleCheck = picks;
     if (busy) {
       this.armIdleCheck();
@@ -474,7 +425,7 @@ export class Pool implements PoolTransport, AddressHooks, AttemptHost {
     this.active = false;
     if (this.resolveTimer !== undefined) clearTimeout(this.resolveTimer);
     this.resolveTimer = undefined;
-    for (const a of this.addresses.values()) a.idle();
+    this.balancer.idle();
     this.emit({ type: "idle" });
     this.changed();
   }
@@ -490,7 +441,7 @@ export class Pool implements PoolTransport, AddressHooks, AttemptHost {
       const endpoints = checkEndpoints(await this.resolver.resolve(this.resolveAbort.signal), `resolver ${this.target}`);
       if (this.closeError !== undefined) return;
       if (endpoints.length === 0) throw new RpcError(Code.Unavailable, `${this.target} resolved to no address`);
-      this.update(endpoints);
+      this.balancer.update(endpoints);
       this.resolveError = undefined;
       this.counters.resolutions++;
       ok = true;
@@ -506,13 +457,13 @@ export class Pool implements PoolTransport, AddressHooks, AttemptHost {
     }
     if (this.closeError !== undefined || this.resolver.static === true) return;
     // Again after the interval; sooner while nothing has been resolved.
-    const next = ok || this.addresses.size > 0 ? this.settings.resolveIntervalMs : Math.max(this.settings.minResolveIntervalMs, 100);
+    const next = ok || this.balancer.size > 0 ? this.settings.resolveIntervalMs : Math.max(this.settings.minResolveIntervalMs, 100);
     this.resolveTimer = setTimeout(() => void this.resolveNow(), next);
     this.resolveTimer.unref?.();
   }
 
   /** Resolves again soon (a connection failed), at most once per minResolveIntervalMs. */
-  private resolveSoon(): void {
+  resolveSoon(): void {
     if (this.resolver.static === true || this.closeError !== undefined || this.resolving || !this.active) return;
     const wait = this.lastResolveAt + this.settings.minResolveIntervalMs - Date.now();
     if (wait <= 0) {
@@ -524,91 +475,8 @@ export class Pool implements PoolTransport, AddressHooks, AttemptHost {
     this.resolveTimer.unref?.();
   }
 
-  /** Takes a new answer of the resolver: new servers start, gone ones drain. */
-  private update(endpoints: readonly Endpoint[]): void {
-    const seen = new Set<string>();
-    for (const ep of endpoints) {
-      const key = endpointKey(ep);
-      if (seen.has(key)) continue;
-      seen.add(key);
-      const known = this.addresses.get(key);
-      if (known !== undefined) {
-        known.endpoint = ep;
-        known.weight = endpointWeight(ep);
-        continue;
-      }
-      const a = new PoolAddress(ep, this.settings.slot, this.settings.connectionsPerAddress, this);
-      this.addresses.set(key, a);
-      a.start();
-    }
-    for (const [key, a] of this.addresses) {
-      if (seen.has(key)) continue;
-      this.addresses.delete(key);
-      if (a.ejectTimer !== undefined) clearTimeout(a.ejectTimer);
-      this.retiredAddresses.add(a);
-      a.remove();
-    }
-    this.changed();
-  }
-
-  // ---- what servers report (AddressHooks) ------------------------------------------
-
-  connectionUp(a: PoolAddress, _pc: PoolConnection): void {
-    this.emit({ type: "connection_up", address: a.key });
-    this.changed();
-  }
-
-  connectionRetiring(a: PoolAddress, _pc: PoolConnection, reason: RetireReason): void {
-    this.emit({ type: "connection_retiring", address: a.key, reason });
-    this.changed();
-  }
-
-  connectionDown(a: PoolAddress, _pc: PoolConnection, error: RpcError, planned: boolean): void {
-    this.emit({ type: "connection_down", address: a.key, error, planned });
-    if (this.retiredAddresses.has(a) && !a.hasOpenConnections()) this.retiredAddresses.delete(a);
-    if (!planned && this.closeError === undefined) {
-      this.failed(a);
-      this.resolveSoon();
-    }
-    this.changed();
-  }
-
-  connectFailed(a: PoolAddress, error: RpcError, retryInMs: number): void {
-    this.emit({ type: "connect_failed", address: a.key, error, retryInMs });
-    this.failed(a);
-    this.resolveSoon();
-    this.changed();
-  }
-
   /** An attempt on `pc` that may have run failed with `error`: a failure of its server when ejection counts that code. */
   countCallError(pc: PoolConnection, error: RpcError): void {
-    const codes = this.settings.ejection?.callErrorCodes;
-    if (codes === undefined || codes.size === 0 || !codes.has(error.code)) return;
-    const a = this.addresses.get(pc.host.key);
-    if (a !== undefined && this.closeError === undefined) this.failed(a);
-  }
-
-  /** Counts a connection failure of `a`; ejects it when it keeps failing. */
-  private failed(a: PoolAddress): void {
-    a.consecutiveFailures++;
-    const ejection = this.settings.ejection;
-    if (ejection === undefined || a.ejected || a.consecutiveFailures < ejection.consecutiveFailures || !this.addresses.has(a.key)) return;
-    let ejected = 0;
-    for (const x of this.addresses.values()) if (x.ejected) ejected++;
-    if (((ejected + 1) * 100) / this.addresses.size > ejection.maxPercent) return;
-    a.ejectionsInARow++;
-    a.ejections++;
-    const forMs = Math.min(ejection.baseMs * a.ejectionsInARow, ejection.maxMs);
-    a.ejectedUntil = Date.now() + forMs;
-    a.ejectTimer = setTimeout(() => {
-      if (this.closeError !== undefined || this.addresses.get(a.key) !== a) return;
-      a.readmit();
-      this.emit({ type: "readmitted", address: a.key });
-      this.changed();
-    }, forMs);
-    a.ejectTimer.unref?.();
-    this.emit({ type: "ejected", address: a.key, forMs });
-    a.eject();
-    this.changed();
+    this.balancer.countCallError(pc, error);
   }
 }
