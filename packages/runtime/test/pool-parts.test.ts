@@ -129,6 +129,30 @@ describe("picker objects", () => {
     expect(picker.pick(set, { key: undefined, excluded: undefined })).toBeDefined();
   });
 
+  it("least-outstanding with unequal weights: an idle pool gives each its weight's share; a busy one, the less loaded per weight", () => {
+    let seed = 42;
+    const random = () => {
+      seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+      return seed / 2 ** 32;
+    };
+    const conns = [1, 2, 3].map((w) => ({ pending: 0, weight: w, rrWeight: 0, name: String(w) }));
+    const { set } = readySet([{ name: "s", state: "ready", conns }]);
+    const picker = createPicker<Pickable & { name?: string }>("least-outstanding", random);
+    const counts = new Map<string, number>();
+    for (let i = 0; i < 60_000; i++) {
+      const name = picker.pick(set, { key: undefined, excluded: undefined })?.name as string;
+      counts.set(name, (counts.get(name) ?? 0) + 1);
+    }
+    for (const c of conns) expect(Math.abs((counts.get(c.name) ?? 0) / (10_000 * c.weight) - 1)).toBeLessThan(0.03);
+    // Busy: weight 3 with 9 in flight (3 per unit) loses to weight 1 with 2 (2 per unit).
+    const busy = [
+      { pending: 2, weight: 1, rrWeight: 0, name: "light" },
+      { pending: 9, weight: 3, rrWeight: 0, name: "heavy" },
+    ];
+    const two = readySet([{ name: "s", state: "ready", conns: busy }]).set;
+    for (let i = 0; i < 100; i++) expect(picker.pick(two, { key: undefined, excluded: undefined })?.name).toBe("light");
+  });
+
   it("a call's excluded connections are never picked again", () => {
     for (const name of ["least-outstanding", "round-robin", "key-hash"] as const) {
       const servers = ["a", "b"].map((n) => ({ name: n, state: "ready" as AddressState, conns: [named(n)] }));

@@ -63,12 +63,64 @@ function withoutExcluded<C>(list: readonly C[], excluded: ReadonlySet<C> | undef
   return excluded === undefined || excluded.size === 0 ? list : list.filter((c) => !excluded.has(c));
 }
 
-/** Least-outstanding by the power of two choices: see {@link pickLeastOutstanding}. */
+/**
+ * Least-outstanding by the power of two choices: two connections at
+ * random, the one with fewer calls in flight per unit of weight. Nearly as
+ * good as scanning all, in O(1), and it avoids sending every call to the
+ * same "least loaded" connection at once. With unequal weights both are
+ * drawn in proportion to weight and ties go to the first, so an idle pool
+ * sends each connection its weight's share (a busy one: whichever has less
+ * in flight per unit of weight).
+ */
 export class LeastOutstandingPicker<C extends Pickable> implements Picker<C> {
+  private list: readonly C[] = [];
+  /** Running sums of the weights of {@link list}; undefined while they are all equal. */
+  private sums: Float64Array | undefined;
+
   constructor(private readonly random: () => number) {}
 
   pick(set: ReadySet<C>, call: PickCall<C>): C | undefined {
-    return pickLeastOutstanding(withoutExcluded(set.connections, call.excluded), this.random);
+    const list = withoutExcluded(set.connections, call.excluded);
+    if (list.length <= 1) return list[0];
+    if (list !== this.list) this.weigh(list);
+    return this.sums === undefined ? pickLeastOutstanding(list, this.random) : this.pickWeighted(list, this.sums);
+  }
+
+  private weigh(list: readonly C[]): void {
+    this.list = list;
+    this.sums = undefined;
+    const first = (list[0] as C).weight;
+    if (list.every((c) => c.weight === first)) return;
+    const sums = new Float64Array(list.length);
+    let total = 0;
+    for (let i = 0; i < list.length; i++) {
+      total += (list[i] as C).weight;
+      sums[i] = total;
+    }
+    this.sums = sums;
+  }
+
+  private draw(sums: Float64Array): number {
+    const r = this.random() * (sums[sums.length - 1] as number);
+    let lo = 0;
+    let hi = sums.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((sums[mid] as number) > r) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo;
+  }
+
+  private pickWeighted(list: readonly C[], sums: Float64Array): C {
+    const i = this.draw(sums);
+    let j = this.draw(sums);
+    // A second, different choice; after a few equal draws (one connection of most of the weight) any other.
+    for (let tries = 0; j === i && tries < 3; tries++) j = this.draw(sums);
+    if (j === i) j = (i + 1 + Math.floor(this.random() * (list.length - 1))) % list.length;
+    const a = list[i] as C;
+    const b = list[j] as C;
+    return a.pending / a.weight <= b.pending / b.weight ? a : b;
   }
 }
 
@@ -137,10 +189,8 @@ export function createPicker<C extends Pickable>(name: PickerName, random: () =>
 }
 
 /**
- * Least-outstanding by the power of two choices: two connections at
- * random, the one with fewer calls in flight per unit of weight. Nearly as
- * good as scanning all, in O(1), and it avoids sending every call to the
- * same "least loaded" connection at once.
+ * Power of two choices over connections of equal weight: two at random
+ * (distinct), the one with fewer calls in flight per unit of weight.
  */
 export function pickLeastOutstanding<T extends Pickable>(list: readonly T[], random: () => number): T | undefined {
   const n = list.length;
