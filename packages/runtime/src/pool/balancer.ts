@@ -1,5 +1,6 @@
 import type { RpcError } from "../errors.js";
 import type { Clock } from "../util/clock.js";
+import type { LongTimeout } from "../util/long-timeout.js";
 import { Ejection } from "./ejection.js";
 import type { Endpoint } from "./endpoint.js";
 import { createPicker, type KeyServer, type Pickable, type Picker, type RankedServer, type ReadySet } from "./pickers.js";
@@ -8,6 +9,7 @@ import type { AddressStats, PoolEvent } from "./pool-events.js";
 import type { PoolSettings } from "./pool-settings.js";
 import { resolvedSet, type ResolvedServer, type ResolvedSet } from "./resolved-set.js";
 import type { RetireReason, SlotLike } from "./slot.js";
+import { planSubsets, rankServers, type SubsetPlan } from "./subset.js";
 
 /** A connection as the balancer handles it. */
 export interface BalancedConnection extends AddressConnection, Pickable {
@@ -36,13 +38,16 @@ export interface BalancerParts<C extends BalancedConnection> {
   readonly random: () => number;
 }
 
+/** A key's server outside the subset is closed after going this long without a call. */
+export const KEY_SERVER_IDLE_MS = 60_000;
+
 const NO_SERVERS: ResolvedSet = { servers: [], index: new Map() };
 
 /**
  * The servers a pool uses and how it spreads calls over them: takes the
  * resolver's answers (servers added start connecting, servers gone drain),
- * keeps the ready connections for the picker, ejects servers that keep
- * failing and lets them back in. No
+ * chooses this client's subset, keeps the ready connections for the
+ * picker, ejects servers that keep failing and lets them back in. No
  * sockets and no timers of its own beyond its clock: the pool drives it
  * with real slots, a simulation with simulated ones.
  */
@@ -57,8 +62,12 @@ export class Balancer<C extends BalancedConnection> implements AddressHooks<C>, 
   /** Servers no longer used whose connections are still draining (closed with the pool). */
   private readonly retired = new Set<PoolAddress<C>>();
   private resolved: ResolvedSet = NO_SERVERS;
+  private plan: SubsetPlan = { size: 0, weights: undefined };
+  /** This client's order of preference over {@link resolved} (subsetting only). */
+  private ranking: Int32Array | undefined;
   private readyList: C[] = [];
   private dirty = true;
+  private keyCheck: LongTimeout | undefined;
   readonly createSlot: (address: PoolAddress<C>) => SlotLike<C>;
 
   constructor(parts: BalancerParts<C>) {
@@ -73,11 +82,11 @@ export class Balancer<C extends BalancedConnection> implements AddressHooks<C>, 
 
   // ---- what pickers see (ReadySet) ---------------------------------------------------
 
-  /** Connections taking calls now, of the servers in rotation (none ejected). */
+  /** Connections taking calls now, of the servers in rotation (the subset's, none ejected). */
   get connections(): readonly C[] {
     if (this.dirty) {
       const list: C[] = [];
-      for (const a of this.addresses.values()) if (!a.ejected) a.ready(list);
+      for (const a of this.addresses.values()) if (a.member && !a.ejected) a.ready(list);
       this.readyList = list;
       this.dirty = false;
     }
@@ -89,7 +98,16 @@ export class Balancer<C extends BalancedConnection> implements AddressHooks<C>, 
   }
 
   use(index: number): KeyServer<C> {
-    return this.addresses.get((this.resolved.servers[index] as ResolvedServer).key) as PoolAddress<C>;
+    const server = this.resolved.servers[index] as ResolvedServer;
+    const known = this.addresses.get(server.key);
+    if (known !== undefined) {
+      if (!known.member) known.keyed = true;
+      return known;
+    }
+    const a = this.add(server, false);
+    a.keyed = true;
+    this.armKeyCheck();
+    return a;
   }
 
   /** A connection for a call now, or undefined when it must wait. */
@@ -103,20 +121,74 @@ export class Balancer<C extends BalancedConnection> implements AddressHooks<C>, 
   update(endpoints: readonly Endpoint[]): void {
     const set = resolvedSet(endpoints);
     this.resolved = set;
-    for (const server of set.servers) {
-      const known = this.addresses.get(server.key);
-      if (known !== undefined) {
-        known.endpoint = server.endpoint;
-        known.weight = server.weight;
-        known.pickWeight = server.weight;
+    this.ranking = undefined;
+    for (const a of [...this.addresses.values()]) {
+      const i = set.index.get(a.key);
+      if (i === undefined) {
+        this.drop(a, "removed");
         continue;
       }
-      const a = new PoolAddress<C>(server.endpoint, this.settings.slot, this.settings.connectionsPerAddress, this);
-      this.addresses.set(a.key, a);
-      a.start();
+      const server = set.servers[i] as ResolvedServer;
+      a.endpoint = server.endpoint;
+      a.weight = server.weight;
     }
-    for (const a of [...this.addresses.values()]) if (!set.index.has(a.key)) this.drop(a, "removed");
+    const subset = this.settings.subset;
+    this.plan = subset === undefined ? { size: set.servers.length, weights: undefined } : planSubsets(set, subset);
+    this.refresh();
+  }
+
+  /** Servers the target resolved to. */
+  get resolvedCount(): number {
+    return this.resolved.servers.length;
+  }
+
+  /**
+   * Chooses the subset again (after a resolution, an ejection, a
+   * readmission): the best-ranked servers that are not ejected. Servers
+   * that fall out drain; a key's server outside the subset stays while used.
+   */
+  private refresh(): void {
+    const servers = this.resolved.servers;
+    const wanted = new Set<string>();
+    const subset = this.settings.subset;
+    if (subset === undefined || this.plan.size >= servers.length) {
+      for (const s of servers) wanted.add(s.key);
+    } else {
+      this.ranking ??= rankServers(subset.client, this.resolved);
+      for (const i of this.ranking) {
+        const key = (servers[i] as ResolvedServer).key;
+        if (this.addresses.get(key)?.ejected === true) continue;
+        wanted.add(key);
+        if (wanted.size >= this.plan.size) break;
+      }
+    }
+    for (const a of [...this.addresses.values()]) {
+      if (wanted.has(a.key)) {
+        a.member = true;
+        continue;
+      }
+      const wasMember = a.member;
+      a.member = false;
+      // Ejected servers are remembered until readmitted; keys' servers stay while used.
+      if (wasMember && !a.ejected && !a.keyed) this.drop(a, "subset");
+    }
+    const weights = this.plan.weights;
+    for (const [i, s] of servers.entries()) {
+      let a = this.addresses.get(s.key);
+      if (a === undefined && wanted.has(s.key)) a = this.add(s, true);
+      if (a !== undefined) a.pickWeight = weights !== undefined ? (weights[i] as number) : a.weight;
+    }
     this.markChanged();
+  }
+
+  private add(server: ResolvedServer, member: boolean): PoolAddress<C> {
+    const a = new PoolAddress<C>(server.endpoint, this.settings.slot, this.settings.connectionsPerAddress, this);
+    a.member = member;
+    const w = this.plan.weights?.[this.resolved.index.get(server.key) ?? -1];
+    if (w !== undefined) a.pickWeight = w;
+    this.addresses.set(a.key, a);
+    a.start();
+    return a;
   }
 
   /** Stops using `a`: its connections take no new calls and close when their calls are done. */
@@ -124,6 +196,28 @@ export class Balancer<C extends BalancedConnection> implements AddressHooks<C>, 
     this.addresses.delete(a.key);
     a.remove(reason);
     if (a.hasOpenConnections()) this.retired.add(a);
+  }
+
+  private armKeyCheck(): void {
+    if (this.keyCheck !== undefined) return;
+    this.keyCheck = this.clock.setTimeout(() => this.checkKeyServers(), KEY_SERVER_IDLE_MS);
+  }
+
+  /** Keys' servers outside the subset with no call since the last check close. */
+  private checkKeyServers(): void {
+    this.keyCheck = undefined;
+    if (this.host.isClosed) return;
+    let kept = false;
+    for (const a of [...this.addresses.values()]) {
+      if (a.member || !a.keyed || a.ejected) continue;
+      if (a.picks === a.picksAtCheck && a.pendingCalls() === 0) {
+        this.drop(a, "subset");
+        continue;
+      }
+      a.picksAtCheck = a.picks;
+      kept = true;
+    }
+    if (kept) this.armKeyCheck();
   }
 
   // ---- ejection ------------------------------------------------------------------------
@@ -136,18 +230,19 @@ export class Balancer<C extends BalancedConnection> implements AddressHooks<C>, 
     }
     let ejected = 0;
     for (const x of this.addresses.values()) if (x.ejected) ejected++;
-    const forMs = this.ejection.failed(a, ejected, this.addresses.size, () => this.readmit(a));
+    // At most maxPercent of the servers this client means to use: its subset, or every server.
+    const forMs = this.ejection.failed(a, ejected, this.plan.size, () => this.readmit(a));
     if (forMs === undefined) return;
     this.host.emit({ type: "ejected", address: a.key, forMs });
     a.eject();
-    this.markChanged();
+    this.refresh();
   }
 
   private readmit(a: PoolAddress<C>): void {
     if (this.host.isClosed || this.addresses.get(a.key) !== a) return;
     a.readmit();
     this.host.emit({ type: "readmitted", address: a.key });
-    this.markChanged();
+    this.refresh();
   }
 
   /** An attempt on `pc` that may have run failed with `error`: a failure of its server when ejection counts that code. */
@@ -194,9 +289,12 @@ export class Balancer<C extends BalancedConnection> implements AddressHooks<C>, 
 
   // ---- the pool's life ----------------------------------------------------------------
 
-  /** The pool went idle: connections close. */
+  /** The pool went idle: connections close, keys' servers outside the subset are forgotten. */
   idle(): void {
-    for (const a of this.addresses.values()) a.idle();
+    for (const a of [...this.addresses.values()]) {
+      if (!a.member && !a.ejected) this.drop(a, "idle");
+      else a.idle();
+    }
     this.dirty = true;
   }
 
@@ -207,6 +305,8 @@ export class Balancer<C extends BalancedConnection> implements AddressHooks<C>, 
 
   /** Closes every connection now with `error`. */
   close(error: RpcError): void {
+    this.keyCheck?.cancel();
+    this.keyCheck = undefined;
     for (const a of this.addresses.values()) a.close(error);
     for (const a of this.retired) a.close(error);
     this.retired.clear();
@@ -221,7 +321,7 @@ export class Balancer<C extends BalancedConnection> implements AddressHooks<C>, 
     return n;
   }
 
-  /** The servers in use, for stats. */
+  /** The servers in use (the subset, keys' servers, ejected ones), for stats. */
   stats(): AddressStats[] {
     return [...this.addresses.values()].map((a) => a.stats());
   }

@@ -16,7 +16,7 @@ export const PICKERS: readonly PickerName[] = ["least-outstanding", "round-robin
 export interface Pickable {
   /** Calls in flight on it. */
   readonly pending: number;
-  /** Its server's relative share of calls. */
+  /** Its share of calls relative to the others (its server's weight, or the subset's balancing weight). */
   readonly weight: number;
   /** Round-robin state (smooth weighted round-robin's current weight). */
   rrWeight: number;
@@ -46,11 +46,14 @@ export interface RankedServer {
 
 /** What pickers choose from. */
 export interface ReadySet<C> {
-  /** Connections taking calls now, of the servers in rotation (none ejected). */
+  /** Connections taking calls now, of the servers in rotation (this client's subset, none ejected). */
   readonly connections: readonly C[];
-  /** Every resolved server, for key-hash. */
+  /** Every resolved server (subset or not), for key-hash. */
   readonly servers: readonly RankedServer[];
-  /** Server `index` of {@link servers}, to send a key's calls to. */
+  /**
+   * Server `index` of {@link servers}, to send a key's calls to: a server
+   * outside the subset is connected now (its calls wait for it).
+   */
   use(index: number): KeyServer<C>;
 }
 
@@ -133,7 +136,8 @@ export class RoundRobinPicker<C extends Pickable> implements Picker<C> {
 
 /**
  * Key-hash: a call with a key goes to the server rendezvous hashing ranks
- * first for it among every resolved server, then to that server's least busy
+ * first for it among every resolved server (so every client sends a key to
+ * the same server, whatever its subset), then to that server's least busy
  * connection. A server that is down or ejected passes its keys to their
  * second choice; one still making its first connection makes them wait (so
  * keys do not wander while a pool starts). Calls without a key go to

@@ -38,9 +38,15 @@ export class PoolAddress<C extends AddressConnection = PoolConnection> implement
   endpoint: Endpoint;
   /** Its weight as resolved (SRV). */
   weight: number;
-  /** Its share of this client's calls: {@link weight}. */
+  /** Its share of this client's calls: {@link weight}, or the subset's balancing weight. */
   pickWeight: number;
   readonly slots: SlotLike<C>[];
+  /** In this client's subset (every server is, without subsetting); else only a key's server, connected on demand. */
+  member = true;
+  /** Connected for a key's calls while outside the subset (closed after a minute unused). */
+  keyed = false;
+  /** {@link picks} when the balancer last checked whether a server outside the subset is still used. */
+  picksAtCheck = 0;
   consecutiveFailures = 0;
   ejectedUntil: number | undefined;
   ejectTimer: LongTimeout | undefined;
@@ -141,7 +147,7 @@ export class PoolAddress<C extends AddressConnection = PoolConnection> implement
     return n;
   }
 
-  /** No longer resolved: connections drain and close. */
+  /** No longer used (not resolved, or out of the subset): connections drain and close. */
   remove(reason: RetireReason = "removed"): void {
     this.ejectTimer?.cancel();
     for (const s of this.slots) s.stop(reason);

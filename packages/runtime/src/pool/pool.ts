@@ -32,7 +32,7 @@ export class Pool implements PoolTransport, BalancerHost, AttemptHost {
   readonly target: string;
   readonly closed: Promise<RpcError>;
   readonly random: () => number;
-  /** The servers, their ready connections, ejection and the picker. */
+  /** The servers in use, the subset, ejection and the picker. */
   private readonly balancer: Balancer<PoolConnection>;
   private readonly waiters = new Set<Waiter>();
   private readonly listeners = new Set<(event: PoolEvent) => void>();
@@ -98,6 +98,7 @@ export class Pool implements PoolTransport, BalancerHost, AttemptHost {
   get stats(): PoolStats {
     return {
       target: this.target,
+      resolved: this.balancer.resolvedCount,
       addresses: this.balancer.stats(),
       ...this.counters,
       retryTokens: this.budget.available,

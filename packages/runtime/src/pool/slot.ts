@@ -8,7 +8,7 @@ import type { Endpoint } from "./endpoint.js";
 import type { Pickable } from "./pickers.js";
 
 /** Why a pool stops giving a connection new calls. */
-export type RetireReason = "max_age" | "server_draining" | "removed" | "ejected" | "idle";
+export type RetireReason = "max_age" | "server_draining" | "removed" | "ejected" | "idle" | "subset";
 
 /** How often a retiring connection with calls still running checks whether they are done. */
 const IDLE_CHECK_MS = 100;
@@ -30,7 +30,7 @@ export interface SlotHost<C = PoolConnection> {
   /** "host:port" or "unix:/path". */
   readonly key: string;
   readonly endpoint: Endpoint;
-  /** The server's share of this client's calls (its weight). */
+  /** The server's share of this client's calls (its weight, or the subset's balancing weight). */
   readonly pickWeight: number;
   readonly settings: SlotSettings;
   /** Source of numbers in [0, 1) for jitter. */
