@@ -41,7 +41,7 @@ export interface BalancerParts<C extends BalancedConnection> {
 /** A key's server outside the subset is closed after going this long without a call. */
 export const KEY_SERVER_IDLE_MS = 60_000;
 
-const NO_SERVERS: ResolvedSet = { servers: [], index: new Map() };
+const NO_SERVERS: ResolvedSet = { servers: [], index: new Map(), uniform: true };
 
 /**
  * The servers a pool uses and how it spreads calls over them: takes the

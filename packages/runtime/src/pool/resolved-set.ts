@@ -17,6 +17,8 @@ export interface ResolvedSet {
   readonly servers: readonly ResolvedServer[];
   /** Index in {@link servers} by key. */
   readonly index: ReadonlyMap<string, number>;
+  /** True when every server has the same weight. */
+  readonly uniform: boolean;
 }
 
 /** Answers already hashed: a simulation hands one array to every client it runs, hashed once. */
@@ -34,7 +36,8 @@ export function resolvedSet(endpoints: readonly Endpoint[]): ResolvedSet {
     index.set(key, servers.length);
     servers.push({ key, endpoint, hash: hashString(key), weight: endpointWeight(endpoint) });
   }
-  const set: ResolvedSet = { servers, index };
+  const first = servers[0]?.weight;
+  const set: ResolvedSet = { servers, index, uniform: servers.every((s) => s.weight === first) };
   seen.set(endpoints, set);
   return set;
 }

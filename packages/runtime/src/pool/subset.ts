@@ -24,8 +24,8 @@
 import { Code, RpcError } from "../errors.js";
 import { checkNumber, checkObject, invalidOption } from "../util/validate.js";
 import type { SubsetOptions } from "./pool-options.js";
-import type { ResolvedSet } from "./resolved-set.js";
-import { hashString, rendezvousScore, type Hash64 } from "./rendezvous.js";
+import type { ResolvedServer, ResolvedSet } from "./resolved-set.js";
+import { hashString, rendezvousScore, unitHash, type Hash64 } from "./rendezvous.js";
 
 /** Checked subsetting options. */
 export interface SubsetSettings {
@@ -83,9 +83,6 @@ export function clientHash(identity: number | string): Hash64 {
   return hashString(`subset:${identity}`);
 }
 
-/** Scaling passes at most; each costs clients × size operations. */
-const MAX_PASSES = 200;
-
 /**
  * The top `m` servers for `client`, best first. Scores go to `scratch`
  * (reused across clients).
@@ -94,48 +91,44 @@ export function topServers(client: Hash64, set: ResolvedSet, m: number, scratch?
   const servers = set.servers;
   const n = servers.length;
   const scores = scratch !== undefined && scratch.length >= n ? scratch : new Float64Array(n);
+  // With equal weights the order of unitHash is the order of the scores (-1 / ln u rises with u): no logarithm.
   for (let i = 0; i < n; i++) {
-    const s = servers[i];
-    if (s !== undefined) scores[i] = rendezvousScore(client, s.hash, s.weight);
+    const s = servers[i] as ResolvedServer;
+    scores[i] = set.uniform ? unitHash(client, s.hash) : rendezvousScore(client, s.hash, s.weight);
   }
   const k = Math.min(m, n);
   // A min-heap of the best k so far: O(n log k).
   const heap = new Int32Array(k);
-  let size = 0;
-  const less = (a: number, b: number) => (scores[a] as number) < (scores[b] as number);
-  const down = (from: number) => {
-    let i = from;
-    for (;;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let min = i;
-      if (l < size && less(heap[l] as number, heap[min] as number)) min = l;
-      if (r < size && less(heap[r] as number, heap[min] as number)) min = r;
-      if (min === i) return;
-      const t = heap[i] as number;
-      heap[i] = heap[min] as number;
-      heap[min] = t;
-      i = min;
+  for (let i = 0; i < k; i++) {
+    let j = i;
+    const score = scores[i] as number;
+    while (j > 0) {
+      const p = (j - 1) >> 1;
+      const parent = heap[p] as number;
+      if (score >= (scores[parent] as number)) break;
+      heap[j] = parent;
+      j = p;
     }
-  };
-  for (let i = 0; i < n; i++) {
-    if (size < k) {
-      let j = size++;
-      heap[j] = i;
-      while (j > 0) {
-        const p = (j - 1) >> 1;
-        if (!less(heap[j] as number, heap[p] as number)) break;
-        const t = heap[j] as number;
-        heap[j] = heap[p] as number;
-        heap[p] = t;
-        j = p;
-      }
-    } else if (less(heap[0] as number, i)) {
-      heap[0] = i;
-      down(0);
-    }
+    heap[j] = i;
   }
-  return heap.sort((a, b) => (scores[b] as number) - (scores[a] as number));
+  for (let i = k; i < n; i++) {
+    const score = scores[i] as number;
+    if (k === 0 || score <= (scores[heap[0] as number] as number)) continue;
+    // Replace the smallest and sift it down.
+    let j = 0;
+    for (;;) {
+      const l = 2 * j + 1;
+      if (l >= k) break;
+      const r = l + 1;
+      let c = l;
+      if (r < k && (scores[heap[r] as number] as number) < (scores[heap[l] as number] as number)) c = r;
+      if ((scores[heap[c] as number] as number) >= score) break;
+      heap[j] = heap[c] as number;
+      j = c;
+    }
+    heap[j] = i;
+  }
+  return heap.sort((x, y) => (scores[y] as number) - (scores[x] as number));
 }
 
 /** Every server of the set in the order `client` prefers them. */
@@ -171,47 +164,55 @@ export function planSubsets(set: ResolvedSet, settings: SubsetSettings): SubsetP
 
 function balancedPlan(set: ResolvedSet, wanted: number, count: number): SubsetPlan {
   const n = set.servers.length;
-  // Every client's top servers, a few more than asked in case the coverage needs them.
-  const most = Math.min(n, Math.max(wanted * 4, wanted + 8));
   const scratch = new Float64Array(n);
-  const tops: Int32Array[] = [];
-  for (let c = 0; c < count; c++) tops.push(topServers(clientHash(c), set, most, scratch));
-  const cover = new Int32Array(n);
-  let k = Math.min(wanted, n);
-  const count1 = (s: number) => {
-    cover[s] = (cover[s] as number) + 1;
-  };
-  for (const top of tops) for (let j = 0; j < k; j++) count1(top[j] as number);
+  const hashes = Array.from({ length: count }, (_, c) => clientHash(c));
   // A server in no subset would get no calls: grow the subsets until every server is in one. (Only that:
-  // a stricter rule would make a one-server change in N grow every subset at once now and then.)
-  const enough = () => cover.every((c) => c > 0);
-  while (k < most && !enough()) {
-    for (const top of tops) count1(top[k] as number);
-    k++;
+  // a stricter rule would make a one-server change in N grow every subset at once now and then.) The
+  // first try nearly always covers every server; a second takes a margin.
+  for (let most = Math.min(wanted, n); ; most = Math.min(n, Math.max(most * 2, most + 8))) {
+    const tops = new Int32Array(count * most);
+    for (let c = 0; c < count; c++) tops.set(topServers(hashes[c] as Hash64, set, most, scratch), c * most);
+    const cover = new Int32Array(n);
+    let uncovered = n;
+    for (let k = 1; k <= most; k++) {
+      for (let c = 0; c < count; c++) {
+        const s = tops[c * most + k - 1] as number;
+        if (cover[s] === 0) uncovered--;
+        cover[s] = (cover[s] as number) + 1;
+      }
+      if (k < wanted || uncovered > 0) continue;
+      if (k >= n) return { size: n, weights: undefined };
+      return { size: k, weights: scale(set, tops, most, k, cover) };
+    }
+    if (most >= n) return { size: n, weights: undefined };
   }
-  if (k >= n) return { size: n, weights: undefined };
-  return { size: k, weights: scale(set, tops, k, cover) };
 }
+
+/** Scaling passes at most; each costs clients × size operations. */
+const MAX_PASSES = 200;
 
 /**
  * Matrix scaling (Sinkhorn–Knopp): per-server weights y such that, when
- * each client splits its calls over its subset in proportion to y, every
- * server receives its resolved weight's share of all calls.
+ * each client splits its calls over its subset (its first `k` of `stride`
+ * in `tops`) in proportion to y, every server receives its resolved
+ * weight's share of all calls, within 0.1 %.
  */
-function scale(set: ResolvedSet, tops: readonly Int32Array[], k: number, cover: Int32Array): Float64Array {
+function scale(set: ResolvedSet, tops: Int32Array, stride: number, k: number, cover: Int32Array): Float64Array {
   const servers = set.servers;
   const n = servers.length;
+  const count = tops.length / stride;
   let total = 0;
-  for (let s = 0; s < n; s++) if ((cover[s] as number) > 0) total += (servers[s] as { weight: number }).weight;
+  for (let s = 0; s < n; s++) if ((cover[s] as number) > 0) total += (servers[s] as ResolvedServer).weight;
   const y = new Float64Array(n).fill(1);
   const load = new Float64Array(n);
   for (let pass = 0; pass < MAX_PASSES; pass++) {
     load.fill(0);
-    for (const top of tops) {
+    for (let c = 0; c < count; c++) {
+      const base = c * stride;
       let sum = 0;
-      for (let j = 0; j < k; j++) sum += y[top[j] as number] as number;
+      for (let j = 0; j < k; j++) sum += y[tops[base + j] as number] as number;
       for (let j = 0; j < k; j++) {
-        const s = top[j] as number;
+        const s = tops[base + j] as number;
         load[s] = (load[s] as number) + (y[s] as number) / sum;
       }
     }
@@ -219,14 +220,13 @@ function scale(set: ResolvedSet, tops: readonly Int32Array[], k: number, cover: 
     for (let s = 0; s < n; s++) {
       const got = load[s] as number;
       if (got === 0) continue;
-      const target = (tops.length * (servers[s] as { weight: number }).weight) / total;
-      const ratio = target / got;
+      const ratio = (count * (servers[s] as ResolvedServer).weight) / total / got;
       y[s] = (y[s] as number) * ratio;
       worst = Math.max(worst, Math.abs(ratio - 1));
     }
-    if (worst < 1e-4) break;
+    if (worst < 1e-3) break;
   }
-  // Mean 1 over the covered servers (only ratios matter; this keeps the numbers readable in stats).
+  // Mean 1 over the covered servers (only ratios matter; this keeps the numbers readable).
   let sum = 0;
   let covered = 0;
   for (let s = 0; s < n; s++) {
