@@ -160,6 +160,7 @@ interface Outcome {
 async function runChaos(
   seed: number,
   retries: boolean,
+  subsets: boolean,
 ): Promise<{ outcomes: Outcome[]; entered: Map<string, number>; actions: string[]; truncated: string[] }> {
   const random = prng(seed);
   const entered = new Map<string, number>();
@@ -176,6 +177,8 @@ async function runChaos(
       backoff: { initialMs: 10, maxMs: 50 },
       waitForReadyMs: 1_000,
       ejection: false,
+      // Subsets of 2 of the 3 (ejection is off, so a member that is down is not replaced: calls wait for one).
+      ...(subsets ? { subset: { size: 2, minServers: 0, clientId: `chaos-${seed}` } } : {}),
       // Without retries every failure reaches the caller, with the connection's own verdict on whether it ran.
       ...(retries ? {} : { retry: { maxAttempts: 1, maxNeverRanRetries: 0 } }),
     },
@@ -248,10 +251,12 @@ async function runChaos(
 
 describe("pool under random shutdowns and restarts", () => {
   const seeds = (process.env.CHAOS_SEEDS ?? "1,2").split(",").map(Number);
-  for (const [seed, retries] of seeds.flatMap((s) => [[s, true] as const, [s, false] as const])) {
-    it(`never runs a call twice, and never marks a call that ran as never run (seed ${seed}, ${retries ? "retries" : "no retries"})`, async () => {
-      const { outcomes, entered, actions, truncated } = await runChaos(seed, retries);
-      const context = `seed ${seed}, retries ${retries}; ${actions.join("; ")}`;
+  const cases = seeds.flatMap((s) => [[s, true, false] as const, [s, false, false] as const, [s, true, true] as const]);
+  for (const [seed, retries, subsets] of cases) {
+    const name = `seed ${seed}, ${retries ? "retries" : "no retries"}${subsets ? ", subsets of 2" : ""}`;
+    it(`never runs a call twice, and never marks a call that ran as never run (${name})`, async () => {
+      const { outcomes, entered, actions, truncated } = await runChaos(seed, retries, subsets);
+      const context = `${name}; ${actions.join("; ")}`;
       expect(outcomes.length, context).toBeGreaterThan(200);
       // Something failed over: the servers did go down under the calls.
       expect(actions.length, context).toBeGreaterThan(3);

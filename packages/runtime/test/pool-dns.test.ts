@@ -90,6 +90,47 @@ describe("pool with dns:/// and srv:/// targets", () => {
     ).toBe(true);
   });
 
+  it("dns:/// with subsets of 2: a member that leaves the records is replaced; a server outside the subset leaving changes nothing", async () => {
+    dns = await startDnsServer();
+    const servers = (await samePortServers()) as TallyProcess[];
+    dns.setA(
+      "tally.test",
+      servers.map((s) => s.host),
+    );
+    const events: PoolEvent[] = [];
+    const p = createPool(`dns://${dns.address}/tally.test:${servers[0]?.port}`, {
+      resolveIntervalMs: 100,
+      subset: { size: 2, minServers: 0, clientId: "dns" },
+      onEvent: (e) => events.push(e),
+    });
+    pools.push(p);
+    await p.whenReady();
+    const ready = () => p.stats.addresses.filter((a) => a.state === "ready").map((a) => a.address);
+    await until(() => ready().length === 2, "two servers ready");
+    const members = ready();
+    const outside = servers.find((s) => !members.includes(s.target)) as TallyProcess;
+    const [kept, leaving] = servers.filter((s) => members.includes(s.target)) as [TallyProcess, TallyProcess];
+    const client = tallyClient(p);
+    const load = runLoad(4, (n) => client.get({ key: String(n), delayMs: 1 }, { timeoutMs: 10_000 }));
+    try {
+      // The server outside the subset leaves the records: nothing moves.
+      dns.setA("tally.test", [kept.host, leaving.host]);
+      await until(() => p.stats.resolved === 2, "the pool to see two records");
+      expect(ready().sort()).toEqual([...members].sort());
+      // A member leaves and the other comes back: it takes the member's place.
+      dns.setA("tally.test", [kept.host, outside.host]);
+      await until(() => ready().includes(outside.target) && !ready().includes(leaving.target), "the subset to change");
+      const onOutside = load.counts.perServer.get(outside.name) ?? 0;
+      await until(() => (load.counts.perServer.get(outside.name) ?? 0) > onOutside + 20, "load on the server that came in");
+    } finally {
+      await load.stop();
+    }
+    expect(load.counts.failures).toEqual([]);
+    expect(ready().sort()).toEqual([kept.target, outside.target].sort());
+    expect(events.some((e) => e.type === "connection_retiring" && e.address === leaving.target && e.reason === "removed")).toBe(true);
+    expect(events.some((e) => e.type === "connection_retiring" && e.address !== leaving.target)).toBe(false);
+  });
+
   it("dns:///: resolves again soon after a connection fails, not only on the interval", async () => {
     dns = await startDnsServer();
     const [a, b] = await samePortServers();

@@ -1,15 +1,21 @@
 /**
- * The pool's parts on their own: target parsing, backoff delays, pickers,
- * rendezvous hashing (property tests), the retry budget, and the
- * idempotency marks generated definitions carry.
+ * The pool's parts on their own: target parsing, backoff delays, pickers
+ * (objects over plain objects: no socket, no timer), rendezvous hashing
+ * (property tests), the ejection policy, the retry budget and decision, and
+ * the idempotency marks generated definitions carry.
  */
 import fc from "fast-check";
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { describe, expect, it } from "vitest";
+import { Code, RpcError } from "../src/errors.js";
 import { Backoff, checkBackoff } from "../src/pool/backoff.js";
-import { pickLeastOutstanding, pickRoundRobin, type Pickable } from "../src/pool/pickers.js";
+import { ejectionFor } from "../src/pool/ejection.js";
+import { createPicker, pickLeastOutstanding, pickRoundRobin, type KeyServer, type Pickable, type ReadySet } from "../src/pool/pickers.js";
+import type { AddressState } from "../src/pool/pool-events.js";
+import { checkPoolOptions } from "../src/pool/pool-settings.js";
 import { hashString, rendezvousScore } from "../src/pool/rendezvous.js";
-import { checkRetry, RetryBudget } from "../src/pool/retry-budget.js";
+import { checkRetry, newAttempts, RetryBudget } from "../src/pool/retry-budget.js";
+import { countFailure, decideRetry } from "../src/pool/retry-policy.js";
 import { resolverOf } from "../src/pool/target.js";
 import { TallyServiceDefinition } from "./support/tally.js";
 
@@ -79,6 +85,136 @@ describe("pickers", () => {
         },
       ),
     );
+  });
+});
+
+/** A ready set of plain objects: servers with a state and connections. */
+function readySet(servers: { name: string; state: AddressState; conns: (Pickable & { name?: string })[] }[]) {
+  const used: number[] = [];
+  const set: ReadySet<Pickable & { name?: string }> = {
+    connections: servers.filter((s) => s.state !== "ejected").flatMap((s) => s.conns),
+    servers: servers.map((s) => ({ hash: hashString(s.name), weight: 1 })),
+    use(i): KeyServer<Pickable & { name?: string }> {
+      used.push(i);
+      const s = servers[i] as (typeof servers)[number];
+      return { state: s.state, ready: (into) => (s.state === "ready" ? into.push(...s.conns) : 0) };
+    },
+  };
+  return { set, used };
+}
+
+describe("picker objects", () => {
+  const named = (name: string, pending = 0) => ({ ...conn(pending), name });
+
+  it("key-hash: a key's calls go to its best server that is up, the least busy of its connections; keyless calls spread", () => {
+    const servers = ["a", "b", "c"].map((name) => ({
+      name,
+      state: "ready" as AddressState,
+      conns: [named(`${name}1`, 3), named(`${name}2`, 1)],
+    }));
+    const picker = createPicker<Pickable & { name?: string }>("key-hash", () => 0.5);
+    const { set } = readySet(servers);
+    const first = picker.pick(set, { key: "user-7", excluded: undefined });
+    expect(first?.name?.[1]).toBe("2");
+    const home = (first?.name ?? "")[0] as string;
+    // Its server down: the key goes to its second choice, the same every time.
+    (servers.find((s) => s.name === home) as (typeof servers)[number]).state = "transient_failure";
+    const second = picker.pick(set, { key: "user-7", excluded: undefined })?.name?.[0];
+    expect(second).not.toBe(home);
+    expect(picker.pick(set, { key: "user-7", excluded: undefined })?.name?.[0]).toBe(second);
+    // Its server still connecting: the call waits.
+    (servers.find((s) => s.name === home) as (typeof servers)[number]).state = "connecting";
+    expect(picker.pick(set, { key: "user-7", excluded: undefined })).toBeUndefined();
+    // Without a key: least-outstanding over the ready connections.
+    expect(picker.pick(set, { key: undefined, excluded: undefined })).toBeDefined();
+  });
+
+  it("least-outstanding with unequal weights: an idle pool gives each its weight's share; a busy one, the less loaded per weight", () => {
+    let seed = 42;
+    const random = () => {
+      seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
+      return seed / 2 ** 32;
+    };
+    const conns = [1, 2, 3].map((w) => ({ pending: 0, weight: w, rrWeight: 0, name: String(w) }));
+    const { set } = readySet([{ name: "s", state: "ready", conns }]);
+    const picker = createPicker<Pickable & { name?: string }>("least-outstanding", random);
+    const counts = new Map<string, number>();
+    for (let i = 0; i < 60_000; i++) {
+      const name = picker.pick(set, { key: undefined, excluded: undefined })?.name as string;
+      counts.set(name, (counts.get(name) ?? 0) + 1);
+    }
+    for (const c of conns) expect(Math.abs((counts.get(c.name) ?? 0) / (10_000 * c.weight) - 1)).toBeLessThan(0.03);
+    // Busy: weight 3 with 9 in flight (3 per unit) loses to weight 1 with 2 (2 per unit).
+    const busy = [
+      { pending: 2, weight: 1, rrWeight: 0, name: "light" },
+      { pending: 9, weight: 3, rrWeight: 0, name: "heavy" },
+    ];
+    const two = readySet([{ name: "s", state: "ready", conns: busy }]).set;
+    for (let i = 0; i < 100; i++) expect(picker.pick(two, { key: undefined, excluded: undefined })?.name).toBe("light");
+  });
+
+  it("a call's excluded connections are never picked again", () => {
+    for (const name of ["least-outstanding", "round-robin", "key-hash"] as const) {
+      const servers = ["a", "b"].map((n) => ({ name: n, state: "ready" as AddressState, conns: [named(n)] }));
+      const { set } = readySet(servers);
+      const picker = createPicker<Pickable & { name?: string }>(name, Math.random);
+      const excluded = new Set([servers[0]?.conns[0] as Pickable]);
+      for (let i = 0; i < 20; i++) expect(picker.pick(set, { key: `k${i}`, excluded })?.name).toBe("b");
+    }
+  });
+});
+
+describe("ejection policy", () => {
+  const settings = checkPoolOptions({ ejection: { consecutiveFailures: 3, baseMs: 100, maxMs: 250, maxPercent: 50 } }).ejection;
+  const server = (failures: number, inARow = 0) => ({
+    consecutiveFailures: failures,
+    ejectionsInARow: inARow,
+    ejections: 0,
+    ejectedUntil: undefined,
+    ejectTimer: undefined,
+  });
+
+  it("ejects after consecutiveFailures, for baseMs × the ejections in a row up to maxMs, never more than maxPercent", () => {
+    expect(ejectionFor(settings, server(2), 0, 10)).toBeUndefined();
+    expect(ejectionFor(settings, server(3), 0, 10)).toBe(100);
+    expect(ejectionFor(settings, server(3, 1), 0, 10)).toBe(200);
+    expect(ejectionFor(settings, server(3, 5), 0, 10)).toBe(250);
+    expect(ejectionFor(settings, server(3), 4, 10)).toBe(100);
+    expect(ejectionFor(settings, server(3), 5, 10)).toBeUndefined();
+    expect(ejectionFor(undefined, server(99), 0, 10)).toBeUndefined();
+  });
+});
+
+describe("retry decision", () => {
+  const settings = checkRetry({ maxAttempts: 2, maxNeverRanRetries: 2, budget: { maxTokens: 1 } });
+  const ask = (budget: RetryBudget, o: { idempotent?: boolean; code?: Code; neverRan?: boolean; failures?: number; deadline?: number }) => {
+    const attempts = newAttempts();
+    for (let i = 0; i < (o.failures ?? 1); i++) countFailure(attempts, new RpcError(o.code ?? Code.Unavailable, "x"), o.neverRan ?? false);
+    return decideRetry(settings, budget, {
+      idempotent: o.idempotent ?? true,
+      code: o.code ?? Code.Unavailable,
+      neverRan: o.neverRan ?? false,
+      attempts,
+      deadline: o.deadline,
+      now: 1000,
+    });
+  };
+
+  it("never ran: any method, within maxNeverRanRetries and the deadline, at no cost", () => {
+    const budget = new RetryBudget(settings, () => 0);
+    expect(ask(budget, { neverRan: true, idempotent: false, failures: 2 })).toBe("retry");
+    expect(ask(budget, { neverRan: true, failures: 3 })).toBe("final");
+    expect(ask(budget, { neverRan: true, deadline: 1000 })).toBe("final");
+    expect(budget.available).toBe(1);
+  });
+
+  it("may have run: idempotent methods, retry.codes, maxAttempts, then the budget", () => {
+    const budget = new RetryBudget(settings, () => 0);
+    expect(ask(budget, { idempotent: false })).toBe("final");
+    expect(ask(budget, { code: Code.Internal })).toBe("final");
+    expect(ask(budget, { failures: 2 })).toBe("final");
+    expect(ask(budget, {})).toBe("retry");
+    expect(ask(budget, {})).toBe("budget");
   });
 });
 

@@ -1,14 +1,15 @@
 /**
  * A pool against tally servers in processes of their own, on 127.0.0.1,
  * other 127.0.0.x addresses and a unix socket: the spread of load, key-hash
- * stability, and a server killed (SIGKILL) under load. Needs `npm run build`
- * (the servers run examples/cluster/dist).
+ * stability, and a server killed (SIGKILL) under load; each with every
+ * server and with subsets of 2 of the 3. Needs `npm run build` (the servers
+ * run examples/cluster/dist).
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { Code, createContextValues, createPool, poolCallInfo, type PoolTransport } from "../src/index.js";
+import { Code, createContextValues, createPool, poolCallInfo, type PoolOptions, type PoolTransport } from "../src/index.js";
 import { until } from "./support/reliability.js";
 import { runCalls, runLoad, startTallyProcess, stopAll, stopAllLoads, tallyClient, type TallyProcess } from "./support/tally.js";
 
@@ -28,6 +29,17 @@ async function allReady(p: PoolTransport, n: number): Promise<void> {
   await p.whenReady();
   await until(() => p.stats.addresses.length === n && p.stats.addresses.every((a) => a.state === "ready"), "every server ready", 20_000);
 }
+
+/** The servers on TCP that `p` uses now (with subsets, not all of them). */
+function usedTcp(p: PoolTransport, servers: TallyProcess[]): TallyProcess[] {
+  return servers.filter((s) => !s.target.startsWith("unix:") && p.stats.addresses.some((a) => a.address === s.target));
+}
+
+/** Every server, or subsets of 2 of the 3 (subsetting on below its default fleet size). */
+const VARIANTS: { name: string; subset: NonNullable<PoolOptions["subset"]>; size: number }[] = [
+  { name: "every server", subset: false, size: 3 },
+  { name: "subsets of 2", subset: { size: 2, minServers: 0, clientId: "processes" }, size: 2 },
+];
 
 /** Three server processes: 127.0.0.2, 127.0.0.3 and a unix socket. */
 async function threeServers(): Promise<TallyProcess[]> {
@@ -70,14 +82,44 @@ describe("pool against server processes", () => {
     }
   });
 
+  it("with subsets of 2 of the 3, three clients that know their index spread load within ±15 % over the 3", async () => {
+    const servers = await threeServers();
+    const names = servers.map((s) => s.name);
+    const clients = [0, 1, 2].map((i) => {
+      const p = createPool(
+        servers.map((s) => s.target),
+        { subset: { size: 2, minServers: 0, clientIndex: i, clientCount: 3 } },
+      );
+      pools.push(p);
+      return p;
+    });
+    // Subsets of 2, or of 3 when three clients' subsets of 2 would leave a server out (it depends on the unix socket's name).
+    for (const p of clients) {
+      await p.whenReady();
+      await until(() => p.stats.addresses.length >= 2 && p.stats.addresses.every((a) => a.state === "ready"), "subset ready", 20_000);
+    }
+    const counts = await Promise.all(clients.map((p) => runCalls(1000, 10, (n) => tallyClient(p).get({ key: String(n), delayMs: 10 }))));
+    const perServer = new Map<string, number>();
+    for (const c of counts) {
+      expect(c.failures).toEqual([]);
+      for (const [server, n] of c.perServer) perServer.set(server, (perServer.get(server) ?? 0) + n);
+    }
+    for (const share of shares(perServer, names, 3000)) {
+      expect(share, JSON.stringify(Object.fromEntries(perServer))).toBeGreaterThanOrEqual(0.85);
+      expect(share, JSON.stringify(Object.fromEntries(perServer))).toBeLessThanOrEqual(1.15);
+    }
+  });
+});
+
+describe.each(VARIANTS)("pool against server processes ($name)", ({ subset, size }) => {
   it("key-hash: one key always reaches one server; when one of 3 leaves, only its keys (about a third) move", async () => {
     const servers = await threeServers();
     const p = createPool(
       servers.map((s) => s.target),
-      { picker: "key-hash", backoff: { initialMs: 200 } },
+      { picker: "key-hash", backoff: { initialMs: 200 }, subset },
     );
     pools.push(p);
-    await allReady(p, 3);
+    await allReady(p, size);
     const client = tallyClient(p);
     const keys = Array.from({ length: 300 }, (_, i) => `customer-${i}`);
     const where = async () => {
@@ -114,23 +156,24 @@ describe("pool against server processes", () => {
     const p = createPool(
       servers.map((s) => s.target),
       // Short ejections: on a busy machine the restart may take long enough for one.
-      { backoff: { initialMs: 100, maxMs: 400 }, ejection: { baseMs: 200 } },
+      { backoff: { initialMs: 100, maxMs: 400 }, ejection: { baseMs: 200 }, subset },
     );
     pools.push(p);
-    await allReady(p, 3);
+    await allReady(p, size);
     const client = tallyClient(p);
     const load = runLoad(24, (n) => client.get({ key: String(n), delayMs: 5 }, { timeoutMs: 20_000 }));
     await until(() => load.counts.ok >= 300, "load on every server", 20_000);
-    const victim = servers[0] as TallyProcess;
+    // One the pool uses (with subsets, its ejection brings in the third server until it is back).
+    const victim = usedTcp(p, servers)[0] as TallyProcess;
     victim.process.kill("SIGKILL");
     await victim.exited;
     const okAtKill = load.counts.ok;
     await until(() => load.counts.ok >= okAtKill + 300, "load to go on", 20_000);
     // Back on the same address: the pool reconnects within its backoff and sends it calls.
-    const back = await startTallyProcess("a-again", { host: victim.host, port: victim.port });
+    const back = await startTallyProcess(`${victim.name}-again`, { host: victim.host, port: victim.port });
     processes.push(back);
     await until(
-      () => (load.counts.perServer.get("a-again") ?? 0) >= 100,
+      () => (load.counts.perServer.get(`${victim.name}-again`) ?? 0) >= 100,
       () => `load on the restarted server (${JSON.stringify(p.stats.addresses)})`,
       30_000,
     );
@@ -145,10 +188,10 @@ describe("pool against server processes", () => {
     const p = createPool(
       servers.map((s) => s.target),
       // Short ejections: on a busy machine the restart may take long enough for one.
-      { backoff: { initialMs: 100, maxMs: 400 }, ejection: { baseMs: 200 } },
+      { backoff: { initialMs: 100, maxMs: 400 }, ejection: { baseMs: 200 }, subset },
     );
     pools.push(p);
-    await allReady(p, 3);
+    await allReady(p, size);
     const client = tallyClient(p);
     const failedOn: string[] = [];
     const load = runLoad(24, async (n) => {
@@ -162,7 +205,7 @@ describe("pool against server processes", () => {
       }
     });
     await until(() => load.counts.ok >= 200, "load on every server", 20_000);
-    const victim = servers[1] as TallyProcess;
+    const victim = usedTcp(p, servers).at(-1) as TallyProcess;
     const stat = () => p.stats.addresses.find((a) => a.address === victim.target);
     const inFlight = stat()?.pendingCalls ?? 0;
     const picksAtKill = stat()?.picks ?? 0;

@@ -1,35 +1,55 @@
 import type { RpcError } from "../errors.js";
+import type { Clock } from "../util/clock.js";
+import type { LongTimeout } from "../util/long-timeout.js";
 import { endpointKey, endpointWeight, type Endpoint } from "./endpoint.js";
+import type { Ejectable } from "./ejection.js";
 import type { AddressState, AddressStats } from "./pool-events.js";
 import { hashString, type Hash64 } from "./rendezvous.js";
-import { Slot, type PoolConnection, type RetireReason, type SlotHost, type SlotSettings } from "./slot.js";
+import type { PoolConnection, RetireReason, SlotHost, SlotLike, SlotSettings } from "./slot.js";
 
-/** What a server's record tells the pool. */
-export interface AddressHooks {
+/** What a server's record reads of a connection. */
+export interface AddressConnection {
+  /** True while it takes new calls. */
+  readonly pickable: boolean;
+  /** Calls in flight on it. */
+  readonly pending: number;
+}
+
+/** What a server's record tells its balancer, and how it gets its slots. */
+export interface AddressHooks<C extends AddressConnection = PoolConnection> {
   readonly random: () => number;
-  connectionUp(address: PoolAddress, pc: PoolConnection): void;
-  connectionRetiring(address: PoolAddress, pc: PoolConnection, reason: RetireReason): void;
-  connectionDown(address: PoolAddress, pc: PoolConnection, error: RpcError, planned: boolean): void;
-  connectFailed(address: PoolAddress, error: RpcError, retryInMs: number): void;
+  readonly clock: Clock;
+  /** A connection slot for `address` (real sockets, or simulated ones). */
+  createSlot(address: PoolAddress<C>): SlotLike<C>;
+  connectionUp(address: PoolAddress<C>, pc: C): void;
+  connectionRetiring(address: PoolAddress<C>, pc: C, reason: RetireReason): void;
+  connectionDown(address: PoolAddress<C>, pc: C, error: RpcError, planned: boolean): void;
+  connectFailed(address: PoolAddress<C>, error: RpcError, retryInMs: number): void;
 }
 
 /**
  * One server of a pool: its N connection slots, counters, and ejection
  * state.
  */
-export class PoolAddress implements SlotHost {
+export class PoolAddress<C extends AddressConnection = PoolConnection> implements SlotHost<C>, Ejectable {
   readonly key: string;
   /** For rendezvous hashing. */
   readonly hash: Hash64;
   endpoint: Endpoint;
+  /** Its weight as resolved (SRV). */
   weight: number;
-  readonly slots: Slot[];
-  /** Connection failures (failed attempts, lost connections) since a call last succeeded here. */
+  /** Its share of this client's calls: {@link weight}, or the subset's balancing weight. */
+  pickWeight: number;
+  readonly slots: SlotLike<C>[];
+  /** In this client's subset (every server is, without subsetting); else only a key's server, connected on demand. */
+  member = true;
+  /** Connected for a key's calls while outside the subset (closed after a minute unused). */
+  keyed = false;
+  /** {@link picks} when the balancer last checked whether a server outside the subset is still used. */
+  picksAtCheck = 0;
   consecutiveFailures = 0;
-  /** Set while ejected. */
   ejectedUntil: number | undefined;
-  ejectTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Ejections in a row (the next lasts longer); reset when a call succeeds. */
+  ejectTimer: LongTimeout | undefined;
   ejectionsInARow = 0;
   picks = 0;
   connectionsUp = 0;
@@ -43,17 +63,22 @@ export class PoolAddress implements SlotHost {
     endpoint: Endpoint,
     readonly settings: SlotSettings,
     connections: number,
-    private readonly hooks: AddressHooks,
+    private readonly hooks: AddressHooks<C>,
   ) {
     this.endpoint = endpoint;
     this.key = endpointKey(endpoint);
     this.hash = hashString(this.key);
     this.weight = endpointWeight(endpoint);
-    this.slots = Array.from({ length: connections }, () => new Slot(this));
+    this.pickWeight = this.weight;
+    this.slots = Array.from({ length: connections }, () => hooks.createSlot(this));
   }
 
   get random(): () => number {
     return this.hooks.random;
+  }
+
+  get clock(): Clock {
+    return this.hooks.clock;
   }
 
   get ejected(): boolean {
@@ -61,7 +86,7 @@ export class PoolAddress implements SlotHost {
   }
 
   /** Connections taking calls now. */
-  ready(into: PoolConnection[]): void {
+  ready(into: C[]): void {
     for (const s of this.slots) {
       const pc = s.current;
       if (pc?.pickable) into.push(pc);
@@ -122,15 +147,15 @@ export class PoolAddress implements SlotHost {
     return n;
   }
 
-  /** No longer resolved: connections drain and close. */
-  remove(): void {
-    if (this.ejectTimer !== undefined) clearTimeout(this.ejectTimer);
-    for (const s of this.slots) s.stop("removed");
+  /** No longer used (not resolved, or out of the subset): connections drain and close. */
+  remove(reason: RetireReason = "removed"): void {
+    this.ejectTimer?.cancel();
+    for (const s of this.slots) s.stop(reason);
   }
 
   /** Closes every connection now. */
   close(error: RpcError): void {
-    if (this.ejectTimer !== undefined) clearTimeout(this.ejectTimer);
+    this.ejectTimer?.cancel();
     for (const s of this.slots) s.close(error);
   }
 
@@ -164,22 +189,22 @@ export class PoolAddress implements SlotHost {
     return this.slots.some((s) => s.openConnections().length > 0);
   }
 
-  connectionUp(_slot: Slot, pc: PoolConnection): void {
+  connectionUp(pc: C): void {
     this.connectionsUp++;
     this.hooks.connectionUp(this, pc);
   }
 
-  connectionRetiring(pc: PoolConnection, reason: RetireReason): void {
+  connectionRetiring(pc: C, reason: RetireReason): void {
     this.hooks.connectionRetiring(this, pc, reason);
   }
 
-  connectionDown(_slot: Slot, pc: PoolConnection, error: RpcError, planned: boolean): void {
+  connectionDown(pc: C, error: RpcError, planned: boolean): void {
     this.connectionsDown++;
     if (!planned) this.lastError = error;
     this.hooks.connectionDown(this, pc, error, planned);
   }
 
-  connectFailed(_slot: Slot, error: RpcError, retryInMs: number): void {
+  connectFailed(error: RpcError, retryInMs: number): void {
     this.connectFailures++;
     this.lastError = error;
     this.hooks.connectFailed(this, error, retryInMs);

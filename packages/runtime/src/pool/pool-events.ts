@@ -40,7 +40,13 @@ export interface AddressStats {
 export interface PoolStats {
   /** The pool's target. */
   readonly target: string;
-  /** Every server the pool knows now. */
+  /** Servers the target resolves to now. */
+  readonly resolved: number;
+  /**
+   * The servers the pool uses now: every resolved server, or with
+   * subsetting its subset, the servers it ejected, and keys' servers it
+   * connected to outside the subset.
+   */
   readonly addresses: readonly AddressStats[];
   /** Calls (attempts) sent, retries included. */
   readonly picks: number;
@@ -79,9 +85,11 @@ export type PoolEvent =
       readonly address: string;
       /**
        * `max_age`: aged out; `server_draining`: the server is shutting down;
-       * `removed`: no longer resolved; `ejected`; `idle`: the pool went idle.
+       * `removed`: no longer resolved; `ejected`; `idle`: the pool went idle;
+       * `subset`: out of this client's subset (another server took its
+       * place, or a key's server outside the subset went a minute unused).
        */
-      readonly reason: "max_age" | "server_draining" | "removed" | "ejected" | "idle";
+      readonly reason: "max_age" | "server_draining" | "removed" | "ejected" | "idle" | "subset";
     }
   /** No call for `idleTimeoutMs`: the pool closed its connections and stopped resolving; the next call starts it again. */
   | { readonly type: "idle" }

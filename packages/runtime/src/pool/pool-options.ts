@@ -34,6 +34,41 @@ export interface EjectionOptions {
   maxPercent?: number;
 }
 
+/**
+ * Subsetting: for fleets where every client connecting to every server
+ * costs too much (1,000 clients × 1,000 servers is a million connections),
+ * each client connects to `size` of the resolved servers. Subsets are
+ * chosen by rendezvous hashing of the client's identity with each server,
+ * so a server joining or leaving moves only about 1/N of the connections.
+ * Give every client its index and the number of clients, and the load is
+ * even across the servers; with only an id (or none) the subsets are
+ * random and so is each server's share (about ±75 % at 20 clients per
+ * server; docs/deploy.md has the numbers).
+ */
+export interface SubsetOptions {
+  /** Servers each client connects to. Default 20. */
+  size?: number;
+  /**
+   * This client's index, 0 to `clientCount` − 1, unique among the clients
+   * of these servers (a StatefulSet ordinal, a task index). With
+   * `clientCount`, every client computes every client's subset, and the
+   * weights that make the servers' load even.
+   */
+  clientIndex?: number;
+  /**
+   * How many clients (each with its own `clientIndex`). When few clients
+   * must cover many servers, subsets grow so that every server is in some.
+   */
+  clientCount?: number;
+  /**
+   * Without an index: a string unique to this client (a pod name, a host
+   * name). Default: a random one per pool.
+   */
+  clientId?: string;
+  /** Subsetting is off (every server is used) while the target resolves to this many servers or fewer. Default 2 × `size`. */
+  minServers?: number;
+}
+
 /** Options of a pool ({@link createPool}, or {@link connect} with a target). */
 export interface PoolOptions extends ConnectionSettingsOptions {
   /** Connections per server, opened when the pool is first used. Default 1. */
@@ -72,6 +107,12 @@ export interface PoolOptions extends ConnectionSettingsOptions {
   retry?: RetryOptions;
   /** Taking failing servers out of rotation; `false` turns it off. */
   ejection?: EjectionOptions | false;
+  /**
+   * Connect to a subset of the servers (off by default). Calls without a
+   * key stay in the subset; a `key-hash` call goes to its key's server
+   * wherever it is (connected when needed).
+   */
+  subset?: SubsetOptions | false;
   /**
    * After this long with no call started and none running (checked every
    * `idleTimeoutMs`, so after one to two times this), the pool goes idle:

@@ -8,6 +8,7 @@ import type { PoolEvent } from "./pool-events.js";
 import type { PoolOptions } from "./pool-options.js";
 import { checkRetry, type RetrySettings } from "./retry-budget.js";
 import type { SlotSettings } from "./slot.js";
+import { checkSubset, type SubsetSettings } from "./subset.js";
 
 /** Checked ejection options. */
 export interface EjectionSettings {
@@ -26,6 +27,8 @@ export interface PoolSettings {
   readonly waitForReadyMs: number;
   readonly retry: RetrySettings;
   readonly ejection: EjectionSettings | undefined;
+  /** Undefined: every server is used. */
+  readonly subset: SubsetSettings | undefined;
   readonly resolveIntervalMs: number;
   readonly minResolveIntervalMs: number;
   readonly idleTimeoutMs: number;
@@ -74,6 +77,7 @@ export function checkPoolOptions(options: PoolOptions | undefined): PoolSettings
     waitForReadyMs: checkNumber("waitForReadyMs", o.waitForReadyMs, 20_000, { infinity: true }),
     retry: checkRetry(o.retry),
     ejection,
+    subset: checkSubset(o.subset),
     resolveIntervalMs: checkNumber("resolveIntervalMs", o.resolveIntervalMs, 30_000, { min: 1, max: 2 ** 31 - 1 }),
     minResolveIntervalMs: checkNumber("minResolveIntervalMs", o.minResolveIntervalMs, 5_000, { min: 0, max: 2 ** 31 - 1 }),
     idleTimeoutMs: checkNumber("idleTimeoutMs", o.idleTimeoutMs, Number.POSITIVE_INFINITY, { min: 1, infinity: true }),

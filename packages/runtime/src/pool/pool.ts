@@ -1,50 +1,37 @@
-import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import { interceptCalls } from "../call/interceptor.js";
 import type { AnyRequest, StreamRequest, StreamResponse, UnaryRequest, UnaryResponse } from "../call/request.js";
 import type { CallTarget } from "../call/transport.js";
 import { neverRan } from "../client/never-ran.js";
 import { markNotRun } from "../client/not-run.js";
 import { Code, RpcError } from "../errors.js";
+import { realClock, type Clock } from "../util/clock.js";
 import { startTimeout, type LongTimeout } from "../util/long-timeout.js";
 import { checkNumber, checkObject, checkSignal } from "../util/validate.js";
-import { checkEndpoints, endpointKey, endpointWeight, type Endpoint } from "./endpoint.js";
-import { pickLeast, pickLeastOutstanding, pickRoundRobin } from "./pickers.js";
-import { PoolAddress, type AddressHooks } from "./pool-address.js";
+import { Balancer, type BalancerHost } from "./balancer.js";
+import { endpointKey, type Endpoint } from "./endpoint.js";
 import { poolCallInfo, type PoolCallInfo, type PoolEvent, type PoolStats } from "./pool-events.js";
 import type { PoolSettings } from "./pool-settings.js";
 import type { PoolTransport } from "./pool-transport.js";
 import { PoolStream, requestStream } from "./pool-stream.js";
-import { hashString, rendezvousScore } from "./rendezvous.js";
+import { Resolution, type ResolutionHost } from "./resolution.js";
 import type { Resolver } from "./resolver.js";
 import { RetryBudget, type Attempts } from "./retry-budget.js";
+import { countFailure, decideRetry, isIdempotent } from "./retry-policy.js";
 import { RetryingCall, type AttemptHost } from "./retrying-call.js";
-import type { PoolConnection, RetireReason } from "./slot.js";
-
-/** A call waiting for a connection. */
-interface Waiter {
-  readonly key: string | undefined;
-  readonly excluded: ReadonlySet<PoolConnection> | undefined;
-  resolve(pc: PoolConnection): void;
-  fail(error: RpcError): void;
-}
-
-function isIdempotent(method: AnyRequest["method"]): boolean {
-  const level = method.idempotency;
-  return level === MethodOptions_IdempotencyLevel.IDEMPOTENT || level === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS;
-}
+import { Slot, type PoolConnection } from "./slot.js";
+import { WaitingCalls, type WaitingHost } from "./waiting-calls.js";
 
 /** The pool of {@link createPool}. */
-export class Pool implements PoolTransport, AddressHooks, AttemptHost {
+export class Pool implements PoolTransport, BalancerHost, AttemptHost, ResolutionHost, WaitingHost {
   readonly target: string;
   readonly closed: Promise<RpcError>;
   readonly random: () => number;
-  private readonly addresses = new Map<string, PoolAddress>();
-  /** Servers no longer resolved whose connections are still draining (closed with the pool). */
-  private readonly retiredAddresses = new Set<PoolAddress>();
-  /** Pickable connections, rebuilt when {@link dirty}. */
-  private readyList: PoolConnection[] = [];
-  private dirty = true;
-  private readonly waiters = new Set<Waiter>();
+  /** The servers in use, the subset, ejection and the picker. */
+  private readonly balancer: Balancer<PoolConnection>;
+  /** Calls waiting for a connection. */
+  private readonly waiting: WaitingCalls;
+  /** Asking the resolver where the servers are. */
+  private readonly resolution: Resolution;
   private readonly listeners = new Set<(event: PoolEvent) => void>();
   private readonly budget: RetryBudget;
   private resolveClosed!: (error: RpcError) => void;
@@ -54,11 +41,6 @@ export class Pool implements PoolTransport, AddressHooks, AttemptHost {
   private idleTimer: LongTimeout | undefined;
   /** `counters.picks` at the last idle check: no pick since means no call started. */
   private picksAtIdleCheck = 0;
-  private resolving = false;
-  private resolveTimer: ReturnType<typeof setTimeout> | undefined;
-  private readonly resolveAbort = new AbortController();
-  private lastResolveAt = Number.NEGATIVE_INFINITY;
-  private resolveError: RpcError | undefined;
   private readonly counters = { picks: 0, retries: 0, retriesDenied: 0, waits: 0, waitTimeouts: 0, resolutions: 0, resolveFailures: 0 };
   /** The calls through the pool's interceptors; undefined when it has none. */
   private readonly chain: CallTarget | undefined;
@@ -67,15 +49,20 @@ export class Pool implements PoolTransport, AddressHooks, AttemptHost {
    * @param resolver where the servers are.
    * @param settings the checked options.
    * @param random a source of numbers in [0, 1) (tests pass their own).
+   * @param clock time and timers for the balancer (ejections, connection ages, backoff) and the retry budget.
    */
   constructor(
-    private readonly resolver: Resolver,
+    resolver: Resolver,
     readonly settings: PoolSettings,
     random: () => number = Math.random,
+    clock: Clock = realClock,
   ) {
     this.target = resolver.name;
+    this.waiting = new WaitingCalls(this);
+    this.resolution = new Resolution(resolver, settings, this);
     this.random = random;
-    this.budget = new RetryBudget(settings.retry);
+    this.budget = new RetryBudget(settings.retry, clock.now);
+    this.balancer = new Balancer<PoolConnection>({ settings, host: this, createSlot: (a) => new Slot(a), clock, random });
     this.closed = new Promise<RpcError>((resolve) => (this.resolveClosed = resolve));
     if (settings.onEvent !== undefined) this.listeners.add(settings.onEvent);
     const own: CallTarget = { unary: (req) => this.unaryCall(req), stream: (req) => this.streamCall(req) };
@@ -89,15 +76,9 @@ export class Pool implements PoolTransport, AddressHooks, AttemptHost {
     if (this.closeError !== undefined) return;
     const error = new RpcError(Code.Cancelled, "pool closed by the client", [], { peer: this.target });
     this.closeError = error;
-    this.resolveAbort.abort();
-    if (this.resolveTimer !== undefined) clearTimeout(this.resolveTimer);
-    for (const a of this.addresses.values()) a.close(error);
-    for (const a of this.retiredAddresses) a.close(error);
-    this.retiredAddresses.clear();
-    // An error of its own for each waiting call: some may be marked as never run, others not.
-    for (const w of [...this.waiters]) w.fail(new RpcError(error.code, error.rawMessage, [], { peer: this.target }));
-    this.waiters.clear();
-    this.readyList = [];
+    this.resolution.close();
+    this.balancer.close(error);
+    this.waiting.failAll(error);
     this.idleTimer?.cancel();
     this.idleTimer = undefined;
     this.resolveClosed(error);
@@ -108,7 +89,8 @@ export class Pool implements PoolTransport, AddressHooks, AttemptHost {
   get stats(): PoolStats {
     return {
       target: this.target,
-      addresses: [...this.addresses.values()].map((a) => a.stats()),
+      resolved: this.balancer.resolvedCount,
+      addresses: this.balancer.stats(),
       ...this.counters,
       retryTokens: this.budget.available,
     };
@@ -128,14 +110,18 @@ export class Pool implements PoolTransport, AddressHooks, AttemptHost {
       const signal = checkSignal("signal", options.signal);
       if (this.closeError !== undefined) return Promise.reject(this.closedError());
       this.activate();
-      if (this.ready().length > 0) return Promise.resolve();
+      if (this.balancer.connections.length > 0) return Promise.resolve();
       return this.waitFor(undefined, undefined, Date.now() + timeoutMs, signal, undefined, "connect").then(() => undefined);
     } catch (e) {
       return Promise.reject(e);
     }
   }
 
-  private emit(event: PoolEvent): void {
+  get isClosed(): boolean {
+    return this.closeError !== undefined;
+  }
+
+  emit(event: PoolEvent): void {
     for (const l of this.listeners) {
       try {
         l(event);
@@ -260,9 +246,7 @@ export class Pool implements PoolTransport, AddressHooks, AttemptHost {
     if (!(e instanceof RpcError)) throw e;
     const notRun = neverRan(e);
     if (!notRun) this.countCallError(pc, e);
-    attempts.made++;
-    if (notRun) attempts.neverRan++;
-    attempts.last = e;
+    countFailure(attempts, e, notRun);
     if (!this.mayRetry(method, e, notRun, attempts, request.deadline)) throw e;
     this.counters.retries++;
     this.emit({
@@ -280,63 +264,29 @@ export class Pool implements PoolTransport, AddressHooks, AttemptHost {
 
   private mayRetry(method: AnyRequest["method"], e: RpcError, notRun: boolean, attempts: Attempts, deadline: number | undefined): boolean {
     if (this.closeError !== undefined) return false;
-    if (deadline !== undefined && Date.now() >= deadline) return false;
-    const retry = this.settings.retry;
-    // A call that never ran is safe to send again whatever it does, and costs the servers nothing;
-    // it does not count against maxAttempts (several draining connections may refuse it in a row).
-    if (notRun) return e.code === Code.Unavailable && attempts.neverRan <= retry.maxNeverRanRetries;
-    if (attempts.made - attempts.neverRan >= retry.maxAttempts) return false;
-    if (!isIdempotent(method) || !retry.codes.has(e.code)) return false;
-    if (this.budget.withdraw()) return true;
-    this.counters.retriesDenied++;
-    return false;
+    const verdict = decideRetry(this.settings.retry, this.budget, {
+      idempotent: isIdempotent(method),
+      code: e.code,
+      neverRan: notRun,
+      attempts,
+      deadline,
+      now: Date.now(),
+    });
+    if (verdict === "budget") this.counters.retriesDenied++;
+    return verdict === "retry";
   }
 
   // ---- picking ---------------------------------------------------------------------
 
-  private ready(): PoolConnection[] {
-    if (this.dirty) {
-      const list: PoolConnection[] = [];
-      for (const a of this.addresses.values()) if (!a.ejected) a.ready(list);
-      this.readyList = list;
-      this.dirty = false;
-    }
-    return this.readyList;
-  }
-
   /** A connection for a call now, or undefined when the call must wait. */
   pickNow(key: string | undefined, excluded: ReadonlySet<PoolConnection> | undefined): PoolConnection | undefined {
-    if (this.settings.picker === "key-hash" && key !== undefined) return this.pickByKey(key, excluded);
-    let list = this.ready();
-    if (excluded !== undefined) list = list.filter((pc) => !excluded.has(pc));
-    return this.settings.picker === "round-robin" ? pickRoundRobin(list) : pickLeastOutstanding(list, this.random);
-  }
-
-  /**
-   * Rendezvous hashing over the servers: the best-scoring server that is
-   * up; if the best is still making its first connection, the call waits
-   * for it (so keys do not move while a pool starts).
-   */
-  private pickByKey(key: string, excluded: ReadonlySet<PoolConnection> | undefined): PoolConnection | undefined {
-    const h = hashString(key);
-    const ranked: { a: PoolAddress; score: number }[] = [];
-    for (const a of this.addresses.values()) ranked.push({ a, score: rendezvousScore(h, a.hash, a.weight) });
-    ranked.sort((x, y) => y.score - x.score);
-    for (const { a } of ranked) {
-      const state = a.state;
-      if (state === "ejected" || state === "transient_failure") continue;
-      const list: PoolConnection[] = [];
-      a.ready(list);
-      const usable = excluded === undefined ? list : list.filter((pc) => !excluded.has(pc));
-      if (usable.length > 0) return pickLeast(usable);
-      if (state === "connecting" || state === "idle") return undefined;
-    }
-    return undefined;
+    return this.balancer.pick(key, excluded);
   }
 
   /**
    * Waits for a connection for a call, up to its deadline and at most
-   * waitForReadyMs; then fails `unavailable` naming the last error seen.
+   * waitForReadyMs; then fails `unavailable` naming the last error seen
+   * (see WaitingCalls).
    */
   waitFor(
     key: string | undefined,
@@ -345,94 +295,31 @@ export class Pool implements PoolTransport, AddressHooks, AttemptHost {
     signal: AbortSignal | undefined,
     attempts: Attempts | undefined,
     what: "call" | "connect",
-    extraSignal?: AbortSignal,
+    stop?: AbortSignal,
   ): Promise<PoolConnection> {
-    // A call that fails while waiting never ran if none of its attempts may have.
-    const unrun = what === "call" && (attempts === undefined || attempts.made === attempts.neverRan);
-    if (this.closeError !== undefined) return Promise.reject(unrun ? markNotRun(this.closedError()) : this.closedError());
-    if (what === "call") this.counters.waits++;
-    const now = Date.now();
-    const limit = Math.min(
-      deadline ?? Number.POSITIVE_INFINITY,
-      what === "call" ? now + this.settings.waitForReadyMs : Number.POSITIVE_INFINITY,
-    );
-    return new Promise<PoolConnection>((resolve, reject) => {
-      const cleanup = () => {
-        this.waiters.delete(waiter);
-        timer.cancel();
-        signal?.removeEventListener("abort", onAbort);
-        extraSignal?.removeEventListener("abort", onAbort);
-      };
-      const waiter: Waiter = {
-        key,
-        excluded,
-        resolve: (pc) => {
-          cleanup();
-          resolve(pc);
-        },
-        fail: (error) => {
-          cleanup();
-          reject(unrun ? markNotRun(error) : error);
-        },
-      };
-      const onAbort = () => {
-        const reason = signal?.aborted === true ? signal.reason : undefined;
-        // The call's deadline passed while it waited: no connection came in time.
-        if (reason instanceof RpcError && reason.code === Code.DeadlineExceeded) {
-          if (what === "call") this.counters.waitTimeouts++;
-          waiter.fail(this.noConnectionError(now, attempts?.last));
-          return;
-        }
-        waiter.fail(
-          new RpcError(
-            Code.Cancelled,
-            what === "call" ? "call cancelled by the client while waiting for a connection" : "connect cancelled",
-            [],
-            { peer: this.target, cause: reason },
-          ),
-        );
-      };
-      const timer = startTimeout(() => {
-        if (what === "call") this.counters.waitTimeouts++;
-        waiter.fail(this.noConnectionError(now, attempts?.last));
-      }, limit - now);
-      if (signal?.aborted === true || extraSignal?.aborted === true) {
-        onAbort();
-        return;
-      }
-      signal?.addEventListener("abort", onAbort, { once: true });
-      extraSignal?.addEventListener("abort", onAbort, { once: true });
-      this.waiters.add(waiter);
-    });
+    if (this.closeError !== undefined) {
+      const unrun = what === "call" && (attempts === undefined || attempts.made === attempts.neverRan);
+      return Promise.reject(unrun ? markNotRun(this.closedError()) : this.closedError());
+    }
+    return this.waiting.wait(key, excluded, deadline, this.settings.waitForReadyMs, signal, attempts, what, stop);
   }
 
-  private noConnectionError(since: number, lastError: RpcError | undefined): RpcError {
-    const waited = Date.now() - since;
-    let why = lastError?.rawMessage;
-    if (why === undefined) {
-      for (const a of this.addresses.values()) if (a.lastError !== undefined) why = `${a.key}: ${a.lastError.rawMessage}`;
-    }
-    if (why === undefined && this.addresses.size === 0)
-      why = this.resolveError !== undefined ? this.resolveError.rawMessage : "no address resolved yet";
-    return new RpcError(
-      Code.Unavailable,
-      `no connection ready after waiting ${waited} ms${why !== undefined ? ` (last error: ${why})` : ""}`,
-      [],
-      {
-        peer: this.target,
-        ...(lastError !== undefined ? { cause: lastError } : {}),
-      },
-    );
+  /** WaitingHost: why no connection came, when no attempt said. */
+  lastError(): string | undefined {
+    const why = this.balancer.lastError();
+    if (why !== undefined || this.balancer.size > 0) return why;
+    return this.resolution.lastError?.rawMessage ?? "no address resolved yet";
   }
 
-  /** Something changed (a connection up or down, a server in or out): rebuild the ready list and serve waiting calls. */
-  private changed(): void {
-    this.dirty = true;
-    if (this.waiters.size === 0) return;
-    for (const w of [...this.waiters]) {
-      const pc = this.pickNow(w.key, w.excluded);
-      if (pc !== undefined) w.resolve(pc);
-    }
+  /** WaitingHost: counts a wait, and a wait that ran out. */
+  counted(what: "wait" | "timeout"): void {
+    if (what === "wait") this.counters.waits++;
+    else this.counters.waitTimeouts++;
+  }
+
+  /** Something changed (a connection up or down, a server in or out): serve waiting calls. */
+  changed(): void {
+    this.waiting.changed();
   }
 
   // ---- servers ---------------------------------------------------------------------
@@ -441,10 +328,10 @@ export class Pool implements PoolTransport, AddressHooks, AttemptHost {
   private activate(): void {
     if (this.active || this.closeError !== undefined) return;
     this.active = true;
-    for (const a of this.addresses.values()) a.wake();
+    this.balancer.wake();
     this.picksAtIdleCheck = this.counters.picks;
     this.armIdleCheck();
-    void this.resolveNow();
+    void this.resolution.now();
   }
 
   /**
@@ -462,9 +349,7 @@ export class Pool implements PoolTransport, AddressHooks, AttemptHost {
     this.idleTimer = undefined;
     if (!this.active || this.closeError !== undefined) return;
     const picks = this.counters.picks;
-    let busy = picks !== this.picksAtIdleCheck || this.waiters.size > 0 || this.resolving;
-    for (const a of this.addresses.values()) if (!busy && a.pendingCalls() > 0) busy = true;
-    for (const a of this.retiredAddresses) if (!busy && a.pendingCalls() > 0) busy = true;
+    const busy = picks !== this.picksAtIdleCheck || this.waiting.size > 0 || this.resolution.busy || this.balancer.pendingCalls() > 0;
     this.picksAtIdleCheck = picks;
     if (busy) {
       this.armIdleCheck();
@@ -472,143 +357,42 @@ export class Pool implements PoolTransport, AddressHooks, AttemptHost {
     }
     // Idle: connections close (none has calls), nothing reconnects or resolves until the next call.
     this.active = false;
-    if (this.resolveTimer !== undefined) clearTimeout(this.resolveTimer);
-    this.resolveTimer = undefined;
-    for (const a of this.addresses.values()) a.idle();
+    this.resolution.stop();
+    this.balancer.idle();
     this.emit({ type: "idle" });
     this.changed();
   }
 
-  private async resolveNow(): Promise<void> {
-    if (this.resolving || this.closeError !== undefined) return;
-    this.resolving = true;
-    this.lastResolveAt = Date.now();
-    if (this.resolveTimer !== undefined) clearTimeout(this.resolveTimer);
-    this.resolveTimer = undefined;
-    let ok = false;
-    try {
-      const endpoints = checkEndpoints(await this.resolver.resolve(this.resolveAbort.signal), `resolver ${this.target}`);
-      if (this.closeError !== undefined) return;
-      if (endpoints.length === 0) throw new RpcError(Code.Unavailable, `${this.target} resolved to no address`);
-      this.update(endpoints);
-      this.resolveError = undefined;
-      this.counters.resolutions++;
-      ok = true;
-      this.emit({ type: "resolved", addresses: endpoints.map(endpointKey) });
-    } catch (e) {
-      if (this.closeError !== undefined) return;
-      const error = RpcError.from(e, Code.Unavailable).withContext({ peer: this.target });
-      this.resolveError = error;
-      this.counters.resolveFailures++;
-      this.emit({ type: "resolve_failed", error });
-    } finally {
-      this.resolving = false;
-    }
-    if (this.closeError !== undefined || this.resolver.static === true) return;
-    // Again after the interval; sooner while nothing has been resolved.
-    const next = ok || this.addresses.size > 0 ? this.settings.resolveIntervalMs : Math.max(this.settings.minResolveIntervalMs, 100);
-    this.resolveTimer = setTimeout(() => void this.resolveNow(), next);
-    this.resolveTimer.unref?.();
+  /** ResolutionHost: the resolver answered. */
+  resolved(endpoints: readonly Endpoint[]): void {
+    this.balancer.update(endpoints);
+    this.counters.resolutions++;
+    this.emit({ type: "resolved", addresses: endpoints.map(endpointKey) });
+  }
+
+  /** ResolutionHost: the resolver failed. */
+  failed(error: RpcError): void {
+    this.counters.resolveFailures++;
+    this.emit({ type: "resolve_failed", error });
+  }
+
+  /** ResolutionHost: started and not idle. */
+  get isActive(): boolean {
+    return this.active;
+  }
+
+  /** ResolutionHost: servers known now. */
+  get knownServers(): number {
+    return this.balancer.size;
   }
 
   /** Resolves again soon (a connection failed), at most once per minResolveIntervalMs. */
-  private resolveSoon(): void {
-    if (this.resolver.static === true || this.closeError !== undefined || this.resolving || !this.active) return;
-    const wait = this.lastResolveAt + this.settings.minResolveIntervalMs - Date.now();
-    if (wait <= 0) {
-      void this.resolveNow();
-      return;
-    }
-    if (this.resolveTimer !== undefined) clearTimeout(this.resolveTimer);
-    this.resolveTimer = setTimeout(() => void this.resolveNow(), wait);
-    this.resolveTimer.unref?.();
-  }
-
-  /** Takes a new answer of the resolver: new servers start, gone ones drain. */
-  private update(endpoints: readonly Endpoint[]): void {
-    const seen = new Set<string>();
-    for (const ep of endpoints) {
-      const key = endpointKey(ep);
-      if (seen.has(key)) continue;
-      seen.add(key);
-      const known = this.addresses.get(key);
-      if (known !== undefined) {
-        known.endpoint = ep;
-        known.weight = endpointWeight(ep);
-        continue;
-      }
-      const a = new PoolAddress(ep, this.settings.slot, this.settings.connectionsPerAddress, this);
-      this.addresses.set(key, a);
-      a.start();
-    }
-    for (const [key, a] of this.addresses) {
-      if (seen.has(key)) continue;
-      this.addresses.delete(key);
-      if (a.ejectTimer !== undefined) clearTimeout(a.ejectTimer);
-      this.retiredAddresses.add(a);
-      a.remove();
-    }
-    this.changed();
-  }
-
-  // ---- what servers report (AddressHooks) ------------------------------------------
-
-  connectionUp(a: PoolAddress, _pc: PoolConnection): void {
-    this.emit({ type: "connection_up", address: a.key });
-    this.changed();
-  }
-
-  connectionRetiring(a: PoolAddress, _pc: PoolConnection, reason: RetireReason): void {
-    this.emit({ type: "connection_retiring", address: a.key, reason });
-    this.changed();
-  }
-
-  connectionDown(a: PoolAddress, _pc: PoolConnection, error: RpcError, planned: boolean): void {
-    this.emit({ type: "connection_down", address: a.key, error, planned });
-    if (this.retiredAddresses.has(a) && !a.hasOpenConnections()) this.retiredAddresses.delete(a);
-    if (!planned && this.closeError === undefined) {
-      this.failed(a);
-      this.resolveSoon();
-    }
-    this.changed();
-  }
-
-  connectFailed(a: PoolAddress, error: RpcError, retryInMs: number): void {
-    this.emit({ type: "connect_failed", address: a.key, error, retryInMs });
-    this.failed(a);
-    this.resolveSoon();
-    this.changed();
+  resolveSoon(): void {
+    this.resolution.soon();
   }
 
   /** An attempt on `pc` that may have run failed with `error`: a failure of its server when ejection counts that code. */
   countCallError(pc: PoolConnection, error: RpcError): void {
-    const codes = this.settings.ejection?.callErrorCodes;
-    if (codes === undefined || codes.size === 0 || !codes.has(error.code)) return;
-    const a = this.addresses.get(pc.host.key);
-    if (a !== undefined && this.closeError === undefined) this.failed(a);
-  }
-
-  /** Counts a connection failure of `a`; ejects it when it keeps failing. */
-  private failed(a: PoolAddress): void {
-    a.consecutiveFailures++;
-    const ejection = this.settings.ejection;
-    if (ejection === undefined || a.ejected || a.consecutiveFailures < ejection.consecutiveFailures || !this.addresses.has(a.key)) return;
-    let ejected = 0;
-    for (const x of this.addresses.values()) if (x.ejected) ejected++;
-    if (((ejected + 1) * 100) / this.addresses.size > ejection.maxPercent) return;
-    a.ejectionsInARow++;
-    a.ejections++;
-    const forMs = Math.min(ejection.baseMs * a.ejectionsInARow, ejection.maxMs);
-    a.ejectedUntil = Date.now() + forMs;
-    a.ejectTimer = setTimeout(() => {
-      if (this.closeError !== undefined || this.addresses.get(a.key) !== a) return;
-      a.readmit();
-      this.emit({ type: "readmitted", address: a.key });
-      this.changed();
-    }, forMs);
-    a.ejectTimer.unref?.();
-    this.emit({ type: "ejected", address: a.key, forMs });
-    a.eject();
-    this.changed();
+    this.balancer.countCallError(pc, error);
   }
 }

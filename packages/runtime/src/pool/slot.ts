@@ -1,13 +1,14 @@
 import type { ClientConnection } from "../client/client-connection.js";
 import { dial, type DialSettings } from "../client/dial.js";
 import { Code, RpcError } from "../errors.js";
-import { startTimeout, type LongTimeout } from "../util/long-timeout.js";
+import type { Clock } from "../util/clock.js";
+import type { LongTimeout } from "../util/long-timeout.js";
 import { Backoff, type BackoffSettings } from "./backoff.js";
 import type { Endpoint } from "./endpoint.js";
 import type { Pickable } from "./pickers.js";
 
 /** Why a pool stops giving a connection new calls. */
-export type RetireReason = "max_age" | "server_draining" | "removed" | "ejected" | "idle";
+export type RetireReason = "max_age" | "server_draining" | "removed" | "ejected" | "idle" | "subset";
 
 /** How often a retiring connection with calls still running checks whether they are done. */
 const IDLE_CHECK_MS = 100;
@@ -25,23 +26,48 @@ export interface SlotSettings {
 }
 
 /** A slot's server, as the slot and the pool's call paths see it. */
-export interface SlotHost {
+export interface SlotHost<C = PoolConnection> {
   /** "host:port" or "unix:/path". */
   readonly key: string;
   readonly endpoint: Endpoint;
-  /** The server's relative share of calls. */
-  readonly weight: number;
+  /** The server's share of this client's calls (its weight, or the subset's balancing weight). */
+  readonly pickWeight: number;
   readonly settings: SlotSettings;
   /** Source of numbers in [0, 1) for jitter. */
   readonly random: () => number;
-  connectionUp(slot: Slot, pc: PoolConnection): void;
-  connectionRetiring(pc: PoolConnection, reason: RetireReason): void;
-  connectionDown(slot: Slot, pc: PoolConnection, error: RpcError, planned: boolean): void;
-  connectFailed(slot: Slot, error: RpcError, retryInMs: number): void;
+  /** Time and timers. */
+  readonly clock: Clock;
+  connectionUp(pc: C): void;
+  connectionRetiring(pc: C, reason: RetireReason): void;
+  connectionDown(pc: C, error: RpcError, planned: boolean): void;
+  connectFailed(error: RpcError, retryInMs: number): void;
   /** Calls (attempts) sent to this server. */
   picks: number;
   /** A call on one of its connections succeeded. */
   callSucceeded(): void;
+}
+
+/**
+ * What a server's record needs of one of its connection slots: the real
+ * {@link Slot} dials sockets; a simulation's slots connect in virtual time.
+ */
+export interface SlotLike<C> {
+  /** The connection taking calls, if any. */
+  readonly current: C | undefined;
+  /** Attempts that failed since the slot last had a connection. */
+  readonly failures: number;
+  /** True while an attempt to connect is under way. */
+  readonly isConnecting: boolean;
+  /** Its connections not yet closed: the current one and those retiring. */
+  openConnections(): readonly C[];
+  /** Starts (or resumes) connecting. */
+  start(): void;
+  /** Lets the backoff start over and connects now. */
+  restart(): void;
+  /** Stops (re)connecting and retires the connection, letting its calls finish. */
+  stop(reason: RetireReason): void;
+  /** Closes everything now: calls in flight fail with `error`. */
+  close(error: RpcError): void;
 }
 
 /** A connection of a pool, as pickers and calls see it. */
@@ -68,7 +94,7 @@ export class PoolConnection implements Pickable {
   }
 
   get weight(): number {
-    return this.host.weight;
+    return this.host.pickWeight;
   }
 
   /** Takes no new calls from now on; closes once its calls are done (or after `graceMs`). */
@@ -79,7 +105,7 @@ export class PoolConnection implements Pickable {
     if (this.closeIfIdle()) return;
     this.idleCheck = setInterval(() => this.closeIfIdle(), IDLE_CHECK_MS);
     this.idleCheck.unref?.();
-    this.grace = startTimeout(
+    this.grace = this.host.clock.setTimeout(
       () =>
         this.close(
           new RpcError(
@@ -92,7 +118,6 @@ export class PoolConnection implements Pickable {
           ),
         ),
       graceMs,
-      true,
     );
   }
 
@@ -126,7 +151,7 @@ export class PoolConnection implements Pickable {
  * replacement first, then the old one drains), and stops when its server is
  * ejected, removed or the pool closes.
  */
-export class Slot {
+export class Slot implements SlotLike<PoolConnection> {
   /** The connection taking calls, if any. */
   current: PoolConnection | undefined;
   /** Attempts that failed since the slot last had a connection. */
@@ -226,7 +251,7 @@ export class Slot {
         const error = RpcError.from(e, Code.Unavailable);
         // A replacement that failed: an aged connection keeps serving until one succeeds.
         const delay = this.backoff.next();
-        this.host.connectFailed(this, error, delay);
+        this.host.connectFailed(error, delay);
         this.connectAfter(delay);
       },
     );
@@ -237,15 +262,15 @@ export class Slot {
     this.current = pc;
     this.open.add(pc);
     this.failures = 0;
-    this.readyAt = Date.now();
+    this.readyAt = this.host.clock.now();
     void pc.conn.closed.then((error) => this.closed(pc, error));
     if (old !== undefined) this.retire(old, "max_age");
     const { maxConnectionAgeMs, maxConnectionAgeJitter } = this.host.settings;
     if (Number.isFinite(maxConnectionAgeMs)) {
       const age = maxConnectionAgeMs * (1 + maxConnectionAgeJitter * (this.host.random() * 2 - 1));
-      this.ageTimer = startTimeout(() => this.aged(pc), Math.max(1, age), true);
+      this.ageTimer = this.host.clock.setTimeout(() => this.aged(pc), Math.max(1, age));
     }
-    this.host.connectionUp(this, pc);
+    this.host.connectionUp(pc);
   }
 
   /** The connection reached its age: open a replacement, then retire it. */
@@ -286,10 +311,10 @@ export class Slot {
       this.ageTimer?.cancel();
       this.ageTimer = undefined;
     }
-    this.host.connectionDown(this, pc, error, planned);
+    this.host.connectionDown(pc, error, planned);
     if (planned || this.stopped || this.current !== undefined || this.connecting !== undefined || this.retryTimer !== undefined) return;
     // Lost. After a connection that lived a while, reconnect at once; after a short-lived one, back off.
-    if (Date.now() - this.readyAt >= this.host.settings.backoff.initialMs) {
+    if (this.host.clock.now() - this.readyAt >= this.host.settings.backoff.initialMs) {
       this.backoff.reset();
       this.connect();
     } else {
@@ -300,13 +325,9 @@ export class Slot {
 
   /** Connects again after `delay` ms (a backoff step). */
   private connectAfter(delay: number): void {
-    this.retryTimer = startTimeout(
-      () => {
-        this.retryTimer = undefined;
-        this.connect();
-      },
-      delay,
-      true,
-    );
+    this.retryTimer = this.host.clock.setTimeout(() => {
+      this.retryTimer = undefined;
+      this.connect();
+    }, delay);
   }
 }
