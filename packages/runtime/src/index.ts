@@ -37,5 +37,6 @@ export { reportHandlerErrors, type ServerInterceptor, type ServerRequest } from 
 
 // Shared.
 export type { ServiceDefinition } from "./protobuf/service-definition.js";
+export { defineStandardService } from "./protobuf/define-standard.js";
 export { Code, codeToString, RpcError } from "./errors.js";
 export { createContextKey, createContextValues, type ContextKey, type ContextValues } from "./context-values.js";

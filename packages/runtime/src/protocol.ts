@@ -10,6 +10,7 @@
  */
 
 export { defineService, serviceFromRegistry } from "./protobuf/define.js";
+export { defineStandardService } from "./protobuf/define-standard.js";
 export type { ServiceDefinition } from "./protobuf/service-definition.js";
 export * from "./binding/index.js";
 export { ControlCode, toControlCode } from "./encoding/control-code.js";
