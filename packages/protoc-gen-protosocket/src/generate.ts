@@ -26,13 +26,13 @@ export function generateFiles(schema: Schema<Options>, plan: Plan, target: Targe
  * protoc-gen-es embeds (the binding was checked here, at generate time), and
  * type aliases for its client and its handlers.
  */
-function generateService(f: GeneratedFile, { service, binding }: BoundService, target: Target): void {
+function generateService(f: GeneratedFile, { service, binding, standard }: BoundService, target: Target): void {
   const names = serviceNames(service.name);
   const dts = target === "dts";
   const serviceSchema = f.importSchema(service, dts);
   const ServiceDefinition = f.import("ServiceDefinition", RUNTIME, true);
 
-  f.print(f.jsDoc(serviceDoc(service, names.definition, binding.request.typeName, binding.response.typeName)));
+  f.print(f.jsDoc(serviceDoc(service, names.definition, binding.request.typeName, binding.response.typeName, standard)));
   if (dts) {
     f.print(f.export("declare const", names.definition), ": ", ServiceDefinition, "<typeof ", serviceSchema, ">;");
   } else {
@@ -41,7 +41,7 @@ function generateService(f: GeneratedFile, { service, binding }: BoundService, t
       f.export("const", names.definition),
       ...type,
       " = /*@__PURE__*/ ",
-      f.import("defineService", PROTOCOL),
+      f.import(standard ? "defineStandardService" : "defineService", PROTOCOL),
       "(",
       serviceSchema,
       ");",
@@ -61,7 +61,7 @@ function generateService(f: GeneratedFile, { service, binding }: BoundService, t
 }
 
 /** The service's own comment, how it is bound and used, and where it comes from. */
-function serviceDoc(service: DescService, definition: string, request: string, response: string): string {
+function serviceDoc(service: DescService, definition: string, request: string, response: string, standard: boolean): string {
   const paragraphs: string[] = [];
   const leading = getComments(service).leading;
   if (leading !== undefined && leading.trim() !== "") {
@@ -73,10 +73,11 @@ function serviceDoc(service: DescService, definition: string, request: string, r
         .join("\n"),
     );
   }
+  const travel = standard
+    ? `It has no envelope of its own: requests travel in the standard envelope ${request}, named by method, responses in ${response}.`
+    : `Requests travel in ${request}, responses in ${response}.`;
   paragraphs.push(
-    wrap(
-      `Requests travel in ${request}, responses in ${response}. Call it with \`createClient(${definition}, transport)\`, serve it with \`server.register(${definition}, handlers)\`.`,
-    ),
+    wrap(`${travel} Call it with \`createClient(${definition}, transport)\`, serve it with \`server.register(${definition}, handlers)\`.`),
   );
   paragraphs.push(`@generated from service ${service.typeName}${service.deprecated ? "\n@deprecated" : ""}`);
   return paragraphs.join("\n\n");

@@ -2,6 +2,7 @@ import { createRegistry, type DescFile, type DescService } from "@bufbuild/proto
 import type { Schema } from "@bufbuild/protoplugin";
 import {
   BindingError,
+  defineStandardService,
   findRequestClash,
   isBoundService,
   resolveServiceBinding,
@@ -13,7 +14,10 @@ import type { Options } from "./options.js";
 /** A service with its resolved binding, ready to print. */
 export interface BoundService {
   readonly service: DescService;
+  /** Its binding; for a service on the standard envelope, the standard one. */
   readonly binding: ServiceBinding;
+  /** True for a service on the standard envelope (no envelope option, `default_envelope=standard`). */
+  readonly standard: boolean;
 }
 
 /** What one run generates: the bound services of each file to generate, in order. */
@@ -47,15 +51,23 @@ export function planGeneration(schema: Schema<Options>, warn: (message: string) 
   for (const file of schema.files) {
     const services: BoundService[] = [];
     for (const service of file.services) {
+      if (!isBoundService(service) && schema.options.defaultEnvelope === "standard") {
+        const bound: BoundService = { service, binding: defineStandardService(service).binding, standard: true };
+        services.push(bound);
+        warnRequestStreams(bound, warn);
+        continue;
+      }
       if (!isBoundService(service)) {
         switch (schema.options.unboundServices) {
           case "error":
             problems.push(
-              `${file.proto.name}: service ${service.typeName}: no (protosocket.v1.envelope) option; bind it with option (protosocket.v1.envelope) = { request: "MyRequestEnvelope" response: "MyResponseEnvelope" }; or drop unbound_services=error to skip such services`,
+              `${file.proto.name}: service ${service.typeName}: no (protosocket.v1.envelope) option; bind it with option (protosocket.v1.envelope) = { request: "MyRequestEnvelope" response: "MyResponseEnvelope" }; or add default_envelope=standard to generate it for the standard envelope, or drop unbound_services=error to skip such services`,
             );
             break;
           case "warn":
-            warn(`protoc-gen-protosocket: skipping service ${service.typeName}: no (protosocket.v1.envelope) option (${file.proto.name})`);
+            warn(
+              `protoc-gen-protosocket: skipping service ${service.typeName}: no (protosocket.v1.envelope) option (${file.proto.name}); add default_envelope=standard to generate it for the standard envelope`,
+            );
             break;
           case "ignore":
             break;
@@ -63,7 +75,7 @@ export function planGeneration(schema: Schema<Options>, warn: (message: string) 
         continue;
       }
       try {
-        const bound: BoundService = { service, binding: resolveServiceBinding(service, registry) };
+        const bound: BoundService = { service, binding: resolveServiceBinding(service, registry), standard: false };
         services.push(bound);
         all.push(bound);
         warnRequestStreams(bound, warn);

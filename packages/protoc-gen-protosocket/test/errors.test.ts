@@ -274,8 +274,8 @@ message Res { uint64 message_id = 1; uint32 control_code = 2; oneof body { M cal
     expect([...files.keys()]).toEqual(["mixed/v1/mixed_protosocket.ts"]);
     expect(files.get("mixed/v1/mixed_protosocket.ts")).not.toContain("Plain");
     expect(warnings).toEqual([
-      "protoc-gen-protosocket: skipping service mixed.v1.Plain: no (protosocket.v1.envelope) option (mixed/v1/mixed.proto)",
-      "protoc-gen-protosocket: skipping service plain.v1.Other: no (protosocket.v1.envelope) option (plain/v1/plain.proto)",
+      "protoc-gen-protosocket: skipping service mixed.v1.Plain: no (protosocket.v1.envelope) option (mixed/v1/mixed.proto); add default_envelope=standard to generate it for the standard envelope",
+      "protoc-gen-protosocket: skipping service plain.v1.Other: no (protosocket.v1.envelope) option (plain/v1/plain.proto); add default_envelope=standard to generate it for the standard envelope",
     ]);
   });
 
@@ -295,10 +295,37 @@ message Res { uint64 message_id = 1; uint32 control_code = 2; oneof body { M cal
     expect(failure({ "mixed/v1/mixed.proto": mixed, "plain/v1/plain.proto": plainOnly }, "target=ts,unbound_services=error")).toBe(
       [
         "2 binding errors:",
-        `mixed/v1/mixed.proto: service mixed.v1.Plain: no (protosocket.v1.envelope) option; bind it with option (protosocket.v1.envelope) = { request: "MyRequestEnvelope" response: "MyResponseEnvelope" }; or drop unbound_services=error to skip such services`,
-        `plain/v1/plain.proto: service plain.v1.Other: no (protosocket.v1.envelope) option; bind it with option (protosocket.v1.envelope) = { request: "MyRequestEnvelope" response: "MyResponseEnvelope" }; or drop unbound_services=error to skip such services`,
+        `mixed/v1/mixed.proto: service mixed.v1.Plain: no (protosocket.v1.envelope) option; bind it with option (protosocket.v1.envelope) = { request: "MyRequestEnvelope" response: "MyResponseEnvelope" }; or add default_envelope=standard to generate it for the standard envelope, or drop unbound_services=error to skip such services`,
+        `plain/v1/plain.proto: service plain.v1.Other: no (protosocket.v1.envelope) option; bind it with option (protosocket.v1.envelope) = { request: "MyRequestEnvelope" response: "MyResponseEnvelope" }; or add default_envelope=standard to generate it for the standard envelope, or drop unbound_services=error to skip such services`,
       ].join("\n"),
     );
+  });
+
+  it("are generated for the standard envelope with default_envelope=standard, beside bound ones, with no warning", () => {
+    const { files, warnings } = generate(
+      { "mixed/v1/mixed.proto": mixed, "plain/v1/plain.proto": plainOnly },
+      "target=ts,default_envelope=standard,unbound_services=error",
+    );
+    expect(warnings).toEqual([]);
+    expect([...files.keys()]).toEqual(["mixed/v1/mixed_protosocket.ts", "plain/v1/plain_protosocket.ts"]);
+    const definitions = (name: string) => (files.get(name) ?? "").split("\n").filter((l) => l.startsWith("export const "));
+    expect(definitions("mixed/v1/mixed_protosocket.ts")).toEqual([
+      "export const PlainDefinition: ServiceDefinition<typeof Plain> = /*@__PURE__*/ defineStandardService(Plain);",
+      "export const BoundDefinition: ServiceDefinition<typeof Bound> = /*@__PURE__*/ defineService(Bound);",
+    ]);
+    expect(definitions("plain/v1/plain_protosocket.ts")).toEqual([
+      "export const OtherDefinition: ServiceDefinition<typeof Other> = /*@__PURE__*/ defineStandardService(Other);",
+    ]);
+  });
+
+  it("with default_envelope=standard, warn about client and bidi streaming as for bound services", () => {
+    const streams = `syntax = "proto3";\npackage s.v1;\nservice Up { rpc Send(stream M) returns (M); rpc Talk(stream M) returns (stream M); }\nmessage M {}\n`;
+    const { files, warnings } = generate({ "s/v1/s.proto": streams }, "target=ts,default_envelope=standard");
+    expect(files.size).toBe(1);
+    expect(warnings).toEqual([
+      "protoc-gen-protosocket: s/v1/s.proto: service s.v1.Up, method Send: client streaming is an extension of protosocket-ts: Rust protosocket-rpc peers can neither serve nor call it",
+      "protoc-gen-protosocket: s/v1/s.proto: service s.v1.Up, method Talk: bidi streaming is an extension of protosocket-ts: Rust protosocket-rpc peers can neither serve nor call it",
+    ]);
   });
 });
 
@@ -314,12 +341,15 @@ describe("plugin options", () => {
   });
   it("reject unknown options", () => {
     expect(failure(src, "target=ts,unbound=error")).toBe(
-      `invalid option "unbound=error": unknown option "unbound"; protoc-gen-protosocket accepts unbound_services=warn|error|ignore and the standard protoplugin options (target, import_extension, js_import_style, rewrite_imports, ts_nocheck, keep_empty_files, elide_plugin_version)`,
+      `invalid option "unbound=error": unknown option "unbound"; protoc-gen-protosocket accepts unbound_services=warn|error|ignore, default_envelope=none|standard and the standard protoplugin options (target, import_extension, js_import_style, rewrite_imports, ts_nocheck, keep_empty_files, elide_plugin_version)`,
     );
   });
   it("reject bad values", () => {
     expect(failure(src, "unbound_services=fail")).toBe(
       `invalid option "unbound_services=fail": unbound_services must be warn, error or ignore, not "fail"`,
+    );
+    expect(failure(src, "default_envelope=grpc")).toBe(
+      `invalid option "default_envelope=grpc": default_envelope must be none or standard, not "grpc"`,
     );
   });
 });

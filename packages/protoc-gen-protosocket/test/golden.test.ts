@@ -3,7 +3,7 @@ import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
 import { defineService, type ServiceDefinition } from "@protosocket/runtime/protocol";
 import { describe, expect, it } from "vitest";
 import { compileProtos, generate } from "./helpers.js";
-import { existingBinding, existingProtocol, greeter, grouped } from "./protos/shapes.js";
+import { existingBinding, existingProtocol, greeter, grouped, grpcStyle } from "./protos/shapes.js";
 
 /** The line that defines the first service of a generated file. */
 function definition(content: string): string {
@@ -35,6 +35,19 @@ describe("exact output", () => {
     expect([...files.keys()]).toEqual(names.map((n) => `demo/v1/${n}`));
     for (const name of names) {
       await expect(files.get(`demo/v1/${name}`)).toMatchFileSnapshot(`__golden__/${name}.golden`);
+    }
+  });
+
+  // A service with no envelope option, for the standard envelope.
+  it.each([
+    ["target=ts,default_envelope=standard", ["route_protosocket.ts"]],
+    ["target=js+dts,default_envelope=standard", ["route_protosocket.js", "route_protosocket.d.ts"]],
+  ])("%s", async (parameter, names) => {
+    const { files, warnings } = generate({ "route/v1/route.proto": grpcStyle }, parameter);
+    expect(warnings).toHaveLength(2); // client and bidi streaming: an extension of protosocket-ts
+    expect([...files.keys()]).toEqual(names.map((n) => `route/v1/${n}`));
+    for (const name of names) {
+      await expect(files.get(`route/v1/${name}`)).toMatchFileSnapshot(`__golden__/${name}.golden`);
     }
   });
 

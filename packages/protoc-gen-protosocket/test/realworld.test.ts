@@ -62,16 +62,36 @@ describe("a large real-world proto set", () => {
       // Every service without the option, googleapis and many.v1 alike, is named once.
       expect(warnings).toHaveLength(unbound.length - boundCount(N));
       expect(warnings).toContain(
-        "protoc-gen-protosocket: skipping service google.longrunning.Operations: no (protosocket.v1.envelope) option (google/longrunning/operations.proto)",
+        "protoc-gen-protosocket: skipping service google.longrunning.Operations: no (protosocket.v1.envelope) option (google/longrunning/operations.proto); add default_envelope=standard to generate it for the standard envelope",
       );
       expect(warnings).toContain(
-        "protoc-gen-protosocket: skipping service many.v1.Unbound2: no (protosocket.v1.envelope) option (many/v1/many.proto)",
+        "protoc-gen-protosocket: skipping service many.v1.Unbound2: no (protosocket.v1.envelope) option (many/v1/many.proto); add default_envelope=standard to generate it for the standard envelope",
       );
       expect(
         warnings.every((w) =>
-          /^protoc-gen-protosocket: skipping service [\w.]+: no \(protosocket\.v1\.envelope\) option \([\w/.-]+\.proto\)$/.test(w),
+          /^protoc-gen-protosocket: skipping service [\w.]+: no \(protosocket\.v1\.envelope\) option \([\w/.-]+\.proto\); add default_envelope=standard to generate it for the standard envelope$/.test(
+            w,
+          ),
         ),
       ).toBe(true);
     }
+  });
+
+  it("with default_envelope=standard, generates every service, bound or not: the unbound ones for the standard envelope", {
+    timeout: 120_000,
+  }, () => {
+    const protoFile = compileProtos({ "many/v1/many.proto": manyServices(N) }, [googleapis], DIRS);
+    const toGenerate = protoFile.filter((f) => DIRS.some((d) => f.name.startsWith(`${d}/`)) || f.name === "many/v1/many.proto");
+    const services = toGenerate.flatMap((f) => f.service.map((s) => `${f.package}.${s.name}`));
+    const { files, warnings } = generateFrom(
+      protoFile,
+      toGenerate.map((f) => f.name),
+      "target=ts,import_extension=js,default_envelope=standard",
+    );
+    const all = [...files.values()].join("\n");
+    expect(all.match(/^export const \w+Definition: ServiceDefinition<typeof \w+> = /gm)).toHaveLength(services.length);
+    expect(all.match(/defineStandardService\(\w+\);$/gm)).toHaveLength(services.length - boundCount(N));
+    // Only client and bidi streaming methods are warned about (googleapis has some).
+    expect(warnings.filter((w) => !/ (client|bidi) streaming is an extension of protosocket-ts/.test(w))).toEqual([]);
   });
 });

@@ -4,7 +4,7 @@ import { join, relative } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { compileProtos, generateFrom, packageDir, protocGenEs, REPO_OPTIONS, repoRoot, runPluginOn, writeFiles } from "./helpers.js";
 import { manyServices } from "./protos/many-services.js";
-import { existingBinding, existingProtocol, greeter, grouped } from "./protos/shapes.js";
+import { existingBinding, existingProtocol, greeter, grouped, grpcStyle } from "./protos/shapes.js";
 
 const tsc = join(repoRoot, "node_modules", "typescript", "bin", "tsc");
 
@@ -31,6 +31,7 @@ describe("generated code type-checks with tsc (strict, exactOptionalPropertyType
     "legacy/v1/protocol.proto": existingProtocol,
     "bind/v1/pinger.proto": existingBinding,
     "many/v1/many.proto": manyServices(40),
+    "route/v1/route.proto": grpcStyle,
     "wkt/v1/clock.proto": `syntax = "proto3";
 package wkt.v1;
 import "google/protobuf/empty.proto";
@@ -57,8 +58,9 @@ message Res { uint64 message_id = 1; uint32 control_code = 2; oneof body { googl
     const es = runPluginOn(protocGenEs(), protoFile, names, parameter);
     expect(es.error ?? "").toBe("");
     writeFiles(dir, es.file);
-    const ours = generateFrom(protoFile, names, parameter);
-    expect([...ours.files.keys()].length).toBe(target === "target=ts" ? 5 : 10);
+    // Ours also generates the service without an envelope option (route.proto), for the standard envelope.
+    const ours = generateFrom(protoFile, names, `${parameter},default_envelope=standard`);
+    expect([...ours.files.keys()].length).toBe(target === "target=ts" ? 6 : 12);
     writeFiles(dir, ours.files);
     // The same use of the generated code for both targets: they declare the same shapes.
     writeFileSync(join(dir, "usage.ts"), usage);
@@ -86,6 +88,23 @@ message Res { uint64 message_id = 1; uint32 control_code = 2; oneof body { googl
 const usage = `import { createClient, type Server, type Transport } from "@protosocket/runtime";
 import { GreeterDefinition, type GreeterClient, type GreeterHandlers } from "./demo/v1/greeter_protosocket.js";
 import { ShopDefinition } from "./shop/v1/shop_protosocket.js";
+import { GuideDefinition, type GuideClient, type GuideHandlers } from "./route/v1/route_protosocket.js";
+
+// A service with no envelope option, on the standard envelope: every kind of method.
+const guide: GuideHandlers = {
+  getFeature: (point) => ({ name: "here", location: point }),
+  async *listFeatures(point) {
+    yield { name: String(point.latitude) };
+  },
+  async recordRoute(points) {
+    let n = 0;
+    for await (const _ of points) n++;
+    return { points: n };
+  },
+  async *chat(points) {
+    yield* points;
+  },
+};
 
 const greeter: GreeterHandlers = {
   hello: (request) => ({ text: \`hello \${request.name}\` }),
@@ -96,6 +115,17 @@ const greeter: GreeterHandlers = {
 
 export async function use(server: Server, transport: Transport): Promise<string> {
   server.register(GreeterDefinition, greeter);
+  // @ts-expect-error every rpc needs a handler
+  server.register(GuideDefinition, { getFeature: guide.getFeature });
+  const route: GuideClient = createClient(GuideDefinition, transport);
+  async function* twoPoints() {
+    yield { latitude: 1 };
+    yield { latitude: 2 };
+  }
+  const summary = await route.recordRoute(twoPoints());
+  for await (const p of route.chat(twoPoints())) void p.longitude;
+  for await (const f of route.listFeatures({ latitude: summary.points })) void f.location?.latitude;
+  void (await route.getFeature({ latitude: 1 })).name;
   server.registerPartial(ShopDefinition, { get: (request) => ({ sku: request.sku }) });
   // @ts-expect-error every rpc needs a handler
   server.register(ShopDefinition, { get: (request) => ({ sku: request.sku }) });

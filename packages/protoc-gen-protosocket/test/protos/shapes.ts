@@ -83,3 +83,24 @@ service Pinger {
   rpc Ping(legacy.v1.Ping) returns (legacy.v1.Pong);
 }
 `;
+
+/**
+ * A gRPC-style service as existing protos have it: no protosocket import, no
+ * envelope option, every kind of method. Generated with
+ * `default_envelope=standard`, it travels in the standard envelope.
+ */
+export const grpcStyle = `syntax = "proto3";
+package route.v1;
+
+// Guide finds features.
+service Guide {
+  // The feature at a point.
+  rpc GetFeature(Point) returns (Feature);
+  rpc ListFeatures(Point) returns (stream Feature);
+  rpc RecordRoute(stream Point) returns (Summary);
+  rpc Chat(stream Point) returns (stream Point);
+}
+message Point { int32 latitude = 1; int32 longitude = 2; }
+message Feature { string name = 1; Point location = 2; }
+message Summary { int32 points = 1; }
+`;
