@@ -7,6 +7,7 @@ export const SYSTEM_LOADERS: Readonly<Record<string, () => Promise<System>>> = {
   protosocket: async () => (await import("./protosocket.js")).protosocket,
   "protosocket-4conn": async () => (await import("./protosocket.js")).protosocket4conn,
   "protosocket-intercepted": async () => (await import("./protosocket.js")).protosocketIntercepted,
+  "protosocket-standard": async () => (await import("./protosocket-standard.js")).protosocketStandard,
   "protosocket-pool4": async () => (await import("./protosocket-scaled.js")).protosocketPool4,
   "protosocket-3proc": async () => (await import("./protosocket-scaled.js")).protosocket3proc,
   "protosocket-cluster": async () => (await import("./protosocket-scaled.js")).protosocketCluster,

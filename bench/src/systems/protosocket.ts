@@ -9,11 +9,22 @@
 // The handlers are the same as every other system's (src/systems/handlers.ts): echo
 // returns the request's message and payload; count yields { n } for n = 1..count.
 
+import type { BenchService } from "@protosocket/gen/bench/v1/bench_pb.js";
+import type { EchoService } from "@protosocket/gen/echo/v1/echo_pb.js";
+import type { StreamingService } from "@protosocket/gen/streaming/v1/streaming_pb.js";
 import type { EchoServiceClient, EchoServiceHandlers } from "@protosocket/gen/echo/v1/echo_protosocket.js";
 import { EchoServiceDefinition } from "@protosocket/gen/echo/v1/echo_protosocket.js";
 import { BenchServiceDefinition, type BenchServiceClient, type BenchServiceHandlers } from "@protosocket/gen/bench/v1/bench_protosocket.js";
 import { StreamingServiceDefinition } from "@protosocket/gen/streaming/v1/streaming_protosocket.js";
-import { connect, createClient, createServer, type Interceptor, type ServerInterceptor, type Transport } from "@protosocket/runtime";
+import {
+  connect,
+  createClient,
+  createServer,
+  type Interceptor,
+  type ServerInterceptor,
+  type ServiceDefinition,
+  type Transport,
+} from "@protosocket/runtime";
 import { GRPC_PAYLOAD_BYTES, ORDER, ORDER_PLACED, type MessageSet } from "../messages.js";
 import {
   ECHO_MESSAGE,
@@ -27,6 +38,20 @@ import {
 } from "../system.js";
 import { placeOrder, streamedOrder, streamingResponse, unaryCall } from "./handlers.js";
 import { protosocketOpenChat, protosocketUpload, streamingImpl, type StreamingClient } from "./protosocket-streams.js";
+
+/** The definitions a protosocket system serves and calls: bound to their own envelopes, or on the standard envelope. */
+export interface ProtosocketDefinitions {
+  readonly echo: ServiceDefinition<typeof EchoService>;
+  readonly bench: ServiceDefinition<typeof BenchService>;
+  readonly streaming: ServiceDefinition<typeof StreamingService>;
+}
+
+/** The generated definitions, each bound to its own envelopes. */
+const BOUND: ProtosocketDefinitions = {
+  echo: EchoServiceDefinition,
+  bench: BenchServiceDefinition,
+  streaming: StreamingServiceDefinition,
+};
 
 // ---- server ------------------------------------------------------------------------
 
@@ -69,14 +94,24 @@ async function serve(
   workload: WorkloadKind | undefined,
   intercepted: boolean,
   host = "127.0.0.1",
+  defs: ProtosocketDefinitions = BOUND,
 ): Promise<BenchServer> {
   const server = createServer(intercepted ? { interceptors: [serverPassThrough] } : {});
-  if (workload !== undefined && REQUEST_STREAM_WORKLOADS.includes(workload))
-    server.register(StreamingServiceDefinition, streamingImpl as never);
-  else if (set === "small") server.register(EchoServiceDefinition, echoHandlers);
-  else server.register(BenchServiceDefinition, benchHandlers);
+  if (workload !== undefined && REQUEST_STREAM_WORKLOADS.includes(workload)) server.register(defs.streaming, streamingImpl as never);
+  else if (set === "small") server.register(defs.echo, echoHandlers);
+  else server.register(defs.bench, benchHandlers);
   const address = await server.listen({ host, port });
   return { port: address.port, close: () => server.close() };
+}
+
+/** Serves one message set with `defs` and no interceptors (the standard envelope's system). */
+export function serveProtosocketWith(
+  defs: ProtosocketDefinitions,
+  port: number,
+  set: MessageSet,
+  workload?: WorkloadKind,
+): Promise<BenchServer> {
+  return serve(port, set, workload, false, "127.0.0.1", defs);
 }
 
 /** Serves one message set with no interceptors on host:port (the servers of the pool systems). */
@@ -149,24 +184,24 @@ class ProtosocketClient implements BenchClient {
 }
 
 /** A bench client over `transports` (calls spread round-robin); creating clients on them builds nothing. */
-export function clientOver(transports: Transport[]): BenchClient {
+export function clientOver(transports: Transport[], defs: ProtosocketDefinitions = BOUND): BenchClient {
   return new ProtosocketClient(
-    transports.map((t) => createClient(EchoServiceDefinition, t)),
-    transports.map((t) => createClient(BenchServiceDefinition, t)),
-    transports.map((t) => createClient(StreamingServiceDefinition, t) as unknown as StreamingClient),
+    transports.map((t) => createClient(defs.echo, t)),
+    transports.map((t) => createClient(defs.bench, t)),
+    transports.map((t) => createClient(defs.streaming, t) as unknown as StreamingClient),
     transports,
   );
 }
 
-/** Opens `connectionCount` connections of our client. */
-function connectWith(connectionCount: number, intercepted: boolean) {
+/** Opens `connectionCount` connections of our client, calling `defs`. */
+export function connectWith(connectionCount: number, intercepted: boolean, defs: ProtosocketDefinitions = BOUND) {
   return async (options: ConnectOptions): Promise<BenchClient> => {
     const transports = await Promise.all(
       Array.from({ length: connectionCount }, () =>
         connect({ host: options.host, port: options.port, ...(intercepted ? { interceptors: [passThrough] } : {}) }),
       ),
     );
-    return clientOver(transports);
+    return clientOver(transports, defs);
   };
 }
 
