@@ -13,6 +13,9 @@
 //!   `bench-loadgen`; bench/README.md).
 //! * [`mp`], [`mp_client`]: the MessagePack peers on `protosocket-messagepack`
 //!   (`mp-interop-server`, `mp-interop-client`).
+//! * [`standard`], [`std_client`]: the standard envelope (`protosocket.v1.Request` /
+//!   `Response`, methods by name) carrying the gRPC-style `routeguide.v1` services
+//!   (`std-interop-server`, `std-interop-client`).
 
 pub mod bench;
 pub mod client;
@@ -22,6 +25,8 @@ pub mod mp;
 pub mod mp_client;
 pub mod pb;
 pub mod server;
+pub mod standard;
+pub mod std_client;
 pub mod tls;
 pub mod vectors;
 
