@@ -154,7 +154,8 @@ describe("the standard envelope's wire", () => {
       fc.property(fc.uint8Array({ maxLength: 40 }), (bytes) => {
         let expected: ReturnType<typeof fromBinary<typeof RequestSchema>> | undefined;
         try {
-          expected = fromBinary(RequestSchema, bytes);
+          // A frame starting with 0x00 probes: the rest is the Request.
+          expected = fromBinary(RequestSchema, bytes[0] === 0 ? bytes.subarray(1) : bytes);
         } catch {
           expected = undefined;
         }
@@ -175,6 +176,19 @@ describe("the standard envelope's wire", () => {
     const invalid = new Uint8Array([0x08, 0x03, 0x1a, 0x02, 0xc3, 0x28]);
     expect(() => fromBinary(RequestSchema, invalid)).toThrow();
     expect(() => codecs.request.decode(invalid)).toThrow();
+  });
+
+  it("reads a probing frame (0x00 first, which no protobuf message starts with) as the frame without it", () => {
+    const probing = codecsOf(defineStandardService(RouteGuideService, { probe: true }));
+    const frame = probing.request.encode(9, 0, probing.methods[0]?.request, { latitude: 4 });
+    expect(frame[0]).toBe(0);
+    expect(frame.subarray(1)).toEqual(codecs.request.encode(9, 0, getFeature.request, { latitude: 4 }));
+    expect(() => fromBinary(RequestSchema, frame)).toThrow();
+    const inbound = codecs.request.decode(frame);
+    expect(inbound.id).toBe(9);
+    expect(inbound.carried).toBe(getFeature.request);
+    expect(inbound.read(getFeature.request)).toEqual(create(PointSchema, { latitude: 4 }));
+    expect(codecs.request.peekId(frame.subarray(0, 4))).toBe(9);
   });
 
   it("peeks the id in the first bytes of a request too large to receive", () => {

@@ -1,7 +1,20 @@
 import type { DescService } from "@bufbuild/protobuf";
 import type { ServiceDefinition } from "./service-definition.js";
 import { standardDefinition } from "./standard-definition.js";
-import { standardEncoding } from "./standard-encoding.js";
+import { standardEncoding, standardProbeEncoding } from "./standard-encoding.js";
+
+/** Options of {@link defineStandardService}. */
+export interface StandardServiceOptions {
+  /**
+   * For clients that do not know which envelope the server speaks (a tool
+   * asking for reflection): each request frame starts with the probe byte
+   * (0x00), which servers of the standard envelope skip and servers of other
+   * envelopes refuse, closing the connection rather than misreading the
+   * frame. A connection carries probing and plain definitions apart.
+   * Servers register plain definitions (they read both).
+   */
+  probe?: boolean;
+}
 
 /**
  * A service carried by the standard envelope (`protosocket.v1.Request` /
@@ -24,6 +37,6 @@ import { standardEncoding } from "./standard-encoding.js";
  * server.register(ElizaDefinition, { say: (req) => ({ sentence: req.sentence }) });
  * ```
  */
-export function defineStandardService<S extends DescService>(service: S): ServiceDefinition<S> {
-  return standardDefinition(service, standardEncoding);
+export function defineStandardService<S extends DescService>(service: S, options: StandardServiceOptions = {}): ServiceDefinition<S> {
+  return standardDefinition(service, options.probe === true ? standardProbeEncoding : standardEncoding);
 }

@@ -10,11 +10,16 @@ import { RequestSchema, ResponseSchema } from "../gen/protosocket/v1/standard_pb
 import { StatusSchema } from "../gen/protosocket/v1/status_pb.js";
 import type { ServiceDefinition } from "./service-definition.js";
 
-const definitions = new WeakMap<DescService, ServiceDefinition>();
+const definitions = new WeakMap<Encoding, WeakMap<DescService, ServiceDefinition>>();
 
-/** The definition of `service` on the standard envelope with `encoding` (the standard encoding); cached per service. */
+/** The definition of `service` on the standard envelope with `encoding` (a standard encoding); cached per encoding and service. */
 export function standardDefinition<S extends DescService>(service: S, encoding: Encoding): ServiceDefinition<S> {
-  let def = definitions.get(service);
+  let byService = definitions.get(encoding);
+  if (byService === undefined) {
+    byService = new WeakMap();
+    definitions.set(encoding, byService);
+  }
+  let def = byService.get(service);
   if (def === undefined) {
     def = {
       service,
@@ -23,7 +28,7 @@ export function standardDefinition<S extends DescService>(service: S, encoding: 
       responseEnvelope: ResponseSchema,
       binding: standardBinding(service),
     };
-    definitions.set(service, def);
+    byService.set(service, def);
   }
   return def as ServiceDefinition<S>;
 }

@@ -40,8 +40,21 @@ function targetsOf(typeName: string, m: DescMethod): { request: StandardTarget; 
 /** The {@link Encoding} of services on the standard envelope (`defineStandardService`). */
 export const standardEncoding: ServiceEncoding = {
   name: "the standard envelope (protosocket.v1.Request/Response)",
-  createCodecs: (defs) => createStandardCodecs(defs as readonly ServiceDefinition[]),
+  createCodecs: (defs) => createStandardCodecs(defs as readonly ServiceDefinition[], false),
   // Any services share it: requests name their method.
+  clash: () => undefined,
+  health: (def, cases) => standardHealth(def, cases),
+};
+
+/**
+ * The standard envelope for a client that does not know the server's
+ * envelope (reflection): every request frame starts with the probe byte,
+ * which servers of the standard envelope skip and every other protobuf
+ * decoder refuses. Servers decode it as {@link standardEncoding}.
+ */
+export const standardProbeEncoding: ServiceEncoding = {
+  name: "the standard envelope, probing (protosocket.v1.Request after a 0x00 byte)",
+  createCodecs: (defs) => createStandardCodecs(defs as readonly ServiceDefinition[], true),
   clash: () => undefined,
   health: (def, cases) => standardHealth(def, cases),
 };
@@ -53,8 +66,8 @@ export const standardEncoding: ServiceEncoding = {
  * @throws Error when two methods have one name (a service given twice, or
  * two descriptors of one service).
  */
-function createStandardCodecs(defs: readonly ServiceDefinition[]): EnvelopeCodecs {
-  const request = new StandardRequestWire();
+function createStandardCodecs(defs: readonly ServiceDefinition[], probe: boolean): EnvelopeCodecs {
+  const request = new StandardRequestWire(probe);
   const methods: MethodCodec[] = [];
   for (const def of defs) {
     const service = def.service as DescService;

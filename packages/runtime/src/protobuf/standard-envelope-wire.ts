@@ -48,6 +48,13 @@ const REQUEST_FIELDS = 6;
 const RESPONSE_FIELDS = 5;
 
 const EMPTY = new Uint8Array(0);
+/** The byte a probing request frame starts with (standard.proto): no protobuf message starts with it. */
+export const PROBE = 0x00;
+
+/** True when `frame` is a probing request frame of the standard envelope (it starts with {@link PROBE}). */
+export function isProbingFrame(frame: Uint8Array): boolean {
+  return frame.length > 0 && frame[0] === PROBE;
+}
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 const utf8 = new TextEncoder();
 const scratch = new ProtoWriter(4096);
@@ -198,6 +205,12 @@ interface HashedTarget {
  * the method's name to the targets registered with it.
  */
 export class StandardRequestWire implements EnvelopeWire {
+  /**
+   * @param probe start every frame with the probe byte 0x00 (standard.proto):
+   *   a server of other envelopes refuses such frames instead of misreading them.
+   */
+  constructor(private readonly probe = false) {}
+
   private readonly byName = new Map<string, StandardTarget>();
   /** Targets by a hash of their name's bytes (requests are routed without making a string), chained by `next`. */
   private readonly byHash = new Map<number, HashedTarget>();
@@ -237,6 +250,7 @@ export class StandardRequestWire implements EnvelopeWire {
     const w = scratch;
     w.reset(0);
     try {
+      if (this.probe) w.byte(PROBE);
       writeIdAndCode(w, id, code);
       if (t !== undefined) w.raw(t.methodField);
       if (context !== undefined) {
@@ -255,7 +269,9 @@ export class StandardRequestWire implements EnvelopeWire {
     }
   }
 
-  decode(bytes: Uint8Array): InboundEnvelope {
+  decode(frame: Uint8Array): InboundEnvelope {
+    // A frame may start with the probe byte, which no Request does.
+    const bytes = frame.length > 0 && frame[0] === PROBE ? frame.subarray(1) : frame;
     const r = reader;
     r.reset(bytes, 0, bytes.length);
     let id: MessageId = 0;
@@ -355,7 +371,7 @@ export class StandardRequestWire implements EnvelopeWire {
   }
 
   peekId(head: Uint8Array): MessageId | undefined {
-    return peekVarintField(head, 1);
+    return peekVarintField(head.length > 0 && head[0] === PROBE ? head.subarray(1) : head, 1);
   }
 }
 

@@ -28,7 +28,12 @@ export const file_protosocket_v1_standard: GenFile = /*@__PURE__*/
   fileDesc("Ch1wcm90b3NvY2tldC92MS9zdGFuZGFyZC5wcm90bxIOcHJvdG9zb2NrZXQudjEi0AEKB1JlcXVlc3QSEgoKbWVzc2FnZV9pZBgBIAEoBBIUCgxjb250cm9sX2NvZGUYAiABKA0SDgoGbWV0aG9kGAMgASgJEhMKC2RlYWRsaW5lX21zGAQgASgEEjcKCG1ldGFkYXRhGAUgAygLMiUucHJvdG9zb2NrZXQudjEuUmVxdWVzdC5NZXRhZGF0YUVudHJ5EgwKBGJvZHkYBiABKAwaLwoNTWV0YWRhdGFFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBItQBCghSZXNwb25zZRISCgptZXNzYWdlX2lkGAEgASgEEhQKDGNvbnRyb2xfY29kZRgCIAEoDRI4CghtZXRhZGF0YRgDIAMoCzImLnByb3Rvc29ja2V0LnYxLlJlc3BvbnNlLk1ldGFkYXRhRW50cnkSJQoFZXJyb3IYBCABKAsyFi5wcm90b3NvY2tldC52MS5TdGF0dXMSDAoEYm9keRgFIAEoDBovCg1NZXRhZGF0YUVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAFiBnByb3RvMw", [file_protosocket_v1_status]);
 
 /**
- * A frame from client to server.
+ * A frame from client to server. A request frame may start with one byte 0x00
+ * before the Request (a probe): no protobuf message starts with it (field number
+ * 0), so a server of other envelopes (bound ones, a Rust peer) refuses the frame
+ * and closes the connection instead of misreading it, while a server of the
+ * standard envelope skips the byte. A client that does not know which envelope a
+ * server speaks (a tool asking for reflection) sends it.
  *
  * @generated from message protosocket.v1.Request
  */
