@@ -29,6 +29,7 @@ export { poolCallInfo, type PoolEvent, type PoolStats } from "./pool/pool-events
 export { createServer, type Server, type ServerOptions } from "./server/server.js";
 export type { HandlerContext, ServiceImpl } from "./server/handler-types.js";
 export { healthDefinition, registerHealth, ServingStatus, type HealthReporter } from "./server/health.js";
+export { registerReflection } from "./server/reflection.js";
 
 // Interceptors, one vocabulary on both sides.
 export type { StreamRequest, StreamResponse, UnaryRequest, UnaryResponse } from "./call/request.js";

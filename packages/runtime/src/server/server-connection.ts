@@ -49,7 +49,7 @@ export class ServerConnection implements FrameHandler, RunnerHost, AdmissionStat
   private peerEnded = false;
   private peerProbe: ReturnType<typeof setInterval> | undefined;
   private lastCallEnded = Date.now();
-  private readonly runner: CallRunner;
+  private runner: CallRunner;
 
   /**
    * @param link the link to the client; started here.
@@ -58,7 +58,7 @@ export class ServerConnection implements FrameHandler, RunnerHost, AdmissionStat
    */
   constructor(
     readonly link: FrameLink,
-    private readonly state: ServingState,
+    private state: ServingState,
     private readonly onClosed: (conn: ServerConnection, error: RpcError) => void,
   ) {
     this.runner = new CallRunner(this, state);
@@ -115,12 +115,20 @@ export class ServerConnection implements FrameHandler, RunnerHost, AdmissionStat
     this.link.end(lingerMs);
   }
 
+  /** Serves this connection with `state` from now on (before its first frame: side-services.ts). */
+  private serveAs(state: ServingState | undefined): void {
+    if (state === undefined) return;
+    this.state = state;
+    this.runner = new CallRunner(this, state);
+  }
+
   /** Closes at once. */
   close(error: RpcError): void {
     this.link.close(error);
   }
 
   onFrame(body: Uint8Array): void {
+    if (!this.sawFrame && this.state.firstFrame !== undefined) this.serveAs(this.state.firstFrame(body));
     this.sawFrame = true;
     const inbound = this.state.codecs.request.decode(body, this.state.metadataLimits);
     const id = inbound.id;

@@ -12,6 +12,7 @@ import { checkServerOptions, type ServerOptions } from "./server-options.js";
 import { registerServerInternals } from "./server-internals.js";
 import type { ServingState } from "./serving-state.js";
 import { ServiceRegistry } from "./service-registry.js";
+import { withSideServices } from "./side-services.js";
 
 export type { ListenOptions, ServerAddress } from "./listen-options.js";
 export type { ServerOptions } from "./server-options.js";
@@ -77,7 +78,7 @@ export function createServer(options: ServerOptions = {}): Server {
   function serving(): ServingState {
     if (state !== undefined) return state;
     const { codecs, routes } = registry.serve(settings.interceptors);
-    state = { ...settings, codecs, routes, serverCalls: { running: 0, max: settings.maxServerCalls } };
+    state = withSideServices(server, { ...settings, codecs, routes, serverCalls: { running: 0, max: settings.maxServerCalls } }, settings.interceptors);
     return state;
   }
 

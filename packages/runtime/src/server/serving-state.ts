@@ -28,4 +28,6 @@ export interface ServingState {
   reportResponseError(error: RpcError, method: string, peer: string): void;
   /** Reports a problem with a connection: a protocol violation, an I/O error, a dropped frame. */
   reportConnectionError(error: RpcError, peer: string): void;
+  /** The state that serves a connection whose first frame it accepts instead (side services: side-services.ts). */
+  readonly firstFrame?: (body: Uint8Array) => ServingState | undefined;
 }
