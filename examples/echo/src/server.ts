@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
 import { Command, InvalidArgumentError } from "commander";
-import { createServer, registerHealth, type Server } from "@protosocket/runtime";
+import { createServer, registerHealth, registerReflection, type Server } from "@protosocket/runtime";
 import { echoHandlers } from "./echo-handlers.js";
 import { EchoServiceDefinition } from "@protosocket/gen/echo/v1/echo_protosocket.js";
 
@@ -25,6 +25,8 @@ export async function startEchoServer(options: EchoServerOptions): Promise<{ ser
   server.register(EchoServiceDefinition, echoHandlers);
   // Health checks travel in the echo envelopes' health_check / health_watch cases; NOT_SERVING once close() begins.
   registerHealth(server);
+  // Reflection: `protosocket list 127.0.0.1:7000`, describe and call with no .proto (on connections that ask for it).
+  registerReflection(server);
   const tls =
     options.tlsCert !== undefined && options.tlsKey !== undefined
       ? { cert: readFileSync(options.tlsCert), key: readFileSync(options.tlsKey) }

@@ -70,20 +70,33 @@ export function createProgram(io: CliIo, result: { code: number }): Command {
     })
     .exitOverride();
 
-  withSchema(program.command("list"))
-    .description("list the schema's services, or one service's methods")
-    .argument("[service]", "a service: list its methods")
+  withConnection(withSchema(program.command("list")))
+    .description(
+      "list the schema's services, or one service's methods; with host:port and no --proto or --image, the server's (reflection)",
+    )
+    .usage("[options] [host:port] [service]")
+    .argument("[service]", "a service: list its methods; or host:port of a server that serves reflection (then the service, if any)")
+    .argument("[service]", "the service, after host:port")
+    .option("--timeout <duration>", "deadline of the reflection calls (default 10s)", parseDuration)
     .option("--json", "print JSON")
-    .action(async (service: string | undefined, flags) => {
-      result.code = await runList(service, flags, io);
+    .action(async (first: string | undefined, second: string | undefined, flags) => {
+      result.code = await runList(first, second, flags, io);
     });
 
-  withSchema(program.command("describe"))
-    .description("show a service's envelope binding and methods, a method's binding and fields, or a message or enum type")
-    .argument("<name>", "pkg.Service, pkg.Service/Method, or a message or enum type")
+  withConnection(withSchema(program.command("describe")))
+    .description(
+      "show a service's envelope binding and methods, a method's binding and fields, or a message or enum type; with host:port and no --proto or --image, from the server's schema (reflection)",
+    )
+    .usage("[options] [host:port] <name>")
+    .argument(
+      "<name>",
+      "pkg.Service, pkg.Service/Method, or a message or enum type; or host:port of a server that serves reflection, then the name",
+    )
+    .argument("[name]", "the name, after host:port")
+    .option("--timeout <duration>", "deadline of the reflection calls (default 10s)", parseDuration)
     .option("--json", "print JSON")
-    .action(async (name: string, flags) => {
-      result.code = await runDescribe(name, flags, io);
+    .action(async (first: string, second: string | undefined, flags) => {
+      result.code = await runDescribe(first, second, flags, io);
     });
 
   withRequest(withConnection(withSchema(program.command("call"))))

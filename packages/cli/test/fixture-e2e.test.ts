@@ -154,18 +154,17 @@ describe("bench progress line", () => {
   });
 });
 
-describe("services that cannot be called", () => {
-  it("a service without an envelope binding: exit 3, saying what option to add; list marks it", async () => {
-    const call = await runInProcess(["call", target, "clitest.v1.UnboundService/Put", ...fixtureSchema]);
-    expect(call.code).toBe(3);
-    expect(call.stderr).toContain("cannot call clitest.v1.UnboundService");
-    expect(call.stderr).toContain("add option (protosocket.v1.envelope)");
+describe("a service without an envelope option", () => {
+  it("is called through the standard envelope; list and describe say so", async () => {
     const list = await runInProcess(["list", ...fixtureSchema, "--json"]);
-    const services = JSON.parse(list.stdout) as { name: string; bound: boolean }[];
-    expect(services.map((s) => [s.name, s.bound])).toEqual([
-      ["clitest.v1.Health", true],
-      ["clitest.v1.ShapesService", true],
-      ["clitest.v1.UnboundService", false],
+    const services = JSON.parse(list.stdout) as { name: string; bound: boolean; standard?: boolean }[];
+    expect(services.map((s) => [s.name, s.bound, s.standard === true])).toEqual([
+      ["clitest.v1.Health", true, false],
+      ["clitest.v1.ShapesService", true, false],
+      ["clitest.v1.UnboundService", true, true],
     ]);
+    const describe = await runInProcess(["describe", "clitest.v1.UnboundService", ...fixtureSchema]);
+    expect(describe.code, describe.stderr).toBe(0);
+    expect(describe.stdout).toContain("standard envelope  protosocket.v1.Request / protosocket.v1.Response");
   });
 });

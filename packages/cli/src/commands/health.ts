@@ -43,7 +43,8 @@ const HEALTH_TIMEOUT_MS = 5000;
  */
 export async function runHealth(targetArg: string, serviceName: string | undefined, flags: HealthFlags, io: CliIo): Promise<number> {
   const target = parseTarget(targetArg);
-  const schema = await loadSchema(flags, io.cwd);
+  // Without --proto or --image, the schema comes from the server, by reflection.
+  const schema = await loadSchema(flags, io.cwd, { target, flags: { ...flags, timeout: flags.timeout ?? HEALTH_TIMEOUT_MS } });
   const probe = findHealthProbe(schema, flags.healthService);
   const def = schema.definition(probe.service);
   const init: Record<string, unknown> = {};

@@ -12,14 +12,37 @@ import {
 import { renderEnum, renderMessage, renderMethod, renderMethodList, renderService, renderServiceList } from "../describe/render-text.js";
 import { ExitCode, usageError } from "../exit-codes.js";
 import type { CliIo } from "../io.js";
+import { connectOptionsFrom, isAddress, parseTarget, type ConnectionFlags } from "../options/target.js";
 import { loadSchema, type SchemaFlags } from "../schema/load-schema.js";
 import type { Schema } from "../schema/schema.js";
 import { didYouMean } from "../suggest.js";
 
 /** Flags of `list` and `describe`. */
-export interface DescribeFlags extends SchemaFlags {
+export interface DescribeFlags extends SchemaFlags, ConnectionFlags {
   /** `--json`: print the descriptions as JSON. */
   json?: boolean;
+  /** `--timeout` of the reflection calls, ms. */
+  timeout?: number;
+}
+
+/**
+ * Splits the positional arguments of `list` and `describe`: an optional
+ * server address first (its schema then comes by reflection, unless
+ * `--proto` or `--image` name one), then the name.
+ */
+function splitArgs(args: readonly (string | undefined)[]): { address: string | undefined; name: string | undefined } {
+  const given = args.filter((a): a is string => a !== undefined);
+  if (given.length === 2) return { address: given[0], name: given[1] };
+  const only = given[0];
+  return only !== undefined && isAddress(only) ? { address: only, name: undefined } : { address: undefined, name: only };
+}
+
+async function schemaFor(address: string | undefined, flags: DescribeFlags, io: CliIo): Promise<Schema> {
+  if (address === undefined) return loadSchema(flags, io.cwd);
+  const target = parseTarget(address);
+  // Checked here, so a bad flag is reported even when --proto makes the address unused.
+  connectOptionsFrom(target, flags);
+  return loadSchema(flags, io.cwd, { target, flags });
 }
 
 function print(io: CliIo, flags: DescribeFlags, value: unknown, text: string): void {
@@ -27,11 +50,14 @@ function print(io: CliIo, flags: DescribeFlags, value: unknown, text: string): v
 }
 
 /**
- * `protosocket list [service]`: the schema's services (each marked when it
- * cannot be called), or one service's methods with their kinds.
+ * `protosocket list [host:port] [service]`: the schema's services (each
+ * marked when it cannot be called), or one service's methods with their
+ * kinds. With an address and no `--proto` or `--image`, the schema is the
+ * server's, by reflection.
  */
-export async function runList(serviceName: string | undefined, flags: DescribeFlags, io: CliIo): Promise<number> {
-  const schema = await loadSchema(flags, io.cwd);
+export async function runList(first: string | undefined, second: string | undefined, flags: DescribeFlags, io: CliIo): Promise<number> {
+  const { address, name: serviceName } = splitArgs([first, second]);
+  const schema = await schemaFor(address, flags, io);
   if (serviceName === undefined) {
     const services = schema.services.map(describeService);
     print(io, flags, services, renderServiceList(services));
@@ -51,12 +77,16 @@ export interface MethodDetail extends MethodDescription {
 }
 
 /**
- * `protosocket describe <name>`: a service (binding, envelopes, error case,
- * methods with their case paths), a method ("pkg.Service/Method", with its
- * input and output fields), or a message or enum type.
+ * `protosocket describe [host:port] <name>`: a service (binding, envelopes,
+ * error case, methods with their case paths), a method ("pkg.Service/Method",
+ * with its input and output fields), or a message or enum type. With an
+ * address and no `--proto` or `--image`, from the server's schema, by reflection.
  */
-export async function runDescribe(name: string, flags: DescribeFlags, io: CliIo): Promise<number> {
-  const schema = await loadSchema(flags, io.cwd);
+export async function runDescribe(first: string, second: string | undefined, flags: DescribeFlags, io: CliIo): Promise<number> {
+  const { address, name } = splitArgs([first, second]);
+  if (name === undefined)
+    throw usageError(`describe ${first}: name a service, method, message or enum to describe (see protosocket list ${first})`);
+  const schema = await schemaFor(address, flags, io);
   const found = lookup(schema, name);
   switch (found.kind) {
     case "service":

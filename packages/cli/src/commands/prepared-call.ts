@@ -46,11 +46,11 @@ export interface PreparedCall {
 export async function prepareCall(targetArg: string, methodRef: string, flags: CallFlags, io: CliIo): Promise<PreparedCall> {
   const target = parseTarget(targetArg);
   const metadata = parseMetadata(flags.metadata ?? []);
-  const schema = await loadSchema(flags, io.cwd);
+  // Without --proto or --image, the schema comes from the server, by reflection.
+  const schema = await loadSchema(flags, io.cwd, { target, flags });
   const { service, method } = schema.method(methodRef);
   const def = schema.definition(service);
   if (method.methodKind !== "unary" && method.methodKind !== "server_streaming") {
-    // A bound service never has these (the binding refuses them); kept for the type.
     throw usageError(
       `${service.desc.typeName}/${method.name} is ${method.methodKind}; protosocket calls unary and server-streaming methods`,
     );

@@ -53,6 +53,12 @@ export interface ServiceDescription {
   readonly file: string;
   /** True when it has a valid envelope binding and can be called. */
   readonly bound: boolean;
+  /**
+   * True for a service with no envelope option of its own, called through the
+   * standard envelope (protosocket.v1.Request / Response): each request names
+   * its method, and methods have no cases.
+   */
+  readonly standard?: true;
   /** Why it cannot be bound (the rule it breaks and the fix). */
   readonly bindingError?: string;
   readonly envelopes?: {
@@ -108,7 +114,10 @@ function envelopeOf(fields: EnvelopeFields): EnvelopeDescription {
 
 /** The description of one method of a service. */
 export function describeMethod(service: SchemaService, method: DescMethod): MethodDescription {
-  const binding: MethodBinding | undefined = service.definition?.binding.methods.find((m) => m.name === method.name);
+  // Methods on the standard envelope travel by name, not in cases.
+  const binding: MethodBinding | undefined = service.standard
+    ? undefined
+    : service.definition?.binding.methods.find((m) => m.name === method.name);
   const base = {
     name: method.name,
     fullName: `${service.desc.typeName}/${method.name}`,
@@ -141,7 +150,10 @@ export function describeService(service: SchemaService): ServiceDescription {
             ...(error.detailsField !== undefined ? { detailsField: error.detailsField } : {}),
           },
         };
-  return { name: b.typeName, file, bound: true, envelopes: { request: envelopeOf(b.request), response }, methods };
+  const envelopes = { request: envelopeOf(b.request), response };
+  return service.standard
+    ? { name: b.typeName, file, bound: true, standard: true, envelopes, methods }
+    : { name: b.typeName, file, bound: true, envelopes, methods };
 }
 
 function fieldType(field: DescField): string {

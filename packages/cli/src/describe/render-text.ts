@@ -50,6 +50,12 @@ export function renderService(s: ServiceDescription): string {
   const lines = [`service ${s.name} (${s.file})`];
   if (!s.bound || s.envelopes === undefined) {
     lines.push(`  not callable: ${s.bindingError ?? "no envelope binding"}`);
+  } else if (s.standard === true) {
+    lines.push(
+      `  standard envelope  ${s.envelopes.request.type} / ${s.envelopes.response.type}: each request names its method ("${s.name}/…"), messages travel as bytes`,
+    );
+    const error = s.envelopes.response.error;
+    if (error !== undefined) lines.push(`  error case         ${caseText(error)} (${error.type})`);
   } else {
     lines.push(`  request envelope   ${envelopeText(s.envelopes.request)}`);
     lines.push(`  response envelope  ${envelopeText(s.envelopes.response)}`);

@@ -1,4 +1,6 @@
 import { ScalarType, type DescEnumValue, type DescField, type DescMethodUnary } from "@bufbuild/protobuf";
+import { defineStandardService } from "@protosocket/runtime";
+import { Health } from "@protosocket/runtime/gen/protosocket/v1/health_pb.js";
 import { schemaError, usageError } from "../exit-codes.js";
 import type { Schema, SchemaService } from "../schema/schema.js";
 import { didYouMean } from "../suggest.js";
@@ -11,8 +13,9 @@ import { didYouMean } from "../suggest.js";
  * `service` field naming the service asked about ("" = the server as a whole).
  *
  * The runtime's protosocket.v1.Health (bound through the health_check case of
- * the envelopes, see the schema) has this shape and is found here like any
- * other service with it.
+ * the envelopes, see the schema, or a service of the standard envelope) has
+ * this shape and is found here like any other service with it; a schema of
+ * services on the standard envelope gets it even when it does not declare it.
  */
 export interface HealthProbe {
   readonly service: SchemaService;
@@ -63,6 +66,11 @@ export function findHealthProbe(schema: Schema, named: string | undefined): Heal
   }
   const probes = schema.services.map(healthProbeOf).filter((p): p is HealthProbe => p !== undefined);
   if (probes.length === 1) return probes[0] as HealthProbe;
+  if (probes.length === 0 && schema.services.some((s) => s.standard)) {
+    // Services on the standard envelope: registerHealth serves protosocket.v1.Health beside them, by name.
+    const standard = healthProbeOf({ desc: Health, definition: defineStandardService(Health), bindingError: undefined, standard: true });
+    if (standard !== undefined) return standard;
+  }
   if (probes.length === 0) {
     const hint = didYouMean(
       "Health",

@@ -38,6 +38,14 @@ export function parseTarget(value: string): Target {
   return { host, port };
 }
 
+/**
+ * True when a positional argument names a server (`host:port`, `[::1]:port`,
+ * `:port`) rather than a service, method or type: those never hold a colon.
+ */
+export function isAddress(value: string): boolean {
+  return value.includes(":");
+}
+
 /** The connection flags every command that connects takes. */
 export interface ConnectionFlags {
   tls?: boolean;

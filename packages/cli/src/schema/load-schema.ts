@@ -4,7 +4,9 @@ import { create, createFileRegistry, createRegistry, fromBinary, fromJsonString 
 import { FileDescriptorSetSchema, type FileDescriptorProto } from "@bufbuild/protobuf/wkt";
 import { schemaError, usageError } from "../exit-codes.js";
 import { file_protosocket_v1_options } from "@protosocket/runtime/gen/protosocket/v1/options_pb.js";
+import type { ConnectionFlags, Target } from "../options/target.js";
 import { compileProtos } from "./buf-build.js";
+import { reflectSchema } from "./reflect-schema.js";
 import { Schema } from "./schema.js";
 
 /** The schema flags every command takes. */
@@ -17,20 +19,29 @@ export interface SchemaFlags {
   image?: string[];
 }
 
+/** A live server to read the schema from by reflection when no `--proto` or `--image` is given. */
+export interface ReflectFrom {
+  readonly target: Target;
+  readonly flags: ConnectionFlags & { timeout?: number };
+}
+
 /**
  * Loads the schema from `--proto` files (compiled with the bundled buf) and
  * `--image` files; both may be given, and files named twice are taken once.
+ * With neither, from the server `reflect` names, by reflection.
  *
  * @throws CliError: usage when no schema is named or a file is missing,
- *   schema when it does not compile or load.
+ *   schema when it does not compile or load, or the server does not serve
+ *   reflection; connection when the server does not answer.
  */
-export async function loadSchema(flags: SchemaFlags, cwd: string = process.cwd()): Promise<Schema> {
+export async function loadSchema(flags: SchemaFlags, cwd: string = process.cwd(), reflect?: ReflectFrom): Promise<Schema> {
   const protos = flags.proto ?? [];
   const images = flags.image ?? [];
   if (protos.length === 0 && images.length === 0) {
     if ((flags.importPath ?? []).length > 0) throw usageError("-I names where imports are found; name the files to load with --proto");
+    if (reflect !== undefined) return reflectSchema(reflect.target, reflect.flags);
     throw usageError(
-      "no schema: protosocket servers have no reflection, so name the service's protos with --proto file.proto (and -I for their imports) or a buf image with --image image.binpb",
+      "no schema: name the service's protos with --proto file.proto (and -I for their imports) or a buf image with --image image.binpb, or give the address of a server that serves reflection (protosocket list host:port)",
     );
   }
   const files: FileDescriptorProto[] = [];

@@ -1,6 +1,6 @@
 import type { DescEnum, DescMessage, DescMethod, DescService, FileRegistry } from "@bufbuild/protobuf";
-import { healthDefinition, type ServiceDefinition } from "@protosocket/runtime";
-import { BindingError, serviceFromRegistry } from "@protosocket/runtime/protocol";
+import { defineStandardService, healthDefinition, type ServiceDefinition } from "@protosocket/runtime";
+import { BindingError, isBoundService, serviceFromRegistry } from "@protosocket/runtime/protocol";
 import { schemaError, usageError } from "../exit-codes.js";
 import { didYouMean } from "../suggest.js";
 
@@ -12,6 +12,12 @@ export interface SchemaService {
   readonly definition: ServiceDefinition | undefined;
   /** Why the service cannot be bound (the binding rule it breaks, naming the fix). */
   readonly bindingError: string | undefined;
+  /**
+   * True for a service with no `(protosocket.v1.envelope)` option: it is
+   * called through the standard envelope (protosocket.v1.Request/Response,
+   * the method named in each request).
+   */
+  readonly standard: boolean;
 }
 
 /** A method named on the command line, found in the schema. */
@@ -158,36 +164,49 @@ export class Schema {
 }
 
 function bindService(desc: DescService, registry: FileRegistry): SchemaService {
+  if (!isBoundService(desc)) return { desc, definition: defineStandardService(desc), bindingError: undefined, standard: true };
   try {
-    return { desc, definition: serviceFromRegistry(desc, registry), bindingError: undefined };
+    return { desc, definition: serviceFromRegistry(desc, registry), bindingError: undefined, standard: false };
   } catch (e) {
     const message = e instanceof BindingError ? e.message : `${desc.typeName}: ${(e as Error).message}`;
-    return { desc, definition: undefined, bindingError: message };
+    return { desc, definition: undefined, bindingError: message, standard: false };
   }
 }
 
 /**
- * protosocket.v1.Health has no envelope of its own: it travels in the
- * envelopes of the services it reports on (their health_check and
- * health_watch cases). Bind it through the first bound service whose
- * envelopes have those cases, as the server's registerHealth() does.
+ * protosocket.v1.Health has no envelope option of its own. On a server of
+ * bound envelopes it travels in the envelopes of the services it reports on
+ * (their health_check and health_watch cases), as the server's
+ * registerHealth() binds it: bind it through the first bound service whose
+ * envelopes have those cases. When the schema has no bound service, it is a
+ * service of the standard envelope like the others.
  */
 function bindHealth(list: SchemaService[]): void {
-  const i = list.findIndex((s) => s.desc.typeName === "protosocket.v1.Health" && s.definition === undefined);
+  const i = list.findIndex((s) => s.desc.typeName === "protosocket.v1.Health");
   const health = list[i];
   if (health === undefined) return;
+  const bound = list.filter((s) => s.definition !== undefined && !s.standard && s !== health);
+  if (bound.length === 0) return;
   const reasons: string[] = [];
-  for (const s of list) {
-    if (s.definition === undefined) continue;
+  for (const s of bound) {
     try {
-      list[i] = { desc: health.desc, definition: healthDefinition(s.definition, { service: health.desc }), bindingError: undefined };
+      list[i] = {
+        desc: health.desc,
+        definition: healthDefinition(s.definition as ServiceDefinition, { service: health.desc }),
+        bindingError: undefined,
+        standard: false,
+      };
       return;
     } catch (e) {
       reasons.push(e instanceof Error ? e.message : String(e));
     }
   }
+  // Standard services beside the bound ones: Health is theirs.
+  if (list.some((s) => s.standard && s !== health)) return;
   list[i] = {
-    ...health,
+    desc: health.desc,
+    definition: undefined,
+    standard: false,
     bindingError: `it travels in the envelopes of the services it reports on, and none has health_check / health_watch cases${reasons[0] !== undefined ? ` (${reasons[0]})` : ""}`,
   };
 }
