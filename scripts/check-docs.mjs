@@ -136,9 +136,11 @@ if (dirs.size > 0) {
   cpSync(join(project, "node_modules/@protosocket/runtime/proto"), join(work, "runtime-proto"), { recursive: true });
   writeFileSync(join(work, "buf.yaml"), "version: v2\nmodules:\n  - path: proto\n  - path: runtime-proto\n");
   const opt = "[target=ts, import_extension=js, rewrite_imports=./protosocket/v1/*_pb.js:@protosocket/runtime/gen]";
+  // As the repository's buf.gen.yaml: services with no envelope option (proto/routeguide) get the standard envelope.
+  const ours = opt.replace("]", ", default_envelope=standard]");
   writeFileSync(
     join(work, "buf.gen.yaml"),
-    `version: v2\ninputs:\n  - directory: proto\nplugins:\n  - local: protoc-gen-es\n    out: src/gen\n    opt: ${opt}\n  - local: protoc-gen-protosocket\n    out: src/gen\n    opt: ${opt}\n`,
+    `version: v2\ninputs:\n  - directory: proto\nplugins:\n  - local: protoc-gen-es\n    out: src/gen\n    opt: ${opt}\n  - local: protoc-gen-protosocket\n    out: src/gen\n    opt: ${ours}\n`,
   );
   const gen = spawnSync(join(bin, "buf"), ["generate"], {
     cwd: work,
