@@ -191,6 +191,28 @@ describe("the standard envelope's wire", () => {
     expect(codecs.request.peekId(frame.subarray(0, 4))).toBe(9);
   });
 
+  it("counts metadata against the limits as it reads, and builds none past them (fast path and fromBinary's)", () => {
+    const many = new Map(Array.from({ length: 200 }, (_, i) => [`k${i}`, "v"] as const));
+    const frame = codecs.request.encode(3, 0, getFeature.request, { latitude: 2 }, { metadata: many });
+    const inbound = codecs.request.decode(frame);
+    expect(inbound.metadata).toBeUndefined();
+    expect(inbound.metadataOverLimit).toEqual({ option: "maxMetadataEntries", limit: 128 });
+    expect(inbound.carried).toBe(getFeature.request);
+    expect(inbound.read(getFeature.request)).toEqual(create(PointSchema, { latitude: 2 }));
+    const bytes = codecs.request.decode(frame, { maxMetadataEntries: 1000, maxMetadataBytes: 100 });
+    expect(bytes.metadataOverLimit).toEqual({ option: "maxMetadataBytes", limit: 100 });
+    expect(codecs.request.decode(frame, { maxMetadataEntries: 1000, maxMetadataBytes: 1 << 20 }).metadata?.size).toBe(200);
+    // A deadline field with the wrong wire type sends the frame to fromBinary: the limits hold there too.
+    const odd = new Uint8Array([...frame, 0x21, 1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(() => fromBinary(RequestSchema, odd)).toThrow();
+    expect(() => codecs.request.decode(odd)).toThrow();
+    const response = codecs.response.encode(3, 0, getFeature.response, { name: "x" }, { metadata: many });
+    const answer = codecs.response.decode(response);
+    expect(answer.metadata).toBeUndefined();
+    expect(answer.metadataOverLimit).toEqual({ option: "maxMetadataEntries", limit: 128 });
+    expect(answer.read(getFeature.response)).toEqual(create(FeatureSchema, { name: "x" }));
+  });
+
   it("peeks the id in the first bytes of a request too large to receive", () => {
     const frame = codecs.request.encode(2n ** 60n, 0, getFeature.request, { latitude: 5 });
     expect(codecs.request.peekId(frame.subarray(0, 12))).toBe(2n ** 60n);

@@ -189,6 +189,15 @@ describe.each(["tcp", "memory"] as const)("the standard envelope over %s", (over
     expect(trailers).toEqual([{ "looked-up": "1,1" }, { features: "2" }]);
   });
 
+  it("refuses a request whose metadata goes past the server's limits, without running it", async () => {
+    const { route, seen } = await start();
+    const metadata = Object.fromEntries(Array.from({ length: 200 }, (_, i) => [`k${i}`, "v"]));
+    const err = (await route.getFeature({ latitude: 1, longitude: 1 }, { metadata }).catch((e: unknown) => e)) as RpcError;
+    expect(err.code).toBe(Code.ResourceExhausted);
+    expect(err.rawMessage).toContain("maxMetadataEntries");
+    expect(seen).toEqual([]);
+  });
+
   it("fails with the handler's code, message, details and trailers", async () => {
     const { route } = await start();
     const err = (await route.getFeature({ latitude: 4, longitude: 4 }).catch((e: unknown) => e)) as RpcError;

@@ -98,6 +98,8 @@ function createStandardCodecs(defs: readonly ServiceDefinition[], probe: boolean
     request,
     response: responseWire,
     error: errorChannel,
+    // The request carries the deadline: the server ends the call at it too.
+    sendsDeadline: true,
     methods,
     method: (desc) => byDesc.get(desc),
     route: (target) => byRequest.get(target),

@@ -15,8 +15,10 @@ import type { CasePath } from "../binding/binding.js";
 import { toControlCode, type ControlCode } from "../encoding/control-code.js";
 import type { EnvelopeContext, EnvelopeWire, FrameSink, InboundEnvelope, WireTarget } from "../encoding/envelope-wire.js";
 import { peekVarintField, toMessageId, type MessageId } from "../encoding/message-id.js";
+import { DEFAULT_METADATA_LIMITS, metadataCounter, type MetadataLimits, type MetadataOverLimit } from "../metadata.js";
 import { RequestSchema, ResponseSchema, type Request, type Response } from "../gen/protosocket/v1/standard_pb.js";
 import { messageCodec, type MessageCodec } from "./message-codec.js";
+import { scanMetadata, withoutField } from "./metadata-scan.js";
 import { FALLBACK, ProtoReader } from "./proto-reader.js";
 import { ProtoWriter } from "./proto-writer.js";
 import type { ProtoWireTarget } from "./proto-envelope-wire.js";
@@ -168,6 +170,35 @@ function readMillis(r: ProtoReader): number {
   return hi < 0x20_0000 ? hi * 0x1_0000_0000 + lo : MAX_SAFE;
 }
 
+/**
+ * A frame's metadata as it is read: entries counted against the limits, and
+ * none built once they are past (the frame reads on, without its metadata).
+ */
+class MetadataReader {
+  map: Map<string, string> | undefined = undefined;
+  over: MetadataOverLimit | undefined = undefined;
+  private readonly count: (entryBytes: number) => MetadataOverLimit | undefined;
+
+  constructor(limits: MetadataLimits) {
+    this.count = metadataCounter(limits);
+  }
+
+  /** One map<string, string> entry at the reader (a length-delimited field's value). */
+  read(r: ProtoReader): void {
+    const start = r.pos;
+    const len = r.length();
+    if (this.over === undefined) this.over = this.count(len);
+    if (this.over !== undefined) {
+      this.map = undefined;
+      r.pos += len;
+      return;
+    }
+    r.pos = start;
+    if (this.map === undefined) this.map = new Map();
+    readEntry(r, this.map);
+  }
+}
+
 /** One map<string, string> entry at the reader (a length-delimited field's value), into `into`. */
 function readEntry(r: ProtoReader, into: Map<string, string>): void {
   const len = r.length();
@@ -269,7 +300,7 @@ export class StandardRequestWire implements EnvelopeWire {
     }
   }
 
-  decode(frame: Uint8Array): InboundEnvelope {
+  decode(frame: Uint8Array, limits: MetadataLimits = DEFAULT_METADATA_LIMITS): InboundEnvelope {
     // A frame may start with the probe byte, which no Request does.
     const bytes = frame.length > 0 && frame[0] === PROBE ? frame.subarray(1) : frame;
     const r = reader;
@@ -277,7 +308,7 @@ export class StandardRequestWire implements EnvelopeWire {
     let id: MessageId = 0;
     let code = 0;
     let deadline = 0;
-    let metadata: Map<string, string> | undefined;
+    const metadata = new MetadataReader(limits);
     let methodStart = -1;
     let methodEnd = -1;
     let bodyStart = 0;
@@ -303,8 +334,7 @@ export class StandardRequestWire implements EnvelopeWire {
             deadline = readMillis(r);
             break;
           case T_REQ_METADATA:
-            if (metadata === undefined) metadata = new Map();
-            readEntry(r, metadata);
+            metadata.read(r);
             break;
           case T_REQ_BODY: {
             const len = r.length();
@@ -319,14 +349,15 @@ export class StandardRequestWire implements EnvelopeWire {
         }
       }
     } catch (e) {
-      if (e === FALLBACK) return this.viaFromBinary(bytes);
+      if (e === FALLBACK) return this.viaFromBinary(bytes, limits);
       throw e;
     }
     const carried = methodStart < 0 ? undefined : this.find(bytes, methodStart, methodEnd);
     return new StandardInbound(
       id,
       toControlCode(code),
-      metadata,
+      metadata.map,
+      metadata.over,
       deadline === 0 ? undefined : deadline,
       carried,
       undefined,
@@ -354,13 +385,16 @@ export class StandardRequestWire implements EnvelopeWire {
     return undefined;
   }
 
-  private viaFromBinary(bytes: Uint8Array): InboundEnvelope {
-    const m: Request = fromBinary(RequestSchema, bytes);
+  private viaFromBinary(bytes: Uint8Array, limits: MetadataLimits): InboundEnvelope {
+    // Metadata past the limits is never built: the frame is decoded without it.
+    const over = scanMetadata(bytes, T_REQ_METADATA >>> 3, limits);
+    const m: Request = fromBinary(RequestSchema, over === undefined ? bytes : withoutField(bytes, T_REQ_METADATA >>> 3));
     const carried = m.method === "" ? undefined : this.byName.get(m.method);
     return new StandardInbound(
       toMessageId(m.messageId),
       toControlCode(m.controlCode),
-      mapOf(m.metadata),
+      over === undefined ? mapOf(m.metadata) : undefined,
+      over,
       m.deadlineMs === 0n ? undefined : m.deadlineMs > BigInt(MAX_SAFE) ? MAX_SAFE : Number(m.deadlineMs),
       carried,
       undefined,
@@ -421,20 +455,20 @@ export class StandardResponseWire implements EnvelopeWire {
     }
   }
 
-  decode(bytes: Uint8Array): InboundEnvelope {
+  decode(bytes: Uint8Array, limits: MetadataLimits = DEFAULT_METADATA_LIMITS): InboundEnvelope {
     if (bytes === this.lastBytes && this.lastInbound !== undefined) return this.lastInbound;
-    const inbound = this.decodeNew(bytes);
+    const inbound = this.decodeNew(bytes, limits);
     this.lastBytes = bytes;
     this.lastInbound = inbound;
     return inbound;
   }
 
-  private decodeNew(bytes: Uint8Array): InboundEnvelope {
+  private decodeNew(bytes: Uint8Array, limits: MetadataLimits): InboundEnvelope {
     const r = reader;
     r.reset(bytes, 0, bytes.length);
     let id: MessageId = 0;
     let code = 0;
-    let metadata: Map<string, string> | undefined;
+    const metadata = new MetadataReader(limits);
     let errorStart = -1;
     let errorEnd = -1;
     let bodyStart = 0;
@@ -450,8 +484,7 @@ export class StandardResponseWire implements EnvelopeWire {
             code = r.uint32();
             break;
           case T_RES_METADATA:
-            if (metadata === undefined) metadata = new Map();
-            readEntry(r, metadata);
+            metadata.read(r);
             break;
           case T_RES_ERROR: {
             // A message field seen twice is merged by fromBinary: leave that to it.
@@ -475,32 +508,36 @@ export class StandardResponseWire implements EnvelopeWire {
         }
       }
     } catch (e) {
-      if (e === FALLBACK) return this.viaFromBinary(bytes);
+      if (e === FALLBACK) return this.viaFromBinary(bytes, limits);
       throw e;
     }
+    const c = toControlCode(code);
     if (errorStart >= 0) {
-      return new StandardInbound(id, toControlCode(code), metadata, undefined, this.error, this.error, bytes, errorStart, errorEnd);
+      return new StandardInbound(id, c, metadata.map, metadata.over, undefined, this.error, this.error, bytes, errorStart, errorEnd);
     }
-    return new StandardInbound(id, toControlCode(code), metadata, undefined, undefined, undefined, bytes, bodyStart, bodyEnd);
+    return new StandardInbound(id, c, metadata.map, metadata.over, undefined, undefined, undefined, bytes, bodyStart, bodyEnd);
   }
 
-  private viaFromBinary(bytes: Uint8Array): InboundEnvelope {
-    const m: Response = fromBinary(ResponseSchema, bytes);
+  private viaFromBinary(bytes: Uint8Array, limits: MetadataLimits): InboundEnvelope {
+    // Trailers past the limits are never built: the frame is decoded without them.
+    const over = scanMetadata(bytes, T_RES_METADATA >>> 3, limits);
+    const m: Response = fromBinary(ResponseSchema, over === undefined ? bytes : withoutField(bytes, T_RES_METADATA >>> 3));
     const id = toMessageId(m.messageId);
     const code = toControlCode(m.controlCode);
-    const metadata = mapOf(m.metadata);
+    const metadata = over === undefined ? mapOf(m.metadata) : undefined;
     if (m.error !== undefined) {
       const error = m.error;
       return {
         id,
         code,
         metadata,
+        metadataOverLimit: over,
         deadlineMs: undefined,
         carried: this.error,
         read: (t) => (t === this.error ? error : undefined),
       };
     }
-    return new StandardInbound(id, code, metadata, undefined, undefined, undefined, m.body, 0, m.body.length);
+    return new StandardInbound(id, code, metadata, over, undefined, undefined, undefined, m.body, 0, m.body.length);
   }
 
   peekId(head: Uint8Array): MessageId | undefined {
@@ -520,6 +557,7 @@ class StandardInbound implements InboundEnvelope {
     readonly id: MessageId,
     readonly code: ControlCode,
     readonly metadata: ReadonlyMap<string, string> | undefined,
+    readonly metadataOverLimit: MetadataOverLimit | undefined,
     readonly deadlineMs: number | undefined,
     readonly carried: StandardTarget | undefined,
     /** For responses: the error target when the frame carries the error. */

@@ -78,7 +78,11 @@ export function createServer(options: ServerOptions = {}): Server {
   function serving(): ServingState {
     if (state !== undefined) return state;
     const { codecs, routes } = registry.serve(settings.interceptors);
-    state = withSideServices(server, { ...settings, codecs, routes, serverCalls: { running: 0, max: settings.maxServerCalls } }, settings.interceptors);
+    state = withSideServices(
+      server,
+      { ...settings, codecs, routes, serverCalls: { running: 0, max: settings.maxServerCalls } },
+      settings.interceptors,
+    );
     return state;
   }
 
