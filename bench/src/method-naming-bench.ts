@@ -40,8 +40,8 @@ import {
 import { BenchServiceDefinition } from "@protosocket/gen/bench/v1/bench_protosocket.js";
 import { EchoRequestSchema, EchoResponseSchema, EchoService } from "@protosocket/gen/echo/v1/echo_pb.js";
 import { EchoServiceDefinition } from "@protosocket/gen/echo/v1/echo_protosocket.js";
-import { defineStandardService, type AnyServiceDefinition } from "@protosocket/runtime";
-import { codecsOf } from "@protosocket/runtime/protocol";
+import { defineStandardService } from "@protosocket/runtime";
+import { codecsOf, type AnyServiceDefinition } from "@protosocket/runtime/protocol";
 import { GRPC_PAYLOAD_BYTES, ORDER, ORDER_PLACED, SMALL_PAYLOAD_BYTES } from "./messages.js";
 
 interface Writer {
