@@ -2,13 +2,15 @@
  * Which protosocket service definition carries a connect-es service's
  * calls. connect-es names a service by its descriptor (`DescService`);
  * protosocket needs to know the envelopes too. By default a service is
- * defined from its `(protosocket.v1.envelope)` option (`defineService`);
- * `defineFor` plugs in another source (the standard envelope, for services
- * without the option). Each service is defined once per source.
+ * defined from its `(protosocket.v1.envelope)` option (`defineService`),
+ * and a service without one travels in the standard envelope
+ * (`defineStandardService`), so connect-es services come over with their
+ * .proto unchanged; `defineFor` plugs in another source. Each service is
+ * defined once per source.
  */
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import type { AnyServiceDefinition } from "@protosocket/runtime/protocol";
-import { defineService, isBoundService, type RpcMethod } from "@protosocket/runtime/protocol";
+import { defineService, defineStandardService, isBoundService, type RpcMethod } from "@protosocket/runtime/protocol";
 import { invalidOption } from "./options.js";
 
 /**
@@ -27,19 +29,15 @@ export interface BoundService {
 
 /**
  * The default {@link DefineFor}: the service's own `(protosocket.v1.envelope)`
- * binding, as generated code defines it.
- *
- * @throws Error naming the service when it has no envelope option.
+ * binding, as generated code defines it; for a service without one, the
+ * standard envelope (`protosocket.v1.Request` / `Response`, routed by method
+ * name), as `protoc-gen-protosocket` generates it with
+ * `default_envelope=standard`. Both sides of a call must agree: a server
+ * that serves the service (its generated definition, or `registerConnect`)
+ * uses the same one.
  */
 export function defineBound(service: DescService): AnyServiceDefinition {
-  if (!isBoundService(service)) {
-    throw new Error(
-      `${service.typeName} has no (protosocket.v1.envelope) option, so nothing says which envelopes carry its calls: ` +
-        `bind it in its .proto (option (protosocket.v1.envelope) = { request: "…" response: "…" }), ` +
-        "or pass defineFor, a function that defines it another way",
-    );
-  }
-  return defineService(service);
+  return isBoundService(service) ? defineService(service) : defineStandardService(service);
 }
 
 /** The services of one definition source, each defined on first use. */

@@ -216,7 +216,10 @@ describe("registerConnect", () => {
 
   it("refuses what it cannot serve, naming it", () => {
     const server = createServer();
-    expect(() => registerConnect(server, Health, {})).toThrow(/^protosocket\.v1\.Health has no \(protosocket\.v1\.envelope\) option/);
+    // A service without an envelope option is served in the standard envelope: not beside bound ones.
+    const standard = createServer();
+    registerConnect(standard, Health, {});
+    expect(() => registerConnect(standard, ElizaService, {})).toThrow(/protosocket\.v1\.Health|standard/);
     expect(() => registerConnect(server, ElizaService, { say: "no" as never })).toThrow(/implementation of Say is not a function/);
     expect(() => registerConnect(server, ElizaService, {}, { defineFor: () => ({}) as never })).toThrow(/invalid option defineFor/);
     expect(() => registerConnect(server, ElizaService, {}, { interceptors: {} as never })).toThrow(/invalid option interceptors/);

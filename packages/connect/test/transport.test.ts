@@ -24,7 +24,8 @@ import { EchoServiceDefinition } from "@protosocket/gen/echo/v1/echo_protosocket
 import { ElizaService } from "@protosocket/gen/eliza/v1/eliza_pb.js";
 import { ElizaServiceDefinition, type ElizaServiceHandlers } from "@protosocket/gen/eliza/v1/eliza_protosocket.js";
 import { afterEach, describe, expect, it } from "vitest";
-import { createProtosocketTransport, defineBound, routingKey, type ProtosocketTransport } from "../src/index.js";
+import { createProtosocketTransport, defineBound, registerConnect, routingKey, type ProtosocketTransport } from "../src/index.js";
+import { RouteGuideService } from "@protosocket/gen/routeguide/v1/route_guide_pb.js";
 
 const fixtures = new URL("../../runtime/test/fixtures/", import.meta.url);
 const key = readFileSync(new URL("localhost.key", fixtures));
@@ -177,20 +178,46 @@ describe("createProtosocketTransport", () => {
     expect((await eliza.say({}, { timeoutMs: 0 })).sentence).toBe("none");
   });
 
-  it("fails calls of a service without an envelope option, naming it; defineFor defines it another way", async () => {
+  it("serves and calls a connect-es service whose .proto has no envelope option, in the standard envelope", async () => {
+    const server = createServer();
+    registerConnect(server, RouteGuideService, {
+      getFeature: (point) => ({ name: `at ${point.latitude},${point.longitude}`, location: point }),
+      async *listFeatures(rect) {
+        for (let i = 0; i < 3; i++) yield { name: `feature ${i}`, location: rect.lo };
+      },
+      async recordRoute(points) {
+        let pointCount = 0;
+        for await (const _ of points) pointCount++;
+        return { pointCount };
+      },
+    });
+    servers.push(server);
+    const { port } = await server.listen({ host: "127.0.0.1", port: 0 });
+    const guide = createClient(RouteGuideService, track(createProtosocketTransport({ target: `127.0.0.1:${port}` })));
+    expect((await guide.getFeature({ latitude: 1, longitude: 2 })).name).toBe("at 1,2");
+    const names: string[] = [];
+    for await (const f of guide.listFeatures({ lo: { latitude: 3 } })) names.push(f.name);
+    expect(names).toEqual(["feature 0", "feature 1", "feature 2"]);
+    async function* points() {
+      for (let i = 0; i < 4; i++) yield { latitude: i };
+    }
+    expect((await guide.recordRoute(points())).pointCount).toBe(4);
+    // Left out of the implementation: unimplemented, as connect-es answers it.
+    const e = (await (async () => {
+      for await (const _ of guide.routeChat((async function* () {})())) {
+        // none
+      }
+    })().catch((x: unknown) => x)) as ConnectError;
+    expect(e).toBeInstanceOf(ConnectError);
+    expect(e.code).toBe(ConnectCode.Unimplemented);
+  });
+
+  it("defineFor defines a service another way: the health service in the echo service's envelopes", async () => {
     const server = createServer();
     server.registerPartial(EchoServiceDefinition, { echo: (req) => ({ message: req.message }) });
     registerHealth(server);
     servers.push(server);
     const { port } = await server.listen({ host: "127.0.0.1", port: 0 });
-
-    const plain = track(createProtosocketTransport({ target: `127.0.0.1:${port}` }));
-    const e = (await createClient(Health, plain)
-      .check({ service: "" })
-      .catch((x: unknown) => x)) as ConnectError;
-    expect(e).toBeInstanceOf(ConnectError);
-    expect(e.code).toBe(ConnectCode.Internal);
-    expect(e.rawMessage).toMatch(/^protosocket\.v1\.Health has no \(protosocket\.v1\.envelope\) option/);
 
     // The health service travels in the echo service's envelopes: a definition source that knows it.
     const defined: string[] = [];
