@@ -1,4 +1,5 @@
-// The call-context matrix: for every call kind of every encoding, on the
+// The call-context matrix: for every call kind of every encoding (protobuf in
+// its own envelopes and in the standard envelope, MessagePack), on the
 // transport a ConformanceFactory gives (TCP, memory, a pool; any runtime),
 // a call carries its metadata out, a deadline its handler sees, its trailers
 // back; cancellation works both ways; an error arrives with its code and
@@ -17,6 +18,7 @@ import {
   messagePackKit,
   protobufKit,
   type SeenReply,
+  standardKit,
   TAG_KEY,
   TRAILER_KEY,
 } from "./context-service.js";
@@ -245,6 +247,6 @@ function scenariosOf(kit: ContextKit, kind: Kind): ContextScenario[] {
 }
 
 /** Every scenario of the matrix: every kind of every encoding. */
-export const contextScenarios: readonly ContextScenario[] = [protobufKit, messagePackKit].flatMap((kit) =>
+export const contextScenarios: readonly ContextScenario[] = [protobufKit, standardKit, messagePackKit].flatMap((kit) =>
   kit.kinds.flatMap((kind) => scenariosOf(kit, kind)),
 );

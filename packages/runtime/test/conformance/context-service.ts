@@ -4,10 +4,12 @@
 // with one set of handlers and one server interceptor for both encodings.
 // What the server saw of each call (tagged by the "x-tag" metadata) is read
 // back through the Seen rpc, so a client in another process can check it.
+import { ContextService } from "@protosocket/gen/conformance/v1/context_pb.js";
 import { ContextServiceDefinition } from "@protosocket/gen/conformance/v1/context_protosocket.js";
 import {
   Code,
   createClient,
+  defineStandardService,
   type Interceptor,
   RpcError,
   type Server,
@@ -60,7 +62,7 @@ export interface ContextServer {
 
 /** One encoding's context service: its kinds, its servers and its client. */
 export interface ContextKit {
-  readonly encoding: "protobuf" | "MessagePack";
+  readonly encoding: "protobuf" | "protobuf, standard envelope" | "MessagePack";
   readonly kinds: readonly Kind[];
   /** A new server's options and registration (each server observes its own calls). */
   server(): ContextServer;
@@ -230,6 +232,25 @@ export const protobufKit: ContextKit = {
   },
   client(transport, interceptors) {
     return createClient(ContextServiceDefinition, transport, { interceptors }) as unknown as ContextClient;
+  },
+};
+
+/** The same service in the standard envelope (protosocket.v1.Request / Response, routed by method name). */
+const StandardContextService = defineStandardService(ContextService);
+
+/** The matrix's protobuf service in the standard envelope: every call kind. */
+export const standardKit: ContextKit = {
+  encoding: "protobuf, standard envelope",
+  kinds: ["unary", "server_streaming", "client_streaming", "bidi_streaming"],
+  server() {
+    const { handlers, interceptor } = contextServer((m) => PROTOBUF_KINDS[m] as Kind);
+    return {
+      options: { interceptors: [interceptor] },
+      register: (server) => server.register(StandardContextService, handlers as never),
+    };
+  },
+  client(transport, interceptors) {
+    return createClient(StandardContextService, transport, { interceptors }) as unknown as ContextClient;
   },
 };
 
